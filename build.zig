@@ -1,0 +1,184 @@
+// tarmac's build (Zig 0.17.1, pinned in scripts/lib.sh).
+//   zig build                                 static, stripped x86_64-linux-musl tarmac in zig-out/bin
+//   zig build -Dtarget=aarch64-linux-musl     the same, cross-compiled
+//   zig build test                            Criterion tests, dynamic against Debian's -dev
+//                                             packages, with AddressSanitizer + UBSan
+//   zig build dev                             that sanitizer build of tarmac itself, in zig-out/dev
+// The static libraries come from scripts/staticdeps (prefix: $TARMAC_CACHE/deps/<target>).
+const std = @import("std");
+
+const tarmac_version = "0.1.0";
+
+// Every C file of tarmac except the entry point: the binary and the tests share them.
+const sources = [_][]const u8{
+    "src/util/err.c",
+    "src/util/buf.c",
+    "src/util/arena.c",
+    "src/util/file.c",
+    "src/util/misc.c",
+    "src/util/sink.c",
+    "src/cli/main.c",
+    "src/cli/suggest.c",
+    "src/cli/help.c",
+    "src/cli/exitcode.c",
+    "src/cli/cmd_version.c",
+};
+const entry = "src/cli/entry.c";
+
+const test_sources = [_][]const u8{
+    "tests/util/test_err.c",
+    "tests/util/test_buf.c",
+    "tests/util/test_arena.c",
+    "tests/util/test_file.c",
+    "tests/util/test_sink.c",
+    "tests/util/test_misc.c",
+    "tests/cli/test_cli.c",
+};
+
+// Link order matters for static archives: users before what they use.
+const static_libs = [_][]const u8{
+    "git2", "ssh2", "http_parser", "curl", "nghttp2", "ssl", "crypto", "yaml", "jansson", "sodium", "z",
+};
+// The same libraries as Debian's -dev packages name them for pkg-config.
+const dev_pkgs = [_][]const u8{ "libgit2", "libcurl", "openssl", "yaml-0.1", "jansson", "libsodium", "libssh2", "zlib" };
+
+const warn_flags = [_][]const u8{
+    "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Wshadow", "-Wstrict-prototypes",
+    "-Wmissing-prototypes", "-Wno-unused-parameter", "-Werror",
+};
+
+pub fn build(b: *std.Build) void {
+    const target = b.standardTargetOptions(.{
+        .default_target = .{ .cpu_arch = .x86_64, .os_tag = .linux, .abi = .musl },
+    });
+    const optimize = b.option(std.builtin.Optimize, "optimize", "debug, safe, fast or small (default: fast)") orelse .fast;
+    const strip = b.option(bool, "strip", "strip symbols (default: true)") orelse true;
+    const triple = target.result.zigTriple(b.allocator) catch @panic("OOM");
+    const cache = b.graph.environ_map.get("TARMAC_CACHE") orelse "/var/cache/tarmac";
+    const deps = b.option([]const u8, "deps", "prefix of the static libraries (default: $TARMAC_CACHE/deps/<target>)") orelse
+        b.fmt("{s}/deps/{s}", .{ cache, triple });
+    const commit = gitCommit(b);
+
+    // ---------------------------------------------------------------- release binary
+    const defines = [_][]const u8{
+        b.fmt("-DTM_VERSION=\"{s}\"", .{tarmac_version}),
+        b.fmt("-DTM_COMMIT=\"{s}\"", .{commit}),
+        b.fmt("-DTM_TARGET=\"{s}\"", .{triple}),
+        b.fmt("-DTM_OPTIMIZE=\"{s}\"", .{@tagName(optimize)}),
+        "-DTM_LINKAGE=\"static\"",
+    };
+    const flags = std.mem.concat(b.allocator, []const u8, &.{ &warn_flags, &defines }) catch @panic("OOM");
+
+    const mod = b.createModule(.{ .target = target, .optimize = optimize, .strip = strip, .link_libc = true });
+    mod.addCSourceFiles(.{ .files = &sources, .flags = flags });
+    mod.addCSourceFiles(.{ .files = &.{entry}, .flags = flags });
+    mod.addIncludePath(b.path("include"));
+    mod.addIncludePath(b.path("src"));
+    mod.addIncludePath(.{ .cwd_relative = b.fmt("{s}/include", .{deps}) });
+    mod.addLibraryPath(.{ .cwd_relative = b.fmt("{s}/lib", .{deps}) });
+    for (static_libs) |l| mod.linkSystemLibrary(l, .{ .use_pkg_config = .no, .preferred_link_mode = .static });
+    const exe = b.addExecutable(.{ .name = "tarmac", .root_module = mod, .linkage = .static });
+    b.installArtifact(exe);
+
+    const run = b.addRunArtifact(exe);
+    run.addPassthruArgs();
+    b.step("run", "build and run tarmac (zig build run -- version)").dependOn(&run.step);
+
+    // ---------------------------------------------------------------- sanitizer builds
+    // Zig ships no AddressSanitizer runtime, so the sanitizer builds use the system C
+    // compiler (gcc, with Debian's libasan/libubsan) against Debian's -dev packages.
+    const cc = b.option([]const u8, "cc", "C compiler for the sanitizer builds (default: gcc)") orelse "gcc";
+    const pkg_flags = pkgConfig(b);
+    const san = [_][]const u8{
+        "-g",                        "-O1",                "-fno-omit-frame-pointer",
+        "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+        b.fmt("-DTM_VERSION=\"{s}\"", .{tarmac_version}),
+        b.fmt("-DTM_COMMIT=\"{s}\"", .{commit}),
+        "-DTM_TARGET=\"native\"", "-DTM_OPTIMIZE=\"sanitize\"", "-DTM_LINKAGE=\"dynamic\"",
+        "-Iinclude", "-Isrc",
+    };
+
+    const test_step = b.step("test", "run the Criterion tests with ASan and UBSan");
+    const dev_step = b.step("dev", "build tarmac with ASan and UBSan into zig-out/dev");
+    if (pkg_flags) |pf| {
+        const tcc = sanitizerCompile(b, cc, &san, &test_sources, pf, "tarmac-tests", &.{"-lcriterion"});
+        const trun = std.Build.Step.Run.create(b, "run tarmac-tests");
+        trun.addFileArg(tcc);
+        // each test runs in its own process (Criterion's default); a 60 s cap per test
+        trun.addArgs(&.{ "--timeout", "60" });
+        trun.setCwd(b.path("."));
+        trun.setEnvironmentVariable("TM_TEST_FIXTURES", rootPath(b, "tests/fixtures"));
+        trun.setEnvironmentVariable("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1:strict_string_checks=1");
+        trun.setEnvironmentVariable("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1");
+        trun.has_side_effects = true;
+        trun.stdio = .inherit;
+        test_step.dependOn(&trun.step);
+
+        const dev = sanitizerCompile(b, cc, &san, &.{entry}, pf, "tarmac", &.{});
+        const inst = b.addInstallFileWithDir(dev, .{ .custom = "dev" }, "tarmac");
+        dev_step.dependOn(&inst.step);
+    } else {
+        const fail = b.addFail("pkg-config could not find Debian's -dev packages; run scripts/setup first");
+        test_step.dependOn(&fail.step);
+        dev_step.dependOn(&fail.step);
+    }
+}
+
+// One cached gcc invocation: tarmac's sources plus extra files, into an executable.
+fn sanitizerCompile(
+    b: *std.Build,
+    cc: []const u8,
+    san: []const []const u8,
+    extra: []const []const u8,
+    pkg_flags: []const []const u8,
+    name: []const u8,
+    libs: []const []const u8,
+) std.Build.LazyPath {
+    const c = b.addSystemCommand(&.{cc});
+    c.addArgs(&warn_flags);
+    c.addArgs(san);
+    for (sources) |s| c.addFileArg(b.path(s));
+    for (extra) |s| c.addFileArg(b.path(s));
+    // headers are inputs too, so editing one rebuilds
+    for (headers) |h| c.addFileInput(b.path(h));
+    c.addArg("-o");
+    const out = c.addOutputFileArg(name);
+    c.addArgs(pkg_flags);
+    c.addArgs(libs);
+    c.setCwd(b.path("."));
+    return out;
+}
+
+const headers = [_][]const u8{
+    "include/tarmac/util.h",
+    "include/tarmac/cli.h",
+    "include/tarmac/exitcode.h",
+    "src/cli/cli.h",
+    "tests/testutil.h",
+};
+
+fn pkgConfig(b: *std.Build) ?[]const []const u8 {
+    var code: u8 = 0;
+    var argv: std.ArrayList([]const u8) = .empty;
+    argv.appendSlice(b.allocator, &.{ "pkg-config", "--cflags", "--libs" }) catch @panic("OOM");
+    argv.appendSlice(b.allocator, &dev_pkgs) catch @panic("OOM");
+    const out = b.runAllowFail(argv.items, &code, .ignore) catch return null;
+    var list: std.ArrayList([]const u8) = .empty;
+    var it = std.mem.tokenizeAny(u8, out, " \t\r\n");
+    while (it.next()) |tok| list.append(b.allocator, tok) catch @panic("OOM");
+    return list.items;
+}
+
+// "abc123def456" or "abc123def456-dirty"; "unknown" outside a git checkout.
+fn gitCommit(b: *std.Build) []const u8 {
+    var code: u8 = 0;
+    const head = b.runAllowFail(&.{ "git", "-C", rootPath(b, "."), "rev-parse", "--short=12", "HEAD" }, &code, .ignore) catch
+        return "unknown";
+    const h = std.mem.trim(u8, head, " \r\n");
+    const status = b.runAllowFail(&.{ "git", "-C", rootPath(b, "."), "status", "--porcelain", "--untracked-files=no" }, &code, .ignore) catch "";
+    return if (std.mem.trim(u8, status, " \r\n").len > 0) b.fmt("{s}-dirty", .{h}) else h;
+}
+
+fn rootPath(b: *std.Build, sub: []const u8) []const u8 {
+    return b.root.joinString(b.allocator, sub) catch @panic("OOM");
+}

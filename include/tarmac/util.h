@@ -1,0 +1,187 @@
+/* util: the error struct, capped buffers, an arena, atomic files and the log/progress
+ * sink. Depends on no other tarmac module; every other module depends on it. */
+#ifndef TARMAC_UTIL_H
+#define TARMAC_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TM_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define TM_NODISCARD __attribute__((warn_unused_result))
+#else
+#define TM_PRINTF(f, a)
+#define TM_NODISCARD
+#endif
+
+#define TM_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ------------------------------------------------------------------ errors
+ * Functions return 0 or one of these negative codes. Callers branch only on the
+ * named ones; everything else is TM_ERROR. The detail goes into a struct tm_err. */
+enum tm_code {
+	TM_OK = 0,
+	TM_ERROR = -1,       /* anything callers do not branch on */
+	TM_ENOTFOUND = -2,   /* the thing asked for does not exist */
+	TM_ECONFLICT = -3,   /* someone else owns or changed it */
+	TM_EAUTH = -4,       /* unauthorized or forbidden */
+	TM_ETIMEOUT = -5,    /* a deadline passed */
+	TM_EUNAVAILABLE = -6, /* a peer could not be reached */
+	TM_EINVALID = -7,    /* bad input: file:line:col says where */
+	TM_ELOCKED = -8,     /* a lock is held by someone else */
+	TM_ELIMIT = -9,      /* a size cap was hit */
+	TM_EINTERRUPTED = -10 /* the user asked us to stop (Ctrl-C) */
+};
+#define TM_CODE_MIN TM_EINTERRUPTED
+
+/* "not found", "conflict", ...; "unknown" for a code outside the table. */
+const char *tm_code_name(int code);
+
+/* The caller owns a struct tm_err (on its stack, usually). The innermost failure sets
+ * it with tm_err_set(); each caller on the way out may prepend what it was doing
+ * with tm_err_wrap(). The rendered message reads outermost first:
+ *   "load values 'prod.yaml': prod.yaml:3:7: expected a mapping". */
+#define TM_ERR_FRAMES 12
+#define TM_ERR_TEXT 2048
+struct tm_err {
+	int code;                    /* TM_OK when nothing failed */
+	int depth;                   /* frames in use; [0] is the innermost */
+	uint16_t frame[TM_ERR_FRAMES]; /* offsets into text */
+	uint16_t used;
+	bool truncated;              /* some context did not fit */
+	const char *file;            /* where the innermost error was set */
+	int line;
+	char text[TM_ERR_TEXT];
+	char render[TM_ERR_TEXT + 64];
+};
+
+void tm_err_init(struct tm_err *err);
+/* Sets the innermost message (replacing any earlier error) and returns code,
+ * so "return tm_err_set(err, TM_EINVALID, ...)" reads naturally. err may be NULL. */
+#define tm_err_set(err, code, ...) tm_err_set_at((err), __FILE__, __LINE__, (code), __VA_ARGS__)
+int tm_err_set_at(struct tm_err *err, const char *file, int line, int code, const char *fmt, ...)
+	TM_PRINTF(5, 6);
+/* Adds the context a caller was in; returns the stored code. No-op on a NULL err. */
+int tm_err_wrap(struct tm_err *err, const char *fmt, ...) TM_PRINTF(2, 3);
+/* Sets from errno with strerror appended: "open 'x': Permission denied". */
+#define tm_err_errno(err, errnum, ...) \
+	tm_err_errno_at((err), __FILE__, __LINE__, (errnum), __VA_ARGS__)
+int tm_err_errno_at(struct tm_err *err, const char *file, int line, int errnum, const char *fmt, ...)
+	TM_PRINTF(5, 6);
+/* The whole chain, outermost first, joined by ": ". Valid until the next call on err. */
+const char *tm_err_msg(struct tm_err *err);
+/* Frame i counted from the outermost (0) to depth-1 (innermost). */
+const char *tm_err_frame(const struct tm_err *err, int i);
+
+/* ------------------------------------------------------------------ buffers
+ * A growable byte buffer with a hard maximum. data is always NUL-terminated
+ * (the NUL is not counted in len) so text can be used as a C string. */
+struct tm_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	size_t max;       /* most bytes it may ever hold */
+	const char *what; /* named in the error when max is hit: "HTTP response body" */
+};
+#define TM_BUF_INIT(what_, max_) { NULL, 0, 0, (max_), (what_) }
+
+void tm_buf_init(struct tm_buf *b, const char *what, size_t max);
+/* TM_ELIMIT when the result would exceed max (the buffer is unchanged), TM_ERROR
+ * when memory runs out. err may be NULL. */
+int tm_buf_append(struct tm_buf *b, const void *p, size_t n, struct tm_err *err) TM_NODISCARD;
+int tm_buf_puts(struct tm_buf *b, const char *s, struct tm_err *err) TM_NODISCARD;
+int tm_buf_printf(struct tm_buf *b, struct tm_err *err, const char *fmt, ...) TM_PRINTF(3, 4)
+	TM_NODISCARD;
+int tm_buf_vprintf(struct tm_buf *b, struct tm_err *err, const char *fmt, va_list ap) TM_NODISCARD;
+/* "" for a buffer that never grew. */
+const char *tm_buf_cstr(const struct tm_buf *b);
+void tm_buf_clear(struct tm_buf *b);
+/* Hands the bytes to the caller (free()) and leaves b empty; NULL if it never grew. */
+char *tm_buf_detach(struct tm_buf *b);
+void tm_buf_release(struct tm_buf *b);
+
+/* ------------------------------------------------------------------ arena
+ * Many small allocations freed at once (one render's strings). Blocks are chained;
+ * max caps the total bytes taken from malloc. Allocation failure returns NULL. */
+struct tm_arena_block;
+struct tm_arena {
+	struct tm_arena_block *head;
+	size_t total; /* bytes taken from malloc */
+	size_t max;
+};
+
+void tm_arena_init(struct tm_arena *a, size_t max);
+void *tm_arena_alloc(struct tm_arena *a, size_t n);
+char *tm_arena_strdup(struct tm_arena *a, const char *s);
+char *tm_arena_strndup(struct tm_arena *a, const char *s, size_t n);
+char *tm_arena_printf(struct tm_arena *a, const char *fmt, ...) TM_PRINTF(2, 3);
+void tm_arena_release(struct tm_arena *a);
+
+/* ------------------------------------------------------------------ files
+ * Atomic replace: writes <path>.tmp.<pid> (O_EXCL|O_NOFOLLOW, given mode), fsyncs,
+ * renames over path and fsyncs the directory. On any failure the temporary file is
+ * removed and path is left exactly as it was. */
+int tm_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+			 struct tm_err *err);
+/* The same, with the content produced by a callback writing to fd (tm_fd_write_all).
+ * A non-zero return from the callback aborts the write; its error is kept. */
+typedef int (*tm_file_writer)(int fd, void *ctx, struct tm_err *err);
+int tm_file_write_atomic_with(const char *path, mode_t mode, tm_file_writer fn, void *ctx,
+			      struct tm_err *err);
+int tm_fd_write_all(int fd, const void *data, size_t len, const char *name, struct tm_err *err);
+/* Reads a whole file into out (cleared first). TM_ELIMIT past max bytes, TM_ENOTFOUND
+ * when it does not exist. "-" reads standard input. */
+int tm_file_read(struct tm_buf *out, const char *path, size_t max, struct tm_err *err);
+
+/* ------------------------------------------------------------------ time */
+/* Monotonic milliseconds, for deadlines and elapsed times. */
+int64_t tm_now_ms(void);
+
+/* ------------------------------------------------------------------ names
+ * RFC 1123 label (what Kubernetes wants for namespaces and release names):
+ * lowercase alphanumerics and '-', starting and ending alphanumeric, 1..max chars. */
+bool tm_is_dns_label(const char *s, size_t max);
+
+/* ------------------------------------------------------------------ log/progress sink
+ * Where modules' reports end up. Modules never print: they call a tm_report callback;
+ * cli points it at a sink. TTY mode redraws one status line in place, plain mode
+ * writes a line per event, JSON mode writes one JSON object per line. */
+enum tm_level { TM_DEBUG, TM_INFO, TM_WARN, TM_ERRORLVL };
+enum tm_sink_mode { TM_SINK_PLAIN, TM_SINK_TTY, TM_SINK_JSON };
+
+struct tm_event {
+	enum tm_level level;
+	const char *kind;    /* short tag: "log", "phase", "wait", "ready", ... */
+	const char *subject; /* what it is about, or NULL: "Deployment airflow/scheduler" */
+	const char *msg;     /* human text */
+	bool status;         /* a passing status line a TTY may overwrite in place */
+};
+typedef void (*tm_report_fn)(void *ctx, const struct tm_event *ev);
+
+struct tm_sink {
+	FILE *out;
+	enum tm_sink_mode mode;
+	int verbosity;       /* 0: info and up; 1+: debug too */
+	bool color;
+	bool status_shown;   /* a TTY status line is on screen */
+	int width;           /* TTY columns for status lines */
+	int64_t start_ms;
+};
+
+/* mode and color follow the stream when auto is set: TTY + color on a terminal
+ * (unless NO_COLOR or TERM=dumb), plain otherwise. */
+void tm_sink_init(struct tm_sink *s, FILE *out, enum tm_sink_mode mode, bool automode,
+		  bool color, int verbosity);
+void tm_sink_event(struct tm_sink *s, const struct tm_event *ev);
+/* tm_report_fn over a struct tm_sink *. */
+void tm_sink_report(void *sink, const struct tm_event *ev);
+void tm_sink_log(struct tm_sink *s, enum tm_level lvl, const char *fmt, ...) TM_PRINTF(3, 4);
+/* Clears a TTY status line so ordinary output can follow. */
+void tm_sink_flush(struct tm_sink *s);
+const char *tm_level_name(enum tm_level lvl);
+
+#endif

@@ -1,0 +1,90 @@
+/* Private to cli/: the per-run context, the command table row and option specs. */
+#ifndef TARMAC_CLI_PRIVATE_H
+#define TARMAC_CLI_PRIVATE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "tarmac/cli.h"
+#include "tarmac/exitcode.h"
+#include "tarmac/util.h"
+
+enum tm_output { TM_OUTPUT_TEXT, TM_OUTPUT_JSON };
+
+/* Global options, parsed once per run. Strings borrow from argv. */
+struct tm_opts {
+	const char *kubeconfig;
+	const char *context;
+	const char *namespace;
+	const char *release;
+	enum tm_output output;
+	int verbose;
+	bool no_color;
+};
+
+/* One option a command (or tarmac itself) accepts. */
+enum tm_optkind { TM_OPT_FLAG, TM_OPT_VALUE, TM_OPT_COUNT };
+struct tm_optspec {
+	int id;            /* passed to the setter; unique within one table */
+	const char *name;  /* long name without "--" */
+	char shortname;    /* 0 for none */
+	enum tm_optkind kind;
+	const char *metavar; /* TM_OPT_VALUE: "PATH", "NAME" ... */
+	const char *help;
+};
+
+/* Everything one invocation carries; nothing of it outlives tm_cli_main. */
+struct tm_cli {
+	struct tm_opts opts;
+	FILE *out;              /* results */
+	FILE *errf;             /* diagnostics and progress */
+	struct tm_sink sink;    /* progress of long work, on errf */
+	const struct tm_cmd *cmd;
+	struct tm_err err;
+};
+
+/* What the dispatcher must set up before a command runs. */
+enum tm_need {
+	TM_NEED_NOTHING = 0,
+};
+
+struct tm_cmd {
+	const char *name;
+	const char *summary;   /* one line, for the command list */
+	const char *synopsis;  /* "tarmac version [-o json]" */
+	const char *description; /* a paragraph for 'tarmac help CMD' */
+	const struct tm_optspec *opts; /* its own options, ended by a zero row; may be NULL */
+	/* Called for each of its options; returns 0 or a TM_E* code with err set. */
+	int (*set_opt)(void *cmdopts, int id, const char *value, struct tm_err *err);
+	unsigned needs;        /* TM_NEED_* bits */
+	/* Runs with cmdopts filled and the positional arguments; returns an exit code. */
+	int (*run)(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
+	size_t opts_size;      /* bytes of the command's option struct (zeroed per run) */
+};
+
+extern const struct tm_cmd tm_commands[];
+extern const size_t tm_ncommands;
+extern const struct tm_optspec tm_global_opts[];
+
+const struct tm_cmd *tm_cmd_find(const char *name);
+/* Fills names (NULL-terminated, at most max-1 entries) with the command names. */
+const char **tm_cmd_names(const char **names, size_t max);
+/* Prints the "did you mean" lines for word among candidates (NULL-terminated). */
+void tm_suggest(FILE *f, const char *word, const char *const *candidates, const char *prefix);
+/* Optimal-string-alignment distance (edits incl. adjacent swaps), capped at cap+1. */
+int tm_edit_distance(const char *a, const char *b, int cap);
+
+/* Help texts. */
+void tm_help_main(struct tm_cli *cli, FILE *f);
+void tm_help_cmd(const struct tm_cmd *cmd, FILE *f);
+
+/* Reports a failed module call: prints err (text or JSON) and returns the exit code. */
+int tm_cli_fail(struct tm_cli *cli, struct tm_err *err);
+/* Prints a usage error and returns TM_EXIT_USAGE. */
+int tm_cli_usage(struct tm_cli *cli, const char *fmt, ...) TM_PRINTF(2, 3);
+
+/* Commands */
+int tm_cmd_help(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
+int tm_cmd_version(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
+
+#endif

@@ -1,0 +1,164 @@
+/* Files: atomic replace (tmp + fsync + rename + directory fsync) so a crash or a
+ * failed write never leaves a half-written key, sealed secret or bundle behind; and
+ * capped whole-file reads. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tarmac/util.h"
+
+int tm_fd_write_all(int fd, const void *data, size_t len, const char *name, struct tm_err *err)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return tm_err_errno(err, errno, "write '%s'", name);
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* fsync the directory holding path, so the rename itself survives a power cut. */
+static int sync_parent(const char *path, struct tm_err *err)
+{
+	char *copy = strdup(path);
+	int fd = -1, rc = 0;
+
+	if (!copy)
+		return tm_err_set(err, TM_ERROR, "out of memory");
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = tm_err_errno(err, errno, "open directory of '%s'", path);
+		goto out;
+	}
+	if (fsync(fd) < 0 && errno != EINVAL) /* some filesystems cannot sync a directory */
+		rc = tm_err_errno(err, errno, "fsync directory of '%s'", path);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(copy);
+	return rc;
+}
+
+int tm_file_write_atomic_with(const char *path, mode_t mode, tm_file_writer fn, void *ctx,
+			      struct tm_err *err)
+{
+	struct tm_buf tmp = TM_BUF_INIT("temporary path", 4096);
+	int fd = -1, rc;
+	bool created = false;
+
+	if ((rc = tm_buf_printf(&tmp, err, "%s.tmp.%ld", path, (long)getpid())) < 0)
+		goto out;
+	/* The pid makes the name ours alone: a leftover of that name can only come from an
+	 * earlier, dead process that had the same pid, so removing it is safe. */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		fd = open(tmp.data, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+		if (fd >= 0 || errno != EEXIST || attempt == 1)
+			break;
+		if (unlink(tmp.data) < 0 && errno != ENOENT)
+			break;
+	}
+	if (fd < 0) {
+		rc = tm_err_errno(err, errno, "create '%s'", tmp.data);
+		goto out;
+	}
+	created = true;
+	/* umask may have narrowed the mode; secrets rely on exactly what was asked */
+	if (fchmod(fd, mode) < 0) {
+		rc = tm_err_errno(err, errno, "chmod '%s'", tmp.data);
+		goto out;
+	}
+	if ((rc = fn(fd, ctx, err)) < 0)
+		goto out;
+	if (fsync(fd) < 0) {
+		rc = tm_err_errno(err, errno, "fsync '%s'", tmp.data);
+		goto out;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		rc = tm_err_errno(err, errno, "close '%s'", tmp.data);
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp.data, path) < 0) {
+		rc = tm_err_errno(err, errno, "rename '%s' to '%s'", tmp.data, path);
+		goto out;
+	}
+	created = false;
+	rc = sync_parent(path, err);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (created)
+		unlink(tmp.data);
+	if (rc < 0)
+		tm_err_wrap(err, "write '%s'", path);
+	tm_buf_release(&tmp);
+	return rc;
+}
+
+struct mem_src {
+	const void *data;
+	size_t len;
+	const char *path;
+};
+
+static int write_mem(int fd, void *ctx, struct tm_err *err)
+{
+	struct mem_src *m = ctx;
+
+	return tm_fd_write_all(fd, m->data, m->len, m->path, err);
+}
+
+int tm_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+			 struct tm_err *err)
+{
+	struct mem_src m = { data, len, path };
+
+	return tm_file_write_atomic_with(path, mode, write_mem, &m, err);
+}
+
+int tm_file_read(struct tm_buf *out, const char *path, size_t max, struct tm_err *err)
+{
+	const char *what = strcmp(path, "-") == 0 ? "standard input" : path;
+	char chunk[16384];
+	size_t saved_max = out->max;
+	int fd, rc = 0;
+
+	tm_buf_clear(out);
+	fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return tm_err_errno(err, errno, "open '%s'", path);
+	out->max = max;
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = tm_err_errno(err, errno, "read '%s'", what);
+			break;
+		}
+		if (n == 0)
+			break;
+		if ((rc = tm_buf_append(out, chunk, (size_t)n, NULL)) < 0) {
+			rc = tm_err_set(err, rc, "'%s' is larger than %zu bytes", what, out->max);
+			break;
+		}
+	}
+	out->max = saved_max;
+	if (fd != STDIN_FILENO)
+		close(fd);
+	if (rc == 0 && !out->data)
+		rc = tm_buf_append(out, "", 0, err); /* data is never NULL after a read */
+	return rc;
+}

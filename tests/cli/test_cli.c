@@ -1,0 +1,227 @@
+/* The tarmac command as a user meets it: help, version, exit codes, "did you mean". */
+#include <curl/curl.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <yaml.h>
+
+#include "../testutil.h"
+#include "../../src/cli/cli.h"
+#include "tarmac/exitcode.h"
+
+struct run {
+	int rc;
+	struct tu_capture out, err;
+};
+
+/* Runs tarmac with a NULL-terminated argument list (argv[0] added). */
+static void run_tarmac(struct run *r, const char *first, ...)
+{
+	char *argv[32] = { "tarmac" };
+	int argc = 1;
+	va_list ap;
+
+	va_start(ap, first);
+	for (const char *a = first; a && argc < 31; a = va_arg(ap, const char *))
+		argv[argc++] = (char *)a;
+	va_end(ap);
+	tu_capture_start(&r->out);
+	tu_capture_start(&r->err);
+	r->rc = tm_cli_main(argc, argv, r->out.f, r->err.f);
+}
+
+static const char *out_of(struct run *r)
+{
+	return tu_capture_text(&r->out);
+}
+
+static const char *err_of(struct run *r)
+{
+	return tu_capture_text(&r->err);
+}
+
+static void done(struct run *r)
+{
+	tu_capture_end(&r->out);
+	tu_capture_end(&r->err);
+}
+
+Test(cli, help_lists_every_command_and_global_option)
+{
+	struct run r;
+
+	run_tarmac(&r, "--help", NULL);
+	cr_assert_eq(r.rc, TM_EXIT_OK);
+	for (size_t i = 0; i < tm_ncommands; i++)
+		cr_assert(strstr(out_of(&r), tm_commands[i].name) != NULL, "%s missing", tm_commands[i].name);
+	for (const struct tm_optspec *o = tm_global_opts; o->id; o++)
+		cr_assert(strstr(out_of(&r), o->name) != NULL, "--%s missing", o->name);
+	cr_assert(strstr(out_of(&r), "5 cluster unreachable") != NULL);
+	done(&r);
+}
+
+Test(cli, no_command_is_a_usage_error_with_help_on_stderr)
+{
+	struct run r;
+
+	run_tarmac(&r, NULL);
+	cr_assert_eq(r.rc, TM_EXIT_USAGE);
+	cr_assert(strstr(err_of(&r), "Usage: tarmac") != NULL);
+	cr_assert_str_eq(out_of(&r), "");
+	done(&r);
+}
+
+Test(cli, help_cmd_and_cmd_help_agree)
+{
+	struct run a, b;
+
+	run_tarmac(&a, "help", "version", NULL);
+	run_tarmac(&b, "version", "--help", NULL);
+	cr_assert_eq(a.rc, 0);
+	cr_assert_eq(b.rc, 0);
+	cr_assert(strstr(out_of(&a), "Usage: tarmac version") != NULL);
+	cr_assert_str_eq(out_of(&a), out_of(&b));
+	done(&a);
+	done(&b);
+}
+
+Test(cli, unknown_command_suggests_the_nearest)
+{
+	struct run r;
+
+	run_tarmac(&r, "verison", NULL);
+	cr_assert_eq(r.rc, TM_EXIT_USAGE);
+	cr_assert(strstr(err_of(&r), "'verison' is not a tarmac command") != NULL, "%s", err_of(&r));
+	cr_assert(strstr(err_of(&r), "Did you mean 'version'?") != NULL, "%s", err_of(&r));
+	done(&r);
+	run_tarmac(&r, "help", "vers", NULL);
+	cr_assert_eq(r.rc, TM_EXIT_USAGE);
+	cr_assert(strstr(err_of(&r), "Did you mean 'version'?") != NULL, "prefix match: %s", err_of(&r));
+	done(&r);
+	run_tarmac(&r, "zzzzzzzz", NULL);
+	cr_assert(strstr(err_of(&r), "Did you mean") == NULL, "nothing close: %s", err_of(&r));
+	done(&r);
+}
+
+Test(cli, unknown_option_suggests_the_nearest)
+{
+	struct run r;
+
+	run_tarmac(&r, "version", "--kubeconfg", "x", NULL);
+	cr_assert_eq(r.rc, TM_EXIT_USAGE);
+	cr_assert(strstr(err_of(&r), "unknown option '--kubeconfg' for 'tarmac version'") != NULL, "%s",
+		  err_of(&r));
+	cr_assert(strstr(err_of(&r), "Did you mean '--kubeconfig'?") != NULL, "%s", err_of(&r));
+	done(&r);
+}
+
+Test(cli, option_values_are_checked)
+{
+	struct run r;
+
+	run_tarmac(&r, "-o", "yaml", "version", NULL);
+	cr_assert_eq(r.rc, TM_EXIT_USAGE);
+	cr_assert(strstr(err_of(&r), "--output 'yaml': expected 'text' or 'json'") != NULL);
+	done(&r);
+	run_tarmac(&r, "version", "--namespace", "Bad_NS", NULL);
+	cr_assert_eq(r.rc, TM_EXIT_USAGE);
+	cr_assert(strstr(err_of(&r), "--namespace 'Bad_NS'") != NULL);
+	done(&r);
+	run_tarmac(&r, "version", "--release", NULL);
+	cr_assert_eq(r.rc, TM_EXIT_USAGE);
+	cr_assert(strstr(err_of(&r), "needs a value") != NULL);
+	done(&r);
+	run_tarmac(&r, "version", "--no-color=yes", NULL);
+	cr_assert_eq(r.rc, TM_EXIT_USAGE);
+	cr_assert(strstr(err_of(&r), "takes no value") != NULL);
+	done(&r);
+	run_tarmac(&r, "version", "extra", NULL);
+	cr_assert_eq(r.rc, TM_EXIT_USAGE);
+	done(&r);
+}
+
+Test(cli, global_options_anywhere_and_in_every_spelling)
+{
+	struct run r;
+
+	run_tarmac(&r, "version", "-ojson", "-vv", "--namespace=prod", "--release", "af2", "--no-color",
+		   "--kubeconfig", "/dev/null", "--context", "ctx", NULL);
+	cr_assert_eq(r.rc, TM_EXIT_OK, "%s", err_of(&r));
+	cr_assert_eq(out_of(&r)[0], '{');
+	done(&r);
+}
+
+Test(cli, version_reports_the_linked_libraries)
+{
+	struct run r;
+	char want[64];
+
+	run_tarmac(&r, "version", NULL);
+	cr_assert_eq(r.rc, TM_EXIT_OK);
+	cr_assert(strncmp(out_of(&r), "tarmac 0.", 9) == 0, "%s", out_of(&r));
+	/* the versions are the libraries' own, read at run time */
+	snprintf(want, sizeof(want), "libcurl    %s\n", curl_version_info(CURLVERSION_NOW)->version);
+	cr_assert(strstr(out_of(&r), want) != NULL, "%s", out_of(&r));
+	snprintf(want, sizeof(want), "libsodium  %s\n", sodium_version_string());
+	cr_assert(strstr(out_of(&r), want) != NULL);
+	snprintf(want, sizeof(want), "libyaml    %s\n", yaml_get_version_string());
+	cr_assert(strstr(out_of(&r), want) != NULL);
+	for (const char *l = "libgit2\0openssl\0jansson\0"; *l; l += strlen(l) + 1)
+		cr_assert(strstr(out_of(&r), l) != NULL, "%s missing", l);
+	done(&r);
+}
+
+Test(cli, version_json)
+{
+	struct run r;
+	json_error_t jerr;
+	json_t *o, *libs;
+
+	run_tarmac(&r, "-o", "json", "version", NULL);
+	cr_assert_eq(r.rc, TM_EXIT_OK);
+	o = json_loads(out_of(&r), 0, &jerr);
+	cr_assert_not_null(o, "%s", jerr.text);
+	cr_assert(json_is_string(json_object_get(o, "version")));
+	cr_assert(json_is_string(json_object_get(o, "commit")));
+	cr_assert(json_is_string(json_object_get(o, "target")));
+	libs = json_object_get(o, "libraries");
+	cr_assert_eq(json_object_size(libs), 9);
+	cr_assert_str_eq(json_string_value(json_object_get(libs, "jansson")), jansson_version_str());
+	json_decref(o);
+	done(&r);
+}
+
+Test(cli, runs_twice_in_one_process_with_no_leftover_state)
+{
+	struct run a, b;
+
+	run_tarmac(&a, "-o", "json", "version", NULL);
+	run_tarmac(&b, "version", NULL);
+	cr_assert_eq(a.rc, 0);
+	cr_assert_eq(b.rc, 0);
+	cr_assert_eq(out_of(&a)[0], '{');
+	cr_assert_eq(out_of(&b)[0], 't', "the second run must not inherit -o json");
+	done(&a);
+	done(&b);
+}
+
+Test(cli, exit_code_contract)
+{
+	cr_assert_eq(tm_exit_for(TM_OK), 0);
+	cr_assert_eq(tm_exit_for(TM_ERROR), 1);
+	cr_assert_eq(tm_exit_for(TM_EINVALID), 1);
+	cr_assert_eq(tm_exit_for(TM_ETIMEOUT), 4);
+	cr_assert_eq(tm_exit_for(TM_EUNAVAILABLE), 5);
+	cr_assert_eq(tm_exit_for(TM_EAUTH), 5);
+	for (int c = TM_EXIT_OK; c <= TM_EXIT_UNREACHABLE; c++)
+		cr_assert_str_neq(tm_exit_name(c), "unknown", "exit %d has no name", c);
+	cr_assert_str_eq(tm_exit_name(TM_EXIT_DIFF), "changes");
+}
+
+Test(cli, edit_distance)
+{
+	cr_assert_eq(tm_edit_distance("version", "version", 3), 0);
+	cr_assert_eq(tm_edit_distance("verison", "version", 3), 1); /* swap */
+	cr_assert_eq(tm_edit_distance("vrsion", "version", 3), 1);
+	cr_assert_eq(tm_edit_distance("kitten", "sitting", 5), 3);
+	cr_assert_eq(tm_edit_distance("abcdef", "uvwxyz", 2), 3, "capped at cap+1");
+}

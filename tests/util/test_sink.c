@@ -1,0 +1,97 @@
+/* The log/progress sink in its three modes. */
+#include <jansson.h>
+
+#include "../testutil.h"
+#include "tarmac/util.h"
+
+Test(util_sink, plain_mode_writes_one_line_per_event)
+{
+	struct tu_capture c;
+	struct tm_sink s;
+	struct tm_event ev = { .level = TM_INFO, .kind = "wait", .subject = "Deployment airflow/scheduler",
+			       .msg = "1/2 available", .status = true };
+
+	tu_capture_start(&c);
+	tm_sink_init(&s, c.f, TM_SINK_PLAIN, false, true, 0);
+	tm_sink_event(&s, &ev);
+	tm_sink_log(&s, TM_WARN, "insecure-skip-tls-verify is set for '%s'", "prod");
+	tm_sink_log(&s, TM_DEBUG, "hidden at verbosity 0");
+	const char *t = tu_capture_text(&c);
+	cr_assert(strstr(t, "] Deployment airflow/scheduler: 1/2 available\n") != NULL, "%s", t);
+	cr_assert(strstr(t, "] warning: insecure-skip-tls-verify is set for 'prod'\n") != NULL, "%s", t);
+	cr_assert(strstr(t, "hidden") == NULL);
+	cr_assert(strchr(t, '\r') == NULL, "plain output never redraws");
+	cr_assert(strstr(t, "\033[") == NULL, "no color outside a TTY");
+	tu_capture_end(&c);
+}
+
+Test(util_sink, debug_shows_with_verbosity)
+{
+	struct tu_capture c;
+	struct tm_sink s;
+
+	tu_capture_start(&c);
+	tm_sink_init(&s, c.f, TM_SINK_PLAIN, false, false, 1);
+	tm_sink_log(&s, TM_DEBUG, "GET /version 200");
+	cr_assert(strstr(tu_capture_text(&c), "GET /version 200") != NULL);
+	tu_capture_end(&c);
+}
+
+Test(util_sink, json_mode_writes_parseable_lines)
+{
+	struct tu_capture c;
+	struct tm_sink s;
+	struct tm_event ev = { .level = TM_INFO, .kind = "phase", .subject = "database",
+			       .msg = "applying 3 objects \"quoted\"" };
+	json_error_t jerr;
+	json_t *o;
+
+	tu_capture_start(&c);
+	tm_sink_init(&s, c.f, TM_SINK_JSON, true, true, 0);
+	tm_sink_event(&s, &ev);
+	tm_sink_log(&s, TM_ERRORLVL, "second");
+	const char *t = tu_capture_text(&c);
+	const char *nl = strchr(t, '\n');
+	cr_assert_not_null(nl);
+	o = json_loadb(t, (size_t)(nl - t), 0, &jerr);
+	cr_assert_not_null(o, "%s", jerr.text);
+	cr_assert_str_eq(json_string_value(json_object_get(o, "event")), "phase");
+	cr_assert_str_eq(json_string_value(json_object_get(o, "subject")), "database");
+	cr_assert_str_eq(json_string_value(json_object_get(o, "message")), "applying 3 objects \"quoted\"");
+	cr_assert_str_eq(json_string_value(json_object_get(o, "level")), "info");
+	cr_assert(json_is_real(json_object_get(o, "time")));
+	json_decref(o);
+	o = json_loads(nl + 1, JSON_DISABLE_EOF_CHECK, &jerr);
+	cr_assert_not_null(o, "%s", jerr.text);
+	cr_assert_str_eq(json_string_value(json_object_get(o, "level")), "error");
+	json_decref(o);
+	tu_capture_end(&c);
+}
+
+Test(util_sink, tty_mode_redraws_status_lines_in_place)
+{
+	struct tu_capture c;
+	struct tm_sink s;
+	struct tm_event st1 = { .level = TM_INFO, .subject = "scheduler", .msg = "0/2 available", .status = true };
+	struct tm_event st2 = { .level = TM_INFO, .subject = "scheduler", .msg = "1/2 available", .status = true };
+	struct tm_event done = { .level = TM_INFO, .subject = "scheduler", .msg = "ready" };
+
+	tu_capture_start(&c);
+	tm_sink_init(&s, c.f, TM_SINK_TTY, false, false, 0);
+	tm_sink_event(&s, &st1);
+	tm_sink_event(&s, &st2);
+	tm_sink_event(&s, &done);
+	const char *t = tu_capture_text(&c);
+	/* the second status and the final line each clear what was drawn before */
+	cr_assert(strstr(t, "0/2 available\r\033[K[") != NULL, "%s", t);
+	cr_assert(strstr(t, "1/2 available\r\033[Kscheduler: ready\n") != NULL, "%s", t);
+	cr_assert(!s.status_shown);
+	tu_capture_end(&c);
+}
+
+Test(util_sink, level_names_are_complete)
+{
+	for (int l = TM_DEBUG; l <= TM_ERRORLVL; l++)
+		cr_assert_str_neq(tm_level_name((enum tm_level)l), "unknown");
+	cr_assert_str_eq(tm_level_name((enum tm_level)99), "unknown");
+}
