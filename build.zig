@@ -17,6 +17,10 @@ const sources = [_][]const u8{
     "src/util/file.c",
     "src/util/misc.c",
     "src/util/sink.c",
+    "src/doc/yaml.c",
+    "src/kube/config.c",
+    "src/kube/client.c",
+    "src/kube/transport_curl.c",
     "src/cli/main.c",
     "src/cli/suggest.c",
     "src/cli/help.c",
@@ -33,6 +37,9 @@ const test_sources = [_][]const u8{
     "tests/util/test_sink.c",
     "tests/util/test_misc.c",
     "tests/cli/test_cli.c",
+    "tests/doc/test_yaml.c",
+    "tests/kube/test_config.c",
+    "tests/kube/test_client.c",
 };
 
 // Link order matters for static archives: users before what they use.
@@ -153,6 +160,8 @@ const headers = [_][]const u8{
     "include/tarmac/util.h",
     "include/tarmac/cli.h",
     "include/tarmac/exitcode.h",
+    "include/tarmac/doc.h",
+    "include/tarmac/kube.h",
     "src/cli/cli.h",
     "tests/testutil.h",
 };

@@ -2,7 +2,10 @@
 # Every cache lives under $TARMAC_CACHE (default /var/cache/tarmac) so CI can keep it warm.
 TARMAC_CACHE=${TARMAC_CACHE:-/var/cache/tarmac}
 ZIG_VERSION=${ZIG_VERSION:-0.17.1}
-export TARMAC_CACHE ZIG_VERSION
+# zig's own cache (musl, compiler_rt per CPU feature set) is costly to rebuild: keep it
+# with the other caches so one directory carries a warm machine.
+ZIG_GLOBAL_CACHE_DIR=${ZIG_GLOBAL_CACHE_DIR:-$TARMAC_CACHE/zig-cache}
+export TARMAC_CACHE ZIG_VERSION ZIG_GLOBAL_CACHE_DIR
 
 say() { echo "${0##*/}: $*" >&2; }
 die() { say "$*"; exit 1; }

@@ -103,6 +103,11 @@ void tm_buf_clear(struct tm_buf *b);
 /* Hands the bytes to the caller (free()) and leaves b empty; NULL if it never grew. */
 char *tm_buf_detach(struct tm_buf *b);
 void tm_buf_release(struct tm_buf *b);
+/* Zeroes the whole allocation, then releases it: for keys and tokens. (Copies left
+ * behind by growth are not reached: size secret buffers up front.) */
+void tm_buf_wipe(struct tm_buf *b);
+/* Zeroes memory in a way the compiler may not optimise away. */
+void tm_wipe(void *p, size_t n);
 
 /* ------------------------------------------------------------------ arena
  * Many small allocations freed at once (one render's strings). Blocks are chained;
@@ -136,6 +141,13 @@ int tm_fd_write_all(int fd, const void *data, size_t len, const char *name, stru
 /* Reads a whole file into out (cleared first). TM_ELIMIT past max bytes, TM_ENOTFOUND
  * when it does not exist. "-" reads standard input. */
 int tm_file_read(struct tm_buf *out, const char *path, size_t max, struct tm_err *err);
+/* tm_file_read that first checks the opened file's mode (no race with a swap):
+ * TM_FILE_NO_SHARED_WRITE refuses a file group or others may write (kubeconfigs,
+ * sealed files), TM_FILE_NO_SHARED_READ one they may read (private keys). The
+ * refusal is TM_EINVALID and says which chmod fixes it. */
+enum { TM_FILE_NO_SHARED_WRITE = 1, TM_FILE_NO_SHARED_READ = 2 };
+int tm_file_read_checked(struct tm_buf *out, const char *path, size_t max, unsigned checks,
+			 struct tm_err *err);
 
 /* ------------------------------------------------------------------ time */
 /* Monotonic milliseconds, for deadlines and elapsed times. */

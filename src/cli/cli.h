@@ -7,6 +7,7 @@
 
 #include "tarmac/cli.h"
 #include "tarmac/exitcode.h"
+#include "tarmac/kube.h"
 #include "tarmac/util.h"
 
 enum tm_output { TM_OUTPUT_TEXT, TM_OUTPUT_JSON };
@@ -41,11 +42,19 @@ struct tm_cli {
 	struct tm_sink sink;    /* progress of long work, on errf */
 	const struct tm_cmd *cmd;
 	struct tm_err err;
+	/* set up by the dispatcher when the command's row asks for it */
+	struct tm_kube_config kcfg;
+	bool have_kcfg;         /* kcfg was loaded */
+	struct tm_kube *kube;   /* client for kcfg, or NULL */
 };
 
 /* What the dispatcher must set up before a command runs. */
 enum tm_need {
 	TM_NEED_NOTHING = 0,
+	/* a cluster client in cli->kube before run(); no kubeconfig is an error (exit 5
+	 * when the cluster is unreachable). Commands for which a cluster is optional
+	 * (version) call tm_cli_connect() themselves. */
+	TM_NEED_CLUSTER = 1u << 0,
 };
 
 struct tm_cmd {
@@ -83,7 +92,17 @@ int tm_cli_fail(struct tm_cli *cli, struct tm_err *err);
 /* Prints a usage error and returns TM_EXIT_USAGE. */
 int tm_cli_usage(struct tm_cli *cli, const char *fmt, ...) TM_PRINTF(2, 3);
 
-/* Commands */
+/* Resolves the kubeconfig from the global options and the environment, and opens a
+ * client. Returns 0, or a TM_E* code with cli->err set (TM_ENOTFOUND: none exists). */
+int tm_cli_connect(struct tm_cli *cli);
+
+/* Commands and their option structs */
+struct tm_version_opts {
+	bool client; /* --client: never contact a cluster */
+};
+extern const struct tm_optspec tm_version_opts[];
+int tm_version_set_opt(void *opts, int id, const char *value, struct tm_err *err);
+
 int tm_cmd_help(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
 int tm_cmd_version(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
 

@@ -63,7 +63,13 @@ static void read_versions(struct lib_version v[LIB_COUNT])
 		 ci->age >= CURLVERSION_FIFTH && ci->nghttp2_version ? ci->nghttp2_version : "none");
 }
 
-static int print_json(struct tm_cli *cli, const struct lib_version v[LIB_COUNT])
+enum server_state { SERVER_SKIPPED, SERVER_NONE, SERVER_OK, SERVER_FAILED };
+struct server {
+	enum server_state state;
+	char *version;
+};
+
+static int print_json(struct tm_cli *cli, const struct lib_version v[LIB_COUNT], const struct server *s)
 {
 	json_t *root = NULL, *libs = NULL;
 	char *text = NULL;
@@ -80,6 +86,9 @@ static int print_json(struct tm_cli *cli, const struct lib_version v[LIB_COUNT])
 			 "target", TM_TARGET, "optimize", TM_OPTIMIZE, "linkage", TM_LINKAGE,
 			 "libraries", libs);
 	libs = NULL;
+	if (root && s->state == SERVER_OK)
+		json_object_set_new(root, "server", json_pack("{s:s, s:s, s:s}", "version", s->version, "url",
+							      cli->kcfg.server, "context", cli->kcfg.context));
 	if (!root || !(text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER)))
 		goto out;
 	fprintf(cli->out, "%s\n", text);
@@ -93,20 +102,70 @@ out:
 	return rc;
 }
 
+const struct tm_optspec tm_version_opts[] = {
+	{ 1, "client", 0, TM_OPT_FLAG, NULL, "only tarmac's own version: do not contact a cluster" },
+	{ 0 }
+};
+
+int tm_version_set_opt(void *opts, int id, const char *value, struct tm_err *err)
+{
+	struct tm_version_opts *o = opts;
+
+	(void)value;
+	(void)err;
+	if (id == 1)
+		o->client = true;
+	return 0;
+}
+
+/* The cluster's side: its version, or why there is none. Returns an exit code. */
+static int server_version(struct tm_cli *cli, struct server *s)
+{
+	int rc = tm_cli_connect(cli);
+
+	if (rc == TM_ENOTFOUND) {
+		s->state = SERVER_NONE; /* no kubeconfig anywhere: a client-only answer is complete */
+		return TM_EXIT_OK;
+	}
+	if (rc == 0)
+		rc = tm_kube_server_version(cli->kube, &s->version, &cli->err);
+	if (rc < 0) {
+		s->state = SERVER_FAILED;
+		return tm_exit_for(rc);
+	}
+	s->state = SERVER_OK;
+	return TM_EXIT_OK;
+}
+
 int tm_cmd_version(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 {
+	struct tm_version_opts *o = cmdopts;
 	struct lib_version v[LIB_COUNT];
+	struct server s = { SERVER_SKIPPED, NULL };
+	int rc = TM_EXIT_OK;
 
-	(void)cmdopts;
 	(void)argv;
 	if (argc > 0)
 		return tm_cli_usage(cli, "version takes no arguments");
 	read_versions(v);
-	if (cli->opts.output == TM_OUTPUT_JSON)
-		return print_json(cli, v);
-	fprintf(cli->out, "tarmac %s (commit %s)\nbuilt for %s, %s, %s\n", TM_VERSION, TM_COMMIT, TM_TARGET,
-		TM_OPTIMIZE, TM_LINKAGE);
-	for (int i = 0; i < LIB_COUNT; i++)
-		fprintf(cli->out, "  %-10s %s\n", v[i].name, v[i].version);
-	return TM_EXIT_OK;
+	if (!o->client)
+		rc = server_version(cli, &s);
+	if (cli->opts.output == TM_OUTPUT_JSON) {
+		int prc = print_json(cli, v, &s);
+		rc = rc ? rc : prc;
+	} else {
+		fprintf(cli->out, "tarmac %s (commit %s)\nbuilt for %s, %s, %s\n", TM_VERSION, TM_COMMIT,
+			TM_TARGET, TM_OPTIMIZE, TM_LINKAGE);
+		for (int i = 0; i < LIB_COUNT; i++)
+			fprintf(cli->out, "  %-10s %s\n", v[i].name, v[i].version);
+		if (s.state == SERVER_OK)
+			fprintf(cli->out, "server: %s at %s (context '%s')\n", s.version, cli->kcfg.server,
+				cli->kcfg.context);
+		else if (s.state == SERVER_NONE)
+			fprintf(cli->out, "server: no kubeconfig found (no cluster asked)\n");
+	}
+	if (s.state == SERVER_FAILED)
+		rc = tm_cli_fail(cli, &cli->err);
+	free(s.version);
+	return rc;
 }

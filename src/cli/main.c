@@ -29,11 +29,17 @@ const struct tm_cmd tm_commands[] = {
 	},
 	{
 		.name = "version",
-		.summary = "print tarmac's version, build target and linked library versions",
-		.synopsis = "tarmac version [-o json]",
+		.summary = "print tarmac's version, build, linked libraries and the cluster's version",
+		.synopsis = "tarmac version [--client] [-o json]",
 		.description = "Prints tarmac's version and git commit, the target it was built for and the "
 			       "versions of the libraries linked into it, read from the libraries themselves "
-			       "at run time (so a static binary reports what it really carries).",
+			       "at run time (so a static binary reports what it really carries). When a "
+			       "kubeconfig is found (--kubeconfig, KUBECONFIG, ~/.kube/config or in-cluster), "
+			       "it also asks the API server for its version, like 'kubectl version'; an "
+			       "unreachable cluster then exits with 5. --client never contacts a cluster.",
+		.opts = tm_version_opts,
+		.set_opt = tm_version_set_opt,
+		.opts_size = sizeof(struct tm_version_opts),
 		.run = tm_cmd_version,
 	},
 };
@@ -74,6 +80,34 @@ int tm_cli_fail(struct tm_cli *cli, struct tm_err *err)
 				err->line);
 	}
 	return code;
+}
+
+int tm_cli_connect(struct tm_cli *cli)
+{
+	struct tm_kube_source src = {
+		.kubeconfig = cli->opts.kubeconfig,
+		.kubeconfig_env = getenv("KUBECONFIG"),
+		.home = getenv("HOME"),
+		.context = cli->opts.context,
+		.service_host = getenv("KUBERNETES_SERVICE_HOST"),
+		.service_port = getenv("KUBERNETES_SERVICE_PORT"),
+	};
+	int rc;
+
+	if (cli->kube)
+		return 0;
+	if (!cli->have_kcfg) {
+		if ((rc = tm_kube_config_load(&cli->kcfg, &src, &cli->err)) < 0)
+			return rc;
+		cli->have_kcfg = true;
+		if (cli->kcfg.insecure)
+			tm_sink_log(&cli->sink, TM_WARN, "context '%s' skips TLS verification "
+				    "(insecure-skip-tls-verify): the server's identity is not checked", cli->kcfg.context);
+		if (cli->kcfg.has_exec && !cli->kcfg.token && !cli->kcfg.cert_pem.len)
+			tm_sink_log(&cli->sink, TM_WARN, "context '%s' uses an exec credential plugin, "
+				    "which this tarmac does not run yet", cli->kcfg.context);
+	}
+	return tm_kube_open(&cli->kube, &cli->kcfg, NULL, &cli->err);
 }
 
 /* ------------------------------------------------------------------ option parsing */
@@ -308,6 +342,7 @@ int tm_cli_main(int argc, char **argv, FILE *out, FILE *errf)
 	int rc;
 
 	tm_err_init(&cli.err);
+	tm_kube_config_init(&cli.kcfg);
 	cli.opts.release = "airflow";
 	ps.pos = calloc((size_t)argc + 1, sizeof(*ps.pos));
 	if (!ps.pos) {
@@ -329,9 +364,15 @@ int tm_cli_main(int argc, char **argv, FILE *out, FILE *errf)
 		rc = TM_EXIT_OK;
 		goto out;
 	}
+	if ((ps.cmd->needs & TM_NEED_CLUSTER) && tm_cli_connect(&cli) < 0) {
+		rc = tm_cli_fail(&cli, &cli.err);
+		goto out;
+	}
 	rc = ps.cmd->run(&cli, ps.cmdopts, ps.npos, ps.pos);
 	tm_sink_flush(&cli.sink);
 out:
+	tm_kube_free(cli.kube);
+	tm_kube_config_release(&cli.kcfg);
 	fflush(out);
 	fflush(errf);
 	free(ps.cmdopts);

@@ -111,3 +111,15 @@ void tm_buf_release(struct tm_buf *b)
 	b->data = NULL;
 	b->len = b->cap = 0;
 }
+
+void tm_wipe(void *p, size_t n)
+{
+	if (p && n)
+		explicit_bzero(p, n);
+}
+
+void tm_buf_wipe(struct tm_buf *b)
+{
+	tm_wipe(b->data, b->cap);
+	tm_buf_release(b);
+}

@@ -128,7 +128,25 @@ int tm_file_write_atomic(const char *path, const void *data, size_t len, mode_t 
 	return tm_file_write_atomic_with(path, mode, write_mem, &m, err);
 }
 
-int tm_file_read(struct tm_buf *out, const char *path, size_t max, struct tm_err *err)
+static int check_mode(int fd, const char *path, unsigned checks, struct tm_err *err)
+{
+	struct stat st;
+
+	if (!checks)
+		return 0;
+	if (fstat(fd, &st) < 0)
+		return tm_err_errno(err, errno, "stat '%s'", path);
+	if ((checks & TM_FILE_NO_SHARED_WRITE) && (st.st_mode & (S_IWGRP | S_IWOTH)))
+		return tm_err_set(err, TM_EINVALID, "'%s' is writable by group or others (mode %04o); "
+			"refusing it: run 'chmod go-w %s'", path, (unsigned)(st.st_mode & 07777), path);
+	if ((checks & TM_FILE_NO_SHARED_READ) && (st.st_mode & (S_IRWXG | S_IRWXO)))
+		return tm_err_set(err, TM_EINVALID, "'%s' is accessible to group or others (mode %04o); "
+			"refusing it: run 'chmod 600 %s'", path, (unsigned)(st.st_mode & 07777), path);
+	return 0;
+}
+
+int tm_file_read_checked(struct tm_buf *out, const char *path, size_t max, unsigned checks,
+			 struct tm_err *err)
 {
 	const char *what = strcmp(path, "-") == 0 ? "standard input" : path;
 	char chunk[16384];
@@ -139,6 +157,10 @@ int tm_file_read(struct tm_buf *out, const char *path, size_t max, struct tm_err
 	fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return tm_err_errno(err, errno, "open '%s'", path);
+	if (fd != STDIN_FILENO && (rc = check_mode(fd, path, checks, err)) < 0) {
+		close(fd);
+		return rc;
+	}
 	out->max = max;
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof(chunk));
@@ -161,4 +183,9 @@ int tm_file_read(struct tm_buf *out, const char *path, size_t max, struct tm_err
 	if (rc == 0 && !out->data)
 		rc = tm_buf_append(out, "", 0, err); /* data is never NULL after a read */
 	return rc;
+}
+
+int tm_file_read(struct tm_buf *out, const char *path, size_t max, struct tm_err *err)
+{
+	return tm_file_read_checked(out, path, max, 0, err);
 }

@@ -144,7 +144,7 @@ Test(cli, global_options_anywhere_and_in_every_spelling)
 	struct run r;
 
 	run_tarmac(&r, "version", "-ojson", "-vv", "--namespace=prod", "--release", "af2", "--no-color",
-		   "--kubeconfig", "/dev/null", "--context", "ctx", NULL);
+		   "--kubeconfig", "/nonexistent", "--context", "ctx", "--client", NULL);
 	cr_assert_eq(r.rc, TM_EXIT_OK, "%s", err_of(&r));
 	cr_assert_eq(out_of(&r)[0], '{');
 	done(&r);
@@ -224,4 +224,48 @@ Test(cli, edit_distance)
 	cr_assert_eq(tm_edit_distance("vrsion", "version", 3), 1);
 	cr_assert_eq(tm_edit_distance("kitten", "sitting", 5), 3);
 	cr_assert_eq(tm_edit_distance("abcdef", "uvwxyz", 2), 3, "capped at cap+1");
+}
+
+Test(cli, a_bad_kubeconfig_is_an_error_not_a_missing_cluster)
+{
+	struct run r;
+
+	run_tarmac(&r, "version", "--kubeconfig", "/nonexistent/kc", NULL);
+	cr_assert_eq(r.rc, TM_EXIT_ERROR);
+	cr_assert(strstr(out_of(&r), "tarmac 0.") != NULL, "the client part is still printed");
+	cr_assert(strstr(err_of(&r), "error: kubeconfig from --kubeconfig: open '/nonexistent/kc'") != NULL, "%s",
+		  err_of(&r));
+	done(&r);
+}
+
+Test(cli, no_kubeconfig_anywhere_means_client_only)
+{
+	struct run r;
+
+	unsetenv("KUBECONFIG");
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	setenv("HOME", "/nonexistent-home", 1);
+	run_tarmac(&r, "version", NULL);
+	cr_assert_eq(r.rc, TM_EXIT_OK, "%s", err_of(&r));
+	cr_assert(strstr(out_of(&r), "server: no kubeconfig found") != NULL, "%s", out_of(&r));
+	done(&r);
+}
+
+Test(cli, unreachable_cluster_exits_5)
+{
+	char *dir = tu_mkdtemp(), *kc = NULL;
+	const char *text = "current-context: x\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\n"
+			   "contexts:\n- name: x\n  context: {cluster: c}\n";
+	struct tm_err err;
+	struct run r;
+
+	cr_assert(asprintf(&kc, "%s/kc", dir) > 0);
+	tm_err_init(&err);
+	cr_assert_eq(tm_file_write_atomic(kc, text, strlen(text), 0600, &err), 0);
+	run_tarmac(&r, "version", "--kubeconfig", kc, NULL);
+	cr_assert_eq(r.rc, TM_EXIT_UNREACHABLE, "%s", err_of(&r));
+	cr_assert(strstr(err_of(&r), "cannot reach the cluster at 'https://127.0.0.1:1'") != NULL, "%s", err_of(&r));
+	done(&r);
+	free(kc);
+	tu_rmdir(dir);
 }

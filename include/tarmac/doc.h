@@ -1,0 +1,29 @@
+/* doc: YAML and JSON documents as jansson values. Knows nothing of Kubernetes. */
+#ifndef TARMAC_DOC_H
+#define TARMAC_DOC_H
+
+#include <jansson.h>
+
+#include "tarmac/util.h"
+
+/* Limits on what one YAML input may make (untrusted input: values files, manifests). */
+#define TM_DOC_MAX_DEPTH 100        /* nesting of mappings and sequences */
+#define TM_DOC_MAX_ALIAS_NODES 100000 /* nodes copied through aliases, in all */
+
+/* Parses YAML text holding exactly one document (an empty text is a null document)
+ * into *out (a new reference the caller decrefs). Scalars follow YAML 1.2's core
+ * schema: null/~, true/false, integers (decimal, 0x, 0o), floats; quoted scalars
+ * are always strings. Aliases are copied; the merge key "<<" is honoured. Duplicate
+ * keys and non-scalar keys are errors. name is used in messages: "name:line:col: ...".
+ * Errors: TM_EINVALID (with position), TM_ELIMIT (depth or alias budget). */
+int tm_doc_parse_yaml(json_t **out, const char *text, size_t len, const char *name, struct tm_err *err);
+
+/* The same for a stream of documents ("---"-separated): *out is an array of the
+ * documents in order, with empty (null) documents left out. */
+int tm_doc_parse_yaml_stream(json_t **out, const char *text, size_t len, const char *name,
+			     struct tm_err *err);
+
+/* Reads a YAML file (at most max bytes) into one document. "-" is standard input. */
+int tm_doc_load_yaml_file(json_t **out, const char *path, size_t max, struct tm_err *err);
+
+#endif

@@ -1,0 +1,420 @@
+/* YAML -> jansson over libyaml's event parser: core-schema scalars, aliases copied
+ * under a budget (no "billion laughs"), merge keys, and errors that say file:line:col. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "tarmac/doc.h"
+
+struct anchor {
+	char *name;
+	json_t *node;
+	size_t nodes; /* size of the subtree, charged to the alias budget on each use */
+};
+
+struct yparser {
+	yaml_parser_t p;
+	yaml_event_t ev;
+	bool have_ev;
+	const char *name;
+	struct anchor *anchors;
+	size_t nanchors, capanchors;
+	size_t alias_nodes;
+	struct tm_err *err;
+};
+
+static int fail_at(struct yparser *y, int code, const yaml_mark_t *m, const char *what, const char *detail)
+{
+	return tm_err_set(y->err, code, "%s:%zu:%zu: %s%s%s", y->name, m->line + 1, m->column + 1, what,
+			  detail ? ": " : "", detail ? detail : "");
+}
+
+static int next_event(struct yparser *y)
+{
+	if (y->have_ev)
+		yaml_event_delete(&y->ev);
+	y->have_ev = false;
+	if (!yaml_parser_parse(&y->p, &y->ev)) {
+		const char *problem = y->p.problem ? y->p.problem : "malformed YAML";
+		return fail_at(y, TM_EINVALID, &y->p.problem_mark, problem, y->p.context);
+	}
+	y->have_ev = true;
+	return 0;
+}
+
+static size_t count_nodes(json_t *v)
+{
+	size_t n = 1, i;
+	const char *k;
+	json_t *c;
+
+	if (json_is_object(v))
+		json_object_foreach(v, k, c) n += count_nodes(c);
+	else if (json_is_array(v))
+		json_array_foreach(v, i, c) n += count_nodes(c);
+	return n;
+}
+
+static int remember_anchor(struct yparser *y, const char *name, json_t *node)
+{
+	struct anchor *a;
+
+	for (size_t i = 0; i < y->nanchors; i++) {
+		if (strcmp(y->anchors[i].name, name) == 0) { /* a later anchor of the same name wins */
+			json_decref(y->anchors[i].node);
+			y->anchors[i].node = json_incref(node);
+			y->anchors[i].nodes = count_nodes(node);
+			return 0;
+		}
+	}
+	if (y->nanchors == y->capanchors) {
+		size_t cap = y->capanchors ? y->capanchors * 2 : 8;
+		a = realloc(y->anchors, cap * sizeof(*a));
+		if (!a)
+			return tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
+		y->anchors = a;
+		y->capanchors = cap;
+	}
+	a = &y->anchors[y->nanchors];
+	a->name = strdup(name);
+	if (!a->name)
+		return tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
+	a->node = json_incref(node);
+	a->nodes = count_nodes(node);
+	y->nanchors++;
+	return 0;
+}
+
+static bool all_digits(const char *s, const char *set)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!strchr(set, *s))
+			return false;
+	return true;
+}
+
+/* YAML 1.2 core schema for a plain (unquoted) scalar. */
+static json_t *resolve_plain(const char *s)
+{
+	const char *d = s + (*s == '-' || *s == '+');
+	char *end;
+
+	if (!*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL"))
+		return json_null();
+	if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
+		return json_true();
+	if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
+		return json_false();
+	if (all_digits(d, "0123456789") || (!strncmp(s, "0x", 2) && all_digits(s + 2, "0123456789abcdefABCDEF")) ||
+	    (!strncmp(s, "0o", 2) && all_digits(s + 2, "01234567"))) {
+		int base = !strncmp(s, "0x", 2) ? 16 : !strncmp(s, "0o", 2) ? 8 : 10;
+		long long v;
+		errno = 0;
+		v = strtoll(base == 10 ? s : s + 2, &end, base);
+		if (errno == 0 && *end == '\0')
+			return json_integer(v);
+		return json_string(s); /* out of range: keep the text rather than lose digits */
+	}
+	/* [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? */
+	{
+		const char *p = d;
+		bool digits = false;
+		while (*p >= '0' && *p <= '9')
+			p++, digits = true;
+		if (*p == '.') {
+			p++;
+			while (*p >= '0' && *p <= '9')
+				p++, digits = true;
+		}
+		if (digits && (*p == 'e' || *p == 'E')) {
+			p++;
+			if (*p == '-' || *p == '+')
+				p++;
+			if (!(*p >= '0' && *p <= '9'))
+				return json_string(s);
+			while (*p >= '0' && *p <= '9')
+				p++;
+		}
+		if (digits && *p == '\0') {
+			double v = strtod(s, &end);
+			if (*end == '\0' && isfinite(v))
+				return json_real(v);
+		}
+	}
+	/* .inf and .nan have no JSON form: they stay strings */
+	return json_string(s);
+}
+
+static int parse_node(struct yparser *y, json_t **out, int depth);
+
+static int merge_into(struct yparser *y, json_t *map, json_t *src, const yaml_mark_t *m)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(src))
+		return fail_at(y, TM_EINVALID, m, "the merge key '<<' takes a mapping or a list of mappings", NULL);
+	json_object_foreach(src, k, v)
+		if (!json_object_get(map, k) && json_object_set(map, k, v) < 0)
+			return tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
+	return 0;
+}
+
+static int parse_mapping(struct yparser *y, json_t **out, int depth)
+{
+	json_t *map = json_object(), *merges = NULL;
+	int rc = 0;
+
+	if (!map)
+		return tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
+	for (;;) {
+		yaml_mark_t km;
+		json_t *val = NULL;
+		char *key = NULL;
+
+		if ((rc = next_event(y)) < 0)
+			goto out;
+		if (y->ev.type == YAML_MAPPING_END_EVENT)
+			break;
+		km = y->ev.start_mark;
+		if (y->ev.type != YAML_SCALAR_EVENT) {
+			rc = fail_at(y, TM_EINVALID, &km, "a mapping key must be a plain value, not a mapping or list", NULL);
+			goto out;
+		}
+		key = strndup((const char *)y->ev.data.scalar.value, y->ev.data.scalar.length);
+		if (!key) {
+			rc = tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
+			goto out;
+		}
+		if (strlen(key) != y->ev.data.scalar.length) {
+			rc = fail_at(y, TM_EINVALID, &km, "a mapping key contains a NUL character", NULL);
+			free(key);
+			goto out;
+		}
+		if ((rc = next_event(y)) < 0 || (rc = parse_node(y, &val, depth + 1)) < 0) {
+			free(key);
+			goto out;
+		}
+		if (strcmp(key, "<<") == 0 && y->ev.type != YAML_SCALAR_EVENT) {
+			/* merged after the mapping's own keys are known: explicit keys win */
+			if (!merges)
+				merges = json_array();
+			json_array_append_new(merges, val);
+			free(key);
+			continue;
+		}
+		if (json_object_get(map, key)) {
+			rc = fail_at(y, TM_EINVALID, &km, "duplicate key", key);
+			free(key);
+			json_decref(val);
+			goto out;
+		}
+		rc = json_object_set_new(map, key, val);
+		free(key);
+		if (rc < 0) {
+			rc = tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
+			goto out;
+		}
+	}
+	for (size_t i = 0; merges && i < json_array_size(merges); i++) {
+		json_t *m = json_array_get(merges, i), *e;
+		size_t j;
+		yaml_mark_t at = y->ev.start_mark;
+		if (json_is_array(m)) {
+			json_array_foreach(m, j, e) if ((rc = merge_into(y, map, e, &at)) < 0) goto out;
+		} else if ((rc = merge_into(y, map, m, &at)) < 0) {
+			goto out;
+		}
+	}
+	*out = map;
+	map = NULL;
+out:
+	json_decref(merges);
+	json_decref(map);
+	return rc;
+}
+
+static int parse_sequence(struct yparser *y, json_t **out, int depth)
+{
+	json_t *seq = json_array();
+	int rc = 0;
+
+	if (!seq)
+		return tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
+	for (;;) {
+		json_t *v = NULL;
+		if ((rc = next_event(y)) < 0)
+			goto out;
+		if (y->ev.type == YAML_SEQUENCE_END_EVENT)
+			break;
+		if ((rc = parse_node(y, &v, depth + 1)) < 0)
+			goto out;
+		if (json_array_append_new(seq, v) < 0) {
+			rc = tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
+			goto out;
+		}
+	}
+	*out = seq;
+	seq = NULL;
+out:
+	json_decref(seq);
+	return rc;
+}
+
+/* Parses the node whose first event is the current one. */
+static int parse_node(struct yparser *y, json_t **out, int depth)
+{
+	yaml_event_t *ev = &y->ev;
+	yaml_mark_t at = ev->start_mark;
+	char *anchor = NULL;
+	json_t *v = NULL;
+	int rc = 0;
+
+	if (depth > TM_DOC_MAX_DEPTH)
+		return fail_at(y, TM_ELIMIT, &at, "nested deeper than the limit", NULL);
+	switch (ev->type) {
+	case YAML_ALIAS_EVENT: {
+		const char *name = (const char *)ev->data.alias.anchor;
+		for (size_t i = 0; i < y->nanchors; i++) {
+			if (strcmp(y->anchors[i].name, name) != 0)
+				continue;
+			y->alias_nodes += y->anchors[i].nodes;
+			if (y->alias_nodes > TM_DOC_MAX_ALIAS_NODES)
+				return fail_at(y, TM_ELIMIT, &at, "aliases expand to too many nodes", name);
+			*out = json_deep_copy(y->anchors[i].node);
+			return *out ? 0 : tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
+		}
+		return fail_at(y, TM_EINVALID, &at, "unknown alias", name);
+	}
+	case YAML_SCALAR_EVENT: {
+		const char *s = (const char *)ev->data.scalar.value;
+		const char *tag = (const char *)ev->data.scalar.tag;
+		if (ev->data.scalar.anchor && !(anchor = strdup((const char *)ev->data.scalar.anchor)))
+			return tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
+		if (tag && strcmp(tag, "tag:yaml.org,2002:str") == 0)
+			v = json_stringn(s, ev->data.scalar.length);
+		else if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !tag)
+			v = strlen(s) == ev->data.scalar.length ? resolve_plain(s) : json_stringn(s, ev->data.scalar.length);
+		else
+			v = json_stringn(s, ev->data.scalar.length);
+		if (!v) {
+			rc = fail_at(y, TM_EINVALID, &at, "scalar is not valid UTF-8", NULL);
+			goto out;
+		}
+		break;
+	}
+	case YAML_MAPPING_START_EVENT:
+		if (ev->data.mapping_start.anchor && !(anchor = strdup((const char *)ev->data.mapping_start.anchor)))
+			return tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
+		if ((rc = parse_mapping(y, &v, depth)) < 0)
+			goto out;
+		break;
+	case YAML_SEQUENCE_START_EVENT:
+		if (ev->data.sequence_start.anchor && !(anchor = strdup((const char *)ev->data.sequence_start.anchor)))
+			return tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
+		if ((rc = parse_sequence(y, &v, depth)) < 0)
+			goto out;
+		break;
+	default:
+		return fail_at(y, TM_EINVALID, &at, "unexpected YAML event", NULL);
+	}
+	if (anchor && (rc = remember_anchor(y, anchor, v)) < 0)
+		goto out;
+	*out = v;
+	v = NULL;
+out:
+	json_decref(v);
+	free(anchor);
+	return rc;
+}
+
+static int parse_all(json_t **out, const char *text, size_t len, const char *name, bool stream,
+		     struct tm_err *err)
+{
+	struct yparser y = { .name = name ? name : "<input>", .err = err };
+	json_t *docs = json_array();
+	int rc = 0;
+
+	if (!docs || !yaml_parser_initialize(&y.p)) {
+		json_decref(docs);
+		return tm_err_set(err, TM_ERROR, "%s: out of memory", y.name);
+	}
+	yaml_parser_set_input_string(&y.p, (const unsigned char *)text, len);
+	if ((rc = next_event(&y)) < 0) /* STREAM-START */
+		goto out;
+	for (;;) {
+		json_t *doc = NULL;
+		yaml_mark_t at;
+
+		if ((rc = next_event(&y)) < 0)
+			goto out;
+		if (y.ev.type == YAML_STREAM_END_EVENT)
+			break;
+		at = y.ev.start_mark; /* DOCUMENT-START */
+		if ((rc = next_event(&y)) < 0 || (rc = parse_node(&y, &doc, 0)) < 0)
+			goto out;
+		if ((rc = next_event(&y)) < 0) { /* DOCUMENT-END */
+			json_decref(doc);
+			goto out;
+		}
+		if (!stream && json_array_size(docs) > 0) {
+			json_decref(doc);
+			rc = fail_at(&y, TM_EINVALID, &at, "expected one YAML document, found a second", NULL);
+			goto out;
+		}
+		/* anchors do not cross documents */
+		for (size_t i = 0; i < y.nanchors; i++) {
+			free(y.anchors[i].name);
+			json_decref(y.anchors[i].node);
+		}
+		y.nanchors = 0;
+		if (stream && json_is_null(doc)) {
+			json_decref(doc);
+			continue;
+		}
+		json_array_append_new(docs, doc);
+	}
+	if (stream) {
+		*out = docs;
+		docs = NULL;
+	} else {
+		*out = json_array_size(docs) ? json_incref(json_array_get(docs, 0)) : json_null();
+	}
+out:
+	if (y.have_ev)
+		yaml_event_delete(&y.ev);
+	for (size_t i = 0; i < y.nanchors; i++) {
+		free(y.anchors[i].name);
+		json_decref(y.anchors[i].node);
+	}
+	free(y.anchors);
+	yaml_parser_delete(&y.p);
+	json_decref(docs);
+	return rc;
+}
+
+int tm_doc_parse_yaml(json_t **out, const char *text, size_t len, const char *name, struct tm_err *err)
+{
+	return parse_all(out, text, len, name, false, err);
+}
+
+int tm_doc_parse_yaml_stream(json_t **out, const char *text, size_t len, const char *name,
+			     struct tm_err *err)
+{
+	return parse_all(out, text, len, name, true, err);
+}
+
+int tm_doc_load_yaml_file(json_t **out, const char *path, size_t max, struct tm_err *err)
+{
+	struct tm_buf b = TM_BUF_INIT("YAML file", max);
+	int rc;
+
+	if ((rc = tm_file_read(&b, path, max, err)) == 0)
+		rc = tm_doc_parse_yaml(out, b.data, b.len, path, err);
+	tm_buf_release(&b);
+	return rc;
+}

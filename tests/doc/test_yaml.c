@@ -1,0 +1,177 @@
+/* YAML -> JSON: core-schema scalars, strictness about bad input, and the limits
+ * that keep hostile input (alias bombs, deep nesting) from hurting us. */
+#include "../testutil.h"
+#include "tarmac/doc.h"
+
+static json_t *parse_ok(const char *text)
+{
+	struct tm_err err;
+	json_t *v = NULL;
+
+	tm_err_init(&err);
+	cr_assert_eq(tm_doc_parse_yaml(&v, text, strlen(text), "t.yaml", &err), 0, "%s", tm_err_msg(&err));
+	return v;
+}
+
+static int parse_err(const char *text, struct tm_err *err)
+{
+	json_t *v = NULL;
+	int rc;
+
+	tm_err_init(err);
+	rc = tm_doc_parse_yaml(&v, text, strlen(text), "t.yaml", err);
+	cr_assert_null(v, "no output on failure");
+	return rc;
+}
+
+Test(doc_yaml, core_schema_scalars)
+{
+	json_t *v = parse_ok("a: ~\nb: null\nc: true\nd: False\ne: 42\nf: -7\ng: 0x1F\nh: 0o17\n"
+			     "i: 1.5\nj: 2e3\nk: \"true\"\nl: '42'\nm: yes\nn: 1.2.3\no: .inf\np:\n"
+			     "q: 99999999999999999999999\nr: !!str 12\n");
+
+	cr_assert(json_is_null(json_object_get(v, "a")));
+	cr_assert(json_is_null(json_object_get(v, "b")));
+	cr_assert(json_is_true(json_object_get(v, "c")));
+	cr_assert(json_is_false(json_object_get(v, "d")));
+	cr_assert_eq(json_integer_value(json_object_get(v, "e")), 42);
+	cr_assert_eq(json_integer_value(json_object_get(v, "f")), -7);
+	cr_assert_eq(json_integer_value(json_object_get(v, "g")), 31);
+	cr_assert_eq(json_integer_value(json_object_get(v, "h")), 15);
+	cr_assert_float_eq(json_real_value(json_object_get(v, "i")), 1.5, 1e-9);
+	cr_assert_float_eq(json_real_value(json_object_get(v, "j")), 2000.0, 1e-9);
+	cr_assert_str_eq(json_string_value(json_object_get(v, "k")), "true", "quoted stays a string");
+	cr_assert_str_eq(json_string_value(json_object_get(v, "l")), "42");
+	cr_assert_str_eq(json_string_value(json_object_get(v, "m")), "yes", "YAML 1.2: yes is a string");
+	cr_assert_str_eq(json_string_value(json_object_get(v, "n")), "1.2.3");
+	cr_assert_str_eq(json_string_value(json_object_get(v, "o")), ".inf");
+	cr_assert(json_is_null(json_object_get(v, "p")));
+	cr_assert_str_eq(json_string_value(json_object_get(v, "q")), "99999999999999999999999",
+			 "digits are never lost");
+	cr_assert_str_eq(json_string_value(json_object_get(v, "r")), "12", "!!str tag wins");
+	json_decref(v);
+}
+
+Test(doc_yaml, nested_structures_and_block_scalars)
+{
+	json_t *v = parse_ok("spec:\n  containers:\n  - name: web\n    args: [a, b]\n  script: |\n    line1\n    line2\n");
+	json_t *c = json_array_get(json_object_get(json_object_get(v, "spec"), "containers"), 0);
+
+	cr_assert_str_eq(json_string_value(json_object_get(c, "name")), "web");
+	cr_assert_eq(json_array_size(json_object_get(c, "args")), 2);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(v, "spec"), "script")), "line1\nline2\n");
+	json_decref(v);
+}
+
+Test(doc_yaml, empty_input_is_null)
+{
+	json_t *v = parse_ok("");
+	cr_assert(json_is_null(v));
+	json_decref(v);
+	v = parse_ok("# only a comment\n");
+	cr_assert(json_is_null(v));
+	json_decref(v);
+}
+
+Test(doc_yaml, duplicate_keys_are_errors_with_position)
+{
+	struct tm_err err;
+
+	cr_assert_eq(parse_err("a: 1\nb: 2\na: 3\n", &err), TM_EINVALID);
+	cr_assert_str_eq(tm_err_msg(&err), "t.yaml:3:1: duplicate key: a");
+}
+
+Test(doc_yaml, syntax_errors_name_line_and_column)
+{
+	struct tm_err err;
+
+	cr_assert_eq(parse_err("a: 1\nb: [1, 2\nc: 3\n", &err), TM_EINVALID);
+	cr_assert(strncmp(tm_err_msg(&err), "t.yaml:", 7) == 0, "%s", tm_err_msg(&err));
+	cr_assert(strstr(tm_err_msg(&err), "did not find expected") != NULL, "%s", tm_err_msg(&err));
+	cr_assert_eq(parse_err("a: b: c\n", &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "t.yaml:1:") != NULL, "%s", tm_err_msg(&err));
+}
+
+Test(doc_yaml, complex_keys_are_refused)
+{
+	struct tm_err err;
+
+	cr_assert_eq(parse_err("? [a, b]\n: 1\n", &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "mapping key must be a plain value") != NULL, "%s", tm_err_msg(&err));
+}
+
+Test(doc_yaml, aliases_are_copies_and_merge_keys_work)
+{
+	json_t *v = parse_ok("base: &b {cpu: 1, mem: 2}\nworker:\n  <<: *b\n  mem: 4\nsame: *b\n");
+	json_t *w = json_object_get(v, "worker");
+
+	cr_assert_eq(json_integer_value(json_object_get(w, "cpu")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(w, "mem")), 4, "explicit keys win over merged ones");
+	cr_assert(json_equal(json_object_get(v, "same"), json_object_get(v, "base")));
+	cr_assert_neq(json_object_get(v, "same"), json_object_get(v, "base"), "a copy, not shared");
+	json_decref(v);
+}
+
+Test(doc_yaml, unknown_alias_is_an_error)
+{
+	struct tm_err err;
+
+	cr_assert_eq(parse_err("a: *nope\n", &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "unknown alias: nope") != NULL, "%s", tm_err_msg(&err));
+}
+
+Test(doc_yaml, alias_bomb_hits_the_budget)
+{
+	struct tm_err err;
+	const char *bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+			   "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+			   "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+			   "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+			   "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+			   "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n";
+
+	cr_assert_eq(parse_err(bomb, &err), TM_ELIMIT);
+	cr_assert(strstr(tm_err_msg(&err), "aliases expand to too many nodes") != NULL, "%s", tm_err_msg(&err));
+}
+
+Test(doc_yaml, nesting_depth_is_capped)
+{
+	struct tm_err err;
+	char deep[512];
+	size_t n = 0;
+
+	for (int i = 0; i < 150; i++)
+		deep[n++] = '[';
+	deep[n] = '\0';
+	cr_assert_eq(parse_err(deep, &err), TM_ELIMIT);
+	cr_assert(strstr(tm_err_msg(&err), "nested deeper than the limit") != NULL, "%s", tm_err_msg(&err));
+}
+
+Test(doc_yaml, one_document_api_refuses_two)
+{
+	struct tm_err err;
+
+	cr_assert_eq(parse_err("a: 1\n---\nb: 2\n", &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "expected one YAML document") != NULL, "%s", tm_err_msg(&err));
+}
+
+Test(doc_yaml, stream_keeps_order_and_drops_empty_documents)
+{
+	const char *text = "---\nkind: A\n---\n---\n# nothing\n---\nkind: B\n";
+	struct tm_err err;
+	json_t *docs = NULL;
+
+	tm_err_init(&err);
+	cr_assert_eq(tm_doc_parse_yaml_stream(&docs, text, strlen(text), "m.yaml", &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_eq(json_array_size(docs), 2);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(docs, 0), "kind")), "A");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(docs, 1), "kind")), "B");
+	json_decref(docs);
+}
+
+Test(doc_yaml, invalid_utf8_is_refused)
+{
+	struct tm_err err;
+
+	cr_assert_eq(parse_err("a: \"\\xff\"\nb: \xc3\x28\n", &err), TM_EINVALID);
+}

@@ -1,0 +1,235 @@
+/* kubeconfig resolution as kubectl does it, on real files in a scratch directory. */
+#include <sys/stat.h>
+
+#include "../testutil.h"
+#include "tarmac/kube.h"
+
+/* base64 of "-----BEGIN CERTIFICATE-----\nCA\n" (content is not parsed here) */
+#define CA_B64 "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCkNBCg=="
+
+static char *write_file(const char *dir, const char *name, const char *text, mode_t mode)
+{
+	char *p = NULL;
+	struct tm_err err;
+
+	cr_assert(asprintf(&p, "%s/%s", dir, name) > 0);
+	tm_err_init(&err);
+	cr_assert_eq(tm_file_write_atomic(p, text, strlen(text), mode, &err), 0, "%s", tm_err_msg(&err));
+	return p;
+}
+
+static const char *KC_A =
+	"apiVersion: v1\nkind: Config\ncurrent-context: a\n"
+	"clusters:\n- name: ca\n  cluster:\n    server: https://127.0.0.1:6443/\n    certificate-authority-data: " CA_B64 "\n"
+	"- name: shared\n  cluster: {server: 'https://from-a:1'}\n"
+	"users:\n- name: ua\n  user: {token: tok-a}\n"
+	"contexts:\n- name: a\n  context: {cluster: ca, user: ua, namespace: team-a}\n"
+	"- name: s\n  context: {cluster: shared, user: ua}\n";
+
+static const char *KC_B =
+	"apiVersion: v1\nkind: Config\ncurrent-context: b\n"
+	"clusters:\n- name: shared\n  cluster: {server: 'https://from-b:2'}\n"
+	"- name: cb\n  cluster: {server: 'https://b:443', certificate-authority: certs/ca.pem, insecure-skip-tls-verify: true}\n"
+	"users:\n- name: ub\n  user: {tokenFile: tok}\n"
+	"contexts:\n- name: b\n  context: {cluster: cb, user: ub}\n";
+
+static int load(struct tm_kube_config *c, const struct tm_kube_source *src, struct tm_err *err)
+{
+	tm_err_init(err);
+	tm_kube_config_init(c);
+	return tm_kube_config_load(c, src, err);
+}
+
+Test(kube_config, explicit_file_current_context)
+{
+	char *dir = tu_mkdtemp(), *a = write_file(dir, "a.yaml", KC_A, 0600);
+	struct tm_kube_source src = { .kubeconfig = a, .kubeconfig_env = "/ignored", .home = "/ignored" };
+	struct tm_kube_config c;
+	struct tm_err err;
+
+	cr_assert_eq(load(&c, &src, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_str_eq(c.context, "a");
+	cr_assert_str_eq(c.server, "https://127.0.0.1:6443", "trailing slash dropped");
+	cr_assert_str_eq(c.namespace, "team-a");
+	cr_assert_str_eq(c.token, "tok-a");
+	cr_assert_str_eq(tm_buf_cstr(&c.ca_pem), "-----BEGIN CERTIFICATE-----\nCA\n");
+	cr_assert_not(c.insecure);
+	cr_assert_str_eq(c.origin, a);
+	tm_kube_config_release(&c);
+	free(a);
+	tu_rmdir(dir);
+}
+
+Test(kube_config, context_option_and_unknown_context)
+{
+	char *dir = tu_mkdtemp(), *a = write_file(dir, "a.yaml", KC_A, 0600);
+	struct tm_kube_source src = { .kubeconfig = a, .context = "s" };
+	struct tm_kube_config c;
+	struct tm_err err;
+
+	cr_assert_eq(load(&c, &src, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_str_eq(c.server, "https://from-a:1");
+	cr_assert_null(c.namespace);
+	tm_kube_config_release(&c);
+	src.context = "nope";
+	cr_assert_eq(load(&c, &src, &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "context 'nope' is not in kubeconfig") != NULL, "%s", tm_err_msg(&err));
+	cr_assert(strstr(tm_err_msg(&err), "(from --context)") != NULL);
+	free(a);
+	tu_rmdir(dir);
+}
+
+Test(kube_config, env_list_merges_first_definition_wins)
+{
+	char *dir = tu_mkdtemp(), *a = write_file(dir, "a.yaml", KC_A, 0600);
+	char *b = write_file(dir, "b.yaml", KC_B, 0600), *list = NULL;
+	struct tm_kube_source src = { 0 };
+	struct tm_kube_config c;
+	struct tm_err err;
+
+	cr_assert(asprintf(&list, "%s/missing.yaml:%s:%s", dir, b, a) > 0);
+	src.kubeconfig_env = list;
+	src.context = "s"; /* context from a, cluster 'shared' defined first by b */
+	cr_assert_eq(load(&c, &src, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_str_eq(c.server, "https://from-b:2");
+	tm_kube_config_release(&c);
+	free(list);
+	free(a);
+	free(b);
+	tu_rmdir(dir);
+}
+
+Test(kube_config, relative_paths_follow_the_file_and_token_files_are_read)
+{
+	char *dir = tu_mkdtemp(), *b = write_file(dir, "b.yaml", KC_B, 0600), *sub = NULL;
+	struct tm_kube_source src = { .kubeconfig = b };
+	struct tm_kube_config c;
+	struct tm_err err;
+
+	cr_assert(asprintf(&sub, "%s/certs", dir) > 0);
+	cr_assert_eq(mkdir(sub, 0700), 0);
+	free(write_file(dir, "certs/ca.pem", "PEM-CA\n", 0644));
+	free(write_file(dir, "tok", "sekrit-token\n", 0600));
+	cr_assert_eq(load(&c, &src, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_str_eq(tm_buf_cstr(&c.ca_pem), "PEM-CA\n");
+	cr_assert_str_eq(c.token, "sekrit-token", "newline trimmed");
+	cr_assert(c.insecure);
+	tm_kube_config_release(&c);
+	free(sub);
+	free(b);
+	tu_rmdir(dir);
+}
+
+Test(kube_config, group_writable_kubeconfig_is_refused)
+{
+	char *dir = tu_mkdtemp(), *a = write_file(dir, "a.yaml", KC_A, 0664);
+	struct tm_kube_source src = { .kubeconfig = a };
+	struct tm_kube_config c;
+	struct tm_err err;
+
+	cr_assert_eq(load(&c, &src, &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "is writable by group or others (mode 0664)") != NULL, "%s",
+		  tm_err_msg(&err));
+	cr_assert(strstr(tm_err_msg(&err), "chmod go-w") != NULL);
+	free(a);
+	tu_rmdir(dir);
+}
+
+Test(kube_config, broken_fields_are_named)
+{
+	char *dir = tu_mkdtemp(), *p;
+	struct tm_kube_source src = { 0 };
+	struct tm_kube_config c;
+	struct tm_err err;
+
+	p = write_file(dir, "x.yaml", "current-context: x\nclusters:\n- name: c\n  cluster: {server: https://h, certificate-authority-data: '%%%'}\n"
+		       "contexts:\n- name: x\n  context: {cluster: c}\n", 0600);
+	src.kubeconfig = p;
+	cr_assert_eq(load(&c, &src, &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "'certificate-authority-data' is not valid base64") != NULL, "%s",
+		  tm_err_msg(&err));
+	free(p);
+	p = write_file(dir, "y.yaml", "current-context: x\nclusters:\n- name: c\n  cluster: {server: ftp://h}\n"
+		       "contexts:\n- name: x\n  context: {cluster: c}\n", 0600);
+	src.kubeconfig = p;
+	cr_assert_eq(load(&c, &src, &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "'server' must be an http(s) URL") != NULL, "%s", tm_err_msg(&err));
+	free(p);
+	p = write_file(dir, "z.yaml", "current-context: x\nclusters:\n- name: c\n  cluster: {server: https://h}\n"
+		       "users:\n- name: u\n  user: {client-certificate-data: " CA_B64 "}\n"
+		       "contexts:\n- name: x\n  context: {cluster: c, user: u}\n", 0600);
+	src.kubeconfig = p;
+	cr_assert_eq(load(&c, &src, &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "needs its key") != NULL, "%s", tm_err_msg(&err));
+	free(p);
+	p = write_file(dir, "w.yaml", "clusters: []\n", 0600);
+	src.kubeconfig = p;
+	cr_assert_eq(load(&c, &src, &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "sets no current-context") != NULL, "%s", tm_err_msg(&err));
+	free(p);
+	tu_rmdir(dir);
+}
+
+Test(kube_config, missing_explicit_file_is_bad_input)
+{
+	struct tm_kube_source src = { .kubeconfig = "/nonexistent/kubeconfig" };
+	struct tm_kube_config c;
+	struct tm_err err;
+
+	cr_assert_eq(load(&c, &src, &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "kubeconfig from --kubeconfig: open '/nonexistent/kubeconfig'") != NULL,
+		  "%s", tm_err_msg(&err));
+}
+
+Test(kube_config, nothing_anywhere_is_not_found)
+{
+	struct tm_kube_source src = { .home = "/nonexistent-home", .sa_dir = "/nonexistent-sa" };
+	struct tm_kube_config c;
+	struct tm_err err;
+
+	cr_assert_eq(load(&c, &src, &err), TM_ENOTFOUND);
+	cr_assert(strstr(tm_err_msg(&err), "no kubeconfig found") != NULL);
+}
+
+Test(kube_config, home_config_is_used)
+{
+	char *dir = tu_mkdtemp(), *kdir = NULL, *p;
+	struct tm_kube_source src = { 0 };
+	struct tm_kube_config c;
+	struct tm_err err;
+
+	cr_assert(asprintf(&kdir, "%s/.kube", dir) > 0);
+	cr_assert_eq(mkdir(kdir, 0700), 0);
+	p = write_file(dir, ".kube/config", KC_A, 0600);
+	src.home = dir;
+	cr_assert_eq(load(&c, &src, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_str_eq(c.context, "a");
+	tm_kube_config_release(&c);
+	free(p);
+	free(kdir);
+	tu_rmdir(dir);
+}
+
+Test(kube_config, in_cluster_service_account)
+{
+	char *dir = tu_mkdtemp();
+	struct tm_kube_source src = { .sa_dir = dir, .service_host = "10.0.0.1", .service_port = "443" };
+	struct tm_kube_config c;
+	struct tm_err err;
+
+	free(write_file(dir, "token", "sa-token\n", 0600));
+	free(write_file(dir, "ca.crt", "SA-CA\n", 0644));
+	free(write_file(dir, "namespace", "airflow\n", 0644));
+	cr_assert_eq(load(&c, &src, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_str_eq(c.server, "https://10.0.0.1:443");
+	cr_assert_str_eq(c.token, "sa-token");
+	cr_assert_str_eq(c.namespace, "airflow");
+	cr_assert_str_eq(tm_buf_cstr(&c.ca_pem), "SA-CA\n");
+	cr_assert_str_eq(c.origin, "in-cluster");
+	tm_kube_config_release(&c);
+	src.service_host = "fd00::1";
+	cr_assert_eq(load(&c, &src, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_str_eq(c.server, "https://[fd00::1]:443");
+	tm_kube_config_release(&c);
+	tu_rmdir(dir);
+}
