@@ -60,7 +60,10 @@ pub fn build(b: *std.Build) void {
     });
     const optimize = b.option(std.builtin.Optimize, "optimize", "debug, safe, fast or small (default: fast)") orelse .fast;
     const strip = b.option(bool, "strip", "strip symbols (default: true)") orelse true;
-    const triple = target.result.zigTriple(b.allocator) catch @panic("OOM");
+    // arch-os-abi without version ranges: names the deps prefix and what `version` prints
+    const triple = b.fmt("{s}-{s}-{s}", .{
+        @tagName(target.result.cpu.arch), @tagName(target.result.os.tag), @tagName(target.result.abi),
+    });
     const cache = b.graph.environ_map.get("TARMAC_CACHE") orelse "/var/cache/tarmac";
     const deps = b.option([]const u8, "deps", "prefix of the static libraries (default: $TARMAC_CACHE/deps/<target>)") orelse
         b.fmt("{s}/deps/{s}", .{ cache, triple });
