@@ -18,6 +18,7 @@ const sources = [_][]const u8{
     "src/util/misc.c",
     "src/util/sink.c",
     "src/doc/yaml.c",
+    "src/doc/emit.c",
     "src/kube/config.c",
     "src/kube/client.c",
     "src/kube/transport_curl.c",
@@ -38,6 +39,7 @@ const test_sources = [_][]const u8{
     "tests/util/test_misc.c",
     "tests/cli/test_cli.c",
     "tests/doc/test_yaml.c",
+    "tests/doc/test_emit.c",
     "tests/kube/test_config.c",
     "tests/kube/test_client.c",
 };

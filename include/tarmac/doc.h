@@ -26,4 +26,14 @@ int tm_doc_parse_yaml_stream(json_t **out, const char *text, size_t len, const c
 /* Reads a YAML file (at most max bytes) into one document. "-" is standard input. */
 int tm_doc_load_yaml_file(json_t **out, const char *path, size_t max, struct tm_err *err);
 
+/* Appends v as block YAML, every line indented by indent spaces, without a final
+ * newline: the caller ends the line (a literal block needs that line break). Mappings are sorted by key; a string is quoted whenever a YAML 1.1 or 1.2
+ * reader could take it for anything but that string. Deterministic. */
+int tm_doc_emit_yaml(struct tm_buf *out, json_t *v, int indent, struct tm_err *err);
+/* Appends s as a YAML double-quoted scalar. */
+int tm_doc_yaml_quote(struct tm_buf *out, const char *s, size_t len, struct tm_err *err);
+/* Appends a number or boolean as YAML/JSON text: integers in decimal, reals in the
+ * shortest form that reads back the same. */
+int tm_doc_emit_scalar(struct tm_buf *out, json_t *v, struct tm_err *err);
+
 #endif

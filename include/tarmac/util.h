@@ -158,6 +158,11 @@ int64_t tm_now_ms(void);
  * lowercase alphanumerics and '-', starting and ending alphanumeric, 1..max chars. */
 bool tm_is_dns_label(const char *s, size_t max);
 
+/* Edits between a and b (insert, delete, substitute, swap two neighbours), for "did
+ * you mean". Returns cap+1 as soon as the distance must exceed cap (and for words
+ * over 64 characters). */
+int tm_edit_distance(const char *a, const char *b, int cap);
+
 /* ------------------------------------------------------------------ log/progress sink
  * Where modules' reports end up. Modules never print: they call a tm_report callback;
  * cli points it at a sink. TTY mode redraws one status line in place, plain mode

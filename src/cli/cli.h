@@ -80,8 +80,6 @@ const struct tm_cmd *tm_cmd_find(const char *name);
 const char **tm_cmd_names(const char **names, size_t max);
 /* Prints the "did you mean" lines for word among candidates (NULL-terminated). */
 void tm_suggest(FILE *f, const char *word, const char *const *candidates, const char *prefix);
-/* Optimal-string-alignment distance (edits incl. adjacent swaps), capped at cap+1. */
-int tm_edit_distance(const char *a, const char *b, int cap);
 
 /* Help texts. */
 void tm_help_main(struct tm_cli *cli, FILE *f);

@@ -1,42 +1,8 @@
 /* "did you mean": the nearest commands or options to a mistyped word, by edit
- * distance with adjacent swaps counted as one edit (git's help.autocorrect idea). */
+ * distance (tm_edit_distance) with a prefix match allowed too. */
 #include <string.h>
 
 #include "cli.h"
-
-int tm_edit_distance(const char *a, const char *b, int cap)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	int d[3][65]; /* three rolling rows: i-2, i-1, i */
-	int best;
-
-	if (la > 64 || lb > 64)
-		return cap + 1;
-	for (size_t j = 0; j <= lb; j++)
-		d[0][j] = (int)j;
-	for (size_t i = 1; i <= la; i++) {
-		int *cur = d[i % 3], *prev = d[(i - 1) % 3], *prev2 = d[(i + 1) % 3];
-		cur[0] = (int)i;
-		best = cur[0];
-		for (size_t j = 1; j <= lb; j++) {
-			int cost = a[i - 1] != b[j - 1];
-			int v = prev[j] + 1;
-			if (cur[j - 1] + 1 < v)
-				v = cur[j - 1] + 1;
-			if (prev[j - 1] + cost < v)
-				v = prev[j - 1] + cost;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-			    prev2[j - 2] + 1 < v)
-				v = prev2[j - 2] + 1;
-			cur[j] = v;
-			if (v < best)
-				best = v;
-		}
-		if (best > cap)
-			return cap + 1;
-	}
-	return d[la % 3][lb] > cap ? cap + 1 : d[la % 3][lb];
-}
 
 void tm_suggest(FILE *f, const char *word, const char *const *candidates, const char *prefix)
 {

@@ -217,14 +217,6 @@ Test(cli, exit_code_contract)
 	cr_assert_str_eq(tm_exit_name(TM_EXIT_DIFF), "changes");
 }
 
-Test(cli, edit_distance)
-{
-	cr_assert_eq(tm_edit_distance("version", "version", 3), 0);
-	cr_assert_eq(tm_edit_distance("verison", "version", 3), 1); /* swap */
-	cr_assert_eq(tm_edit_distance("vrsion", "version", 3), 1);
-	cr_assert_eq(tm_edit_distance("kitten", "sitting", 5), 3);
-	cr_assert_eq(tm_edit_distance("abcdef", "uvwxyz", 2), 3, "capped at cap+1");
-}
 
 Test(cli, a_bad_kubeconfig_is_an_error_not_a_missing_cluster)
 {

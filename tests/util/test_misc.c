@@ -24,3 +24,12 @@ Test(util_misc, monotonic_clock_moves_forward)
 	usleep(20000);
 	cr_assert_geq(tm_now_ms() - a, 19);
 }
+
+Test(util_misc, edit_distance)
+{
+	cr_assert_eq(tm_edit_distance("version", "version", 3), 0);
+	cr_assert_eq(tm_edit_distance("verison", "version", 3), 1); /* swap */
+	cr_assert_eq(tm_edit_distance("vrsion", "version", 3), 1);
+	cr_assert_eq(tm_edit_distance("kitten", "sitting", 5), 3);
+	cr_assert_eq(tm_edit_distance("abcdef", "uvwxyz", 2), 3, "capped at cap+1");
+}
