@@ -19,6 +19,8 @@ const sources = [_][]const u8{
     "src/util/sink.c",
     "src/doc/yaml.c",
     "src/doc/emit.c",
+    "src/render/tmpl_parse.c",
+    "src/render/tmpl_eval.c",
     "src/kube/config.c",
     "src/kube/client.c",
     "src/kube/transport_curl.c",
@@ -40,6 +42,7 @@ const test_sources = [_][]const u8{
     "tests/cli/test_cli.c",
     "tests/doc/test_yaml.c",
     "tests/doc/test_emit.c",
+    "tests/render/test_tmpl.c",
     "tests/kube/test_config.c",
     "tests/kube/test_client.c",
 };
@@ -167,6 +170,8 @@ const headers = [_][]const u8{
     "include/tarmac/exitcode.h",
     "include/tarmac/doc.h",
     "include/tarmac/kube.h",
+    "include/tarmac/render.h",
+    "src/render/tmpl.h",
     "src/cli/cli.h",
     "tests/testutil.h",
 };
