@@ -21,6 +21,7 @@ const sources = [_][]const u8{
     "src/doc/emit.c",
     "src/render/tmpl_parse.c",
     "src/render/tmpl_eval.c",
+    "src/render/values.c",
     "src/kube/config.c",
     "src/kube/client.c",
     "src/kube/transport_curl.c",
@@ -43,6 +44,7 @@ const test_sources = [_][]const u8{
     "tests/doc/test_yaml.c",
     "tests/doc/test_emit.c",
     "tests/render/test_tmpl.c",
+    "tests/render/test_values.c",
     "tests/kube/test_config.c",
     "tests/kube/test_client.c",
 };

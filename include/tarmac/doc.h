@@ -18,6 +18,11 @@
  * Errors: TM_EINVALID (with position), TM_ELIMIT (depth or alias budget). */
 int tm_doc_parse_yaml(json_t **out, const char *text, size_t len, const char *name, struct tm_err *err);
 
+/* tm_doc_parse_yaml that also gives, in *marks (a new object), where each node
+ * starts: JSON pointer (RFC 6901, "" for the root) -> "name:line:col". */
+int tm_doc_parse_yaml_marked(json_t **out, json_t **marks, const char *text, size_t len, const char *name,
+			     struct tm_err *err);
+
 /* The same for a stream of documents ("---"-separated): *out is an array of the
  * documents in order, with empty (null) documents left out. */
 int tm_doc_parse_yaml_stream(json_t **out, const char *text, size_t len, const char *name,

@@ -24,4 +24,40 @@ void tm_tmpl_free(struct tm_tmpl *t);
  * TM_ELIMIT (output, steps or depth over their caps), each with template:line:col. */
 int tm_tmpl_render(const struct tm_tmpl *t, json_t *scope, struct tm_buf *out, struct tm_err *err);
 
+/* ------------------------------------------------------------------ values */
+
+/* The effective values and where each leaf came from. */
+struct tm_values {
+	json_t *tree;   /* owned; always an object */
+	json_t *origin; /* owned; JSON pointer of a leaf -> "file:line:col" or "--set k=v" */
+};
+
+#define TM_VALUES_MAX_FILE (8u << 20) /* one values file */
+
+void tm_values_init(struct tm_values *v);
+void tm_values_release(struct tm_values *v);
+
+/* Deep-merges one YAML document over v, as Helm does: mappings merge key by key,
+ * lists and scalars replace, a null deletes the key. name is the file's name for
+ * origins and messages. Errors: TM_EINVALID (YAML errors with file:line:col, a
+ * document that is not a mapping), TM_ELIMIT. */
+int tm_values_merge_yaml(struct tm_values *v, const char *text, size_t len, const char *name,
+			 struct tm_err *err);
+
+/* How --set reads a value. */
+enum tm_set_kind {
+	TM_SET_TYPED,  /* --set: true/false/null and integers are typed; null deletes */
+	TM_SET_STRING, /* --set-string: always text */
+};
+
+/* Applies one --set argument: "a.b=c,d[0].e=f", with '\' escaping '.', ',', '=',
+ * '[' and '\', and "{x,y}" for a list. Errors: TM_EINVALID naming the argument
+ * and the column of the mistake. */
+int tm_values_set(struct tm_values *v, const char *arg, enum tm_set_kind kind, struct tm_err *err);
+
+/* Sets key (in --set's path syntax) to the given text, with origin as its provenance
+ * ("--set-file k=path"). */
+int tm_values_set_text(struct tm_values *v, const char *key, const char *text, size_t len, const char *origin,
+		       struct tm_err *err);
+
 #endif

@@ -23,6 +23,8 @@ struct yparser {
 	size_t nanchors, capanchors;
 	size_t alias_nodes;
 	struct tm_err *err;
+	json_t *marks;        /* JSON pointer -> "name:line:col", or NULL when not wanted */
+	struct tm_buf path;   /* JSON pointer of the node being parsed */
 };
 
 static int fail_at(struct yparser *y, int code, const yaml_mark_t *m, const char *what, const char *detail)
@@ -55,6 +57,48 @@ static size_t count_nodes(json_t *v)
 	else if (json_is_array(v))
 		json_array_foreach(v, i, c) n += count_nodes(c);
 	return n;
+}
+
+/* Appends "/<token>" to the current JSON pointer (RFC 6901: '~' -> ~0, '/' -> ~1);
+ * returns the length to restore afterwards, or -1 when out of room. */
+static long push_path(struct yparser *y, const char *token, size_t len)
+{
+	size_t keep = y->path.len;
+
+	if (!y->marks)
+		return (long)keep;
+	if (tm_buf_puts(&y->path, "/", y->err) < 0)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		const char *rep = token[i] == '~' ? "~0" : token[i] == '/' ? "~1" : NULL;
+		if ((rep ? tm_buf_puts(&y->path, rep, y->err) : tm_buf_append(&y->path, &token[i], 1, y->err)) < 0)
+			return -1;
+	}
+	return (long)keep;
+}
+
+static void pop_path(struct yparser *y, long keep)
+{
+	if (y->marks && keep >= 0) {
+		y->path.len = (size_t)keep;
+		if (y->path.data)
+			y->path.data[keep] = '\0';
+	}
+}
+
+static int mark(struct yparser *y, const yaml_mark_t *m)
+{
+	char *pos = NULL;
+	int rc = 0;
+
+	if (!y->marks)
+		return 0;
+	if (asprintf(&pos, "%s:%zu:%zu", y->name, m->line + 1, m->column + 1) < 0)
+		return tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
+	if (json_object_set_new(y->marks, tm_buf_cstr(&y->path), json_string_nocheck(pos)) < 0)
+		rc = tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
+	free(pos);
+	return rc;
 }
 
 static int remember_anchor(struct yparser *y, const char *name, json_t *node)
@@ -195,10 +239,13 @@ static int parse_mapping(struct yparser *y, json_t **out, int depth)
 			free(key);
 			goto out;
 		}
-		if ((rc = next_event(y)) < 0 || (rc = parse_node(y, &val, depth + 1)) < 0) {
+		long keep = push_path(y, key, strlen(key));
+		if (keep < 0 || (rc = next_event(y)) < 0 || (rc = parse_node(y, &val, depth + 1)) < 0) {
+			rc = rc < 0 ? rc : TM_ELIMIT;
 			free(key);
 			goto out;
 		}
+		pop_path(y, keep);
 		if (strcmp(key, "<<") == 0 && y->ev.type != YAML_SCALAR_EVENT) {
 			/* merged after the mapping's own keys are known: explicit keys win */
 			if (!merges)
@@ -251,8 +298,13 @@ static int parse_sequence(struct yparser *y, json_t **out, int depth)
 			goto out;
 		if (y->ev.type == YAML_SEQUENCE_END_EVENT)
 			break;
-		if ((rc = parse_node(y, &v, depth + 1)) < 0)
+		char idx[32];
+		long keep = push_path(y, idx, (size_t)snprintf(idx, sizeof(idx), "%zu", json_array_size(seq)));
+		if (keep < 0 || (rc = parse_node(y, &v, depth + 1)) < 0) {
+			rc = rc < 0 ? rc : TM_ELIMIT;
 			goto out;
+		}
+		pop_path(y, keep);
 		if (json_array_append_new(seq, v) < 0) {
 			rc = tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
 			goto out;
@@ -276,6 +328,8 @@ static int parse_node(struct yparser *y, json_t **out, int depth)
 
 	if (depth > TM_DOC_MAX_DEPTH)
 		return fail_at(y, TM_ELIMIT, &at, "nested deeper than the limit", NULL);
+	if ((rc = mark(y, &at)) < 0)
+		return rc;
 	switch (ev->type) {
 	case YAML_ALIAS_EVENT: {
 		const char *name = (const char *)ev->data.alias.anchor;
@@ -332,10 +386,14 @@ out:
 	return rc;
 }
 
-static int parse_all(json_t **out, const char *text, size_t len, const char *name, bool stream,
+static int parse_all(json_t **out, json_t **marks, const char *text, size_t len, const char *name, bool stream,
 		     struct tm_err *err)
 {
 	struct yparser y = { .name = name ? name : "<input>", .err = err };
+
+	tm_buf_init(&y.path, "YAML path", 1u << 20);
+	if (marks && !(y.marks = json_object()))
+		return tm_err_set(err, TM_ERROR, "out of memory");
 	json_t *docs = json_array();
 	int rc = 0;
 
@@ -384,7 +442,13 @@ static int parse_all(json_t **out, const char *text, size_t len, const char *nam
 	} else {
 		*out = json_array_size(docs) ? json_incref(json_array_get(docs, 0)) : json_null();
 	}
+	if (marks) {
+		*marks = y.marks;
+		y.marks = NULL;
+	}
 out:
+	json_decref(y.marks);
+	tm_buf_release(&y.path);
 	if (y.have_ev)
 		yaml_event_delete(&y.ev);
 	for (size_t i = 0; i < y.nanchors; i++) {
@@ -399,13 +463,19 @@ out:
 
 int tm_doc_parse_yaml(json_t **out, const char *text, size_t len, const char *name, struct tm_err *err)
 {
-	return parse_all(out, text, len, name, false, err);
+	return parse_all(out, NULL, text, len, name, false, err);
+}
+
+int tm_doc_parse_yaml_marked(json_t **out, json_t **marks, const char *text, size_t len, const char *name,
+			     struct tm_err *err)
+{
+	return parse_all(out, marks, text, len, name, false, err);
 }
 
 int tm_doc_parse_yaml_stream(json_t **out, const char *text, size_t len, const char *name,
 			     struct tm_err *err)
 {
-	return parse_all(out, text, len, name, true, err);
+	return parse_all(out, NULL, text, len, name, true, err);
 }
 
 int tm_doc_load_yaml_file(json_t **out, const char *path, size_t max, struct tm_err *err)

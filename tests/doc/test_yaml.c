@@ -175,3 +175,21 @@ Test(doc_yaml, invalid_utf8_is_refused)
 
 	cr_assert_eq(parse_err("a: \"\\xff\"\nb: \xc3\x28\n", &err), TM_EINVALID);
 }
+
+Test(doc_yaml, marks_say_where_every_node_starts)
+{
+	const char *text = "scheduler:\n  replicas: 2\n  env:\n  - name: A\n\"a/b~c\": x\n";
+	struct tm_err err;
+	json_t *v = NULL, *marks = NULL;
+
+	tm_err_init(&err);
+	cr_assert_eq(tm_doc_parse_yaml_marked(&v, &marks, text, strlen(text), "prod.yaml", &err), 0, "%s",
+		     tm_err_msg(&err));
+	cr_assert_str_eq(json_string_value(json_object_get(marks, "")), "prod.yaml:1:1");
+	cr_assert_str_eq(json_string_value(json_object_get(marks, "/scheduler/replicas")), "prod.yaml:2:13");
+	cr_assert_str_eq(json_string_value(json_object_get(marks, "/scheduler/env/0")), "prod.yaml:4:5");
+	cr_assert_str_eq(json_string_value(json_object_get(marks, "/scheduler/env/0/name")), "prod.yaml:4:11");
+	cr_assert_str_eq(json_string_value(json_object_get(marks, "/a~1b~0c")), "prod.yaml:5:10");
+	json_decref(v);
+	json_decref(marks);
+}
