@@ -209,6 +209,14 @@ static int parse_key(struct setparse *sp, struct step *steps, int max, int *n, b
 			tm_buf_release(&key);
 			return set_fail(sp, "expected a key name");
 		}
+		{
+			json_t *probe = json_stringn(key.data, key.len); /* jansson checks UTF-8 */
+			json_decref(probe);
+			if (!probe || strlen(key.data) != key.len) {
+				tm_buf_release(&key);
+				return set_fail(sp, "the key is not valid UTF-8 text");
+			}
+		}
 		steps[(*n)++] = (struct step){ tm_buf_detach(&key), -1 };
 		while (*sp->p == '[') {
 			char *end;
@@ -362,12 +370,12 @@ static int assign(struct tm_values *v, struct step *steps, int n, json_t *val, c
 		/* a missing step (or a null) becomes what the next step needs */
 		if (!next || json_is_null(next)) {
 			json_t *made = steps[i + 1].key ? json_object() : json_array();
-			if (!made)
+			/* the container keeps its reference; ours is only borrowed from here */
+			if (!made || (steps[i].key ? json_object_set_new(cur, steps[i].key, made)
+						   : json_array_set_new(cur, (size_t)steps[i].index, made)) < 0) {
 				rc = tm_err_set(err, TM_ERROR, "out of memory");
-			else if (steps[i].key)
-				json_object_set_new(cur, steps[i].key, made);
-			else
-				json_array_set_new(cur, (size_t)steps[i].index, made);
+				break;
+			}
 			next = made;
 		}
 		cur = next;

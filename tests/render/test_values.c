@@ -89,6 +89,7 @@ Test(render_values, set_errors_point_at_the_mistake)
 		{ "a={x}y", "expected ',' or the end after '}'" },
 		{ "a=b\\", "a '\\' at the end escapes nothing" },
 		{ "", "--set needs key=value" },
+		{ "sched\xd2ler.replicas=3", "the key is not valid UTF-8 text" }, /* found by fuzz_values */
 	};
 	for (size_t i = 0; i < TM_ARRAY_LEN(bad); i++) {
 		struct tm_values v;
