@@ -22,6 +22,7 @@ const sources = [_][]const u8{
     "src/render/tmpl_parse.c",
     "src/render/tmpl_eval.c",
     "src/render/values.c",
+    "src/render/embedded.c",
     "src/kube/config.c",
     "src/kube/client.c",
     "src/kube/transport_curl.c",
@@ -86,8 +87,19 @@ pub fn build(b: *std.Build) void {
     };
     const flags = std.mem.concat(b.allocator, []const u8, &.{ &warn_flags, &defines }) catch @panic("OOM");
 
+    // bundle/ becomes a C file at build time. The generator walks the directory itself, so
+    // it runs on every build (milliseconds); unchanged output keeps the compile cached.
+    const embed_mod = b.createModule(.{ .target = b.graph.host, .optimize = .fast, .link_libc = true });
+    embed_mod.addCSourceFiles(.{ .files = &.{"tools/embed.c"}, .flags = &warn_flags });
+    const embed_exe = b.addExecutable(.{ .name = "embed", .root_module = embed_mod });
+    const embed_run = b.addRunArtifact(embed_exe);
+    const bundle_c = embed_run.addOutputFileArg("bundle_data.c");
+    embed_run.addDirectoryArg2(b.path("bundle"), .{});
+    embed_run.has_side_effects = true;
+
     const mod = b.createModule(.{ .target = target, .optimize = optimize, .strip = strip, .link_libc = true });
     mod.addCSourceFiles(.{ .files = &sources, .flags = flags });
+    mod.addCSourceFile(.{ .file = bundle_c, .flags = flags });
     mod.addCSourceFiles(.{ .files = &.{entry}, .flags = flags });
     mod.addIncludePath(b.path("include"));
     mod.addIncludePath(b.path("src"));
@@ -118,7 +130,7 @@ pub fn build(b: *std.Build) void {
     const test_step = b.step("test", "run the Criterion tests with ASan and UBSan");
     const dev_step = b.step("dev", "build tarmac with ASan and UBSan into zig-out/dev");
     if (pkg_flags) |pf| {
-        const tcc = sanitizerCompile(b, cc, &san, &test_sources, pf, "tarmac-tests", &.{"-lcriterion"});
+        const tcc = sanitizerCompile(b, cc, &san, &test_sources, bundle_c, pf, "tarmac-tests", &.{"-lcriterion"});
         const trun = std.Build.Step.Run.create(b, "run tarmac-tests");
         trun.addFileArg(tcc);
         // each test runs in its own process (Criterion's default); a 60 s cap per test
@@ -131,7 +143,7 @@ pub fn build(b: *std.Build) void {
         trun.stdio = .inherit;
         test_step.dependOn(&trun.step);
 
-        const dev = sanitizerCompile(b, cc, &san, &.{entry}, pf, "tarmac", &.{});
+        const dev = sanitizerCompile(b, cc, &san, &.{entry}, bundle_c, pf, "tarmac", &.{});
         const inst = b.addInstallFileWithDir(dev, .{ .custom = "dev" }, "tarmac");
         dev_step.dependOn(&inst.step);
     } else {
@@ -147,6 +159,7 @@ fn sanitizerCompile(
     cc: []const u8,
     san: []const []const u8,
     extra: []const []const u8,
+    generated: std.Build.LazyPath,
     pkg_flags: []const []const u8,
     name: []const u8,
     libs: []const []const u8,
@@ -156,6 +169,7 @@ fn sanitizerCompile(
     c.addArgs(san);
     for (sources) |s| c.addFileArg(b.path(s));
     for (extra) |s| c.addFileArg(b.path(s));
+    c.addFileArg(generated);
     // headers are inputs too, so editing one rebuilds
     for (headers) |h| c.addFileInput(b.path(h));
     c.addArg("-o");

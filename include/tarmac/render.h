@@ -11,6 +11,23 @@
 #define TM_TMPL_MAX_STEPS 2000000      /* loop iterations and tag evaluations per render */
 #define TM_TMPL_MAX_DEPTH 64           /* nesting of blocks and of expressions */
 
+/* ------------------------------------------------------------------ the embedded bundle */
+
+/* bundle/ as the build embedded it (tools/embed.c), sorted by path. data is
+ * NUL-terminated (not counted in len). */
+struct tm_embedded_file {
+	const char *path; /* "values.yaml", "templates/scheduler.yaml", ... */
+	const unsigned char *data;
+	size_t len;
+};
+extern const struct tm_embedded_file tm_embedded_files[];
+extern const size_t tm_embedded_nfiles;
+
+/* The embedded file at path, or NULL. */
+const struct tm_embedded_file *tm_embedded_find(const char *path);
+
+/* ------------------------------------------------------------------ templates */
+
 struct tm_tmpl;
 
 /* Parses template text (copied). name is used in every message: "name:line:col: ...".
