@@ -23,6 +23,7 @@ const sources = [_][]const u8{
     "src/render/tmpl_eval.c",
     "src/render/values.c",
     "src/render/embedded.c",
+    "src/render/schema.c",
     "src/kube/config.c",
     "src/kube/client.c",
     "src/kube/transport_curl.c",
@@ -46,6 +47,7 @@ const test_sources = [_][]const u8{
     "tests/doc/test_emit.c",
     "tests/render/test_tmpl.c",
     "tests/render/test_values.c",
+    "tests/render/test_schema.c",
     "tests/kube/test_config.c",
     "tests/kube/test_client.c",
 };

@@ -77,4 +77,12 @@ int tm_values_set(struct tm_values *v, const char *arg, enum tm_set_kind kind, s
 int tm_values_set_text(struct tm_values *v, const char *key, const char *text, size_t len, const char *origin,
 		       struct tm_err *err);
 
+/* Checks v against a schema (a subset of JSON Schema: type, enum, minimum, maximum,
+ * minLength, maxLength, required, properties, additionalProperties, items). Every
+ * problem names where the value came from. With allow_unknown, keys the schema does
+ * not know are listed in *ignored (a new array of "origin: key" texts) instead of
+ * failing. Errors: TM_EINVALID listing up to 20 problems. */
+int tm_values_validate(const struct tm_values *v, json_t *schema, bool allow_unknown, json_t **ignored,
+		       struct tm_err *err);
+
 #endif

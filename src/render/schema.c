@@ -1,0 +1,283 @@
+/* Values checked against bundle/values.schema.yaml (a subset of JSON Schema: type,
+ * enum, minimum, maximum, minLength, maxLength, required, properties,
+ * additionalProperties, items, description). Every problem names the file:line:col
+ * that set the value, and an unknown key gets the nearest known one. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tarmac/doc.h"
+#include "tarmac/render.h"
+
+#define MAX_PROBLEMS 20
+
+struct checker {
+	const struct tm_values *v;
+	bool allow_unknown;
+	json_t *problems; /* array of strings */
+	json_t *unknown;  /* array of strings: ignored keys, when allowed */
+	struct tm_buf ptr;
+	struct tm_err *err;
+};
+
+/* "scheduler.replicas" from "/scheduler/replicas" (for messages) */
+static void dotted(const char *ptr, char *out, size_t n)
+{
+	size_t o = 0;
+
+	for (const char *p = ptr; *p && o + 1 < n; p++) {
+		if (*p == '/') {
+			if (p != ptr)
+				out[o++] = '.';
+		} else if (*p == '~' && (p[1] == '0' || p[1] == '1')) {
+			out[o++] = p[1] == '0' ? '~' : '/';
+			p++;
+		} else {
+			out[o++] = *p;
+		}
+	}
+	out[o] = '\0';
+	if (o == 0)
+		snprintf(out, n, "(the values)");
+}
+
+/* Where the value at ptr came from: its own origin, or the first origin below it. */
+static const char *where(const struct checker *c, const char *ptr)
+{
+	json_t *o = json_object_get(c->v->origin, ptr);
+	size_t n = strlen(ptr);
+	const char *k, *best = NULL;
+	json_t *x;
+
+	if (o)
+		return json_string_value(o);
+	json_object_foreach(c->v->origin, k, x) {
+		if (strncmp(k, ptr, n) == 0 && k[n] == '/' && (!best || strcmp(k, best) < 0))
+			best = k;
+	}
+	return best ? json_string_value(json_object_get(c->v->origin, best)) : "values";
+}
+
+/* Records a problem about the value at `about`, placed where `at` came from. */
+static int problem_at(struct checker *c, const char *at, const char *about, const char *fmt, const char *a,
+		      const char *b)
+{
+	char name[512], msg[1024];
+
+	if (json_array_size(c->problems) >= MAX_PROBLEMS)
+		return 0;
+	dotted(about, name, sizeof(name));
+	snprintf(msg, sizeof(msg), fmt, a ? a : "", b ? b : "");
+	json_array_append_new(c->problems, json_sprintf("%s: %s: %s", where(c, at), name, msg));
+	return 0;
+}
+
+/* A problem with the value being checked now. */
+static int problem(struct checker *c, const char *fmt, const char *a, const char *b)
+{
+	return problem_at(c, tm_buf_cstr(&c->ptr), tm_buf_cstr(&c->ptr), fmt, a, b);
+}
+
+static const char *type_of(json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "object";
+	case JSON_ARRAY:
+		return "array";
+	case JSON_STRING:
+		return "string";
+	case JSON_INTEGER:
+		return "integer";
+	case JSON_REAL:
+		return "number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "boolean";
+	default:
+		return "null";
+	}
+}
+
+static bool type_ok(json_t *v, const char *t)
+{
+	const char *have = type_of(v);
+
+	return strcmp(have, t) == 0 || (strcmp(t, "number") == 0 && strcmp(have, "integer") == 0);
+}
+
+static int check(struct checker *c, json_t *v, json_t *schema, int depth);
+
+static int check_object(struct checker *c, json_t *v, json_t *schema, int depth)
+{
+	json_t *props = json_object_get(schema, "properties"), *addl = json_object_get(schema, "additionalProperties");
+	json_t *req = json_object_get(schema, "required"), *sv, *r;
+	size_t keep = c->ptr.len, i;
+	const char *k;
+	int rc;
+
+	json_array_foreach(req, i, r) {
+		if (json_is_string(r) && !json_object_get(v, json_string_value(r)))
+			problem(c, "the key '%s' is required%s", json_string_value(r), NULL);
+	}
+	json_object_foreach(v, k, sv) {
+		json_t *sub = json_object_get(props, k);
+		if ((rc = tm_buf_puts(&c->ptr, "/", c->err)) < 0)
+			return rc;
+		for (const char *q = k; *q; q++)
+			if ((rc = *q == '~' ? tm_buf_puts(&c->ptr, "~0", c->err) : *q == '/' ? tm_buf_puts(&c->ptr, "~1", c->err)
+									      : tm_buf_append(&c->ptr, q, 1, c->err)) < 0)
+				return rc;
+		if (!sub && json_is_object(addl))
+			sub = addl;
+		if (!sub && !json_is_false(addl)) {
+			/* no additionalProperties: anything goes below this key */
+		} else if (!sub) {
+			char name[512];
+			dotted(tm_buf_cstr(&c->ptr), name, sizeof(name));
+			if (c->allow_unknown) {
+				json_array_append_new(c->unknown, json_sprintf("%s: %s", where(c, tm_buf_cstr(&c->ptr)), name));
+			} else {
+				/* "did you mean": the nearest property name */
+				const char *pk, *best = NULL;
+				json_t *px;
+				int bestd = 3;
+				json_object_foreach(props, pk, px) {
+					int d = tm_edit_distance(k, pk, 2);
+					if (d < bestd) {
+						bestd = d;
+						best = pk;
+					}
+				}
+				/* placed at the key's own line, named by its parent */
+				char *parent = strndup(tm_buf_cstr(&c->ptr), keep);
+				if (!parent)
+					return tm_err_set(c->err, TM_ERROR, "out of memory");
+				if (best)
+					problem_at(c, tm_buf_cstr(&c->ptr), parent, "unknown key '%s' (did you mean '%s'?)", k, best);
+				else
+					problem_at(c, tm_buf_cstr(&c->ptr), parent, "unknown key '%s'%s", k, NULL);
+				free(parent);
+			}
+		} else if ((rc = check(c, sv, sub, depth + 1)) < 0) {
+			return rc;
+		}
+		c->ptr.len = keep;
+		if (c->ptr.data)
+			c->ptr.data[keep] = '\0';
+	}
+	return 0;
+}
+
+static int check(struct checker *c, json_t *v, json_t *schema, int depth)
+{
+	json_t *t = json_object_get(schema, "type"), *en = json_object_get(schema, "enum"), *x;
+	size_t i;
+
+	if (depth > 64)
+		return tm_err_set(c->err, TM_ELIMIT, "values schema nested too deeply");
+	if (json_is_string(t) && !type_ok(v, json_string_value(t))) {
+		return problem(c, "expected %s, got %s", json_string_value(t), type_of(v));
+	}
+	if (json_is_array(t)) {
+		bool ok = false;
+		json_array_foreach(t, i, x) ok |= json_is_string(x) && type_ok(v, json_string_value(x));
+		if (!ok) {
+			char *want = json_dumps(t, JSON_COMPACT);
+			problem(c, "expected one of the types %s, got %s", want, type_of(v));
+			free(want);
+			return 0;
+		}
+	}
+	if (json_is_array(en)) {
+		bool ok = false;
+		json_array_foreach(en, i, x) ok |= json_equal(x, v);
+		if (!ok) {
+			char *want = json_dumps(en, JSON_COMPACT), *got = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+			problem(c, "expected one of %s, got %s", want, got);
+			free(want);
+			free(got);
+			return 0;
+		}
+	}
+	if (json_is_number(v)) {
+		json_t *mn = json_object_get(schema, "minimum"), *mx = json_object_get(schema, "maximum");
+		if ((json_is_number(mn) && json_number_value(v) < json_number_value(mn)) ||
+		    (json_is_number(mx) && json_number_value(v) > json_number_value(mx))) {
+			char range[128], got[64];
+			snprintf(range, sizeof(range), "%s%g to %s%g", json_is_number(mn) ? "" : "(no minimum) ",
+				 json_is_number(mn) ? json_number_value(mn) : 0.0, json_is_number(mx) ? "" : "(no maximum) ",
+				 json_is_number(mx) ? json_number_value(mx) : 0.0);
+			snprintf(got, sizeof(got), "%g", json_number_value(v));
+			return problem(c, "expected a number from %s, got %s", range, got);
+		}
+	}
+	if (json_is_string(v)) {
+		json_t *mn = json_object_get(schema, "minLength"), *mx = json_object_get(schema, "maxLength");
+		size_t len = json_string_length(v);
+		if ((json_is_integer(mn) && len < (size_t)json_integer_value(mn)) ||
+		    (json_is_integer(mx) && len > (size_t)json_integer_value(mx))) {
+			char lim[96];
+			snprintf(lim, sizeof(lim), "%lld to %lld characters", json_is_integer(mn) ? (long long)json_integer_value(mn) : 0LL,
+				 json_is_integer(mx) ? (long long)json_integer_value(mx) : (long long)len);
+			return problem(c, "expected %s%s", lim, "");
+		}
+	}
+	if (json_is_object(v))
+		return check_object(c, v, schema, depth);
+	if (json_is_array(v) && json_is_object(json_object_get(schema, "items"))) {
+		size_t keep = c->ptr.len;
+		json_array_foreach(v, i, x) {
+			int rc;
+			if ((rc = tm_buf_printf(&c->ptr, c->err, "/%zu", i)) < 0 ||
+			    (rc = check(c, x, json_object_get(schema, "items"), depth + 1)) < 0)
+				return rc;
+			c->ptr.len = keep;
+			c->ptr.data[keep] = '\0';
+		}
+	}
+	return 0;
+}
+
+int tm_values_validate(const struct tm_values *v, json_t *schema, bool allow_unknown, json_t **ignored,
+		       struct tm_err *err)
+{
+	struct checker c = { .v = v, .allow_unknown = allow_unknown, .err = err };
+	struct tm_buf msg = TM_BUF_INIT("values problems", 64 * 1024);
+	size_t i, n;
+	json_t *p;
+	int rc;
+
+	tm_buf_init(&c.ptr, "values path", 1u << 20);
+	c.problems = json_array();
+	c.unknown = json_array();
+	if (!c.problems || !c.unknown) {
+		rc = tm_err_set(err, TM_ERROR, "out of memory");
+		goto out;
+	}
+	if ((rc = check(&c, v->tree, schema, 0)) < 0)
+		goto out;
+	n = json_array_size(c.problems);
+	if (n == 0) {
+		if (ignored) {
+			*ignored = c.unknown;
+			c.unknown = NULL;
+		}
+		goto out;
+	}
+	if (n == 1) {
+		rc = tm_err_set(err, TM_EINVALID, "%s", json_string_value(json_array_get(c.problems, 0)));
+		goto out;
+	}
+	json_array_foreach(c.problems, i, p) {
+		if (tm_buf_printf(&msg, NULL, "\n  %s", json_string_value(p)) < 0)
+			break;
+	}
+	rc = tm_err_set(err, TM_EINVALID, "%zu%s problems in the values:%s", n, n >= MAX_PROBLEMS ? " or more" : "",
+			tm_buf_cstr(&msg));
+out:
+	json_decref(c.problems);
+	json_decref(c.unknown);
+	tm_buf_release(&c.ptr);
+	tm_buf_release(&msg);
+	return rc;
+}
