@@ -24,6 +24,7 @@ const sources = [_][]const u8{
     "src/render/values.c",
     "src/render/embedded.c",
     "src/render/schema.c",
+    "src/render/render.c",
     "src/kube/config.c",
     "src/kube/client.c",
     "src/kube/transport_curl.c",
@@ -32,6 +33,8 @@ const sources = [_][]const u8{
     "src/cli/help.c",
     "src/cli/exitcode.c",
     "src/cli/cmd_version.c",
+    "src/cli/cmd_render.c",
+    "src/cli/render_opts.c",
 };
 const entry = "src/cli/entry.c";
 
@@ -48,6 +51,7 @@ const test_sources = [_][]const u8{
     "tests/render/test_tmpl.c",
     "tests/render/test_values.c",
     "tests/render/test_schema.c",
+    "tests/render/test_render.c",
     "tests/kube/test_config.c",
     "tests/kube/test_client.c",
 };

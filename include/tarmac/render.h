@@ -85,4 +85,52 @@ int tm_values_set_text(struct tm_values *v, const char *key, const char *text, s
 int tm_values_validate(const struct tm_values *v, json_t *schema, bool allow_unknown, json_t **ignored,
 		       struct tm_err *err);
 
+/* ------------------------------------------------------------------ rendering the stack */
+
+/* One user values file, already read by the caller (render reads no files). */
+struct tm_values_file {
+	const char *name; /* for origins and messages */
+	const char *text;
+	size_t len;
+};
+
+/* One --set, --set-string or --set-file, in command-line order. */
+struct tm_set_arg {
+	enum { TM_ARG_SET, TM_ARG_SET_STRING, TM_ARG_SET_FILE } kind;
+	const char *arg;  /* "a.b=c" (for --set-file: "key=path") */
+	const char *text; /* --set-file: the file's content, read by the caller */
+	size_t len;
+};
+
+struct tm_render_opts {
+	const char *env;          /* "dev", "staging", "prod": bundle/overlays/<env>.yaml */
+	const char *release;      /* release name (labels, object names) */
+	const char *namespace;    /* where namespaced objects go */
+	const char *kube_version; /* "1.30": what the templates may assume (capabilities) */
+	const struct tm_values_file *files;
+	size_t nfiles;
+	const struct tm_set_arg *sets;
+	size_t nsets;
+	bool allow_unknown;       /* unknown values keys are warnings, not errors */
+	tm_report_fn report;      /* warnings; may be NULL */
+	void *report_ctx;
+};
+
+struct tm_rendered {
+	struct tm_values values; /* the effective values with origins */
+	json_t *objects;         /* the objects, in bundle order (templates sorted by name) */
+	json_t *sources;         /* parallel to objects: the template each came from */
+};
+
+void tm_rendered_release(struct tm_rendered *r);
+
+/* Merges values (bundle defaults, the environment's overlay, files, sets), checks
+ * them against the schema, renders every template under templates/ and parses the
+ * result into objects with tarmac's standard labels, namespaces and checksum
+ * annotations. Deterministic. Errors: TM_EINVALID with file:line:col. */
+int tm_render(struct tm_rendered *out, const struct tm_render_opts *o, struct tm_err *err);
+
+/* Only the values part of tm_render (for 'tarmac values'). */
+int tm_render_values(struct tm_values *out, const struct tm_render_opts *o, struct tm_err *err);
+
 #endif

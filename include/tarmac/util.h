@@ -149,6 +149,10 @@ enum { TM_FILE_NO_SHARED_WRITE = 1, TM_FILE_NO_SHARED_READ = 2 };
 int tm_file_read_checked(struct tm_buf *out, const char *path, size_t max, unsigned checks,
 			 struct tm_err *err);
 
+/* ------------------------------------------------------------------ hashing */
+/* Lowercase hex SHA-256 of data into out (65 bytes with the NUL). */
+void tm_sha256_hex(char out[65], const void *data, size_t len);
+
 /* ------------------------------------------------------------------ time */
 /* Monotonic milliseconds, for deadlines and elapsed times. */
 int64_t tm_now_ms(void);

@@ -8,6 +8,7 @@
 #include "tarmac/cli.h"
 #include "tarmac/exitcode.h"
 #include "tarmac/kube.h"
+#include "tarmac/render.h"
 #include "tarmac/util.h"
 
 enum tm_output { TM_OUTPUT_TEXT, TM_OUTPUT_JSON };
@@ -94,6 +95,33 @@ int tm_cli_usage(struct tm_cli *cli, const char *fmt, ...) TM_PRINTF(2, 3);
  * client. Returns 0, or a TM_E* code with cli->err set (TM_ENOTFOUND: none exists). */
 int tm_cli_connect(struct tm_cli *cli);
 
+/* The render options (shared by every command that renders the stack). */
+struct tm_render_args {
+	const char *env;
+	const char *kube_version;
+	bool allow_unknown;
+	const char *file_names[32];
+	struct tm_buf file_text[32];
+	struct tm_values_file files[32];
+	size_t nfiles;
+	struct tm_set_arg sets[256];
+	struct tm_buf set_text[256];
+	size_t nsets;
+};
+/* Rows for a command's option table; ids 'e','f','s','S','F','u','k' are taken. */
+#define TM_RENDER_OPTSPECS                                                                                   \
+	{ 'e', "env", 0, TM_OPT_VALUE, "ENV", "environment overlay: dev, staging or prod (default dev)" },    \
+	{ 'f', "values", 'f', TM_OPT_VALUE, "FILE", "a values file ('-': standard input); repeatable, later wins" }, \
+	{ 's', "set", 0, TM_OPT_VALUE, "K=V", "set a value (a.b=c, a[0]=x, l={x,y}); repeatable" },           \
+	{ 'S', "set-string", 0, TM_OPT_VALUE, "K=V", "set a value, always as text; repeatable" },             \
+	{ 'F', "set-file", 0, TM_OPT_VALUE, "K=FILE", "set a value to a file's content; repeatable" },        \
+	{ 'u', "allow-unknown-values", 0, TM_OPT_FLAG, NULL, "warn about unknown values keys, do not fail" }, \
+	{ 'k', "kube-version", 0, TM_OPT_VALUE, "X.Y", "Kubernetes version to render for (default 1.30)" }
+int tm_render_args_set(struct tm_render_args *a, int id, const char *value, struct tm_err *err);
+/* Reads the files named by -f and --set-file and fills o for tm_render. */
+int tm_render_args_load(struct tm_cli *cli, struct tm_render_args *a, struct tm_render_opts *o);
+void tm_render_args_release(struct tm_render_args *a);
+
 /* Commands and their option structs */
 struct tm_version_opts {
 	bool client; /* --client: never contact a cluster */
@@ -103,5 +131,15 @@ int tm_version_set_opt(void *opts, int id, const char *value, struct tm_err *err
 
 int tm_cmd_help(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
 int tm_cmd_version(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
+
+struct tm_render_cmd_opts {
+	struct tm_render_args r;
+	const char *output_dir; /* render --output-dir */
+};
+extern const struct tm_optspec tm_render_cmd_optspecs[];
+extern const struct tm_optspec tm_values_cmd_optspecs[];
+int tm_render_cmd_set_opt(void *opts, int id, const char *value, struct tm_err *err);
+int tm_cmd_render(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
+int tm_cmd_values(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
 
 #endif

@@ -28,6 +28,31 @@ const struct tm_cmd tm_commands[] = {
 		.run = tm_cmd_help,
 	},
 	{
+		.name = "render",
+		.summary = "print the Kubernetes objects tarmac would deploy",
+		.synopsis = "tarmac render [--env ENV] [-f FILE]... [--set K=V]... [--output-dir DIR] [-o json]",
+		.description = "Renders the embedded Airflow stack with the environment's overlay, the values "
+			       "files and --set options (later ones win), and prints the objects as YAML in "
+			       "bundle order, or writes one file per object under --output-dir (each written "
+			       "atomically). The same input always gives byte-identical output. Touches no cluster.",
+		.opts = tm_render_cmd_optspecs,
+		.set_opt = tm_render_cmd_set_opt,
+		.opts_size = sizeof(struct tm_render_cmd_opts),
+		.run = tm_cmd_render,
+	},
+	{
+		.name = "values",
+		.summary = "print the effective values and where each one was set",
+		.synopsis = "tarmac values [--env ENV] [-f FILE]... [--set K=V]... [-o json]",
+		.description = "Merges the bundle's defaults, the environment's overlay, the values files and "
+			       "--set options as render does, checks them against the schema, and prints every "
+			       "value with the file:line:col or flag that set it.",
+		.opts = tm_values_cmd_optspecs,
+		.set_opt = tm_render_cmd_set_opt,
+		.opts_size = sizeof(struct tm_render_cmd_opts),
+		.run = tm_cmd_values,
+	},
+	{
 		.name = "version",
 		.summary = "print tarmac's version, build, linked libraries and the cluster's version",
 		.synopsis = "tarmac version [--client] [-o json]",

@@ -4,7 +4,7 @@
 
 #include "tarmac/render.h"
 
-enum expr_kind { E_LIT, E_NAME, E_ATTR, E_INDEX, E_NOT, E_AND, E_OR, E_CMP, E_FILTER };
+enum expr_kind { E_LIT, E_NAME, E_ATTR, E_INDEX, E_NOT, E_AND, E_OR, E_CMP, E_FILTER, E_CONCAT };
 enum cmp_op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_IN };
 
 struct render_ctx;

@@ -89,6 +89,7 @@ static int to_text(struct tm_buf *b, json_t *v, struct tm_err *err)
 }
 
 static int eval(struct render_ctx *rc, const struct expr *e, json_t **out);
+static int give_text(struct render_ctx *rc, struct tm_buf *b, json_t **out);
 
 static json_t *lookup(struct render_ctx *rc, const char *name)
 {
@@ -234,6 +235,20 @@ static int eval(struct render_ctx *rc, const struct expr *e, json_t **out)
 	case E_FILTER:
 		r = eval_filter(rc, e, out);
 		break;
+	case E_CONCAT: {
+		struct tm_buf t = TM_BUF_INIT("text", TM_TMPL_MAX_OUTPUT);
+		if ((r = eval(rc, e->a, &a)) < 0 || (r = eval(rc, e->b, &b)) < 0)
+			break;
+		if (json_is_object(a) || json_is_array(a) || json_is_object(b) || json_is_array(b)) {
+			r = fail_expr(rc, e, "'~' joins text, not %s and %s", type_name(a), type_name(b));
+			break;
+		}
+		if ((r = to_text(&t, a, rc->err)) == 0 && (r = to_text(&t, b, rc->err)) == 0)
+			r = give_text(rc, &t, out);
+		else
+			tm_buf_release(&t);
+		break;
+	}
 	}
 	json_decref(a);
 	json_decref(b);
@@ -493,8 +508,7 @@ static int f_b64(struct render_ctx *rc, const struct expr *at, json_t *v, json_t
 static int f_sha256(struct render_ctx *rc, const struct expr *at, json_t *v, json_t **args, json_t **out)
 {
 	struct tm_buf t = TM_BUF_INIT("text", TM_TMPL_MAX_OUTPUT);
-	unsigned char md[crypto_hash_sha256_BYTES];
-	char hex[2 * crypto_hash_sha256_BYTES + 1];
+	char hex[65];
 	int r;
 
 	(void)args;
@@ -510,8 +524,7 @@ static int f_sha256(struct render_ctx *rc, const struct expr *at, json_t *v, jso
 	}
 	(void)at;
 	if (r == 0) {
-		crypto_hash_sha256(md, (const unsigned char *)tm_buf_cstr(&t), t.len);
-		sodium_bin2hex(hex, sizeof(hex), md, sizeof(md));
+		tm_sha256_hex(hex, tm_buf_cstr(&t), t.len);
 		*out = json_string(hex);
 	}
 	tm_buf_release(&t);
@@ -620,7 +633,55 @@ static int f_length(struct render_ctx *rc, const struct expr *at, json_t *v, jso
 	return 0;
 }
 
+/* "partials/x.yaml" | include: renders that bundle file with the names in scope here
+ * and gives its text (for | nindent). Reads only the embedded bundle. */
+static int run(struct render_ctx *rc, const struct node *n);
+
+static int f_include(struct render_ctx *rc, const struct expr *at, json_t *v, json_t **args, json_t **out)
+{
+	const struct tm_embedded_file *f;
+	struct tm_tmpl *t = NULL;
+	struct tm_buf text = TM_BUF_INIT("included template", TM_TMPL_MAX_OUTPUT), *saved = rc->out;
+	const struct tm_tmpl *saved_t = rc->t;
+	char name[300];
+	int r;
+
+	(void)args;
+	if (!json_is_string(v))
+		return fail_expr(rc, at, "'include' needs the path of a bundle file, got %s%s", type_name(v), NULL);
+	if (!(f = tm_embedded_find(json_string_value(v))))
+		return fail_expr(rc, at, "'include': the bundle has no '%s'%s", json_string_value(v), NULL);
+	if (rc->depth > TM_TMPL_MAX_DEPTH / 2)
+		return fail(rc, at->line, at->col, TM_ELIMIT, "'include' nested too deeply (does '%s' include itself?)%s",
+			    json_string_value(v), NULL);
+	snprintf(name, sizeof(name), "bundle/%s", f->path);
+	if ((r = tm_tmpl_parse(&t, name, (const char *)f->data, f->len, rc->err)) < 0)
+		return r;
+	{
+		/* the partial's own 'set' names stay inside it */
+		struct frame fr = { json_object(), rc->top };
+		rc->out = &text;
+		rc->t = t;
+		rc->top = &fr;
+		r = fr.vars ? run(rc, t->root) : tm_err_set(rc->err, TM_ERROR, "out of memory");
+		rc->top = fr.up;
+		rc->out = saved;
+		rc->t = saved_t;
+		json_decref(fr.vars);
+	}
+	tm_tmpl_free(t);
+	if (r < 0) {
+		tm_buf_release(&text);
+		return r;
+	}
+	/* a partial ends its last line; the caller places the text */
+	while (text.len && text.data[text.len - 1] == '\n')
+		text.data[--text.len] = '\0';
+	return give_text(rc, &text, out);
+}
+
 static const struct filter filters[] = {
+	{ "include", 0, 0, f_include },
 	{ "b64", 0, 0, f_b64 },         { "default", 1, 1, f_default }, { "indent", 1, 1, f_indent },
 	{ "int", 0, 0, f_int },         { "join", 1, 1, f_join },       { "json", 0, 0, f_json },
 	{ "keys", 0, 0, f_keys },       { "length", 0, 0, f_length },   { "lower", 0, 0, f_lower },
@@ -654,8 +715,6 @@ const char *tm_tmpl_nearest_filter(const char *name)
 }
 
 /* ------------------------------------------------------------------ statements */
-
-static int run(struct render_ctx *rc, const struct node *n);
 
 static int step(struct render_ctx *rc, const struct node *n)
 {

@@ -124,6 +124,7 @@ static struct expr *literal(struct parser *ps, json_t *v, const char *at)
 }
 
 static struct expr *parse_or(struct parser *ps);
+static struct expr *parse_filtered(struct parser *ps);
 
 static struct expr *parse_string(struct parser *ps)
 {
@@ -232,7 +233,7 @@ static struct expr *parse_primary(struct parser *ps)
 			tm_err_set(ps->err, TM_ELIMIT, "%s: expression nested too deeply", ps->t->name);
 			return NULL;
 		}
-		e = parse_or(ps);
+		e = parse_filtered(ps);
 		ps->depth--;
 		if (e && !accept(ps, ")")) {
 			fail(ps, ps->p, "expected ')'", NULL);
@@ -290,6 +291,28 @@ static struct expr *parse_postfix(struct parser *ps)
 	return e;
 }
 
+/* concat: postfix ( '~' postfix )* : text joined */
+static struct expr *parse_concat(struct parser *ps)
+{
+	struct expr *left = parse_postfix(ps);
+
+	while (left) {
+		const char *at;
+		struct expr *e;
+		skip_ws(ps);
+		at = ps->p;
+		if (!accept(ps, "~"))
+			break;
+		if (!(e = new_expr(ps, E_CONCAT, at)))
+			return NULL;
+		e->a = left;
+		if (!(e->b = parse_postfix(ps)))
+			return NULL;
+		left = e;
+	}
+	return left;
+}
+
 static struct expr *parse_cmp(struct parser *ps)
 {
 	static const struct {
@@ -297,7 +320,7 @@ static struct expr *parse_cmp(struct parser *ps)
 		enum cmp_op op;
 	} ops[] = { { "==", OP_EQ }, { "!=", OP_NE }, { "<=", OP_LE }, { ">=", OP_GE },
 		    { "<", OP_LT },  { ">", OP_GT },  { "in", OP_IN } };
-	struct expr *left = parse_postfix(ps), *e;
+	struct expr *left = parse_concat(ps), *e;
 
 	if (!left)
 		return NULL;
@@ -311,7 +334,7 @@ static struct expr *parse_cmp(struct parser *ps)
 			return NULL;
 		e->op = ops[i].op;
 		e->a = left;
-		if (!(e->b = parse_postfix(ps)))
+		if (!(e->b = parse_concat(ps)))
 			return NULL;
 		return e;
 	}

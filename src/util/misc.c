@@ -1,4 +1,6 @@
-/* Small shared helpers: monotonic time, Kubernetes-style name checks, edit distance. */
+/* Small shared helpers: monotonic time, Kubernetes-style name checks, edit distance,
+ * SHA-256 in hex. */
+#include <sodium.h>
 #include <string.h>
 #include <time.h>
 
@@ -64,4 +66,12 @@ int tm_edit_distance(const char *a, const char *b, int cap)
 			return cap + 1;
 	}
 	return d[la % 3][lb] > cap ? cap + 1 : d[la % 3][lb];
+}
+
+void tm_sha256_hex(char out[65], const void *data, size_t len)
+{
+	unsigned char md[crypto_hash_sha256_BYTES];
+
+	crypto_hash_sha256(md, data, len);
+	sodium_bin2hex(out, 65, md, sizeof(md));
 }

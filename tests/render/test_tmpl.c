@@ -55,6 +55,8 @@ Test(render_tmpl, substitution_of_scalars)
 	expect("{{ values.labels[\"app.kubernetes.io/name\"] }} {{ values.list[1] }} {{ values.list[-1] }}",
 	       "airflow b c");
 	expect("text without tags", "text without tags");
+	expect("{{ release.name ~ \"-\" ~ values.replicas ~ values.missing }}", "af-2");
+	expect("{% if release.name ~ \"x\" == \"afx\" %}joined before compared{% end %}", "joined before compared");
 	expect("", "");
 }
 
@@ -140,6 +142,7 @@ Test(render_tmpl, errors_name_the_template_position)
 	expect_error("{{ values.list < 3 }}", TM_EINVALID, "cannot order a list against a number");
 	expect_error("{{ \"x\" | int }}", TM_EINVALID, "'int' cannot make a number of x");
 	expect_error("{% for x in values.name %}{% end %}", TM_EINVALID, "'for' needs a list or a mapping, got text");
+	expect_error("{{ values.list ~ \"x\" }}", TM_EINVALID, "'~' joins text, not a list and text");
 	expect_error("{{ values.name | indent 999 }}", TM_EINVALID, "'indent' takes a whole number from 0 to 64");
 }
 

@@ -1,0 +1,90 @@
+/* The options shared by render, values (and later diff, apply, up): --env, -f, --set,
+ * --set-string, --set-file, --allow-unknown-values, --kube-version. Files named on the
+ * command line are read here, so render itself touches no files. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int tm_render_args_set(struct tm_render_args *a, int id, const char *value, struct tm_err *err)
+{
+	switch (id) {
+	case 'e':
+		if (!tm_is_dns_label(value, 63))
+			return tm_err_set(err, TM_EINVALID, "'%s' is not an environment name", value);
+		a->env = value;
+		return 0;
+	case 'f':
+		if (a->nfiles == TM_ARRAY_LEN(a->file_names))
+			return tm_err_set(err, TM_EINVALID, "at most %zu values files", TM_ARRAY_LEN(a->file_names));
+		a->file_names[a->nfiles++] = value;
+		return 0;
+	case 's':
+	case 'S':
+	case 'F':
+		if (a->nsets == TM_ARRAY_LEN(a->sets))
+			return tm_err_set(err, TM_EINVALID, "at most %zu --set options", TM_ARRAY_LEN(a->sets));
+		a->sets[a->nsets++] = (struct tm_set_arg){
+			.kind = id == 's' ? TM_ARG_SET : id == 'S' ? TM_ARG_SET_STRING : TM_ARG_SET_FILE, .arg = value };
+		return 0;
+	case 'u':
+		a->allow_unknown = true;
+		return 0;
+	case 'k': {
+		unsigned maj, min;
+		char tail;
+		if (sscanf(value, "%u.%u%c", &maj, &min, &tail) != 2 || maj != 1 || min > 99)
+			return tm_err_set(err, TM_EINVALID, "'%s' is not a Kubernetes version like 1.30", value);
+		a->kube_version = value;
+		return 0;
+	}
+	}
+	return tm_err_set(err, TM_ERROR, "internal: unknown render option %d", id);
+}
+
+int tm_render_args_load(struct tm_cli *cli, struct tm_render_args *a, struct tm_render_opts *o)
+{
+	int rc;
+
+	memset(o, 0, sizeof(*o));
+	for (size_t i = 0; i < a->nfiles; i++) {
+		tm_buf_init(&a->file_text[i], "values file", TM_VALUES_MAX_FILE);
+		if ((rc = tm_file_read(&a->file_text[i], a->file_names[i], TM_VALUES_MAX_FILE, &cli->err)) < 0)
+			return tm_err_wrap(&cli->err, "values file '%s'", a->file_names[i]);
+		a->files[i] = (struct tm_values_file){ a->file_names[i], a->file_text[i].data, a->file_text[i].len };
+	}
+	for (size_t i = 0; i < a->nsets; i++) {
+		const char *eq;
+		char *path;
+		if (a->sets[i].kind != TM_ARG_SET_FILE)
+			continue;
+		if (!(eq = strchr(a->sets[i].arg, '=')) || !eq[1])
+			return tm_err_set(&cli->err, TM_EINVALID, "--set-file '%s': expected key=file", a->sets[i].arg);
+		tm_buf_init(&a->set_text[i], "--set-file content", TM_VALUES_MAX_FILE);
+		path = (char *)eq + 1;
+		if ((rc = tm_file_read(&a->set_text[i], path, TM_VALUES_MAX_FILE, &cli->err)) < 0)
+			return tm_err_wrap(&cli->err, "--set-file '%s'", a->sets[i].arg);
+		a->sets[i].text = a->set_text[i].data;
+		a->sets[i].len = a->set_text[i].len;
+	}
+	o->env = a->env ? a->env : "dev";
+	o->release = cli->opts.release;
+	o->namespace = cli->opts.namespace ? cli->opts.namespace : "airflow";
+	o->kube_version = a->kube_version ? a->kube_version : "1.30";
+	o->files = a->files;
+	o->nfiles = a->nfiles;
+	o->sets = a->sets;
+	o->nsets = a->nsets;
+	o->allow_unknown = a->allow_unknown;
+	o->report = tm_sink_report;
+	o->report_ctx = &cli->sink;
+	return 0;
+}
+
+void tm_render_args_release(struct tm_render_args *a)
+{
+	for (size_t i = 0; i < a->nfiles; i++)
+		tm_buf_release(&a->file_text[i]);
+	for (size_t i = 0; i < a->nsets; i++)
+		tm_buf_release(&a->set_text[i]);
+}

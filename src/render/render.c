@@ -1,0 +1,360 @@
+/* The render pipeline: values (bundle defaults <- environment overlay <- files <- --set),
+ * schema check, templates -> YAML -> objects, then what every object gets the same
+ * way: standard labels, its namespace, and checksums of the config it consumes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tarmac/doc.h"
+#include "tarmac/render.h"
+
+#define TEMPLATE_DIR "templates/"
+
+void tm_rendered_release(struct tm_rendered *r)
+{
+	tm_values_release(&r->values);
+	json_decref(r->objects);
+	json_decref(r->sources);
+	r->objects = r->sources = NULL;
+}
+
+static void warn(const struct tm_render_opts *o, const char *subject, const char *msg)
+{
+	struct tm_event ev = { .level = TM_WARN, .kind = "render", .subject = subject, .msg = msg };
+
+	if (o->report)
+		o->report(o->report_ctx, &ev);
+}
+
+static int merge_embedded(struct tm_values *v, const char *path, bool required, struct tm_err *err)
+{
+	const struct tm_embedded_file *f = tm_embedded_find(path);
+	char name[256];
+
+	if (!f)
+		return required ? tm_err_set(err, TM_ERROR, "the bundle has no '%s' (a broken build)", path) : 0;
+	snprintf(name, sizeof(name), "bundle/%s", path);
+	return tm_values_merge_yaml(v, (const char *)f->data, f->len, name, err);
+}
+
+/* The environments the bundle has an overlay for, for the message when one is missing. */
+static void list_envs(char *out, size_t n)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < tm_embedded_nfiles; i++) {
+		const char *p = tm_embedded_files[i].path, *dot;
+		if (strncmp(p, "overlays/", 9) != 0 || !(dot = strrchr(p, '.')) || strcmp(dot, ".yaml") != 0)
+			continue;
+		o += (size_t)snprintf(out + o, o < n ? n - o : 0, "%s%.*s", o ? ", " : "", (int)(dot - p - 9), p + 9);
+		if (o >= n)
+			break;
+	}
+}
+
+int tm_render_values(struct tm_values *out, const struct tm_render_opts *o, struct tm_err *err)
+{
+	struct tm_values v;
+	const struct tm_embedded_file *sf;
+	json_t *schema = NULL, *ignored = NULL;
+	char path[256];
+	int rc;
+
+	tm_values_init(&v);
+	if (!v.tree || !v.origin) {
+		rc = tm_err_set(err, TM_ERROR, "out of memory");
+		goto out;
+	}
+	if ((rc = merge_embedded(&v, "values.yaml", true, err)) < 0)
+		goto out;
+	if (o->env) {
+		snprintf(path, sizeof(path), "overlays/%s.yaml", o->env);
+		if (!tm_embedded_find(path)) {
+			char envs[256];
+			list_envs(envs, sizeof(envs));
+			rc = tm_err_set(err, TM_EINVALID, "no environment '%s' (the bundle has: %s)", o->env, envs);
+			goto out;
+		}
+		if ((rc = merge_embedded(&v, path, true, err)) < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < o->nfiles; i++)
+		if ((rc = tm_values_merge_yaml(&v, o->files[i].text, o->files[i].len, o->files[i].name, err)) < 0)
+			goto out;
+	for (size_t i = 0; i < o->nsets; i++) {
+		const struct tm_set_arg *s = &o->sets[i];
+		if (s->kind == TM_ARG_SET_FILE) {
+			const char *eq = strchr(s->arg, '=');
+			char *key = eq ? strndup(s->arg, (size_t)(eq - s->arg)) : NULL, *origin = NULL;
+			if (!key) {
+				rc = tm_err_set(err, TM_EINVALID, "--set-file '%s': expected key=path", s->arg);
+				goto out;
+			}
+			if (asprintf(&origin, "--set-file %s", s->arg) < 0)
+				origin = NULL;
+			rc = origin ? tm_values_set_text(&v, key, s->text, s->len, origin, err)
+				    : tm_err_set(err, TM_ERROR, "out of memory");
+			free(key);
+			free(origin);
+		} else {
+			rc = tm_values_set(&v, s->arg, s->kind == TM_ARG_SET_STRING ? TM_SET_STRING : TM_SET_TYPED, err);
+		}
+		if (rc < 0)
+			goto out;
+	}
+	if ((sf = tm_embedded_find("values.schema.yaml"))) {
+		if ((rc = tm_doc_parse_yaml(&schema, (const char *)sf->data, sf->len, "bundle/values.schema.yaml", err)) < 0)
+			goto out;
+		if ((rc = tm_values_validate(&v, schema, o->allow_unknown, &ignored, err)) < 0)
+			goto out;
+		for (size_t i = 0; i < json_array_size(ignored); i++)
+			warn(o, "values", json_string_value(json_array_get(ignored, i)));
+	}
+	*out = v;
+	tm_values_init(&v);
+out:
+	json_decref(schema);
+	json_decref(ignored);
+	tm_values_release(&v);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ objects */
+
+/* Kinds that live outside namespaces (the ones the bundle can make). */
+static bool cluster_scoped(const char *kind)
+{
+	static const char *const kinds[] = { "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
+					     "PriorityClass", "StorageClass", "PersistentVolume" };
+
+	for (size_t i = 0; i < TM_ARRAY_LEN(kinds); i++)
+		if (strcmp(kind, kinds[i]) == 0)
+			return true;
+	return false;
+}
+
+static int set_string_in(json_t *obj, const char *field, const char *key, const char *value)
+{
+	json_t *m = json_object_get(obj, field);
+
+	if (!m || json_is_null(m)) {
+		m = json_object();
+		if (!m || json_object_set_new(obj, field, m) < 0)
+			return TM_ERROR;
+	}
+	if (!json_is_object(m))
+		return TM_EINVALID;
+	/* a label the template set itself wins */
+	if (json_object_get(m, key))
+		return 0;
+	return json_object_set_new(m, key, json_string(value)) < 0 ? TM_ERROR : 0;
+}
+
+static int standard_labels(json_t *meta, json_t *labels)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(labels, k, v) {
+		int rc = set_string_in(meta, "labels", k, json_string_value(v));
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The pod template of a workload, or NULL. */
+static json_t *pod_template(json_t *obj)
+{
+	const char *kind = json_string_value(json_object_get(obj, "kind"));
+	json_t *spec = json_object_get(obj, "spec");
+
+	if (!kind)
+		return NULL;
+	if (!strcmp(kind, "Deployment") || !strcmp(kind, "StatefulSet") || !strcmp(kind, "DaemonSet") ||
+	    !strcmp(kind, "Job"))
+		return json_object_get(spec, "template");
+	if (!strcmp(kind, "CronJob"))
+		return json_object_get(json_object_get(json_object_get(spec, "jobTemplate"), "spec"), "template");
+	return NULL;
+}
+
+/* Collects "ConfigMap/name" and "Secret/name" a pod spec consumes. */
+static void consumed(json_t *podspec, json_t *into)
+{
+	static const char *const lists[] = { "containers", "initContainers" };
+	size_t i, j;
+	json_t *x, *c;
+
+	json_array_foreach(json_object_get(podspec, "volumes"), i, x) {
+		const char *cm = json_string_value(json_object_get(json_object_get(x, "configMap"), "name"));
+		const char *sec = json_string_value(json_object_get(json_object_get(x, "secret"), "secretName"));
+		if (cm)
+			json_object_set_new(into, cm, json_string("ConfigMap"));
+		if (sec)
+			json_object_set_new(into, sec, json_string("Secret"));
+	}
+	for (size_t l = 0; l < TM_ARRAY_LEN(lists); l++) {
+		json_array_foreach(json_object_get(podspec, lists[l]), i, c) {
+			json_array_foreach(json_object_get(c, "env"), j, x) {
+				json_t *from = json_object_get(x, "valueFrom");
+				const char *cm = json_string_value(json_object_get(json_object_get(from, "configMapKeyRef"), "name"));
+				const char *sec = json_string_value(json_object_get(json_object_get(from, "secretKeyRef"), "name"));
+				if (cm)
+					json_object_set_new(into, cm, json_string("ConfigMap"));
+				if (sec)
+					json_object_set_new(into, sec, json_string("Secret"));
+			}
+			json_array_foreach(json_object_get(c, "envFrom"), j, x) {
+				const char *cm = json_string_value(json_object_get(json_object_get(x, "configMapRef"), "name"));
+				const char *sec = json_string_value(json_object_get(json_object_get(x, "secretRef"), "name"));
+				if (cm)
+					json_object_set_new(into, cm, json_string("ConfigMap"));
+				if (sec)
+					json_object_set_new(into, sec, json_string("Secret"));
+			}
+		}
+	}
+}
+
+/* checksum/<kind>-<name> on every pod template, for each rendered ConfigMap or Secret
+ * it consumes: changing one rolls exactly the pods that read it. */
+static int checksums(json_t *objects, struct tm_err *err)
+{
+	size_t i, j;
+	json_t *obj, *cand;
+
+	json_array_foreach(objects, i, obj) {
+		json_t *tmpl = pod_template(obj), *refs;
+		const char *name;
+		json_t *kind;
+
+		if (!tmpl)
+			continue;
+		if (!(refs = json_object()))
+			return tm_err_set(err, TM_ERROR, "out of memory");
+		consumed(json_object_get(tmpl, "spec"), refs);
+		json_object_foreach(refs, name, kind) {
+			json_array_foreach(objects, j, cand) {
+				const char *ck = json_string_value(json_object_get(cand, "kind"));
+				const char *cn = json_string_value(json_object_get(json_object_get(cand, "metadata"), "name"));
+				char key[300], *data, hex[65];
+				json_t *payload;
+
+				if (!ck || !cn || strcmp(ck, json_string_value(kind)) || strcmp(cn, name))
+					continue;
+				payload = json_pack("{s:O?, s:O?, s:O?}", "data", json_object_get(cand, "data"), "stringData",
+						    json_object_get(cand, "stringData"), "binaryData",
+						    json_object_get(cand, "binaryData"));
+				data = payload ? json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+				json_decref(payload);
+				if (!data) {
+					json_decref(refs);
+					return tm_err_set(err, TM_ERROR, "out of memory");
+				}
+				tm_sha256_hex(hex, data, strlen(data));
+				free(data);
+				snprintf(key, sizeof(key), "checksum/%s-%s", ck[0] == 'C' ? "configmap" : "secret", cn);
+				if (!json_object_get(tmpl, "metadata"))
+					json_object_set_new(tmpl, "metadata", json_object());
+				if (set_string_in(json_object_get(tmpl, "metadata"), "annotations", key, hex) < 0) {
+					json_decref(refs);
+					return tm_err_set(err, TM_ERROR, "out of memory");
+				}
+			}
+		}
+		json_decref(refs);
+	}
+	return 0;
+}
+
+/* Checks the shape of one rendered object and gives it labels and its namespace. */
+static int finish_object(json_t *obj, const char *source, json_t *labels, const char *ns, struct tm_err *err)
+{
+	const char *kind = json_string_value(json_object_get(obj, "kind"));
+	json_t *meta = json_object_get(obj, "metadata"), *tmpl;
+	const char *name = json_string_value(json_object_get(meta, "name"));
+
+	if (!json_is_object(obj) || !json_is_string(json_object_get(obj, "apiVersion")) || !kind || !name)
+		return tm_err_set(err, TM_EINVALID, "%s: every object needs apiVersion, kind and metadata.name", source);
+	if (!cluster_scoped(kind) && !json_object_get(meta, "namespace"))
+		json_object_set_new(meta, "namespace", json_string(ns));
+	if (cluster_scoped(kind))
+		json_object_del(meta, "namespace");
+	if (standard_labels(meta, labels) < 0)
+		return tm_err_set(err, TM_EINVALID, "%s: %s '%s': metadata.labels must be a mapping", source, kind, name);
+	if ((tmpl = pod_template(obj))) {
+		if (!json_object_get(tmpl, "metadata"))
+			json_object_set_new(tmpl, "metadata", json_object());
+		if (standard_labels(json_object_get(tmpl, "metadata"), labels) < 0)
+			return tm_err_set(err, TM_EINVALID, "%s: %s '%s': the pod template's labels must be a mapping", source,
+					  kind, name);
+	}
+	return 0;
+}
+
+int tm_render(struct tm_rendered *out, const struct tm_render_opts *o, struct tm_err *err)
+{
+	struct tm_rendered r = { 0 };
+	struct tm_buf text = TM_BUF_INIT("rendered template", TM_TMPL_MAX_OUTPUT);
+	json_t *scope = NULL, *labels = NULL;
+	const char *version;
+	int rc;
+
+	if ((rc = tm_render_values(&r.values, o, err)) < 0)
+		goto out;
+	r.objects = json_array();
+	r.sources = json_array();
+	version = json_string_value(json_object_get(r.values.tree, "airflowVersion"));
+	scope = json_pack("{s:O, s:{s:s, s:s}, s:s, s:{s:s}}", "values", r.values.tree, "release", "name", o->release,
+			  "namespace", o->namespace, "environment", o->env ? o->env : "", "capabilities", "kubeVersion",
+			  o->kube_version ? o->kube_version : "");
+	labels = json_pack("{s:s, s:s, s:s, s:s}", "app.kubernetes.io/name", "airflow", "app.kubernetes.io/instance",
+			   o->release, "app.kubernetes.io/part-of", "airflow", "app.kubernetes.io/managed-by", "tarmac");
+	if (!r.objects || !r.sources || !scope || !labels) {
+		rc = tm_err_set(err, TM_ERROR, "out of memory");
+		goto out;
+	}
+	if (version)
+		json_object_set_new(labels, "app.kubernetes.io/version", json_string(version));
+	for (size_t i = 0; i < tm_embedded_nfiles; i++) {
+		const struct tm_embedded_file *f = &tm_embedded_files[i];
+		struct tm_tmpl *t = NULL;
+		json_t *docs = NULL, *doc;
+		char name[256];
+		size_t j;
+
+		if (strncmp(f->path, TEMPLATE_DIR, strlen(TEMPLATE_DIR)) != 0)
+			continue;
+		snprintf(name, sizeof(name), "bundle/%s", f->path);
+		tm_buf_clear(&text);
+		if ((rc = tm_tmpl_parse(&t, name, (const char *)f->data, f->len, err)) < 0 ||
+		    (rc = tm_tmpl_render(t, scope, &text, err)) < 0) {
+			tm_tmpl_free(t);
+			goto out;
+		}
+		tm_tmpl_free(t);
+		snprintf(name, sizeof(name), "bundle/%s (rendered)", f->path);
+		if ((rc = tm_doc_parse_yaml_stream(&docs, tm_buf_cstr(&text), text.len, name, err)) < 0)
+			goto out;
+		json_array_foreach(docs, j, doc) {
+			if ((rc = finish_object(doc, name, labels, o->namespace, err)) < 0) {
+				json_decref(docs);
+				goto out;
+			}
+			json_array_append(r.objects, doc);
+			json_array_append_new(r.sources, json_string(f->path));
+		}
+		json_decref(docs);
+	}
+	if ((rc = checksums(r.objects, err)) < 0)
+		goto out;
+	*out = r;
+	memset(&r, 0, sizeof(r));
+out:
+	tm_rendered_release(&r);
+	json_decref(scope);
+	json_decref(labels);
+	tm_buf_release(&text);
+	return rc;
+}

@@ -1,0 +1,167 @@
+/* The whole render pipeline over the embedded bundle: golden output per environment,
+ * determinism, and what every object gets (labels, namespace, checksums). */
+#include "../testutil.h"
+#include "tarmac/doc.h"
+#include "tarmac/render.h"
+
+static int render_env(struct tm_rendered *r, const char *env, const struct tm_set_arg *sets, size_t nsets,
+		      struct tm_err *err)
+{
+	struct tm_render_opts o = { .env = env, .release = "airflow", .namespace = "airflow", .kube_version = "1.30",
+				    .sets = sets, .nsets = nsets };
+
+	tm_err_init(err);
+	memset(r, 0, sizeof(*r));
+	return tm_render(r, &o, err);
+}
+
+/* The stream 'tarmac render' prints. */
+static char *as_yaml(struct tm_rendered *r)
+{
+	struct tm_buf b = TM_BUF_INIT("stream", 64u << 20);
+	size_t i;
+	json_t *obj;
+
+	json_array_foreach(r->objects, i, obj) {
+		cr_assert_eq(tm_buf_printf(&b, NULL, "---\n# Source: %s\n", json_string_value(json_array_get(r->sources, i))), 0);
+		cr_assert_eq(tm_doc_emit_yaml(&b, obj, 0, NULL), 0);
+		cr_assert_eq(tm_buf_puts(&b, "\n", NULL), 0);
+	}
+	return tm_buf_detach(&b);
+}
+
+static void golden(const char *env)
+{
+	struct tm_rendered r;
+	struct tm_err err;
+	struct tm_buf want = TM_BUF_INIT("golden", 64u << 20);
+	char path[512], *got;
+
+	cr_assert_eq(render_env(&r, env, NULL, 0, &err), 0, "%s", tm_err_msg(&err));
+	got = as_yaml(&r);
+	snprintf(path, sizeof(path), "%s/render/%s.yaml", getenv("TM_TEST_FIXTURES"), env);
+	if (getenv("TM_UPDATE_GOLDEN")) {
+		cr_assert_eq(tm_file_write_atomic(path, got, strlen(got), 0644, &err), 0, "%s", tm_err_msg(&err));
+	} else {
+		cr_assert_eq(tm_file_read(&want, path, 64u << 20, &err), 0,
+			     "%s (run 'TM_UPDATE_GOLDEN=1 zig build test' to create it)", tm_err_msg(&err));
+		cr_assert_str_eq(got, want.data, "rendered %s differs from %s; if the change is intended, "
+						 "rerun with TM_UPDATE_GOLDEN=1 and review the diff", env, path);
+	}
+	free(got);
+	tm_buf_release(&want);
+	tm_rendered_release(&r);
+}
+
+Test(render_stack, golden_dev)
+{
+	golden("dev");
+}
+
+Test(render_stack, golden_staging)
+{
+	golden("staging");
+}
+
+Test(render_stack, golden_prod)
+{
+	golden("prod");
+}
+
+Test(render_stack, byte_identical_every_time)
+{
+	struct tm_rendered a, b;
+	struct tm_err err;
+	char *ya, *yb;
+
+	cr_assert_eq(render_env(&a, "prod", NULL, 0, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_eq(render_env(&b, "prod", NULL, 0, &err), 0, "%s", tm_err_msg(&err));
+	ya = as_yaml(&a);
+	yb = as_yaml(&b);
+	cr_assert_str_eq(ya, yb);
+	free(ya);
+	free(yb);
+	tm_rendered_release(&a);
+	tm_rendered_release(&b);
+}
+
+Test(render_stack, every_object_is_labelled_and_placed)
+{
+	struct tm_rendered r;
+	struct tm_err err;
+	size_t i;
+	json_t *obj;
+
+	cr_assert_eq(render_env(&r, "dev", NULL, 0, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_gt(json_array_size(r.objects), 10);
+	json_array_foreach(r.objects, i, obj) {
+		json_t *meta = json_object_get(obj, "metadata"), *labels = json_object_get(meta, "labels");
+		const char *kind = json_string_value(json_object_get(obj, "kind"));
+		cr_assert_str_eq(json_string_value(json_object_get(labels, "app.kubernetes.io/managed-by")), "tarmac", "%s", kind);
+		cr_assert_str_eq(json_string_value(json_object_get(labels, "app.kubernetes.io/instance")), "airflow");
+		cr_assert_str_eq(json_string_value(json_object_get(labels, "app.kubernetes.io/version")), "3.2.0");
+		if (strcmp(kind, "Namespace") == 0)
+			cr_assert_null(json_object_get(meta, "namespace"));
+		else
+			cr_assert_str_eq(json_string_value(json_object_get(meta, "namespace")), "airflow", "%s", kind);
+	}
+	tm_rendered_release(&r);
+}
+
+/* Changing airflow.cfg must roll every pod that mounts it, and only through its checksum. */
+Test(render_stack, config_change_changes_the_checksum)
+{
+	struct tm_set_arg set = { .kind = TM_ARG_SET, .arg = "config.core.parallelism=64" };
+	struct tm_rendered a, b;
+	struct tm_err err;
+	const char *key = "checksum/configmap-airflow-config";
+	size_t i, n = 0;
+	json_t *obj;
+
+	cr_assert_eq(render_env(&a, "dev", NULL, 0, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_eq(render_env(&b, "dev", &set, 1, &err), 0, "%s", tm_err_msg(&err));
+	json_array_foreach(a.objects, i, obj) {
+		json_t *ann_a = json_object_get(json_object_get(json_object_get(json_object_get(obj, "spec"), "template"), "metadata"), "annotations");
+		json_t *objb = json_array_get(b.objects, i);
+		json_t *ann_b = json_object_get(json_object_get(json_object_get(json_object_get(objb, "spec"), "template"), "metadata"), "annotations");
+		if (!json_object_get(ann_a, key))
+			continue;
+		n++;
+		cr_assert_str_neq(json_string_value(json_object_get(ann_a, key)), json_string_value(json_object_get(ann_b, key)));
+	}
+	cr_assert_geq(n, 5, "scheduler, api-server, dag-processor, triggerer and the migration job read the config");
+	tm_rendered_release(&a);
+	tm_rendered_release(&b);
+}
+
+Test(render_stack, components_switch_off)
+{
+	struct tm_set_arg sets[] = { { .kind = TM_ARG_SET, .arg = "statsd.enabled=false,triggerer.enabled=false" } };
+	struct tm_rendered r;
+	struct tm_err err;
+	size_t i;
+	json_t *obj;
+
+	cr_assert_eq(render_env(&r, "dev", sets, 1, &err), 0, "%s", tm_err_msg(&err));
+	json_array_foreach(r.objects, i, obj) {
+		const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+		cr_assert(strstr(name, "statsd") == NULL && strstr(name, "triggerer") == NULL, "%s still rendered", name);
+	}
+	tm_rendered_release(&r);
+}
+
+Test(render_stack, bad_input_is_named)
+{
+	struct tm_set_arg typo = { .kind = TM_ARG_SET, .arg = "schedular.replicas=2" };
+	struct tm_set_arg type = { .kind = TM_ARG_SET, .arg = "scheduler.replicas=two" };
+	struct tm_rendered r;
+	struct tm_err err;
+
+	cr_assert_eq(render_env(&r, "qa", NULL, 0, &err), TM_EINVALID);
+	cr_assert_str_eq(tm_err_msg(&err), "no environment 'qa' (the bundle has: dev, prod, staging)");
+	cr_assert_eq(render_env(&r, "dev", &typo, 1, &err), TM_EINVALID);
+	cr_assert_str_eq(tm_err_msg(&err), "--set schedular.replicas=2: (the values): unknown key 'schedular' "
+					   "(did you mean 'scheduler'?)");
+	cr_assert_eq(render_env(&r, "dev", &type, 1, &err), TM_EINVALID);
+	cr_assert_str_eq(tm_err_msg(&err), "--set scheduler.replicas=two: scheduler.replicas: expected integer, got string");
+}
