@@ -22,6 +22,12 @@ struct render_ctx {
 	long steps;
 	int depth;
 	struct tm_err *err;
+	/* partials parsed once per render, however often they are included */
+	struct {
+		const struct tm_embedded_file *file;
+		struct tm_tmpl *tmpl;
+	} partials[16];
+	int npartials;
 };
 
 static int fail(struct render_ctx *rc, int line, int col, int code, const char *fmt, const char *a,
@@ -640,7 +646,7 @@ static int run(struct render_ctx *rc, const struct node *n);
 static int f_include(struct render_ctx *rc, const struct expr *at, json_t *v, json_t **args, json_t **out)
 {
 	const struct tm_embedded_file *f;
-	struct tm_tmpl *t = NULL;
+	struct tm_tmpl *t = NULL, *owned = NULL;
 	struct tm_buf text = TM_BUF_INIT("included template", TM_TMPL_MAX_OUTPUT), *saved = rc->out;
 	const struct tm_tmpl *saved_t = rc->t;
 	char name[300];
@@ -654,9 +660,20 @@ static int f_include(struct render_ctx *rc, const struct expr *at, json_t *v, js
 	if (rc->depth > TM_TMPL_MAX_DEPTH / 2)
 		return fail(rc, at->line, at->col, TM_ELIMIT, "'include' nested too deeply (does '%s' include itself?)%s",
 			    json_string_value(v), NULL);
-	snprintf(name, sizeof(name), "bundle/%s", f->path);
-	if ((r = tm_tmpl_parse(&t, name, (const char *)f->data, f->len, rc->err)) < 0)
-		return r;
+	for (int i = 0; i < rc->npartials && !t; i++)
+		if (rc->partials[i].file == f)
+			t = rc->partials[i].tmpl;
+	if (!t) {
+		snprintf(name, sizeof(name), "bundle/%s", f->path);
+		if ((r = tm_tmpl_parse(&t, name, (const char *)f->data, f->len, rc->err)) < 0)
+			return r;
+		if (rc->npartials < (int)TM_ARRAY_LEN(rc->partials)) {
+			rc->partials[rc->npartials].file = f;
+			rc->partials[rc->npartials++].tmpl = t;
+		} else {
+			owned = t; /* the cache is full: this one is freed after use */
+		}
+	}
 	{
 		/* the partial's own 'set' names stay inside it */
 		struct frame fr = { json_object(), rc->top };
@@ -669,7 +686,7 @@ static int f_include(struct render_ctx *rc, const struct expr *at, json_t *v, js
 		rc->t = saved_t;
 		json_decref(fr.vars);
 	}
-	tm_tmpl_free(t);
+	tm_tmpl_free(owned);
 	if (r < 0) {
 		tm_buf_release(&text);
 		return r;
@@ -867,5 +884,7 @@ int tm_tmpl_render(const struct tm_tmpl *t, json_t *scope, struct tm_buf *out, s
 		return tm_err_set(err, TM_ERROR, "out of memory");
 	r = run_scoped(&rc, t->root, vars);
 	json_decref(vars);
+	for (int i = 0; i < rc.npartials; i++)
+		tm_tmpl_free(rc.partials[i].tmpl);
 	return r;
 }

@@ -14,14 +14,24 @@ struct parser {
 	const char *tag_end;  /* where the current tag's body ends */
 	int depth;
 	struct tm_err *err;
+	/* the last position asked for, so that line/column counting moves forward
+	 * instead of rescanning from the start (positions are asked for in order) */
+	const char *mark_at;
+	int mark_line, mark_col;
 };
 
 /* line and column (1-based) of a position in the source */
-static void pos_of(const struct parser *ps, const char *at, int *line, int *col)
+static void pos_of(struct parser *ps, const char *at, int *line, int *col)
 {
+	const char *q = ps->src;
 	int l = 1, c = 1;
 
-	for (const char *q = ps->src; q < at && q < ps->end; q++) {
+	if (ps->mark_at && ps->mark_at <= at) {
+		q = ps->mark_at;
+		l = ps->mark_line;
+		c = ps->mark_col;
+	}
+	for (; q < at && q < ps->end; q++) {
 		if (*q == '\n') {
 			l++;
 			c = 1;
@@ -29,6 +39,9 @@ static void pos_of(const struct parser *ps, const char *at, int *line, int *col)
 			c++;
 		}
 	}
+	ps->mark_at = q;
+	ps->mark_line = l;
+	ps->mark_col = c;
 	*line = l;
 	*col = c;
 }
