@@ -293,11 +293,28 @@ static int finish_object(json_t *obj, const char *source, json_t *labels, const 
 	return 0;
 }
 
+/* What templates may assume of the cluster: the API versions of the kinds whose group
+ * moved between the versions tarmac supports (1.20 and later). */
+static json_t *capabilities(const char *kube_version, struct tm_err *err)
+{
+	unsigned maj = 1, min = 30;
+	char tail;
+
+	if (kube_version && (sscanf(kube_version, "%u.%u%c", &maj, &min, &tail) != 2 || maj != 1 || min < 20)) {
+		tm_err_set(err, TM_EINVALID, "Kubernetes %s is not supported (1.20 or later)", kube_version);
+		return NULL;
+	}
+	return json_pack("{s:s, s:i, s:s, s:s, s:s}", "kubeVersion", kube_version ? kube_version : "1.30", "minor",
+			 (int)min, "hpaApiVersion", min >= 23 ? "autoscaling/v2" : "autoscaling/v2beta2", "pdbApiVersion",
+			 min >= 21 ? "policy/v1" : "policy/v1beta1", "cronJobApiVersion",
+			 min >= 21 ? "batch/v1" : "batch/v1beta1");
+}
+
 int tm_render(struct tm_rendered *out, const struct tm_render_opts *o, struct tm_err *err)
 {
 	struct tm_rendered r = { 0 };
 	struct tm_buf text = TM_BUF_INIT("rendered template", TM_TMPL_MAX_OUTPUT);
-	json_t *scope = NULL, *labels = NULL;
+	json_t *scope = NULL, *labels = NULL, *caps;
 	const char *version;
 	int rc;
 
@@ -306,9 +323,12 @@ int tm_render(struct tm_rendered *out, const struct tm_render_opts *o, struct tm
 	r.objects = json_array();
 	r.sources = json_array();
 	version = json_string_value(json_object_get(r.values.tree, "airflowVersion"));
-	scope = json_pack("{s:O, s:{s:s, s:s}, s:s, s:{s:s}}", "values", r.values.tree, "release", "name", o->release,
-			  "namespace", o->namespace, "environment", o->env ? o->env : "", "capabilities", "kubeVersion",
-			  o->kube_version ? o->kube_version : "");
+	if (!(caps = capabilities(o->kube_version, err))) {
+		rc = err ? err->code : TM_EINVALID;
+		goto out;
+	}
+	scope = json_pack("{s:O, s:{s:s, s:s}, s:s, s:o}", "values", r.values.tree, "release", "name", o->release,
+			  "namespace", o->namespace, "environment", o->env ? o->env : "", "capabilities", caps);
 	labels = json_pack("{s:s, s:s, s:s, s:s}", "app.kubernetes.io/name", "airflow", "app.kubernetes.io/instance",
 			   o->release, "app.kubernetes.io/part-of", "airflow", "app.kubernetes.io/managed-by", "tarmac");
 	if (!r.objects || !r.sources || !scope || !labels) {

@@ -30,16 +30,20 @@ static char *as_yaml(struct tm_rendered *r)
 	return tm_buf_detach(&b);
 }
 
-static void golden(const char *env)
+/* tests/fixtures/render/<env>-<executor>.yaml holds what 'tarmac render' prints */
+static void golden(const char *env, const char *executor)
 {
+	struct tm_set_arg set = { .kind = TM_ARG_SET };
 	struct tm_rendered r;
 	struct tm_err err;
 	struct tm_buf want = TM_BUF_INIT("golden", 64u << 20);
-	char path[512], *got;
+	char path[512], arg[64], *got;
 
-	cr_assert_eq(render_env(&r, env, NULL, 0, &err), 0, "%s", tm_err_msg(&err));
+	snprintf(arg, sizeof(arg), "executor=%sExecutor", executor);
+	set.arg = arg;
+	cr_assert_eq(render_env(&r, env, &set, 1, &err), 0, "%s", tm_err_msg(&err));
 	got = as_yaml(&r);
-	snprintf(path, sizeof(path), "%s/render/%s.yaml", getenv("TM_TEST_FIXTURES"), env);
+	snprintf(path, sizeof(path), "%s/render/%s-%s.yaml", getenv("TM_TEST_FIXTURES"), env, executor);
 	if (getenv("TM_UPDATE_GOLDEN")) {
 		cr_assert_eq(tm_file_write_atomic(path, got, strlen(got), 0644, &err), 0, "%s", tm_err_msg(&err));
 	} else {
@@ -53,19 +57,86 @@ static void golden(const char *env)
 	tm_rendered_release(&r);
 }
 
-Test(render_stack, golden_dev)
+Test(render_stack, golden_dev_kubernetes)
 {
-	golden("dev");
+	golden("dev", "Kubernetes");
 }
 
-Test(render_stack, golden_staging)
+Test(render_stack, golden_dev_celery)
 {
-	golden("staging");
+	golden("dev", "Celery");
 }
 
-Test(render_stack, golden_prod)
+Test(render_stack, golden_staging_kubernetes)
 {
-	golden("prod");
+	golden("staging", "Kubernetes");
+}
+
+Test(render_stack, golden_staging_celery)
+{
+	golden("staging", "Celery");
+}
+
+Test(render_stack, golden_prod_kubernetes)
+{
+	golden("prod", "Kubernetes");
+}
+
+Test(render_stack, golden_prod_celery)
+{
+	golden("prod", "Celery");
+}
+
+/* An HPA owns the workers' replicas: the Deployment must not carry them. */
+Test(render_stack, hpa_owned_workers_have_no_replicas)
+{
+	struct tm_set_arg set = { .kind = TM_ARG_SET, .arg = "executor=CeleryExecutor" };
+	struct tm_rendered r;
+	struct tm_err err;
+	size_t i;
+	json_t *obj;
+	int seen = 0;
+
+	cr_assert_eq(render_env(&r, "prod", &set, 1, &err), 0, "%s", tm_err_msg(&err));
+	json_array_foreach(r.objects, i, obj) {
+		const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+		const char *kind = json_string_value(json_object_get(obj, "kind"));
+		if (strcmp(name, "airflow-worker") == 0 && strcmp(kind, "Deployment") == 0) {
+			cr_assert_null(json_object_get(json_object_get(obj, "spec"), "replicas"));
+			seen |= 1;
+		}
+		if (strcmp(kind, "HorizontalPodAutoscaler") == 0) {
+			cr_assert_str_eq(json_string_value(json_object_get(obj, "apiVersion")), "autoscaling/v2");
+			seen |= 2;
+		}
+	}
+	cr_assert_eq(seen, 3);
+	tm_rendered_release(&r);
+}
+
+/* API versions follow the cluster's Kubernetes version. */
+Test(render_stack, api_versions_follow_the_kube_version)
+{
+	struct tm_render_opts o = { .env = "prod", .release = "airflow", .namespace = "airflow", .kube_version = "1.20" };
+	struct tm_rendered r = { 0 };
+	struct tm_err err;
+	size_t i;
+	json_t *obj;
+	int pdbs = 0;
+
+	tm_err_init(&err);
+	cr_assert_eq(tm_render(&r, &o, &err), 0, "%s", tm_err_msg(&err));
+	json_array_foreach(r.objects, i, obj) {
+		if (strcmp(json_string_value(json_object_get(obj, "kind")), "PodDisruptionBudget") == 0) {
+			cr_assert_str_eq(json_string_value(json_object_get(obj, "apiVersion")), "policy/v1beta1");
+			pdbs++;
+		}
+	}
+	cr_assert_eq(pdbs, 3);
+	tm_rendered_release(&r);
+	o.kube_version = "1.19";
+	cr_assert_eq(tm_render(&r, &o, &err), TM_EINVALID);
+	cr_assert_str_eq(tm_err_msg(&err), "Kubernetes 1.19 is not supported (1.20 or later)");
 }
 
 Test(render_stack, byte_identical_every_time)
@@ -93,7 +164,7 @@ Test(render_stack, every_object_is_labelled_and_placed)
 	json_t *obj;
 
 	cr_assert_eq(render_env(&r, "dev", NULL, 0, &err), 0, "%s", tm_err_msg(&err));
-	cr_assert_gt(json_array_size(r.objects), 10);
+	cr_assert_gt(json_array_size(r.objects), 20);
 	json_array_foreach(r.objects, i, obj) {
 		json_t *meta = json_object_get(obj, "metadata"), *labels = json_object_get(meta, "labels");
 		const char *kind = json_string_value(json_object_get(obj, "kind"));
