@@ -112,6 +112,12 @@ struct tm_render_opts {
 	const struct tm_set_arg *sets;
 	size_t nsets;
 	bool allow_unknown;       /* unknown values keys are warnings, not errors */
+	/* "group/version" APIs served beyond Kubernetes' own (CRDs: monitoring.coreos.com/v1),
+	 * from --api-versions or, once the cluster is asked, discovery. An object of an API
+	 * outside Kubernetes' own and not listed is left out with a warning, or fails when
+	 * values.requiredApis names it. */
+	const char *const *api_versions;
+	size_t napi_versions;
 	tm_report_fn report;      /* warnings; may be NULL */
 	void *report_ctx;
 };

@@ -107,8 +107,10 @@ struct tm_render_args {
 	struct tm_set_arg sets[256];
 	struct tm_buf set_text[256];
 	size_t nsets;
+	const char *api_versions[64];
+	size_t napi_versions;
 };
-/* Rows for a command's option table; ids 'e','f','s','S','F','u','k' are taken. */
+/* Rows for a command's option table; ids 'e','f','s','S','F','u','k','a' are taken. */
 #define TM_RENDER_OPTSPECS                                                                                   \
 	{ 'e', "env", 0, TM_OPT_VALUE, "ENV", "environment overlay: dev, staging or prod (default dev)" },    \
 	{ 'f', "values", 'f', TM_OPT_VALUE, "FILE", "a values file ('-': standard input); repeatable, later wins" }, \
@@ -116,7 +118,8 @@ struct tm_render_args {
 	{ 'S', "set-string", 0, TM_OPT_VALUE, "K=V", "set a value, always as text; repeatable" },             \
 	{ 'F', "set-file", 0, TM_OPT_VALUE, "K=FILE", "set a value to a file's content; repeatable" },        \
 	{ 'u', "allow-unknown-values", 0, TM_OPT_FLAG, NULL, "warn about unknown values keys, do not fail" }, \
-	{ 'k', "kube-version", 0, TM_OPT_VALUE, "X.Y", "Kubernetes version to render for (default 1.30)" }
+	{ 'k', "kube-version", 0, TM_OPT_VALUE, "X.Y", "Kubernetes version to render for (default 1.30)" },   \
+	{ 'a', "api-versions", 0, TM_OPT_VALUE, "G/V", "an extra API the cluster serves (a CRD's, e.g. monitoring.coreos.com/v1); repeatable" }
 int tm_render_args_set(struct tm_render_args *a, int id, const char *value, struct tm_err *err);
 /* Reads the files named by -f and --set-file and fills o for tm_render. */
 int tm_render_args_load(struct tm_cli *cli, struct tm_render_args *a, struct tm_render_opts *o);

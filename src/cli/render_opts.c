@@ -30,6 +30,13 @@ int tm_render_args_set(struct tm_render_args *a, int id, const char *value, stru
 	case 'u':
 		a->allow_unknown = true;
 		return 0;
+	case 'a':
+		if (!strchr(value, '/') || strchr(value, ' '))
+			return tm_err_set(err, TM_EINVALID, "'%s' is not an API like group/version", value);
+		if (a->napi_versions == TM_ARRAY_LEN(a->api_versions))
+			return tm_err_set(err, TM_EINVALID, "at most %zu --api-versions", TM_ARRAY_LEN(a->api_versions));
+		a->api_versions[a->napi_versions++] = value;
+		return 0;
 	case 'k': {
 		unsigned maj, min;
 		char tail;
@@ -76,6 +83,8 @@ int tm_render_args_load(struct tm_cli *cli, struct tm_render_args *a, struct tm_
 	o->sets = a->sets;
 	o->nsets = a->nsets;
 	o->allow_unknown = a->allow_unknown;
+	o->api_versions = a->api_versions;
+	o->napi_versions = a->napi_versions;
 	o->report = tm_sink_report;
 	o->report_ctx = &cli->sink;
 	return 0;

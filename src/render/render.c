@@ -268,6 +268,41 @@ static int checksums(json_t *objects, struct tm_err *err)
 	return 0;
 }
 
+/* API groups every supported Kubernetes serves (the versions come from capabilities). */
+static bool builtin_group(const char *api_version)
+{
+	static const char *const groups[] = { "apps", "batch", "rbac.authorization.k8s.io", "policy", "autoscaling",
+					      "networking.k8s.io", "storage.k8s.io", "coordination.k8s.io",
+					      "scheduling.k8s.io", "apiextensions.k8s.io" };
+	const char *slash = strchr(api_version, '/');
+
+	if (!slash)
+		return true; /* the core group: "v1" */
+	for (size_t i = 0; i < TM_ARRAY_LEN(groups); i++)
+		if (strlen(groups[i]) == (size_t)(slash - api_version) && !strncmp(api_version, groups[i], strlen(groups[i])))
+			return true;
+	return false;
+}
+
+/* Whether the cluster serves obj's API; required is set when values insist on it. */
+static bool api_served(const struct tm_render_opts *o, json_t *values, json_t *obj, bool *required)
+{
+	const char *av = json_string_value(json_object_get(obj, "apiVersion"));
+	size_t i;
+	json_t *x;
+
+	*required = false;
+	if (builtin_group(av))
+		return true;
+	for (i = 0; i < o->napi_versions; i++)
+		if (strcmp(o->api_versions[i], av) == 0)
+			return true;
+	json_array_foreach(json_object_get(values, "requiredApis"), i, x)
+		if (json_is_string(x) && strcmp(json_string_value(x), av) == 0)
+			*required = true;
+	return false;
+}
+
 /* Checks the shape of one rendered object and gives it labels and its namespace. */
 static int finish_object(json_t *obj, const char *source, json_t *labels, const char *ns, struct tm_err *err)
 {
@@ -358,9 +393,27 @@ int tm_render(struct tm_rendered *out, const struct tm_render_opts *o, struct tm
 		if ((rc = tm_doc_parse_yaml_stream(&docs, tm_buf_cstr(&text), text.len, name, err)) < 0)
 			goto out;
 		json_array_foreach(docs, j, doc) {
+			bool required;
 			if ((rc = finish_object(doc, name, labels, o->namespace, err)) < 0) {
 				json_decref(docs);
 				goto out;
+			}
+			if (!api_served(o, r.values.tree, doc, &required)) {
+				const char *av = json_string_value(json_object_get(doc, "apiVersion"));
+				const char *kind = json_string_value(json_object_get(doc, "kind"));
+				char subject[256], msg[512];
+				snprintf(subject, sizeof(subject), "%s %s", kind,
+					 json_string_value(json_object_get(json_object_get(doc, "metadata"), "name")));
+				if (required) {
+					rc = tm_err_set(err, TM_EINVALID, "%s: %s needs the API %s, which the cluster does not "
+							"serve (install its CRD, or pass --api-versions %s)", name, subject, av, av);
+					json_decref(docs);
+					goto out;
+				}
+				snprintf(msg, sizeof(msg), "left out: the cluster does not serve %s (install its CRD or pass "
+					 "--api-versions %s; list it in requiredApis to make this an error)", av, av);
+				warn(o, subject, msg);
+				continue;
 			}
 			json_array_append(r.objects, doc);
 			json_array_append_new(r.sources, json_string(f->path));

@@ -499,9 +499,18 @@ static int next_tag(struct parser *ps, const char *from, struct tag *tg, bool *f
 		closer = q[1] == '{' ? "}}" : q[1] == '%' ? "%}" : "#}";
 		tg->open = q;
 		tg->body = q + 2;
-		for (c = tg->body; c + 1 < ps->end; c++)
-			if (c[0] == closer[0] && c[1] == closer[1])
+		/* a closer inside a "string" does not end the tag: {{ "}}" }} */
+		bool in_str = false;
+		for (c = tg->body; c + 1 < ps->end; c++) {
+			if (tg->kind != '#' && in_str && c[0] == '\\') {
+				c++;
+				continue;
+			}
+			if (tg->kind != '#' && c[0] == '"')
+				in_str = !in_str;
+			else if (!in_str && c[0] == closer[0] && c[1] == closer[1])
 				break;
+		}
 		if (c + 1 >= ps->end)
 			return fail(ps, q, "tag not closed (expected '%s')", closer);
 		tg->close = c;

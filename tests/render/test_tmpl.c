@@ -56,6 +56,7 @@ Test(render_tmpl, substitution_of_scalars)
 	       "airflow b c");
 	expect("text without tags", "text without tags");
 	expect("{{ release.name ~ \"-\" ~ values.replicas ~ values.missing }}", "af-2");
+	expect("{{ \"{{ $labels.pod }}\" }} {% if \"%}\" %}ok{% end %}", "{{ $labels.pod }} ok");
 	expect("{% if release.name ~ \"x\" == \"afx\" %}joined before compared{% end %}", "joined before compared");
 	expect("", "");
 }
