@@ -87,6 +87,34 @@ Test(render_stack, golden_prod_celery)
 	golden("prod", "Celery");
 }
 
+/* git-sync: a one-time clone before Airflow starts, a sidecar after, the key mounted. */
+Test(render_stack, git_sync_clones_first_then_follows)
+{
+	struct tm_set_arg set = { .kind = TM_ARG_SET,
+				  .arg = "dags.gitSync.enabled=true,dags.gitSync.repo=ssh://git@git.example/dags.git,"
+					 "dags.gitSync.sshKeySecret=airflow-ssh-secret" };
+	struct tm_rendered r;
+	struct tm_err err;
+	size_t i;
+	json_t *obj;
+	int seen = 0;
+
+	cr_assert_eq(render_env(&r, "dev", &set, 1, &err), 0, "%s", tm_err_msg(&err));
+	json_array_foreach(r.objects, i, obj) {
+		json_t *spec = json_object_get(json_object_get(json_object_get(obj, "spec"), "template"), "spec");
+		const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+		if (strcmp(json_string_value(json_object_get(obj, "kind")), "Deployment") || strcmp(name, "airflow-dag-processor"))
+			continue;
+		cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(spec, "initContainers"), 1), "name")),
+				 "git-sync-init");
+		cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(spec, "containers"), 0), "name")),
+				 "git-sync");
+		seen = 1;
+	}
+	cr_assert(seen);
+	tm_rendered_release(&r);
+}
+
 /* An HPA owns the workers' replicas: the Deployment must not carry them. */
 Test(render_stack, hpa_owned_workers_have_no_replicas)
 {
@@ -235,4 +263,11 @@ Test(render_stack, bad_input_is_named)
 					   "(did you mean 'scheduler'?)");
 	cr_assert_eq(render_env(&r, "dev", &type, 1, &err), TM_EINVALID);
 	cr_assert_str_eq(tm_err_msg(&err), "--set scheduler.replicas=two: scheduler.replicas: expected integer, got string");
+	{
+		struct tm_set_arg norepo = { .kind = TM_ARG_SET, .arg = "dags.gitSync.enabled=true" };
+		cr_assert_eq(render_env(&r, "dev", &norepo, 1, &err), TM_EINVALID);
+		cr_assert(strstr(tm_err_msg(&err), "required: dags.gitSync.repo is needed when dags.gitSync.enabled") != NULL,
+			  "%s", tm_err_msg(&err));
+		cr_assert(strncmp(tm_err_msg(&err), "bundle/partials/git-sync.yaml:", 30) == 0, "%s", tm_err_msg(&err));
+	}
 }
