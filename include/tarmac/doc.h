@@ -31,6 +31,11 @@ int tm_doc_parse_yaml_stream(json_t **out, const char *text, size_t len, const c
 /* Reads a YAML file (at most max bytes) into one document. "-" is standard input. */
 int tm_doc_load_yaml_file(json_t **out, const char *path, size_t max, struct tm_err *err);
 
+/* Applies an RFC 7386 JSON merge patch to *target in place: mappings merge key by key,
+ * null deletes, anything else replaces (a non-mapping patch replaces the whole value).
+ * Returns 0 or TM_ERROR when memory runs out. */
+int tm_doc_merge_patch(json_t **target, json_t *patch);
+
 /* Appends v as block YAML, every line indented by indent spaces, without a final
  * newline: the caller ends the line (a literal block needs that line break). Mappings are sorted by key; a string is quoted whenever a YAML 1.1 or 1.2
  * reader could take it for anything but that string. Deterministic. */

@@ -1,4 +1,4 @@
-/* JSON values out as YAML text: deterministic (sorted keys), and quoting any string
+/* JSON values out as YAML text, and RFC 7386 merge patches: deterministic (sorted keys), and quoting any string
  * that a YAML 1.1 reader (Kubernetes' go-yaml) or a 1.2 reader could misread. */
 #include <math.h>
 #include <stdlib.h>
@@ -274,4 +274,38 @@ int tm_doc_emit_yaml(struct tm_buf *out, json_t *v, int indent, struct tm_err *e
 	if (is_block(v))
 		rc = pad(out, indent, err);
 	return rc ? rc : emit(out, v, indent, true, 0, err);
+}
+
+int tm_doc_merge_patch(json_t **target, json_t *patch)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(patch)) {
+		json_t *copy = json_deep_copy(patch);
+		if (!copy)
+			return TM_ERROR;
+		json_decref(*target);
+		*target = copy;
+		return 0;
+	}
+	if (!json_is_object(*target)) {
+		json_t *fresh = json_object();
+		if (!fresh)
+			return TM_ERROR;
+		json_decref(*target);
+		*target = fresh;
+	}
+	json_object_foreach(patch, k, v) {
+		if (json_is_null(v)) {
+			json_object_del(*target, k);
+			continue;
+		}
+		json_t *cur = json_incref(json_object_get(*target, k));
+		if (!cur)
+			cur = json_null();
+		if (tm_doc_merge_patch(&cur, v) < 0 || json_object_set_new(*target, k, cur) < 0)
+			return TM_ERROR;
+	}
+	return 0;
 }

@@ -345,6 +345,49 @@ static json_t *capabilities(const char *kube_version, struct tm_err *err)
 			 min >= 21 ? "batch/v1" : "batch/v1beta1");
 }
 
+/* values.objectPatches: RFC 7386 merge patches on rendered objects, for what no value
+ * reaches. A patch that matches nothing is an error (a typo must not pass silently). */
+static int apply_patches(struct tm_rendered *r, const char *ns, struct tm_err *err)
+{
+	json_t *patches = json_object_get(r->values.tree, "objectPatches"), *p;
+	size_t i, j;
+
+	json_array_foreach(patches, i, p) {
+		const char *kind = json_string_value(json_object_get(p, "kind"));
+		const char *name = json_string_value(json_object_get(p, "name"));
+		const char *pns = json_string_value(json_object_get(p, "namespace"));
+		char ptr[64];
+		const char *where;
+		json_t *obj;
+		int hits = 0;
+
+		snprintf(ptr, sizeof(ptr), "/objectPatches/%zu/name", i);
+		where = json_string_value(json_object_get(r->values.origin, ptr));
+		json_array_foreach(r->objects, j, obj) {
+			json_t *meta = json_object_get(obj, "metadata");
+			const char *ons = json_string_value(json_object_get(meta, "namespace"));
+			if (strcmp(json_string_value(json_object_get(obj, "kind")), kind) ||
+			    strcmp(json_string_value(json_object_get(meta, "name")), name) ||
+			    (ons && strcmp(ons, pns ? pns : ns)))
+				continue;
+			if (tm_doc_merge_patch(&obj, json_object_get(p, "patch")) < 0)
+				return tm_err_set(err, TM_ERROR, "out of memory");
+			meta = json_object_get(obj, "metadata");
+			if (!json_is_string(json_object_get(obj, "apiVersion")) ||
+			    !json_is_string(json_object_get(obj, "kind")) || !json_is_string(json_object_get(meta, "name")) ||
+			    strcmp(json_string_value(json_object_get(obj, "kind")), kind) ||
+			    strcmp(json_string_value(json_object_get(meta, "name")), name))
+				return tm_err_set(err, TM_EINVALID, "%s: objectPatches[%zu] may not change apiVersion, kind or name",
+						  where ? where : "values", i);
+			hits++;
+		}
+		if (!hits)
+			return tm_err_set(err, TM_EINVALID, "%s: objectPatches[%zu]: no rendered %s '%s' in namespace '%s'",
+					  where ? where : "values", i, kind, name, pns ? pns : ns);
+	}
+	return 0;
+}
+
 int tm_render(struct tm_rendered *out, const struct tm_render_opts *o, struct tm_err *err)
 {
 	struct tm_rendered r = { 0 };
@@ -420,7 +463,7 @@ int tm_render(struct tm_rendered *out, const struct tm_render_opts *o, struct tm
 		}
 		json_decref(docs);
 	}
-	if ((rc = checksums(r.objects, err)) < 0)
+	if ((rc = apply_patches(&r, o->namespace, err)) < 0 || (rc = checksums(r.objects, err)) < 0)
 		goto out;
 	*out = r;
 	memset(&r, 0, sizeof(r));

@@ -93,3 +93,35 @@ Test(doc_emit, indent_applies_to_every_line)
 	tm_buf_release(&b);
 	json_decref(v);
 }
+
+/* The examples of RFC 7386, section 3. */
+Test(doc_merge_patch, rfc7386_examples)
+{
+	static const char *const cases[][3] = {
+		{ "{\"a\":\"b\"}", "{\"a\":\"c\"}", "{\"a\":\"c\"}" },
+		{ "{\"a\":\"b\"}", "{\"b\":\"c\"}", "{\"a\":\"b\",\"b\":\"c\"}" },
+		{ "{\"a\":\"b\"}", "{\"a\":null}", "{}" },
+		{ "{\"a\":\"b\",\"b\":\"c\"}", "{\"a\":null}", "{\"b\":\"c\"}" },
+		{ "{\"a\":[\"b\"]}", "{\"a\":\"c\"}", "{\"a\":\"c\"}" },
+		{ "{\"a\":\"c\"}", "{\"a\":[\"b\"]}", "{\"a\":[\"b\"]}" },
+		{ "{\"a\":{\"b\":\"c\"}}", "{\"a\":{\"b\":\"d\",\"c\":null}}", "{\"a\":{\"b\":\"d\"}}" },
+		{ "{\"a\":[{\"b\":\"c\"}]}", "{\"a\":[1]}", "{\"a\":[1]}" },
+		{ "[\"a\",\"b\"]", "[\"c\",\"d\"]", "[\"c\",\"d\"]" },
+		{ "{\"a\":\"b\"}", "[\"c\"]", "[\"c\"]" },
+		{ "{\"a\":\"foo\"}", "null", "null" },
+		{ "{\"a\":\"foo\"}", "\"bar\"", "\"bar\"" },
+		{ "{\"e\":null}", "{\"a\":1}", "{\"e\":null,\"a\":1}" },
+		{ "[1,2]", "{\"a\":\"b\",\"c\":null}", "{\"a\":\"b\"}" },
+		{ "{}", "{\"a\":{\"bb\":{\"ccc\":null}}}", "{\"a\":{\"bb\":{}}}" },
+	};
+	for (size_t i = 0; i < TM_ARRAY_LEN(cases); i++) {
+		json_t *t = json_loads(cases[i][0], JSON_DECODE_ANY, NULL), *p = json_loads(cases[i][1], JSON_DECODE_ANY, NULL);
+		json_t *want = json_loads(cases[i][2], JSON_DECODE_ANY, NULL);
+		cr_assert(t && p && want, "case %zu", i);
+		cr_assert_eq(tm_doc_merge_patch(&t, p), 0);
+		cr_assert(json_equal(t, want), "case %zu: got %s", i, json_dumps(t, JSON_ENCODE_ANY | JSON_COMPACT));
+		json_decref(t);
+		json_decref(p);
+		json_decref(want);
+	}
+}

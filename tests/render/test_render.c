@@ -115,6 +115,42 @@ Test(render_stack, git_sync_clones_first_then_follows)
 	tm_rendered_release(&r);
 }
 
+/* objectPatches reach what no value does; a patch that hits nothing is an error. */
+Test(render_stack, object_patches)
+{
+	struct tm_values_file f = { "patches.yaml",
+				    "objectPatches:\n- kind: Deployment\n  name: airflow-scheduler\n"
+				    "  patch: {spec: {template: {spec: {priorityClassName: critical, terminationGracePeriodSeconds: null}}}}\n",
+				    0 };
+	struct tm_values_file bad = { "typo.yaml", "objectPatches:\n- {kind: Deployment, name: airflow-schedular, patch: {}}\n", 0 };
+	struct tm_render_opts o = { .env = "dev", .release = "airflow", .namespace = "airflow", .files = &f, .nfiles = 1 };
+	struct tm_rendered r = { 0 };
+	struct tm_err err;
+	size_t i;
+	json_t *obj;
+	int seen = 0;
+
+	f.len = strlen(f.text);
+	bad.len = strlen(bad.text);
+	tm_err_init(&err);
+	cr_assert_eq(tm_render(&r, &o, &err), 0, "%s", tm_err_msg(&err));
+	json_array_foreach(r.objects, i, obj) {
+		json_t *spec = json_object_get(json_object_get(json_object_get(obj, "spec"), "template"), "spec");
+		if (strcmp(json_string_value(json_object_get(obj, "kind")), "Deployment") ||
+		    strcmp(json_string_value(json_object_get(json_object_get(obj, "metadata"), "name")), "airflow-scheduler"))
+			continue;
+		cr_assert_str_eq(json_string_value(json_object_get(spec, "priorityClassName")), "critical");
+		cr_assert_null(json_object_get(spec, "terminationGracePeriodSeconds"));
+		seen = 1;
+	}
+	cr_assert(seen);
+	tm_rendered_release(&r);
+	o.files = &bad;
+	cr_assert_eq(tm_render(&r, &o, &err), TM_EINVALID);
+	cr_assert_str_eq(tm_err_msg(&err), "typo.yaml:2:28: objectPatches[0]: no rendered Deployment 'airflow-schedular' "
+					   "in namespace 'airflow'");
+}
+
 /* An HPA owns the workers' replicas: the Deployment must not carry them. */
 Test(render_stack, hpa_owned_workers_have_no_replicas)
 {
