@@ -119,7 +119,7 @@ Test(doc_merge_patch, rfc7386_examples)
 		json_t *want = json_loads(cases[i][2], JSON_DECODE_ANY, NULL);
 		cr_assert(t && p && want, "case %zu", i);
 		cr_assert_eq(tm_doc_merge_patch(&t, p), 0);
-		cr_assert(json_equal(t, want), "case %zu: got %s", i, json_dumps(t, JSON_ENCODE_ANY | JSON_COMPACT));
+		cr_assert(json_equal(t, want), "case %zu", i);
 		json_decref(t);
 		json_decref(p);
 		json_decref(want);

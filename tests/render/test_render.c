@@ -151,6 +151,33 @@ Test(render_stack, object_patches)
 					   "in namespace 'airflow'");
 }
 
+/* A values file written for the official chart renders as it is. */
+Test(render_stack, chart_values_file_works)
+{
+	struct tm_buf text = TM_BUF_INIT("values", 1 << 20);
+	struct tm_values_file f = { "chart-values.yaml", NULL, 0 };
+	struct tm_render_opts o = { .env = "prod", .release = "airflow", .namespace = "airflow", .files = &f, .nfiles = 1 };
+	struct tm_rendered r = { 0 };
+	struct tm_err err;
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/render/chart-values.yaml", getenv("TM_TEST_FIXTURES"));
+	tm_err_init(&err);
+	cr_assert_eq(tm_file_read(&text, path, 1 << 20, &err), 0, "%s", tm_err_msg(&err));
+	f.text = text.data;
+	f.len = text.len;
+	cr_assert_eq(tm_render(&r, &o, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_gt(json_array_size(r.objects), 25);
+	{
+		char *all = json_dumps(r.objects, JSON_COMPACT);
+		cr_assert(strstr(all, "\"GITSYNC_REF\",\"value\":\"main\"") != NULL,
+			  "the chart's 'branch' drives git-sync v4's ref");
+		free(all);
+	}
+	tm_rendered_release(&r);
+	tm_buf_release(&text);
+}
+
 /* An HPA owns the workers' replicas: the Deployment must not carry them. */
 Test(render_stack, hpa_owned_workers_have_no_replicas)
 {
