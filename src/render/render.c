@@ -415,6 +415,15 @@ int tm_render(struct tm_rendered *out, const struct tm_render_opts *o, struct tm
 	}
 	if (version)
 		json_object_set_new(labels, "app.kubernetes.io/version", json_string(version));
+	/* values.labels: the site's own labels on every object (the standard ones win) */
+	{
+		const char *k;
+		json_t *v;
+		json_object_foreach(json_object_get(r.values.tree, "labels"), k, v) {
+			if (!json_object_get(labels, k))
+				json_object_set(labels, k, v);
+		}
+	}
 	for (size_t i = 0; i < tm_embedded_nfiles; i++) {
 		const struct tm_embedded_file *f = &tm_embedded_files[i];
 		struct tm_tmpl *t = NULL;

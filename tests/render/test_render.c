@@ -254,7 +254,9 @@ Test(render_stack, every_object_is_labelled_and_placed)
 	size_t i;
 	json_t *obj;
 
-	cr_assert_eq(render_env(&r, "dev", NULL, 0, &err), 0, "%s", tm_err_msg(&err));
+	struct tm_set_arg set = { .kind = TM_ARG_SET, .arg = "labels.team=data" };
+
+	cr_assert_eq(render_env(&r, "dev", &set, 1, &err), 0, "%s", tm_err_msg(&err));
 	cr_assert_gt(json_array_size(r.objects), 20);
 	json_array_foreach(r.objects, i, obj) {
 		json_t *meta = json_object_get(obj, "metadata"), *labels = json_object_get(meta, "labels");
@@ -262,6 +264,11 @@ Test(render_stack, every_object_is_labelled_and_placed)
 		cr_assert_str_eq(json_string_value(json_object_get(labels, "app.kubernetes.io/managed-by")), "tarmac", "%s", kind);
 		cr_assert_str_eq(json_string_value(json_object_get(labels, "app.kubernetes.io/instance")), "airflow");
 		cr_assert_str_eq(json_string_value(json_object_get(labels, "app.kubernetes.io/version")), "3.2.0");
+		cr_assert_str_eq(json_string_value(json_object_get(labels, "app.kubernetes.io/part-of")), "airflow");
+		cr_assert_str_eq(json_string_value(json_object_get(labels, "app.kubernetes.io/name")), "airflow");
+		cr_assert(json_is_string(json_object_get(labels, "app.kubernetes.io/component")), "%s %s has no component",
+			  kind, json_string_value(json_object_get(meta, "name")));
+		cr_assert_str_eq(json_string_value(json_object_get(labels, "team")), "data", "values.labels reach %s", kind);
 		if (strcmp(kind, "Namespace") == 0)
 			cr_assert_null(json_object_get(meta, "namespace"));
 		else
