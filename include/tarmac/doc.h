@@ -18,6 +18,10 @@
  * Errors: TM_EINVALID (with position), TM_ELIMIT (depth or alias budget). */
 int tm_doc_parse_yaml(json_t **out, const char *text, size_t len, const char *name, struct tm_err *err);
 
+/* tm_doc_parse_yaml for trees nobody modifies (schemas): an alias is the anchored
+ * node itself, not a copy, so the result may share subtrees. */
+int tm_doc_parse_yaml_readonly(json_t **out, const char *text, size_t len, const char *name, struct tm_err *err);
+
 /* tm_doc_parse_yaml that also gives, in *marks (a new object), where each node
  * starts: JSON pointer (RFC 6901, "" for the root) -> "name:line:col". */
 int tm_doc_parse_yaml_marked(json_t **out, json_t **marks, const char *text, size_t len, const char *name,

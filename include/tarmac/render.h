@@ -46,12 +46,15 @@ int tm_tmpl_render(const struct tm_tmpl *t, json_t *scope, struct tm_buf *out, s
 /* The effective values and where each leaf came from. */
 struct tm_values {
 	json_t *tree;   /* owned; always an object */
-	json_t *origin; /* owned; JSON pointer of a leaf -> "file:line:col" or "--set k=v" */
+	json_t *origin; /* owned; JSON pointer of a leaf -> "file:line:col" or "--set k=v";
+			 * NULL when the caller asked for no origins (the fast path) */
 };
 
 #define TM_VALUES_MAX_FILE (8u << 20) /* one values file */
 
 void tm_values_init(struct tm_values *v);
+/* The same without origins: merging is cheaper and messages name no positions. */
+void tm_values_init_fast(struct tm_values *v);
 void tm_values_release(struct tm_values *v);
 
 /* Deep-merges one YAML document over v, as Helm does: mappings merge key by key,

@@ -23,6 +23,7 @@ struct yparser {
 	size_t nanchors, capanchors;
 	size_t alias_nodes;
 	struct tm_err *err;
+	bool share_aliases;   /* an alias is the anchored node itself (read-only trees) */
 	json_t *marks;        /* JSON pointer -> "name:line:col", or NULL when not wanted */
 	struct tm_buf path;   /* JSON pointer of the node being parsed */
 };
@@ -339,7 +340,7 @@ static int parse_node(struct yparser *y, json_t **out, int depth)
 			y->alias_nodes += y->anchors[i].nodes;
 			if (y->alias_nodes > TM_DOC_MAX_ALIAS_NODES)
 				return fail_at(y, TM_ELIMIT, &at, "aliases expand to too many nodes", name);
-			*out = json_deep_copy(y->anchors[i].node);
+			*out = y->share_aliases ? json_incref(y->anchors[i].node) : json_deep_copy(y->anchors[i].node);
 			return *out ? 0 : tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
 		}
 		return fail_at(y, TM_EINVALID, &at, "unknown alias", name);
@@ -387,9 +388,9 @@ out:
 }
 
 static int parse_all(json_t **out, json_t **marks, const char *text, size_t len, const char *name, bool stream,
-		     struct tm_err *err)
+		     bool share, struct tm_err *err)
 {
-	struct yparser y = { .name = name ? name : "<input>", .err = err };
+	struct yparser y = { .name = name ? name : "<input>", .err = err, .share_aliases = share };
 
 	tm_buf_init(&y.path, "YAML path", 1u << 20);
 	if (marks && !(y.marks = json_object()))
@@ -463,19 +464,24 @@ out:
 
 int tm_doc_parse_yaml(json_t **out, const char *text, size_t len, const char *name, struct tm_err *err)
 {
-	return parse_all(out, NULL, text, len, name, false, err);
+	return parse_all(out, NULL, text, len, name, false, false, err);
+}
+
+int tm_doc_parse_yaml_readonly(json_t **out, const char *text, size_t len, const char *name, struct tm_err *err)
+{
+	return parse_all(out, NULL, text, len, name, false, true, err);
 }
 
 int tm_doc_parse_yaml_marked(json_t **out, json_t **marks, const char *text, size_t len, const char *name,
 			     struct tm_err *err)
 {
-	return parse_all(out, marks, text, len, name, false, err);
+	return parse_all(out, marks, text, len, name, false, false, err);
 }
 
 int tm_doc_parse_yaml_stream(json_t **out, const char *text, size_t len, const char *name,
 			     struct tm_err *err)
 {
-	return parse_all(out, NULL, text, len, name, true, err);
+	return parse_all(out, NULL, text, len, name, true, false, err);
 }
 
 int tm_doc_load_yaml_file(json_t **out, const char *path, size_t max, struct tm_err *err)

@@ -52,7 +52,9 @@ static void list_envs(char *out, size_t n)
 	}
 }
 
-int tm_render_values(struct tm_values *out, const struct tm_render_opts *o, struct tm_err *err)
+/* Values with origins (for 'tarmac values' and for messages) or without (the fast path:
+ * a render that succeeds never shows an origin, so it does not pay for them). */
+static int load_values(struct tm_values *out, const struct tm_render_opts *o, bool origins, struct tm_err *err)
 {
 	struct tm_values v;
 	const struct tm_embedded_file *sf;
@@ -60,8 +62,11 @@ int tm_render_values(struct tm_values *out, const struct tm_render_opts *o, stru
 	char path[256];
 	int rc;
 
-	tm_values_init(&v);
-	if (!v.tree || !v.origin) {
+	if (origins)
+		tm_values_init(&v);
+	else
+		tm_values_init_fast(&v);
+	if (!v.tree || (origins && !v.origin)) {
 		rc = tm_err_set(err, TM_ERROR, "out of memory");
 		goto out;
 	}
@@ -103,7 +108,8 @@ int tm_render_values(struct tm_values *out, const struct tm_render_opts *o, stru
 			goto out;
 	}
 	if ((sf = tm_embedded_find("values.schema.yaml"))) {
-		if ((rc = tm_doc_parse_yaml(&schema, (const char *)sf->data, sf->len, "bundle/values.schema.yaml", err)) < 0)
+		if ((rc = tm_doc_parse_yaml_readonly(&schema, (const char *)sf->data, sf->len, "bundle/values.schema.yaml",
+						       err)) < 0)
 			goto out;
 		if ((rc = tm_values_validate(&v, schema, o->allow_unknown, &ignored, err)) < 0)
 			goto out;
@@ -117,6 +123,11 @@ out:
 	json_decref(ignored);
 	tm_values_release(&v);
 	return rc;
+}
+
+int tm_render_values(struct tm_values *out, const struct tm_render_opts *o, struct tm_err *err)
+{
+	return load_values(out, o, true, err);
 }
 
 /* ------------------------------------------------------------------ objects */
@@ -217,55 +228,72 @@ static void consumed(json_t *podspec, json_t *into)
 	}
 }
 
+/* The hash of a ConfigMap's or Secret's content (data, stringData, binaryData). */
+static int content_hash(json_t *obj, char hex[65], struct tm_err *err)
+{
+	json_t *payload = json_pack("{s:O?, s:O?, s:O?}", "data", json_object_get(obj, "data"), "stringData",
+				    json_object_get(obj, "stringData"), "binaryData", json_object_get(obj, "binaryData"));
+	char *data = payload ? json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+	json_decref(payload);
+	if (!data)
+		return tm_err_set(err, TM_ERROR, "out of memory");
+	tm_sha256_hex(hex, data, strlen(data));
+	free(data);
+	return 0;
+}
+
 /* checksum/<kind>-<name> on every pod template, for each rendered ConfigMap or Secret
  * it consumes: changing one rolls exactly the pods that read it. */
 static int checksums(json_t *objects, struct tm_err *err)
 {
-	size_t i, j;
-	json_t *obj, *cand;
+	json_t *hashes = json_object(), *obj; /* "ConfigMap/name" -> hex, each hashed once */
+	size_t i;
+	int rc = 0;
 
+	if (!hashes)
+		return tm_err_set(err, TM_ERROR, "out of memory");
 	json_array_foreach(objects, i, obj) {
-		json_t *tmpl = pod_template(obj), *refs;
+		const char *kind = json_string_value(json_object_get(obj, "kind"));
+		char key[320], hex[65];
+		if (strcmp(kind, "ConfigMap") && strcmp(kind, "Secret"))
+			continue;
+		snprintf(key, sizeof(key), "%s/%s", kind, json_string_value(json_object_get(json_object_get(obj, "metadata"), "name")));
+		if ((rc = content_hash(obj, hex, err)) < 0)
+			goto out;
+		json_object_set_new(hashes, key, json_string(hex));
+	}
+	json_array_foreach(objects, i, obj) {
+		json_t *tmpl = pod_template(obj), *refs, *kind, *hash;
 		const char *name;
-		json_t *kind;
 
 		if (!tmpl)
 			continue;
-		if (!(refs = json_object()))
-			return tm_err_set(err, TM_ERROR, "out of memory");
+		if (!(refs = json_object())) {
+			rc = tm_err_set(err, TM_ERROR, "out of memory");
+			goto out;
+		}
 		consumed(json_object_get(tmpl, "spec"), refs);
 		json_object_foreach(refs, name, kind) {
-			json_array_foreach(objects, j, cand) {
-				const char *ck = json_string_value(json_object_get(cand, "kind"));
-				const char *cn = json_string_value(json_object_get(json_object_get(cand, "metadata"), "name"));
-				char key[300], *data, hex[65];
-				json_t *payload;
-
-				if (!ck || !cn || strcmp(ck, json_string_value(kind)) || strcmp(cn, name))
-					continue;
-				payload = json_pack("{s:O?, s:O?, s:O?}", "data", json_object_get(cand, "data"), "stringData",
-						    json_object_get(cand, "stringData"), "binaryData",
-						    json_object_get(cand, "binaryData"));
-				data = payload ? json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-				json_decref(payload);
-				if (!data) {
-					json_decref(refs);
-					return tm_err_set(err, TM_ERROR, "out of memory");
-				}
-				tm_sha256_hex(hex, data, strlen(data));
-				free(data);
-				snprintf(key, sizeof(key), "checksum/%s-%s", ck[0] == 'C' ? "configmap" : "secret", cn);
-				if (!json_object_get(tmpl, "metadata"))
-					json_object_set_new(tmpl, "metadata", json_object());
-				if (set_string_in(json_object_get(tmpl, "metadata"), "annotations", key, hex) < 0) {
-					json_decref(refs);
-					return tm_err_set(err, TM_ERROR, "out of memory");
-				}
+			char key[320], ann[320];
+			snprintf(key, sizeof(key), "%s/%s", json_string_value(kind), name);
+			if (!(hash = json_object_get(hashes, key)))
+				continue; /* not rendered here (an external Secret, or one from the secrets step) */
+			snprintf(ann, sizeof(ann), "checksum/%s-%s", json_string_value(kind)[0] == 'C' ? "configmap" : "secret",
+				 name);
+			if (!json_object_get(tmpl, "metadata"))
+				json_object_set_new(tmpl, "metadata", json_object());
+			if (set_string_in(json_object_get(tmpl, "metadata"), "annotations", ann, json_string_value(hash)) < 0) {
+				json_decref(refs);
+				rc = tm_err_set(err, TM_ERROR, "out of memory");
+				goto out;
 			}
 		}
 		json_decref(refs);
 	}
-	return 0;
+out:
+	json_decref(hashes);
+	return rc;
 }
 
 /* API groups every supported Kubernetes serves (the versions come from capabilities). */
@@ -396,8 +424,14 @@ int tm_render(struct tm_rendered *out, const struct tm_render_opts *o, struct tm
 	const char *version;
 	int rc;
 
-	if ((rc = tm_render_values(&r.values, o, err)) < 0)
+	if ((rc = load_values(&r.values, o, false, err)) < 0) {
+		/* say where the bad value came from: load again, this time with origins */
+		if (rc == TM_EINVALID) {
+			int again = load_values(&r.values, o, true, err);
+			rc = again < 0 ? again : tm_err_set(err, TM_ERROR, "internal: values failed only without origins");
+		}
 		goto out;
+	}
 	r.objects = json_array();
 	r.sources = json_array();
 	version = json_string_value(json_object_get(r.values.tree, "airflowVersion"));
@@ -472,7 +506,16 @@ int tm_render(struct tm_rendered *out, const struct tm_render_opts *o, struct tm
 		}
 		json_decref(docs);
 	}
-	if ((rc = apply_patches(&r, o->namespace, err)) < 0 || (rc = checksums(r.objects, err)) < 0)
+	if ((rc = apply_patches(&r, o->namespace, err)) == TM_EINVALID && !r.values.origin) {
+		/* merge patches are idempotent: run them again with origins for the message */
+		struct tm_values full = { 0 };
+		if (load_values(&full, o, true, err) == 0) {
+			tm_values_release(&r.values);
+			r.values = full;
+			rc = apply_patches(&r, o->namespace, err);
+		}
+	}
+	if (rc < 0 || (rc = checksums(r.objects, err)) < 0)
 		goto out;
 	*out = r;
 	memset(&r, 0, sizeof(r));

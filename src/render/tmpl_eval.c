@@ -368,7 +368,8 @@ static int indent_text(struct render_ctx *rc, const struct expr *at, json_t *v, 
 		const char *nl = memchr(t.data + i, '\n', t.len - i);
 		size_t end = nl ? (size_t)(nl - t.data) : t.len;
 		/* empty lines stay empty: no trailing spaces */
-		if (end > i && (r = tm_buf_printf(&o, rc->err, "%*s", (int)n, "")) < 0)
+		if (end > i && (r = tm_buf_append(&o, "                                                                ",
+						   (size_t)n, rc->err)) < 0)
 			goto out;
 		if ((r = tm_buf_append(&o, t.data + i, end - i + (nl ? 1 : 0), rc->err)) < 0)
 			goto out;

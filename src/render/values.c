@@ -15,6 +15,12 @@ void tm_values_init(struct tm_values *v)
 	v->origin = json_object();
 }
 
+void tm_values_init_fast(struct tm_values *v)
+{
+	v->tree = json_object();
+	v->origin = NULL;
+}
+
 void tm_values_release(struct tm_values *v)
 {
 	json_decref(v->tree);
@@ -48,6 +54,8 @@ static void drop_origins(json_t *origin, const char *ptr)
 	json_t *x;
 	void *tmp;
 
+	if (!origin)
+		return;
 	json_object_foreach_safe(origin, tmp, k, x) {
 		if (strncmp(k, ptr, n) == 0 && (k[n] == '\0' || k[n] == '/'))
 			json_object_del(origin, k);
@@ -64,6 +72,8 @@ static int add_origins(json_t *origin, json_t *v, struct tm_buf *ptr, json_t *ma
 	json_t *c;
 	int rc = 0;
 
+	if (!origin)
+		return 0;
 	if ((json_is_object(v) && json_object_size(v)) || (json_is_array(v) && json_array_size(v))) {
 		if (json_is_object(v)) {
 			json_object_foreach(v, k, c) {
@@ -131,7 +141,9 @@ int tm_values_merge_yaml(struct tm_values *v, const char *text, size_t len, cons
 	json_t *doc = NULL, *marks = NULL;
 	int rc;
 
-	if ((rc = tm_doc_parse_yaml_marked(&doc, &marks, text, len, name, err)) < 0)
+	rc = v->origin ? tm_doc_parse_yaml_marked(&doc, &marks, text, len, name, err)
+		       : tm_doc_parse_yaml(&doc, text, len, name, err);
+	if (rc < 0)
 		goto out;
 	if (json_is_null(doc))
 		goto out; /* an empty values file changes nothing */
