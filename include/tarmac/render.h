@@ -41,6 +41,15 @@ void tm_tmpl_free(struct tm_tmpl *t);
  * TM_ELIMIT (output, steps or depth over their caps), each with template:line:col. */
 int tm_tmpl_render(const struct tm_tmpl *t, json_t *scope, struct tm_buf *out, struct tm_err *err);
 
+/* Partials parsed once and kept for many renders (one tm_render renders every
+ * template of the bundle, and they include the same partials). */
+struct tm_tmpl_cache;
+struct tm_tmpl_cache *tm_tmpl_cache_new(void);
+void tm_tmpl_cache_free(struct tm_tmpl_cache *c);
+/* tm_tmpl_render with partials from (and into) cache. */
+int tm_tmpl_render_cached(const struct tm_tmpl *t, json_t *scope, struct tm_tmpl_cache *cache, struct tm_buf *out,
+			  struct tm_err *err);
+
 /* ------------------------------------------------------------------ values */
 
 /* The effective values and where each leaf came from. */

@@ -421,6 +421,7 @@ int tm_render(struct tm_rendered *out, const struct tm_render_opts *o, struct tm
 	struct tm_rendered r = { 0 };
 	struct tm_buf text = TM_BUF_INIT("rendered template", TM_TMPL_MAX_OUTPUT);
 	json_t *scope = NULL, *labels = NULL, *caps;
+	struct tm_tmpl_cache *cache = tm_tmpl_cache_new();
 	const char *version;
 	int rc;
 
@@ -443,7 +444,7 @@ int tm_render(struct tm_rendered *out, const struct tm_render_opts *o, struct tm
 			  "namespace", o->namespace, "environment", o->env ? o->env : "", "capabilities", caps);
 	labels = json_pack("{s:s, s:s, s:s, s:s}", "app.kubernetes.io/name", "airflow", "app.kubernetes.io/instance",
 			   o->release, "app.kubernetes.io/part-of", "airflow", "app.kubernetes.io/managed-by", "tarmac");
-	if (!r.objects || !r.sources || !scope || !labels) {
+	if (!r.objects || !r.sources || !scope || !labels || !cache) {
 		rc = tm_err_set(err, TM_ERROR, "out of memory");
 		goto out;
 	}
@@ -470,7 +471,7 @@ int tm_render(struct tm_rendered *out, const struct tm_render_opts *o, struct tm
 		snprintf(name, sizeof(name), "bundle/%s", f->path);
 		tm_buf_clear(&text);
 		if ((rc = tm_tmpl_parse(&t, name, (const char *)f->data, f->len, err)) < 0 ||
-		    (rc = tm_tmpl_render(t, scope, &text, err)) < 0) {
+		    (rc = tm_tmpl_render_cached(t, scope, cache, &text, err)) < 0) {
 			tm_tmpl_free(t);
 			goto out;
 		}
@@ -521,6 +522,7 @@ int tm_render(struct tm_rendered *out, const struct tm_render_opts *o, struct tm
 	memset(&r, 0, sizeof(r));
 out:
 	tm_rendered_release(&r);
+	tm_tmpl_cache_free(cache);
 	json_decref(scope);
 	json_decref(labels);
 	tm_buf_release(&text);

@@ -22,13 +22,31 @@ struct render_ctx {
 	long steps;
 	int depth;
 	struct tm_err *err;
-	/* partials parsed once per render, however often they are included */
+	struct tm_tmpl_cache *cache; /* partials parsed once, however often included */
+};
+
+#define CACHE_SLOTS 32
+struct tm_tmpl_cache {
 	struct {
 		const struct tm_embedded_file *file;
 		struct tm_tmpl *tmpl;
-	} partials[16];
-	int npartials;
+	} slot[CACHE_SLOTS];
+	int n;
 };
+
+struct tm_tmpl_cache *tm_tmpl_cache_new(void)
+{
+	return calloc(1, sizeof(struct tm_tmpl_cache));
+}
+
+void tm_tmpl_cache_free(struct tm_tmpl_cache *c)
+{
+	if (!c)
+		return;
+	for (int i = 0; i < c->n; i++)
+		tm_tmpl_free(c->slot[i].tmpl);
+	free(c);
+}
 
 static int fail(struct render_ctx *rc, int line, int col, int code, const char *fmt, const char *a,
 		const char *b)
@@ -661,16 +679,16 @@ static int f_include(struct render_ctx *rc, const struct expr *at, json_t *v, js
 	if (rc->depth > TM_TMPL_MAX_DEPTH / 2)
 		return fail(rc, at->line, at->col, TM_ELIMIT, "'include' nested too deeply (does '%s' include itself?)%s",
 			    json_string_value(v), NULL);
-	for (int i = 0; i < rc->npartials && !t; i++)
-		if (rc->partials[i].file == f)
-			t = rc->partials[i].tmpl;
+	for (int i = 0; i < rc->cache->n && !t; i++)
+		if (rc->cache->slot[i].file == f)
+			t = rc->cache->slot[i].tmpl;
 	if (!t) {
 		snprintf(name, sizeof(name), "bundle/%s", f->path);
 		if ((r = tm_tmpl_parse(&t, name, (const char *)f->data, f->len, rc->err)) < 0)
 			return r;
-		if (rc->npartials < (int)TM_ARRAY_LEN(rc->partials)) {
-			rc->partials[rc->npartials].file = f;
-			rc->partials[rc->npartials++].tmpl = t;
+		if (rc->cache->n < CACHE_SLOTS) {
+			rc->cache->slot[rc->cache->n].file = f;
+			rc->cache->slot[rc->cache->n++].tmpl = t;
 		} else {
 			owned = t; /* the cache is full: this one is freed after use */
 		}
@@ -875,9 +893,10 @@ static int run(struct render_ctx *rc, const struct node *n)
 	return r;
 }
 
-int tm_tmpl_render(const struct tm_tmpl *t, json_t *scope, struct tm_buf *out, struct tm_err *err)
+int tm_tmpl_render_cached(const struct tm_tmpl *t, json_t *scope, struct tm_tmpl_cache *cache, struct tm_buf *out,
+			  struct tm_err *err)
 {
-	struct render_ctx rc = { .t = t, .scope = scope, .out = out, .err = err };
+	struct render_ctx rc = { .t = t, .scope = scope, .out = out, .err = err, .cache = cache };
 	json_t *vars = json_object();
 	int r;
 
@@ -885,7 +904,17 @@ int tm_tmpl_render(const struct tm_tmpl *t, json_t *scope, struct tm_buf *out, s
 		return tm_err_set(err, TM_ERROR, "out of memory");
 	r = run_scoped(&rc, t->root, vars);
 	json_decref(vars);
-	for (int i = 0; i < rc.npartials; i++)
-		tm_tmpl_free(rc.partials[i].tmpl);
+	return r;
+}
+
+int tm_tmpl_render(const struct tm_tmpl *t, json_t *scope, struct tm_buf *out, struct tm_err *err)
+{
+	struct tm_tmpl_cache *cache = tm_tmpl_cache_new();
+	int r;
+
+	if (!cache)
+		return tm_err_set(err, TM_ERROR, "out of memory");
+	r = tm_tmpl_render_cached(t, scope, cache, out, err);
+	tm_tmpl_cache_free(cache);
 	return r;
 }
