@@ -68,6 +68,15 @@ static int write_dir(struct tm_cli *cli, const char *dir, struct tm_rendered *r)
 	return rc;
 }
 
+/* The prologue render and values share: no positional arguments, files read. */
+static int prepare(struct tm_cli *cli, struct tm_render_cmd_opts *o, int argc, const char *cmd,
+		   struct tm_render_opts *ro)
+{
+	if (argc > 0)
+		return tm_cli_usage(cli, "%s takes no arguments (values come with -f and --set)", cmd);
+	return tm_render_args_load(cli, &o->r, ro) < 0 ? tm_cli_fail(cli, &cli->err) : 0;
+}
+
 int tm_cmd_render(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 {
 	struct tm_render_cmd_opts *o = cmdopts;
@@ -79,9 +88,11 @@ int tm_cmd_render(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 	int rc;
 
 	(void)argv;
-	if (argc > 0)
-		return tm_cli_usage(cli, "render takes no arguments (values come with -f and --set)");
-	if ((rc = tm_render_args_load(cli, &o->r, &ro)) < 0 || (rc = tm_render(&r, &ro, &cli->err)) < 0)
+	if ((rc = prepare(cli, o, argc, "render", &ro)) != 0) {
+		tm_render_args_release(&o->r);
+		return rc;
+	}
+	if ((rc = tm_render(&r, &ro, &cli->err)) < 0)
 		goto out;
 	if (o->output_dir) {
 		rc = write_dir(cli, o->output_dir, &r);
@@ -204,9 +215,11 @@ int tm_cmd_values(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 	int rc;
 
 	(void)argv;
-	if (argc > 0)
-		return tm_cli_usage(cli, "values takes no arguments (values come with -f and --set)");
-	if ((rc = tm_render_args_load(cli, &o->r, &ro)) < 0 || (rc = tm_render_values(&v, &ro, &cli->err)) < 0)
+	if ((rc = prepare(cli, o, argc, "values", &ro)) != 0) {
+		tm_render_args_release(&o->r);
+		return rc;
+	}
+	if ((rc = tm_render_values(&v, &ro, &cli->err)) < 0)
 		goto out;
 	if (cli->opts.output == TM_OUTPUT_JSON) {
 		json_t *both = json_pack("{s:O, s:O}", "values", v.tree, "origins", v.origin);

@@ -190,40 +190,44 @@ static json_t *pod_template(json_t *obj)
 	return NULL;
 }
 
-/* Collects "ConfigMap/name" and "Secret/name" a pod spec consumes. */
+/* Records that a pod reads ConfigMap cm and/or Secret sec (either may be NULL). */
+static void add_refs(json_t *into, const char *cm, const char *sec)
+{
+	char key[320];
+
+	if (cm) {
+		snprintf(key, sizeof(key), "ConfigMap/%s", cm);
+		json_object_set_new(into, key, json_true());
+	}
+	if (sec) {
+		snprintf(key, sizeof(key), "Secret/%s", sec);
+		json_object_set_new(into, key, json_true());
+	}
+}
+
+static const char *name_at(json_t *obj, const char *field, const char *key)
+{
+	return json_string_value(json_object_get(json_object_get(obj, field), key));
+}
+
+/* Collects "ConfigMap/<name>" and "Secret/<name>" for what a pod spec consumes:
+ * volumes, env valueFrom and envFrom of every container and init container. */
 static void consumed(json_t *podspec, json_t *into)
 {
 	static const char *const lists[] = { "containers", "initContainers" };
 	size_t i, j;
 	json_t *x, *c;
 
-	json_array_foreach(json_object_get(podspec, "volumes"), i, x) {
-		const char *cm = json_string_value(json_object_get(json_object_get(x, "configMap"), "name"));
-		const char *sec = json_string_value(json_object_get(json_object_get(x, "secret"), "secretName"));
-		if (cm)
-			json_object_set_new(into, cm, json_string("ConfigMap"));
-		if (sec)
-			json_object_set_new(into, sec, json_string("Secret"));
-	}
+	json_array_foreach(json_object_get(podspec, "volumes"), i, x)
+		add_refs(into, name_at(x, "configMap", "name"), name_at(x, "secret", "secretName"));
 	for (size_t l = 0; l < TM_ARRAY_LEN(lists); l++) {
 		json_array_foreach(json_object_get(podspec, lists[l]), i, c) {
 			json_array_foreach(json_object_get(c, "env"), j, x) {
 				json_t *from = json_object_get(x, "valueFrom");
-				const char *cm = json_string_value(json_object_get(json_object_get(from, "configMapKeyRef"), "name"));
-				const char *sec = json_string_value(json_object_get(json_object_get(from, "secretKeyRef"), "name"));
-				if (cm)
-					json_object_set_new(into, cm, json_string("ConfigMap"));
-				if (sec)
-					json_object_set_new(into, sec, json_string("Secret"));
+				add_refs(into, name_at(from, "configMapKeyRef", "name"), name_at(from, "secretKeyRef", "name"));
 			}
-			json_array_foreach(json_object_get(c, "envFrom"), j, x) {
-				const char *cm = json_string_value(json_object_get(json_object_get(x, "configMapRef"), "name"));
-				const char *sec = json_string_value(json_object_get(json_object_get(x, "secretRef"), "name"));
-				if (cm)
-					json_object_set_new(into, cm, json_string("ConfigMap"));
-				if (sec)
-					json_object_set_new(into, sec, json_string("Secret"));
-			}
+			json_array_foreach(json_object_get(c, "envFrom"), j, x)
+				add_refs(into, name_at(x, "configMapRef", "name"), name_at(x, "secretRef", "name"));
 		}
 	}
 }
@@ -264,8 +268,8 @@ static int checksums(json_t *objects, struct tm_err *err)
 		json_object_set_new(hashes, key, json_string(hex));
 	}
 	json_array_foreach(objects, i, obj) {
-		json_t *tmpl = pod_template(obj), *refs, *kind, *hash;
-		const char *name;
+		json_t *tmpl = pod_template(obj), *refs, *unused, *hash;
+		const char *ref;
 
 		if (!tmpl)
 			continue;
@@ -274,13 +278,12 @@ static int checksums(json_t *objects, struct tm_err *err)
 			goto out;
 		}
 		consumed(json_object_get(tmpl, "spec"), refs);
-		json_object_foreach(refs, name, kind) {
-			char key[320], ann[320];
-			snprintf(key, sizeof(key), "%s/%s", json_string_value(kind), name);
-			if (!(hash = json_object_get(hashes, key)))
+		json_object_foreach(refs, ref, unused) {
+			char ann[320];
+			const char *slash = strchr(ref, '/');
+			if (!(hash = json_object_get(hashes, ref)))
 				continue; /* not rendered here (an external Secret, or one from the secrets step) */
-			snprintf(ann, sizeof(ann), "checksum/%s-%s", json_string_value(kind)[0] == 'C' ? "configmap" : "secret",
-				 name);
+			snprintf(ann, sizeof(ann), "checksum/%s-%s", ref[0] == 'C' ? "configmap" : "secret", slash + 1);
 			if (!json_object_get(tmpl, "metadata"))
 				json_object_set_new(tmpl, "metadata", json_object());
 			if (set_string_in(json_object_get(tmpl, "metadata"), "annotations", ann, json_string_value(hash)) < 0) {
