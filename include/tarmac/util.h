@@ -128,8 +128,10 @@ void tm_arena_release(struct tm_arena *a);
 
 /* ------------------------------------------------------------------ files
  * Atomic replace: writes <path>.tmp.<pid> (O_EXCL|O_NOFOLLOW, given mode), fsyncs,
- * renames over path and fsyncs the directory. On any failure the temporary file is
- * removed and path is left exactly as it was. */
+ * renames over path and fsyncs the directory. On a failure before the rename the
+ * temporary file is removed and path is left exactly as it was; a failure to fsync
+ * the directory after it is still an error (path holds the new content, but a power
+ * cut could undo the rename). */
 int tm_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 struct tm_err *err);
 /* The same, with the content produced by a callback writing to fd (tm_fd_write_all).

@@ -57,7 +57,15 @@ static int write_dir(struct tm_cli *cli, const char *dir, struct tm_rendered *r)
 		tm_buf_clear(&b);
 		if ((rc = object_yaml(&b, obj, json_string_value(json_array_get(r->sources, i)), &cli->err)) < 0)
 			break;
-		snprintf(path, sizeof(path), "%s/%03zu-%s-%s.yaml", dir, i, kind, name);
+		if (strchr(kind, '/') || strchr(name, '/')) {
+			rc = tm_err_set(&cli->err, TM_EINVALID, "%s '%s': a '/' cannot be part of a file name", kind, name);
+			break;
+		}
+		if ((size_t)snprintf(path, sizeof(path), "%s/%03zu-%s-%s.yaml", dir, i, kind, name) >= sizeof(path)) {
+			rc = tm_err_set(&cli->err, TM_EINVALID, "--output-dir '%s': the path of %s '%s' is too long", dir,
+					kind, name);
+			break;
+		}
 		for (char *p = path + strlen(dir) + 1; *p; p++)
 			if (*p >= 'A' && *p <= 'Z')
 				*p = (char)(*p + 32);

@@ -60,10 +60,19 @@ int tm_doc_yaml_quote(struct tm_buf *out, const char *s, size_t len, struct tm_e
 			rc = tm_buf_puts(out, "\\r", err);
 			break;
 		default:
-			if (c < 0x20 || c == 0x7f)
+			/* NEL, LS and PS are line breaks to YAML readers: escape them too */
+			if (c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] == 0x85) {
+				rc = tm_buf_puts(out, "\\N", err);
+				i++;
+			} else if (c == 0xe2 && i + 2 < len && (unsigned char)s[i + 1] == 0x80 &&
+				   ((unsigned char)s[i + 2] == 0xa8 || (unsigned char)s[i + 2] == 0xa9)) {
+				rc = tm_buf_puts(out, (unsigned char)s[i + 2] == 0xa8 ? "\\L" : "\\P", err);
+				i += 2;
+			} else if (c < 0x20 || c == 0x7f) {
 				rc = tm_buf_printf(out, err, "\\x%02x", c);
-			else
+			} else {
 				rc = tm_buf_append(out, &s[i], 1, err);
+			}
 		}
 	}
 	return rc ? rc : tm_buf_puts(out, "\"", err);
@@ -112,6 +121,10 @@ static bool literal_ok(const char *s, size_t len)
 		unsigned char c = (unsigned char)s[i];
 		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
 			return false;
+		if ((c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] == 0x85) ||
+		    (c == 0xe2 && i + 2 < len && (unsigned char)s[i + 1] == 0x80 &&
+		     ((unsigned char)s[i + 2] == 0xa8 || (unsigned char)s[i + 2] == 0xa9)))
+			return false; /* NEL, LS, PS: a reader would break the line there */
 		if (c == ' ' && (i + 1 == len || s[i + 1] == '\n'))
 			return false; /* trailing spaces on a line: editors eat them; quote instead */
 	}

@@ -96,7 +96,11 @@ static int mark(struct yparser *y, const yaml_mark_t *m)
 		return 0;
 	if (asprintf(&pos, "%s:%zu:%zu", y->name, m->line + 1, m->column + 1) < 0)
 		return tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
-	if (json_object_set_new(y->marks, tm_buf_cstr(&y->path), json_string_nocheck(pos)) < 0)
+	/* a file name that is not UTF-8 cannot be a JSON string: keep the position alone */
+	json_t *v = json_string(pos);
+	if (!v)
+		v = json_sprintf("line %zu, column %zu", m->line + 1, m->column + 1);
+	if (!v || json_object_set_new(y->marks, tm_buf_cstr(&y->path), v) < 0)
 		rc = tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
 	free(pos);
 	return rc;

@@ -1,6 +1,7 @@
 /* kubeconfig resolution as kubectl does it: --kubeconfig, the KUBECONFIG list merged
  * (first definition of a name wins), ~/.kube/config, then in-cluster credentials. */
 #include <libgen.h>
+#include <stdarg.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,23 @@
 
 #define KUBECONFIG_MAX (4u << 20) /* a kubeconfig, CA or key file */
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+
+/* A file the kubeconfig names is missing or unreadable: the kubeconfig is broken,
+ * which is not the same as having none (TM_ENOTFOUND means exactly that). */
+static int broken(struct tm_err *err, const char *fmt, ...) TM_PRINTF(2, 3);
+static int broken(struct tm_err *err, const char *fmt, ...)
+{
+	char what[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (err && err->code == TM_ENOTFOUND)
+		err->code = TM_EINVALID;
+	tm_err_wrap(err, "%s", what);
+	return TM_EINVALID;
+}
 
 void tm_kube_config_init(struct tm_kube_config *c)
 {
@@ -168,7 +186,7 @@ static int pem_field(struct tm_buf *buf, json_t *obj, const char *key, const cha
 			return tm_err_set(err, TM_ERROR, "out of memory");
 		rc = tm_file_read(buf, full, KUBECONFIG_MAX, err);
 		if (rc < 0)
-			tm_err_wrap(err, "kubeconfig '%s': %s: '%s'", file, what, key);
+			rc = broken(err, "kubeconfig '%s': %s: '%s'", file, what, key);
 		free(full);
 		return rc;
 	}
@@ -278,7 +296,7 @@ static int resolve(struct tm_kube_config *c, struct merged *m, const char *want,
 			rc = read_token_file(&c->token, full, err);
 			free(full);
 			if (rc < 0)
-				return tm_err_wrap(err, "kubeconfig '%s': user '%s': 'tokenFile'", ufile, user_name);
+				return broken(err, "kubeconfig '%s': user '%s': '%s'", ufile, user_name, "tokenFile");
 		}
 	}
 	c->has_exec = json_object_get(user, "exec") != NULL && !json_is_null(json_object_get(user, "exec"));
@@ -299,10 +317,10 @@ static int load_incluster(struct tm_kube_config *c, const struct tm_kube_source 
 	if ((rc = dup_opt(&c->origin, "in-cluster", err)) < 0 || (rc = dup_opt(&c->context, "in-cluster", err)) < 0)
 		return rc;
 	if ((rc = read_token_file(&c->token, path, err)) < 0)
-		return tm_err_wrap(err, "in-cluster service account");
+		return broken(err, "in-cluster service account");
 	snprintf(path, sizeof(path), "%s/ca.crt", dir);
 	if ((rc = tm_file_read(&c->ca_pem, path, KUBECONFIG_MAX, err)) < 0)
-		return tm_err_wrap(err, "in-cluster service account");
+		return broken(err, "in-cluster service account");
 	snprintf(path, sizeof(path), "%s/namespace", dir);
 	if (tm_file_read(&ns, path, 4096, NULL) == 0 && ns.len) {
 		while (ns.len && ns.data[ns.len - 1] == '\n')

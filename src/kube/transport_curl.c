@@ -116,8 +116,12 @@ static int roundtrip(void *ctx, const struct tm_http_request *req, struct tm_htt
 	curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &resp->status);
 	rc = 0;
 out:
-	/* the header list points at our buffers: unhook it before they go */
+	/* the header list points at our buffers: unhook it before they go; its copy of the
+	 * bearer token is wiped like every other */
 	curl_easy_setopt(t->h, CURLOPT_HTTPHEADER, NULL);
+	for (struct curl_slist *h = hdr; h; h = h->next)
+		if (strncmp(h->data, "Authorization:", 14) == 0)
+			tm_wipe(h->data, strlen(h->data));
 	curl_slist_free_all(hdr);
 	tm_buf_release(&url);
 	tm_buf_release(&accept);

@@ -376,24 +376,58 @@ static json_t *capabilities(const char *kube_version, struct tm_err *err)
 			 min >= 21 ? "batch/v1" : "batch/v1beta1");
 }
 
+/* Where objectPatches[i] was set, for messages. The fast path kept no origins: they
+ * are loaded once, only when a message needs one. */
+struct patch_origins {
+	const struct tm_render_opts *o;
+	const struct tm_values *values;
+	struct tm_values full;
+	bool loaded;
+};
+
+static const char *patch_origin(struct patch_origins *po, size_t i)
+{
+	const struct tm_values *v = po->values;
+	char ptr[64];
+	const char *where;
+
+	if (!v->origin) {
+		if (!po->loaded) {
+			struct tm_err ignored;
+			po->loaded = true;
+			tm_err_init(&ignored);
+			if (load_values(&po->full, po->o, true, &ignored) < 0)
+				memset(&po->full, 0, sizeof(po->full));
+		}
+		v = &po->full;
+	}
+	snprintf(ptr, sizeof(ptr), "/objectPatches/%zu/name", i);
+	where = json_string_value(json_object_get(v->origin, ptr));
+	return where ? where : "values";
+}
+
 /* values.objectPatches: RFC 7386 merge patches on rendered objects, for what no value
  * reaches. A patch that matches nothing is an error (a typo must not pass silently). */
-static int apply_patches(struct tm_rendered *r, const char *ns, struct tm_err *err)
+static int apply_patches(struct tm_rendered *r, const struct tm_render_opts *o, struct tm_err *err)
 {
+	struct patch_origins po = { .o = o, .values = &r->values };
 	json_t *patches = json_object_get(r->values.tree, "objectPatches"), *p;
+	const char *ns = o->namespace;
 	size_t i, j;
+	int rc = 0;
 
 	json_array_foreach(patches, i, p) {
 		const char *kind = json_string_value(json_object_get(p, "kind"));
 		const char *name = json_string_value(json_object_get(p, "name"));
 		const char *pns = json_string_value(json_object_get(p, "namespace"));
-		char ptr[64];
-		const char *where;
-		json_t *obj;
+		json_t *patch = json_object_get(p, "patch"), *obj;
 		int hits = 0;
 
-		snprintf(ptr, sizeof(ptr), "/objectPatches/%zu/name", i);
-		where = json_string_value(json_object_get(r->values.origin, ptr));
+		if (!kind || !name || !json_is_object(patch)) {
+			rc = tm_err_set(err, TM_EINVALID, "%s: objectPatches[%zu] needs kind, name and a mapping as patch",
+					patch_origin(&po, i), i);
+			goto out;
+		}
 		json_array_foreach(r->objects, j, obj) {
 			json_t *meta = json_object_get(obj, "metadata");
 			const char *ons = json_string_value(json_object_get(meta, "namespace"));
@@ -401,22 +435,33 @@ static int apply_patches(struct tm_rendered *r, const char *ns, struct tm_err *e
 			    strcmp(json_string_value(json_object_get(meta, "name")), name) ||
 			    (ons && strcmp(ons, pns ? pns : ns)))
 				continue;
-			if (tm_doc_merge_patch(&obj, json_object_get(p, "patch")) < 0)
-				return tm_err_set(err, TM_ERROR, "out of memory");
+			/* the array holds the object: patch our own reference, then put it back */
+			json_incref(obj);
+			if (tm_doc_merge_patch(&obj, patch) < 0 || json_array_set_new(r->objects, j, obj) < 0) {
+				rc = tm_err_set(err, TM_ERROR, "out of memory");
+				goto out;
+			}
 			meta = json_object_get(obj, "metadata");
 			if (!json_is_string(json_object_get(obj, "apiVersion")) ||
 			    !json_is_string(json_object_get(obj, "kind")) || !json_is_string(json_object_get(meta, "name")) ||
 			    strcmp(json_string_value(json_object_get(obj, "kind")), kind) ||
-			    strcmp(json_string_value(json_object_get(meta, "name")), name))
-				return tm_err_set(err, TM_EINVALID, "%s: objectPatches[%zu] may not change apiVersion, kind or name",
-						  where ? where : "values", i);
+			    strcmp(json_string_value(json_object_get(meta, "name")), name)) {
+				rc = tm_err_set(err, TM_EINVALID, "%s: objectPatches[%zu] may not change apiVersion, kind or name",
+						patch_origin(&po, i), i);
+				goto out;
+			}
 			hits++;
 		}
-		if (!hits)
-			return tm_err_set(err, TM_EINVALID, "%s: objectPatches[%zu]: no rendered %s '%s' in namespace '%s'",
-					  where ? where : "values", i, kind, name, pns ? pns : ns);
+		if (!hits) {
+			rc = tm_err_set(err, TM_EINVALID, "%s: objectPatches[%zu]: no rendered %s '%s' in namespace '%s'",
+					patch_origin(&po, i), i, kind, name, pns ? pns : ns);
+			goto out;
+		}
 	}
-	return 0;
+out:
+	if (po.loaded)
+		tm_values_release(&po.full);
+	return rc;
 }
 
 int tm_render(struct tm_rendered *out, const struct tm_render_opts *o, struct tm_err *err)
@@ -440,7 +485,7 @@ int tm_render(struct tm_rendered *out, const struct tm_render_opts *o, struct tm
 	r.sources = json_array();
 	version = json_string_value(json_object_get(r.values.tree, "airflowVersion"));
 	if (!(caps = capabilities(o->kube_version, err))) {
-		rc = err ? err->code : TM_EINVALID;
+		rc = err && err->code < 0 ? err->code : tm_err_set(err, TM_ERROR, "out of memory");
 		goto out;
 	}
 	scope = json_pack("{s:O, s:{s:s, s:s}, s:s, s:o}", "values", r.values.tree, "release", "name", o->release,
@@ -510,16 +555,7 @@ int tm_render(struct tm_rendered *out, const struct tm_render_opts *o, struct tm
 		}
 		json_decref(docs);
 	}
-	if ((rc = apply_patches(&r, o->namespace, err)) == TM_EINVALID && !r.values.origin) {
-		/* merge patches are idempotent: run them again with origins for the message */
-		struct tm_values full = { 0 };
-		if (load_values(&full, o, true, err) == 0) {
-			tm_values_release(&r.values);
-			r.values = full;
-			rc = apply_patches(&r, o->namespace, err);
-		}
-	}
-	if (rc < 0 || (rc = checksums(r.objects, err)) < 0)
+	if ((rc = apply_patches(&r, o, err)) < 0 || (rc = checksums(r.objects, err)) < 0)
 		goto out;
 	*out = r;
 	memset(&r, 0, sizeof(r));

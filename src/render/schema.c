@@ -13,6 +13,7 @@
 struct checker {
 	const struct tm_values *v;
 	bool allow_unknown;
+	size_t nproblems; /* counted even when a message could not be kept */
 	json_t *problems; /* array of strings */
 	json_t *unknown;  /* array of strings: ignored keys, when allowed */
 	struct tm_buf ptr;
@@ -63,11 +64,18 @@ static int problem_at(struct checker *c, const char *at, const char *about, cons
 {
 	char name[512], msg[1024];
 
-	if (json_array_size(c->problems) >= MAX_PROBLEMS)
+	json_t *text;
+
+	if (c->nproblems++ >= MAX_PROBLEMS)
 		return 0;
 	dotted(about, name, sizeof(name));
 	snprintf(msg, sizeof(msg), fmt, a ? a : "", b ? b : "");
-	json_array_append_new(c->problems, json_sprintf("%s: %s: %s", where(c, at), name, msg));
+	text = json_sprintf("%s: %s: %s", where(c, at), name, msg);
+	/* a cut inside a UTF-8 character makes the text invalid: keep the problem anyway */
+	if (!text)
+		text = json_sprintf("%s: a value that is not valid UTF-8 text, or too long to show", where(c, at));
+	if (!text || json_array_append_new(c->problems, text) < 0)
+		return tm_err_set(c->err, TM_ERROR, "out of memory");
 	return 0;
 }
 
@@ -256,7 +264,7 @@ int tm_values_validate(const struct tm_values *v, json_t *schema, bool allow_unk
 	}
 	if ((rc = check(&c, v->tree, schema, 0)) < 0)
 		goto out;
-	n = json_array_size(c.problems);
+	n = c.nproblems;
 	if (n == 0) {
 		if (ignored) {
 			*ignored = c.unknown;
@@ -264,7 +272,7 @@ int tm_values_validate(const struct tm_values *v, json_t *schema, bool allow_unk
 		}
 		goto out;
 	}
-	if (n == 1) {
+	if (n == 1 && json_array_size(c.problems) == 1) {
 		rc = tm_err_set(err, TM_EINVALID, "%s", json_string_value(json_array_get(c.problems, 0)));
 		goto out;
 	}
@@ -272,8 +280,8 @@ int tm_values_validate(const struct tm_values *v, json_t *schema, bool allow_unk
 		if (tm_buf_printf(&msg, NULL, "\n  %s", json_string_value(p)) < 0)
 			break;
 	}
-	rc = tm_err_set(err, TM_EINVALID, "%zu%s problems in the values:%s", n, n >= MAX_PROBLEMS ? " or more" : "",
-			tm_buf_cstr(&msg));
+	rc = tm_err_set(err, TM_EINVALID, "%zu problems in the values%s:%s", n,
+			n > MAX_PROBLEMS ? " (the first 20)" : "", tm_buf_cstr(&msg));
 out:
 	json_decref(c.problems);
 	json_decref(c.unknown);

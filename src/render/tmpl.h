@@ -40,6 +40,7 @@ struct node {
 	struct expr *expr;    /* N_EXPR, N_IF condition, N_FOR iterable, N_SET value */
 	struct node *body;    /* N_IF, N_FOR */
 	struct node *orelse;  /* N_IF: the elif (an N_IF) or else branch */
+	bool is_elif;         /* N_IF reached through an elif: run in its chain's loop */
 	char *var1, *var2;    /* N_FOR names, N_SET name */
 };
 

@@ -464,7 +464,8 @@ static int f_replace(struct render_ctx *rc, const struct expr *at, json_t *v, js
 	size_t fl;
 	int r;
 
-	if (!json_is_string(args[0]) || !json_is_string(args[1]) || json_string_length(args[0]) == 0)
+	if (!json_is_string(args[0]) || !json_is_string(args[1]) || json_string_length(args[0]) == 0 ||
+	    strlen(json_string_value(args[0])) != json_string_length(args[0]))
 		return fail_expr(rc, at, "'replace' takes two texts, the first not empty%s%s", NULL, NULL);
 	from = json_string_value(args[0]);
 	to = json_string_value(args[1]);
@@ -856,20 +857,32 @@ static int run(struct render_ctx *rc, const struct node *n)
 			if ((r = eval(rc, n->expr, &v)) == 0)
 				r = emit_value(rc, n, v);
 			break;
-		case N_IF:
-			if ((r = eval(rc, n->expr, &v)) < 0)
+		case N_IF: {
+			/* an if/elif/elif/else chain is one loop, not nested calls */
+			const struct node *branch = n, *run_this = NULL;
+			while (branch) {
+				json_decref(v);
+				v = NULL;
+				if ((r = eval(rc, branch->expr, &v)) < 0)
+					break;
+				if (truthy(v)) {
+					run_this = branch->body;
+					break;
+				}
+				if (branch->orelse && branch->orelse->is_elif) {
+					branch = branch->orelse;
+					continue;
+				}
+				run_this = branch->orelse;
 				break;
-			if (truthy(v)) {
+			}
+			if (r == 0 && run_this) {
 				json_t *vars = json_object();
-				r = run_scoped(rc, n->body, vars);
-				json_decref(vars);
-			} else if (n->orelse) {
-				json_t *vars = json_object();
-				/* an elif is a lone N_IF node; an else is a node list */
-				r = run_scoped(rc, n->orelse, vars);
+				r = vars ? run_scoped(rc, run_this, vars) : tm_err_set(rc->err, TM_ERROR, "out of memory");
 				json_decref(vars);
 			}
 			break;
+		}
 		case N_FOR:
 			r = run_for(rc, n);
 			break;

@@ -289,8 +289,13 @@ static struct expr *parse_postfix(struct parser *ps)
 			e = a;
 		} else if (accept(ps, "[")) {
 			struct expr *a = new_expr(ps, E_INDEX, at);
+			if (++ps->depth > TM_TMPL_MAX_DEPTH) {
+				tm_err_set(ps->err, TM_ELIMIT, "%s: expression nested too deeply", ps->t->name);
+				return NULL;
+			}
 			if (!a || !(a->b = parse_or(ps)))
 				return NULL;
+			ps->depth--;
 			if (!accept(ps, "]")) {
 				fail(ps, ps->p, "expected ']'", NULL);
 				return NULL;
@@ -580,6 +585,7 @@ static int parse_if(struct parser *ps, const char **pos, struct node *n)
 			return ps->err ? ps->err->code : TM_EINVALID;
 		if ((rc = expect_end(ps, "elif")) < 0)
 			return rc;
+		e->is_elif = true;
 		n->orelse = e;
 		return parse_if(ps, pos, e);
 	}

@@ -172,13 +172,19 @@ struct setparse {
 	const char *flag; /* "--set", "--set-string", "--set-file", for messages */
 	const char *arg;  /* the whole argument, for messages */
 	const char *p;
+	const char *value; /* where the value of the current key=value starts, once known */
 	struct tm_err *err;
 };
 
+/* A value may be a password: messages show the argument only up to the mistake, and
+ * never past the '=' of the value being read. */
 static int set_fail(struct setparse *sp, const char *what)
 {
-	return tm_err_set(sp->err, TM_EINVALID, "%s '%s': %s at column %ld", sp->flag, sp->arg, what,
-			  (long)(sp->p - sp->arg) + 1);
+	long col = (long)(sp->p - sp->arg) + 1;
+	int shown = (int)(sp->value && sp->p >= sp->value ? sp->value - sp->arg : (long)strnlen(sp->arg, (size_t)col));
+
+	return tm_err_set(sp->err, TM_EINVALID, "%s '%.*s%s': %s at column %ld", sp->flag, shown, sp->arg,
+			  sp->value && sp->p >= sp->value ? "..." : "", what, col);
 }
 
 /* Reads text up to one of the stop characters (unescaped), unescaping '\x' to 'x'. */
@@ -400,7 +406,7 @@ static int assign(struct tm_values *v, struct step *steps, int n, json_t *val, c
 int tm_values_set(struct tm_values *v, const char *arg, enum tm_set_kind kind, struct tm_err *err)
 {
 	const char *flag = kind == TM_SET_STRING ? "--set-string" : "--set";
-	struct setparse sp = { flag, arg, arg, err };
+	struct setparse sp = { flag, arg, arg, NULL, err };
 
 	if (!*arg)
 		return tm_err_set(err, TM_EINVALID, "%s needs key=value", flag);
@@ -411,15 +417,18 @@ int tm_values_set(struct tm_values *v, const char *arg, enum tm_set_kind kind, s
 		json_t *val = NULL;
 		int n = 0, rc;
 
+		sp.value = NULL;
 		if ((rc = parse_key(&sp, steps, (int)TM_ARRAY_LEN(steps), &n, false)) == 0) {
 			sp.p++; /* '=' */
+			sp.value = sp.p;
 			rc = parse_value(&sp, kind, &val);
 		}
 		if (rc < 0) {
 			free_steps(steps, n);
 			return rc;
 		}
-		if (asprintf(&origin, "%s %.*s", flag, (int)(sp.p - start), start) < 0) {
+		/* the origin names the key, never the value (it may be a password) */
+		if (asprintf(&origin, "%s %.*s", flag, (int)(sp.value - 1 - start), start) < 0) {
 			free_steps(steps, n);
 			json_decref(val);
 			return tm_err_set(err, TM_ERROR, "out of memory");
@@ -438,7 +447,7 @@ int tm_values_set(struct tm_values *v, const char *arg, enum tm_set_kind kind, s
 int tm_values_set_text(struct tm_values *v, const char *key, const char *text, size_t len, const char *origin,
 		       struct tm_err *err)
 {
-	struct setparse sp = { "--set-file", key, key, err };
+	struct setparse sp = { "--set-file", key, key, NULL, err };
 	struct step steps[64];
 	json_t *val;
 	int n = 0, rc;

@@ -68,6 +68,25 @@ static const char *level_color(enum tm_level lvl)
 	}
 }
 
+/* A JSON string of text that may not be valid UTF-8 (a cut message, a file name):
+ * bytes jansson refuses become '?', so the event keeps its text. */
+static json_t *lossy_string(const char *text)
+{
+	json_t *v = json_string(text ? text : "");
+	char *copy;
+
+	if (v || !text)
+		return v;
+	if (!(copy = strdup(text)))
+		return NULL;
+	for (unsigned char *p = (unsigned char *)copy; *p; p++)
+		if (*p >= 0x80)
+			*p = '?';
+	v = json_string(copy);
+	free(copy);
+	return v;
+}
+
 static void emit_json(struct tm_sink *s, const struct tm_event *ev)
 {
 	struct timespec ts;
@@ -82,8 +101,8 @@ static void emit_json(struct tm_sink *s, const struct tm_event *ev)
 	json_object_set_new(o, "level", json_string(tm_level_name(ev->level)));
 	json_object_set_new(o, "event", json_string(ev->kind ? ev->kind : "log"));
 	if (ev->subject)
-		json_object_set_new(o, "subject", json_string(ev->subject));
-	json_object_set_new(o, "message", json_string(ev->msg ? ev->msg : ""));
+		json_object_set_new(o, "subject", lossy_string(ev->subject));
+	json_object_set_new(o, "message", lossy_string(ev->msg ? ev->msg : ""));
 	if (ev->status)
 		json_object_set_new(o, "status", json_true());
 	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);

@@ -35,7 +35,8 @@ Test(doc_emit, tricky_strings_survive_a_round_trip)
 			       "1e3", ".inf", "-", "-x", "#x", "a: b", "a #b", " lead", "trail ", "@at", "`tick",
 			       "{x}", "[x]", "*star", "&amp", "!bang", "%pct", "'single'", "\"double\"",
 			       "line1\nline2\n", "no newline\nat end", "two\n\n", "tab\tin", "cr\r\n", "\x01ctl",
-			       "ünïcode", "app.kubernetes.io/name", "checksum/config" };
+			       "ünïcode", "app.kubernetes.io/name", "checksum/config", "nel\xc2\x85x", "ls\xe2\x80\xa8x",
+			       "ps\xe2\x80\xa9x", "multi\nline\xe2\x80\xa8with ls\n" };
 	json_t *obj = json_object(), *arr = json_array();
 
 	for (size_t i = 0; i < TM_ARRAY_LEN(strs); i++) {

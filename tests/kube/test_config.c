@@ -233,3 +233,28 @@ Test(kube_config, in_cluster_service_account)
 	tm_kube_config_release(&c);
 	tu_rmdir(dir);
 }
+
+/* A file the kubeconfig names but that is missing makes the kubeconfig broken: it must
+ * not read as "no kubeconfig" (that would let 'version' skip the cluster silently). */
+Test(kube_config, missing_referenced_file_is_broken_not_absent)
+{
+	char *dir = tu_mkdtemp(), *p;
+	struct tm_kube_source src = { 0 };
+	struct tm_kube_config c;
+	struct tm_err err;
+
+	p = write_file(dir, "k.yaml", "current-context: x\nclusters:\n- name: c\n  cluster: {server: https://h}\n"
+		       "users:\n- name: u\n  user: {client-certificate: nope.crt, client-key: nope.key}\n"
+		       "contexts:\n- name: x\n  context: {cluster: c, user: u}\n", 0600);
+	src.kubeconfig = p;
+	cr_assert_eq(load(&c, &src, &err), TM_EINVALID, "%s", tm_err_msg(&err));
+	cr_assert(strstr(tm_err_msg(&err), "'client-certificate'") != NULL, "%s", tm_err_msg(&err));
+	free(p);
+	p = write_file(dir, "t.yaml", "current-context: x\nclusters:\n- name: c\n  cluster: {server: https://h}\n"
+		       "users:\n- name: u\n  user: {tokenFile: /nonexistent/token}\n"
+		       "contexts:\n- name: x\n  context: {cluster: c, user: u}\n", 0600);
+	src.kubeconfig = p;
+	cr_assert_eq(load(&c, &src, &err), TM_EINVALID, "%s", tm_err_msg(&err));
+	free(p);
+	tu_rmdir(dir);
+}

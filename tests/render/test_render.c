@@ -149,6 +149,15 @@ Test(render_stack, object_patches)
 	cr_assert_eq(tm_render(&r, &o, &err), TM_EINVALID);
 	cr_assert_str_eq(tm_err_msg(&err), "typo.yaml:2:28: objectPatches[0]: no rendered Deployment 'airflow-schedular' "
 					   "in namespace 'airflow'");
+	{
+		struct tm_values_file rename = { "rename.yaml",
+						 "objectPatches:\n- {kind: ConfigMap, name: airflow-config, patch: {metadata: {name: other}}}\n",
+						 0 };
+		rename.len = strlen(rename.text);
+		o.files = &rename;
+		cr_assert_eq(tm_render(&r, &o, &err), TM_EINVALID);
+		cr_assert_str_eq(tm_err_msg(&err), "rename.yaml:2:27: objectPatches[0] may not change apiVersion, kind or name");
+	}
 }
 
 /* A values file written for the official chart renders as it is. */
@@ -319,6 +328,23 @@ Test(render_stack, components_switch_off)
 	tm_rendered_release(&r);
 }
 
+/* A schema problem is never lost, however its message is cut (found in review: a cut
+ * inside a UTF-8 character made the message invalid and the problem vanished). */
+Test(render_stack, long_non_ascii_values_still_fail_the_schema)
+{
+	struct tm_rendered r;
+	struct tm_err err;
+	char arg[2048] = "executor=";
+
+	for (int len = 590; len < 620; len++) {
+		struct tm_set_arg set = { .kind = TM_ARG_SET, .arg = arg };
+		arg[9] = '\0';
+		for (int i = 0; i < len; i++)
+			strcat(arg, "\xc3\xa9");
+		cr_assert_eq(render_env(&r, "dev", &set, 1, &err), TM_EINVALID, "length %d passed the schema", len);
+	}
+}
+
 Test(render_stack, bad_input_is_named)
 {
 	struct tm_set_arg typo = { .kind = TM_ARG_SET, .arg = "schedular.replicas=2" };
@@ -329,10 +355,10 @@ Test(render_stack, bad_input_is_named)
 	cr_assert_eq(render_env(&r, "qa", NULL, 0, &err), TM_EINVALID);
 	cr_assert_str_eq(tm_err_msg(&err), "no environment 'qa' (the bundle has: dev, prod, staging)");
 	cr_assert_eq(render_env(&r, "dev", &typo, 1, &err), TM_EINVALID);
-	cr_assert_str_eq(tm_err_msg(&err), "--set schedular.replicas=2: (the values): unknown key 'schedular' "
+	cr_assert_str_eq(tm_err_msg(&err), "--set schedular.replicas: (the values): unknown key 'schedular' "
 					   "(did you mean 'scheduler'?)");
 	cr_assert_eq(render_env(&r, "dev", &type, 1, &err), TM_EINVALID);
-	cr_assert_str_eq(tm_err_msg(&err), "--set scheduler.replicas=two: scheduler.replicas: expected integer, got string");
+	cr_assert_str_eq(tm_err_msg(&err), "--set scheduler.replicas: scheduler.replicas: expected integer, got string");
 	{
 		struct tm_set_arg norepo = { .kind = TM_ARG_SET, .arg = "dags.gitSync.enabled=true" };
 		cr_assert_eq(render_env(&r, "dev", &norepo, 1, &err), TM_EINVALID);

@@ -89,6 +89,24 @@ Test(render_tmpl, loops_over_lists_and_sorted_mappings)
 	       "env:\n- name: \"app.kubernetes.io/name\"\n  value: \"airflow\"\n- name: \"tier\"\n  value: \"web\"\n");
 }
 
+/* A long elif chain is a loop, not nested blocks (found in review). */
+Test(render_tmpl, long_elif_chains)
+{
+	struct tm_buf t = TM_BUF_INIT("t", 1 << 20);
+	struct tm_err err;
+	char *got;
+
+	cr_assert_eq(tm_buf_puts(&t, "{% if values.replicas == 0 %}0", NULL), 0);
+	for (int i = 1; i < 200; i++)
+		cr_assert_eq(tm_buf_printf(&t, NULL, "{%% elif values.replicas == %d %%}%d", i + 100, i), 0);
+	cr_assert_eq(tm_buf_puts(&t, "{% elif values.replicas == 2 %}two{% else %}none{% end %}", NULL), 0);
+	got = render(t.data, &err);
+	cr_assert_not_null(got, "%s", tm_err_msg(&err));
+	cr_assert_str_eq(got, "two");
+	free(got);
+	tm_buf_release(&t);
+}
+
 Test(render_tmpl, set_is_scoped_to_its_block)
 {
 	expect("{% set full = release.name %}{{ full }}-{{ values.name }}", "af-web");
@@ -172,6 +190,19 @@ Test(render_tmpl, limits_stop_runaway_templates)
 		tm_tmpl_free(t);
 		json_decref(scope);
 	}
+	tm_buf_release(&text);
+	/* index nesting counts too (found in review: a[a[a[...]]] recursed unbounded) */
+	tm_buf_init(&text, "t", 1 << 20);
+	cr_assert_eq(tm_buf_puts(&text, "{{ ", NULL), 0);
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(tm_buf_puts(&text, "values.list[", NULL), 0);
+	cr_assert_eq(tm_buf_puts(&text, "0", NULL), 0);
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(tm_buf_puts(&text, "]", NULL), 0);
+	cr_assert_eq(tm_buf_puts(&text, " }}", NULL), 0);
+	got = render(text.data, &err);
+	cr_assert_null(got);
+	cr_assert_eq(err.code, TM_ELIMIT, "%s", tm_err_msg(&err));
 	tm_buf_release(&text);
 	/* expression nesting */
 	tm_buf_init(&text, "t", 1 << 20);

@@ -67,9 +67,9 @@ Test(render_values, set_syntax)
 		    "\"list\":[\"x\",\"y\",null,\"z\"],\"tags\":[\"x\",2,false],"
 		    "\"labels\":{\"app.kubernetes.io/name\":\"airflow\"},\"esc\":\"a,b\","
 		    "\"str\":\"true\",\"str2\":\"7\",\"deep\":[null,{\"name\":\"w\"}]}");
-	cr_assert_str_eq(origin(&v, "/a/n"), "--set a.n=42");
-	cr_assert_str_eq(origin(&v, "/labels/app.kubernetes.io~1name"), "--set labels.app\\.kubernetes\\.io/name=airflow");
-	cr_assert_str_eq(origin(&v, "/str"), "--set-string str=true");
+	cr_assert_str_eq(origin(&v, "/a/n"), "--set a.n", "origins name the key, never the value");
+	cr_assert_str_eq(origin(&v, "/labels/app.kubernetes.io~1name"), "--set labels.app\\.kubernetes\\.io/name");
+	cr_assert_str_eq(origin(&v, "/str"), "--set-string str");
 	cr_assert_str_eq(origin(&v, "/a/keep"), "values.yaml:1:11");
 	cr_assert_null(origin(&v, "/a/gone"));
 	tm_values_release(&v);
@@ -85,7 +85,8 @@ Test(render_values, set_errors_point_at_the_mistake)
 		{ "a..b=1", "expected a key name at column 3" },
 		{ "a[x]=1", "expected a list index from 0 to 10000" },
 		{ "a[99999]=1", "expected a list index from 0 to 10000" },
-		{ "a={x,y", "expected '}' to close the list" },
+		{ "a={x,y", "--set 'a=...': expected '}' to close the list" },
+		{ "db.password=s3cr\\", "--set 'db.password=...': a '\\' at the end escapes nothing" },
 		{ "a={x}y", "expected ',' or the end after '}'" },
 		{ "a=b\\", "a '\\' at the end escapes nothing" },
 		{ "", "--set needs key=value" },

@@ -68,6 +68,23 @@ Test(util_sink, json_mode_writes_parseable_lines)
 	tu_capture_end(&c);
 }
 
+/* A message cut inside a UTF-8 character still reaches the JSON line (found in review). */
+Test(util_sink, json_keeps_messages_that_are_not_utf8)
+{
+	struct tu_capture c;
+	struct tm_sink s;
+	json_t *o;
+
+	tu_capture_start(&c);
+	tm_sink_init(&s, c.f, TM_SINK_JSON, true, false, 0);
+	tm_sink_log(&s, TM_ERRORLVL, "open '\xc3': broken");
+	o = json_loads(tu_capture_text(&c), JSON_DISABLE_EOF_CHECK, NULL);
+	cr_assert_not_null(o);
+	cr_assert_str_eq(json_string_value(json_object_get(o, "message")), "open '?': broken");
+	json_decref(o);
+	tu_capture_end(&c);
+}
+
 Test(util_sink, tty_mode_redraws_status_lines_in_place)
 {
 	struct tu_capture c;
