@@ -21,6 +21,7 @@ const sources = [_][]const u8{
     "src/doc/emit.c",
     "src/render/tmpl_parse.c",
     "src/render/tmpl_eval.c",
+    "src/render/tmpl_filters.c",
     "src/render/values.c",
     "src/render/embedded.c",
     "src/render/schema.c",

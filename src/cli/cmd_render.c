@@ -80,9 +80,27 @@ static int write_dir(struct tm_cli *cli, const char *dir, struct tm_rendered *r)
 static int prepare(struct tm_cli *cli, struct tm_render_cmd_opts *o, int argc, const char *cmd,
 		   struct tm_render_opts *ro)
 {
+	int rc = 0;
+
 	if (argc > 0)
-		return tm_cli_usage(cli, "%s takes no arguments (values come with -f and --set)", cmd);
-	return tm_render_args_load(cli, &o->r, ro) < 0 ? tm_cli_fail(cli, &cli->err) : 0;
+		rc = tm_cli_usage(cli, "%s takes no arguments (values come with -f and --set)", cmd);
+	else if (tm_render_args_load(cli, &o->r, ro) < 0)
+		rc = tm_cli_fail(cli, &cli->err);
+	if (rc != 0)
+		tm_render_args_release(&o->r);
+	return rc;
+}
+
+/* Prints v as indented JSON with sorted keys (deterministic). */
+static int print_json(struct tm_cli *cli, json_t *v)
+{
+	char *s = v ? json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+
+	if (!s)
+		return tm_err_set(&cli->err, TM_ERROR, "out of memory");
+	fprintf(cli->out, "%s\n", s);
+	free(s);
+	return 0;
 }
 
 int tm_cmd_render(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
@@ -96,10 +114,8 @@ int tm_cmd_render(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 	int rc;
 
 	(void)argv;
-	if ((rc = prepare(cli, o, argc, "render", &ro)) != 0) {
-		tm_render_args_release(&o->r);
+	if ((rc = prepare(cli, o, argc, "render", &ro)) != 0)
 		return rc;
-	}
 	if ((rc = tm_render(&r, &ro, &cli->err)) < 0)
 		goto out;
 	if (o->output_dir) {
@@ -109,13 +125,7 @@ int tm_cmd_render(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 		goto out;
 	}
 	if (cli->opts.output == TM_OUTPUT_JSON) {
-		char *s = json_dumps(r.objects, JSON_INDENT(2) | JSON_SORT_KEYS);
-		if (!s) {
-			rc = tm_err_set(&cli->err, TM_ERROR, "out of memory");
-			goto out;
-		}
-		fprintf(cli->out, "%s\n", s);
-		free(s);
+		rc = print_json(cli, r.objects);
 		goto out;
 	}
 	json_array_foreach(r.objects, i, obj) {
@@ -223,22 +233,14 @@ int tm_cmd_values(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 	int rc;
 
 	(void)argv;
-	if ((rc = prepare(cli, o, argc, "values", &ro)) != 0) {
-		tm_render_args_release(&o->r);
+	if ((rc = prepare(cli, o, argc, "values", &ro)) != 0)
 		return rc;
-	}
 	if ((rc = tm_render_values(&v, &ro, &cli->err)) < 0)
 		goto out;
 	if (cli->opts.output == TM_OUTPUT_JSON) {
 		json_t *both = json_pack("{s:O, s:O}", "values", v.tree, "origins", v.origin);
-		char *s = both ? json_dumps(both, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+		rc = print_json(cli, both);
 		json_decref(both);
-		if (!s) {
-			rc = tm_err_set(&cli->err, TM_ERROR, "out of memory");
-			goto out;
-		}
-		fprintf(cli->out, "%s\n", s);
-		free(s);
 		goto out;
 	}
 	if ((rc = tm_buf_puts(&path, "", &cli->err)) == 0 && (rc = tm_buf_puts(&ptr, "", &cli->err)) == 0)

@@ -52,6 +52,46 @@ struct tm_tmpl {
 	struct tm_arena arena; /* owns nodes, expressions, names */
 };
 
+/* Names visible at one point: a chain of frames, innermost first. */
+struct frame {
+	json_t *vars; /* owned object */
+	struct frame *up;
+};
+
+struct render_ctx {
+	const struct tm_tmpl *t;
+	json_t *scope;      /* the caller's names (borrowed) */
+	struct frame *top;
+	struct tm_buf *out;
+	long steps;
+	int depth;
+	struct tm_err *err;
+	struct tm_tmpl_cache *cache; /* partials parsed once, however often included */
+};
+
+#define CACHE_SLOTS 32
+struct tm_tmpl_cache {
+	struct {
+		const struct tm_embedded_file *file;
+		struct tm_tmpl *tmpl;
+	} slot[CACHE_SLOTS];
+	int n;
+};
+
+
+/* Shared by evaluation (tmpl_eval.c) and the filters (tmpl_filters.c). */
+int tm_tmpl_fail(struct render_ctx *rc, int line, int col, int code, const char *fmt, const char *a, const char *b);
+int tm_tmpl_fail_expr(struct render_ctx *rc, const struct expr *e, const char *fmt, const char *a, const char *b);
+const char *tm_tmpl_type_name(json_t *v);
+/* Appends a scalar's text form (nothing for null). */
+int tm_tmpl_to_text(struct tm_buf *b, json_t *v, struct tm_err *err);
+/* Turns b's text into a string value in *out and releases b. */
+int tm_tmpl_give_text(struct render_ctx *rc, struct tm_buf *b, json_t **out);
+/* A mapping's keys, sorted (the order every loop over a mapping uses). */
+json_t *tm_tmpl_sorted_keys(json_t *obj);
+/* Runs a node list in the current frame. */
+int tm_tmpl_run(struct render_ctx *rc, const struct node *n);
+
 const struct filter *tm_tmpl_find_filter(const char *name);
 /* The filter name nearest to a misspelt one, or NULL. */
 const char *tm_tmpl_nearest_filter(const char *name);
