@@ -144,6 +144,8 @@ pub fn build(b: *std.Build) void {
         trun.addArgs(&.{ "--timeout", "60" });
         trun.setCwd(b.path("."));
         trun.setEnvironmentVariable("TM_TEST_FIXTURES", rootPath(b, "tests/fixtures"));
+        // TM_UPDATE_GOLDEN=1 zig build test rewrites tests/fixtures/render/*.yaml
+        if (b.graph.environ_map.get("TM_UPDATE_GOLDEN")) |v| trun.setEnvironmentVariable("TM_UPDATE_GOLDEN", v);
         trun.setEnvironmentVariable("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1:strict_string_checks=1");
         trun.setEnvironmentVariable("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1");
         trun.has_side_effects = true;

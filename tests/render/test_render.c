@@ -183,6 +183,31 @@ Test(render_stack, chart_values_file_works)
 			  "the chart's 'branch' drives git-sync v4's ref");
 		free(all);
 	}
+	/* the chart's per-component keys reach the scheduler */
+	{
+		size_t i;
+		json_t *obj, *sched = NULL, *sa = NULL;
+		json_array_foreach(r.objects, i, obj) {
+			const char *kind = json_string_value(json_object_get(obj, "kind"));
+			const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+			if (!strcmp(kind, "Deployment") && !strcmp(name, "airflow-scheduler"))
+				sched = obj;
+			if (!strcmp(kind, "ServiceAccount") && !strcmp(name, "af-scheduler"))
+				sa = obj;
+		}
+		cr_assert_not_null(sched);
+		cr_assert_not_null(sa, "serviceAccount.name names the account");
+		json_t *spec = json_object_get(json_object_get(json_object_get(sched, "spec"), "template"), "spec");
+		cr_assert_str_eq(json_string_value(json_object_get(spec, "serviceAccountName")), "af-scheduler");
+		cr_assert_str_eq(json_string_value(json_object_get(spec, "priorityClassName")), "airflow-critical");
+		cr_assert_str_eq(json_string_value(json_object_get(json_object_get(spec, "nodeSelector"), "pool")), "airflow");
+		cr_assert_not_null(json_object_get(json_object_get(spec, "affinity"), "podAntiAffinity"));
+		cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(spec, "imagePullSecrets"), 0), "name")),
+				 "regcred");
+		cr_assert_eq(json_array_size(json_object_get(spec, "containers")), 3, "git-sync, the shipper, the scheduler");
+		cr_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(sched, "metadata"), "labels"), "tier")),
+				 "control");
+	}
 	tm_rendered_release(&r);
 	tm_buf_release(&text);
 }
