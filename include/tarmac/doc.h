@@ -32,9 +32,6 @@ int tm_doc_parse_yaml_marked(json_t **out, json_t **marks, const char *text, siz
 int tm_doc_parse_yaml_stream(json_t **out, const char *text, size_t len, const char *name,
 			     struct tm_err *err);
 
-/* Reads a YAML file (at most max bytes) into one document. "-" is standard input. */
-int tm_doc_load_yaml_file(json_t **out, const char *path, size_t max, struct tm_err *err);
-
 /* Applies an RFC 7386 JSON merge patch to *target in place: mappings merge key by key,
  * null deletes, anything else replaces (a non-mapping patch replaces the whole value).
  * Returns 0 or TM_ERROR when memory runs out. */

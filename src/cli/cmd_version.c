@@ -127,8 +127,10 @@ static int server_version(struct tm_cli *cli, struct server *s)
 		s->state = SERVER_NONE; /* no kubeconfig anywhere: a client-only answer is complete */
 		return TM_EXIT_OK;
 	}
-	if (rc == 0)
+	if (rc == 0) {
 		rc = tm_kube_server_version(cli->kube, &s->version, &cli->err);
+		tm_sink_log(&cli->sink, TM_DEBUG, "%u request(s) to %s", tm_kube_requests(cli->kube), cli->kcfg.server);
+	}
 	if (rc < 0) {
 		s->state = SERVER_FAILED;
 		return tm_exit_for(rc);

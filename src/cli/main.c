@@ -96,7 +96,9 @@ int tm_cli_fail(struct tm_cli *cli, struct tm_err *err)
 
 	tm_sink_flush(&cli->sink);
 	if (cli->opts.output == TM_OUTPUT_JSON) {
-		struct tm_event ev = { .level = TM_ERRORLVL, .kind = "error", .msg = tm_err_msg(err) };
+		/* the subject names the exit code's meaning, for scripts reading the JSON lines */
+		struct tm_event ev = { .level = TM_ERRORLVL, .kind = "error", .subject = tm_exit_name(code),
+				       .msg = tm_err_msg(err) };
 		tm_sink_event(&cli->sink, &ev);
 	} else {
 		fprintf(cli->errf, "error: %s\n", tm_err_msg(err));

@@ -487,14 +487,3 @@ int tm_doc_parse_yaml_stream(json_t **out, const char *text, size_t len, const c
 {
 	return parse_all(out, NULL, text, len, name, true, false, err);
 }
-
-int tm_doc_load_yaml_file(json_t **out, const char *path, size_t max, struct tm_err *err)
-{
-	struct tm_buf b = TM_BUF_INIT("YAML file", max);
-	int rc;
-
-	if ((rc = tm_file_read(&b, path, max, err)) == 0)
-		rc = tm_doc_parse_yaml(out, b.data, b.len, path, err);
-	tm_buf_release(&b);
-	return rc;
-}
