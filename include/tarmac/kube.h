@@ -37,8 +37,45 @@ struct tm_kube_config {
 	bool insecure;         /* insecure-skip-tls-verify */
 	char *tls_server_name; /* or NULL */
 	char *proxy_url;       /* or NULL */
-	bool has_exec;         /* user.exec is set (credential plugins: see kube issue) */
+	struct tm_kube_exec *exec; /* user.exec (a credential plugin), or NULL */
 };
+
+/* users[].user.exec of a kubeconfig: a credential plugin (client-go's protocol,
+ * client.authentication.k8s.io v1 and v1beta1). */
+struct tm_kube_exec {
+	char *command;          /* as written; relative paths are relative to the kubeconfig's
+				 * directory when they contain a '/', else looked up in PATH */
+	char **args;            /* NULL-terminated; never NULL */
+	char **env;             /* "NAME=value", NULL-terminated; never NULL */
+	char *api_version;      /* "client.authentication.k8s.io/v1" or ".../v1beta1" */
+	bool provide_cluster_info; /* put spec.cluster into KUBERNETES_EXEC_INFO */
+	char *interactive_mode; /* "Never", "IfAvailable", "Always"; NULL: IfAvailable (v1beta1) */
+	char *install_hint;     /* shown when the command is missing; or NULL */
+};
+
+/* What a plugin handed back. */
+struct tm_kube_cred {
+	char *token;            /* bearer token, or NULL; wiped on release */
+	struct tm_buf cert_pem; /* client certificate, or empty */
+	struct tm_buf key_pem;  /* client key, or empty; wiped on release */
+	int64_t expires;        /* status.expirationTimestamp as Unix seconds; 0: none given */
+};
+
+void tm_kube_cred_init(struct tm_kube_cred *c);
+void tm_kube_cred_release(struct tm_kube_cred *c);
+
+/* Runs the plugin of cfg->exec: posix_spawn with an argv (never a shell), the process
+ * environment plus exec.env, KUBERNETES_EXEC_INFO set to an ExecCredential of the
+ * plugin's apiVersion (spec.interactive = interactive; spec.cluster from cfg when
+ * provideClusterInfo), stdin /dev/null unless interactive, stderr passed through.
+ * Reads stdout (capped at 1 MiB) as an ExecCredential of the same apiVersion and
+ * fills *out. The plugin gets timeout_ms to finish, then is killed.
+ * Errors: TM_EAUTH (the plugin is missing: with the install hint; it exited non-zero
+ * or was killed: with its exit status), TM_EINVALID (its output is not an
+ * ExecCredential of the right apiVersion, or has neither a token nor a certificate
+ * and key), TM_ETIMEOUT. The token never appears in a message. */
+int tm_kube_exec_run(struct tm_kube_cred *out, const struct tm_kube_config *cfg, bool interactive,
+		     int64_t timeout_ms, struct tm_err *err);
 
 void tm_kube_config_init(struct tm_kube_config *c);
 void tm_kube_config_release(struct tm_kube_config *c);

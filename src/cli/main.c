@@ -130,12 +130,6 @@ int tm_cli_connect(struct tm_cli *cli)
 		if (cli->kcfg.insecure)
 			tm_sink_log(&cli->sink, TM_WARN, "context '%s' skips TLS verification "
 				    "(insecure-skip-tls-verify): the server's identity is not checked", cli->kcfg.context);
-		if (cli->kcfg.tls_server_name)
-			tm_sink_log(&cli->sink, TM_WARN, "context '%s' sets tls-server-name, which this tarmac does not "
-				    "apply yet: the certificate is checked against the server URL's host", cli->kcfg.context);
-		if (cli->kcfg.has_exec && !cli->kcfg.token && !cli->kcfg.cert_pem.len)
-			tm_sink_log(&cli->sink, TM_WARN, "context '%s' uses an exec credential plugin, "
-				    "which this tarmac does not run yet", cli->kcfg.context);
 	}
 	return tm_kube_open(&cli->kube, &cli->kcfg, NULL, &cli->err);
 }
