@@ -29,6 +29,11 @@ const sources = [_][]const u8{
     "src/kube/config.c",
     "src/kube/client.c",
     "src/kube/transport_curl.c",
+    "src/kube/discovery.c",
+    "src/kube/watch.c",
+    "src/apply/kinds.c",
+    "src/apply/apply.c",
+    "src/apply/wait.c",
     "src/cli/main.c",
     "src/cli/suggest.c",
     "src/cli/help.c",
@@ -36,6 +41,7 @@ const sources = [_][]const u8{
     "src/cli/cmd_version.c",
     "src/cli/cmd_render.c",
     "src/cli/render_opts.c",
+    "src/cli/cmd_apply.c",
 };
 const entry = "src/cli/entry.c";
 
@@ -196,6 +202,7 @@ const headers = [_][]const u8{
     "include/tarmac/doc.h",
     "include/tarmac/kube.h",
     "include/tarmac/render.h",
+    "include/tarmac/apply.h",
     "src/render/tmpl.h",
     "src/cli/cli.h",
     "tests/testutil.h",

@@ -5,6 +5,7 @@
 #define TARMAC_KUBE_H
 
 #include <jansson.h>
+#include <signal.h>
 
 #include "tarmac/util.h"
 
@@ -94,26 +95,43 @@ struct tm_http_request {
 	const char *content_type; /* NULL when there is no body */
 	const char *body;
 	size_t body_len;
+	long timeout_ms;          /* the whole exchange; 0: 60 s */
+	/* Streaming (watches): the body goes to on_data as it arrives instead of into the
+	 * response. on_data returns 0 to go on, 1 to end this exchange, 2 to end every
+	 * exchange of the batch; an exchange ended so is a success. While the exchange
+	 * waits, on_data(ctx, NULL, 0) is called about once a second (a tick). */
+	int (*on_data)(void *ctx, const char *p, size_t n);
+	void *on_data_ctx;
+	const volatile sig_atomic_t *cancel; /* when *cancel: stop (TM_EINTERRUPTED) */
 };
 
 struct tm_http_response {
 	long status;       /* HTTP status; 0 when no response came */
 	struct tm_buf body; /* capped by the client */
+	long retry_after;  /* seconds from a Retry-After header; -1: none */
 };
 
 /* One HTTP exchange. Returns 0 when a response arrived (whatever its status), or
  * TM_EUNAVAILABLE (could not connect, TLS failed, connection dropped), TM_ETIMEOUT,
- * TM_ELIMIT (body over its cap), with err set. */
+ * TM_ELIMIT (body over its cap), TM_EINTERRUPTED, with err set. */
 struct tm_transport {
 	int (*roundtrip)(void *ctx, const struct tm_http_request *req, struct tm_http_response *resp,
 			 struct tm_err *err);
+	/* n exchanges at once (HTTP/2 streams on one connection when the server offers it);
+	 * rcs[i] and errs[i] as roundtrip's. NULL: the client runs them one by one. */
+	void (*roundtrip_many)(void *ctx, size_t n, const struct tm_http_request *reqs,
+			       struct tm_http_response *resps, int *rcs, struct tm_err *errs);
+	/* New credentials from an exec plugin: the token and, when cert is non-NULL, the
+	 * client certificate and key replace the old ones. NULL: not supported. */
+	int (*set_auth)(void *ctx, const char *token, const struct tm_buf *cert, const struct tm_buf *key,
+			struct tm_err *err);
 	void (*free)(void *ctx);
 	void *ctx;
 };
 
-/* The libcurl transport for cfg: one handle reused for the run (keep-alive, HTTP/2
+/* The libcurl transport for cfg: one connection pool for the run (keep-alive, HTTP/2
  * when offered), TLS from memory, the system CA bundle when cfg names none
- * (SSL_CERT_FILE first). Copies what it needs from cfg. */
+ * (SSL_CERT_FILE first), tls-server-name and proxy-url. Copies what it needs. */
 int tm_transport_curl(struct tm_transport *out, const struct tm_kube_config *cfg, struct tm_err *err);
 /* Where the system CA bundle is, or NULL. */
 const char *tm_kube_system_ca_bundle(void);
@@ -125,20 +143,133 @@ const char *tm_kube_system_ca_bundle(void);
 struct tm_kube;
 
 /* Opens a client over tr (taken over: freed with the client, even on failure), or
- * over the curl transport when tr is NULL. cfg is copied where needed. */
+ * over the curl transport when tr is NULL. cfg is borrowed: it must outlive the
+ * client (exec plugins are re-run from it). */
 int tm_kube_open(struct tm_kube **out, const struct tm_kube_config *cfg, struct tm_transport *tr,
 		 struct tm_err *err);
 void tm_kube_free(struct tm_kube *k);
 
+/* How the client behaves; tm_kube_open sets the defaults shown. */
+struct tm_kube_opts {
+	tm_report_fn report;   /* retries and re-authentication are reported here; may be NULL */
+	void *report_ctx;
+	const volatile sig_atomic_t *cancel; /* Ctrl-C: requests stop with TM_EINTERRUPTED */
+	int max_attempts;      /* per request, counting the first (6) */
+	long base_backoff_ms;  /* first retry delay before jitter, doubling (250) */
+	long max_backoff_ms;   /* cap of one delay, Retry-After included (10000) */
+	long timeout_ms;       /* one exchange (60000) */
+	bool interactive;      /* exec plugins may prompt */
+};
+void tm_kube_set_opts(struct tm_kube *k, const struct tm_kube_opts *o);
+const struct tm_kube_opts *tm_kube_get_opts(const struct tm_kube *k);
+
+/* One API call in a batch. The caller fills req (and want_json); the client fills
+ * the rest. */
+struct tm_kube_call {
+	struct tm_http_request req;
+	bool want_json;   /* parse a 2xx body into out */
+	bool apply;       /* a server-side apply: a 409 names the conflicting fields */
+	json_t *out;      /* new reference, or NULL */
+	long status;      /* last HTTP status, 0 when none came */
+	int rc;           /* 0 or TM_E*: see tm_kube_get for the status mapping */
+	struct tm_err err;
+	int attempts;
+};
+void tm_kube_call_release(struct tm_kube_call *c);
+
+/* Runs the calls at once, retrying each with backoff and jitter on 429 (after its
+ * Retry-After), 5xx, timeouts and dropped connections, re-running an exec plugin
+ * on a 401. Returns 0 when every call got its final answer (each call's rc says
+ * which), TM_EINTERRUPTED when cancelled. */
+int tm_kube_do(struct tm_kube *k, struct tm_kube_call *calls, size_t n);
+
 /* GET path and parse the JSON answer into *out (new reference). Status codes map to
  * TM_EAUTH (401, 403), TM_ENOTFOUND (404), TM_ECONFLICT (409), TM_EUNAVAILABLE (429,
- * 5xx), TM_ERROR otherwise, with the server's Status message in err. */
+ * 5xx after the retries), TM_EINVALID (422), TM_ERROR otherwise, with the server's
+ * Status message in err. */
 int tm_kube_get(struct tm_kube *k, const char *path, json_t **out, struct tm_err *err);
+/* One call of any method; body may be NULL. *out may be NULL when not wanted. */
+int tm_kube_request(struct tm_kube *k, const char *method, const char *path, const char *content_type,
+		    const char *body, json_t **out, struct tm_err *err);
 
 /* The server's /version: *out receives its gitVersion ("v1.20.2"), caller frees. */
 int tm_kube_server_version(struct tm_kube *k, char **out, struct tm_err *err);
 
-/* Requests made through this client so far (for benchmarks and -v). */
+/* What the client did so far (for benchmarks, -v and the closing summary). */
+struct tm_kube_stats {
+	unsigned requests;     /* exchanges attempted */
+	unsigned retries;      /* of which repeats */
+	unsigned retry_429, retry_5xx, retry_dropped, retry_timeout;
+	unsigned reauth;       /* exec plugin re-runs after a 401 or expiry */
+};
 unsigned tm_kube_requests(const struct tm_kube *k);
+
+/* Sleeps ms, waking early to return TM_EINTERRUPTED when the client's cancel flag
+ * is raised (for callers that poll the API). */
+int tm_kube_sleep(struct tm_kube *k, long ms);
+const struct tm_kube_stats *tm_kube_stats(const struct tm_kube *k);
+
+/* ------------------------------------------------------------------ discovery */
+
+/* A resource type the server serves. */
+struct tm_kube_rsc {
+	char group[128];       /* "" for the core group */
+	char version[64];
+	char kind[128];
+	char name[128];        /* plural: "deployments" */
+	bool namespaced;
+};
+
+/* Asks /version, /api and /apis once (cached for the client's life). */
+int tm_kube_discover(struct tm_kube *k, struct tm_err *err);
+/* After discovery: "1.20" (major.minor), and the served "group/version" list
+ * (every version, preferred or not; core as "v1"). Borrowed. */
+const char *tm_kube_version(const struct tm_kube *k);
+size_t tm_kube_api_versions(const struct tm_kube *k, const char *const **out);
+bool tm_kube_serves(const struct tm_kube *k, const char *api_version);
+/* Fetches the resource lists of these group/versions at once (cached). Versions the
+ * server does not serve are skipped. */
+int tm_kube_prefetch(struct tm_kube *k, const char *const *api_versions, size_t n, struct tm_err *err);
+/* The resource of apiVersion+kind. TM_ENOTFOUND names both when the server has no
+ * such kind (a CRD not installed). refresh drops the cached list first (after a CRD
+ * was created). */
+int tm_kube_resolve(struct tm_kube *k, const char *api_version, const char *kind, bool refresh,
+		    struct tm_kube_rsc *out, struct tm_err *err);
+/* "/apis/apps/v1/namespaces/ns/deployments[/name]" into out (cleared first); ns is
+ * ignored for cluster-scoped resources; name may be NULL for the collection. */
+int tm_kube_path(struct tm_buf *out, const struct tm_kube_rsc *r, const char *ns, const char *name,
+		 struct tm_err *err);
+
+/* ------------------------------------------------------------------ server-side apply */
+
+enum { TM_APPLY_FORCE = 1, TM_APPLY_DRY_RUN = 2 };
+#define TM_FIELD_MANAGER "tarmac"
+
+/* Prepares c as a server-side apply of obj (PATCH application/apply-patch+yaml,
+ * fieldManager=tarmac, force and dryRun=All by flags). path and body are filled and
+ * must outlive the call. */
+int tm_kube_call_apply(struct tm_kube_call *c, struct tm_buf *path, struct tm_buf *body,
+		       const struct tm_kube_rsc *r, const json_t *obj, unsigned flags, struct tm_err *err);
+/* Prepares c as a DELETE with propagationPolicy (Background, Foreground, Orphan). */
+int tm_kube_call_delete(struct tm_kube_call *c, struct tm_buf *path, const struct tm_kube_rsc *r,
+			const char *ns, const char *name, const char *propagation, bool dry_run,
+			struct tm_err *err);
+
+/* ------------------------------------------------------------------ watch */
+
+/* Called for each object of a watched collection: after the initial list with type
+ * "ADDED" for every item, then "SYNCED" (which = SIZE_MAX, obj NULL) once all lists
+ * are in, then for each watch event (ADDED, MODIFIED, DELETED), and "TICK" (which =
+ * SIZE_MAX, obj NULL) about once a second. obj is borrowed. Return 0 to go on, 1 when
+ * done, or a negative TM_E* code (with the error in the watcher's own err) to stop. */
+typedef int (*tm_kube_event_fn)(void *ctx, size_t which, const char *type, json_t *obj);
+
+/* Lists, then watches, the collections at paths (each may carry a query:
+ * "...pods?labelSelector=a%3Db") until fn says done (returns 0), the deadline
+ * (monotonic ms, tm_now_ms) passes (TM_ETIMEOUT), cancel (TM_EINTERRUPTED), fn
+ * returns an error (that code), or the API fails after retries. Watches the server
+ * ends are resumed from the last resourceVersion; a 410 Gone relists. */
+int tm_kube_watch(struct tm_kube *k, const char *const *paths, size_t n, int64_t deadline_ms,
+		  tm_kube_event_fn fn, void *ctx, struct tm_err *err);
 
 #endif

@@ -158,6 +158,9 @@ void tm_sha256_hex(char out[65], const void *data, size_t len);
 /* ------------------------------------------------------------------ time */
 /* Monotonic milliseconds, for deadlines and elapsed times. */
 int64_t tm_now_ms(void);
+/* "90s", "10m", "1h30m", "1.5s", "250ms", or plain seconds ("30") into milliseconds.
+ * TM_EINVALID for anything else or past a week. */
+int tm_parse_duration_ms(const char *s, int64_t *out);
 
 /* ------------------------------------------------------------------ names
  * RFC 1123 label (what Kubernetes wants for namespaces and release names):
@@ -185,14 +188,26 @@ struct tm_event {
 };
 typedef void (*tm_report_fn)(void *ctx, const struct tm_event *ev);
 
+/* A TTY keeps the latest status of each subject on a board of lines redrawn in
+ * place under the permanent lines ("scheduler: 1/2 available, pod ...: ..."). */
+#define TM_SINK_BOARD 10
+struct tm_sink_status {
+	char subject[160];
+	char text[512];
+	int64_t since_ms;
+};
+
 struct tm_sink {
 	FILE *out;
 	enum tm_sink_mode mode;
 	int verbosity;       /* 0: info and up; 1+: debug too */
 	bool color;
-	bool status_shown;   /* a TTY status line is on screen */
+	bool status_shown;   /* a TTY status board is on screen */
+	int drawn;           /* lines of it on screen */
 	int width;           /* TTY columns for status lines */
 	int64_t start_ms;
+	struct tm_sink_status board[TM_SINK_BOARD];
+	int nboard;
 };
 
 /* mode and color follow the stream when auto is set: TTY + color on a terminal
@@ -203,7 +218,7 @@ void tm_sink_event(struct tm_sink *s, const struct tm_event *ev);
 /* tm_report_fn over a struct tm_sink *. */
 void tm_sink_report(void *sink, const struct tm_event *ev);
 void tm_sink_log(struct tm_sink *s, enum tm_level lvl, const char *fmt, ...) TM_PRINTF(3, 4);
-/* Clears a TTY status line so ordinary output can follow. */
+/* Clears a TTY status board so ordinary output can follow; the board is emptied. */
 void tm_sink_flush(struct tm_sink *s);
 const char *tm_level_name(enum tm_level lvl);
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "tarmac/cli.h"
+#include "tarmac/apply.h"
 #include "tarmac/exitcode.h"
 #include "tarmac/kube.h"
 #include "tarmac/render.h"
@@ -144,5 +145,21 @@ extern const struct tm_optspec tm_values_cmd_optspecs[];
 int tm_render_cmd_set_opt(void *opts, int id, const char *value, struct tm_err *err);
 int tm_cmd_render(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
 int tm_cmd_values(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
+
+struct tm_apply_cmd_opts {
+	struct tm_render_args r;
+	const char *manifests;  /* --manifests PATH|- */
+	bool dry_run;           /* --dry-run=server */
+	bool no_wait;
+	bool force;             /* --force-conflicts */
+	int64_t timeout_ms;     /* --timeout */
+	int64_t phase_timeout_ms[TM_PHASE_COUNT];
+	bool phase_set[TM_PHASE_COUNT]; /* set by PHASE=D, which a plain D does not override */
+};
+extern const struct tm_optspec tm_apply_cmd_optspecs[];
+extern const struct tm_optspec tm_diff_cmd_optspecs[];
+int tm_apply_cmd_set_opt(void *opts, int id, const char *value, struct tm_err *err);
+int tm_cmd_apply(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
+int tm_cmd_diff(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
 
 #endif

@@ -12,6 +12,8 @@ int tm_exit_for(int code)
 	case TM_EUNAVAILABLE:
 	case TM_EAUTH:
 		return TM_EXIT_UNREACHABLE;
+	case TM_EINTERRUPTED:
+		return TM_EXIT_INTERRUPTED;
 	default:
 		return TM_EXIT_ERROR;
 	}
@@ -24,6 +26,7 @@ static const char *const exit_names[] = {
 	[TM_EXIT_DIFF] = "changes",
 	[TM_EXIT_TIMEOUT] = "timeout",
 	[TM_EXIT_UNREACHABLE] = "unreachable",
+	[TM_EXIT_INTERRUPTED] = "interrupted",
 };
 
 const char *tm_exit_name(int exit_code)

@@ -28,6 +28,41 @@ const struct tm_cmd tm_commands[] = {
 		.run = tm_cmd_help,
 	},
 	{
+		.name = "apply",
+		.summary = "apply the stack (or manifests) phase by phase, waiting for each to be ready",
+		.synopsis = "tarmac apply [--env ENV] [-f FILE]... [--set K=V]... [--manifests PATH] [--dry-run=server] "
+			    "[--no-wait] [--timeout D] [--phase-timeout [PHASE=]D] [--force-conflicts]",
+		.description = "Renders the stack for the cluster (its version and APIs from discovery) and "
+			       "applies it with server-side apply (field manager 'tarmac') in phases: cluster, "
+			       "crds, rbac, config, storage, services, database, middleware, migrate, workloads, "
+			       "policy. The objects of a phase are applied at once; then tarmac watches them "
+			       "until each is ready and names the cause from their pods when one is not "
+			       "(ImagePullBackOff, CrashLoopBackOff, Unschedulable, a failed Job). Jobs whose "
+			       "spec changed are deleted and created again. --manifests applies given objects "
+			       "the same way. Requests are retried with backoff on 429, 5xx and dropped "
+			       "connections. Ctrl-C stops cleanly and says where. Exit 4 when a wait ran out "
+			       "of time, 5 when the cluster is unreachable or refuses the credentials.",
+		.opts = tm_apply_cmd_optspecs,
+		.set_opt = tm_apply_cmd_set_opt,
+		.needs = TM_NEED_CLUSTER,
+		.opts_size = sizeof(struct tm_apply_cmd_opts),
+		.run = tm_cmd_apply,
+	},
+	{
+		.name = "diff",
+		.summary = "show what apply would change, object by object",
+		.synopsis = "tarmac diff [--env ENV] [-f FILE]... [--set K=V]... [--manifests PATH] [-o json]",
+		.description = "Asks the API server for a dry run of applying every object and prints a "
+			       "unified diff of each against the live object, without managed fields and "
+			       "status; Secret values are never shown, only which keys change. Ends with a "
+			       "summary. Exit 0 when nothing would change, 3 when something would.",
+		.opts = tm_diff_cmd_optspecs,
+		.set_opt = tm_apply_cmd_set_opt,
+		.needs = TM_NEED_CLUSTER,
+		.opts_size = sizeof(struct tm_apply_cmd_opts),
+		.run = tm_cmd_diff,
+	},
+	{
 		.name = "render",
 		.summary = "print the Kubernetes objects tarmac would deploy",
 		.synopsis = "tarmac render [--env ENV] [-f FILE]... [--set K=V]... [--output-dir DIR] [-o json]",

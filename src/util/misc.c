@@ -1,6 +1,7 @@
 /* Small shared helpers: monotonic time, Kubernetes-style name checks, edit distance,
  * SHA-256 in hex. */
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -12,6 +13,44 @@ int64_t tm_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int tm_parse_duration_ms(const char *s, int64_t *out)
+{
+	double total = 0;
+	bool any = false;
+
+	if (!s || !*s)
+		return TM_EINVALID;
+	while (*s) {
+		char *end;
+		double v = strtod(s, &end), unit;
+
+		if (end == s || !(v >= 0) || *s == '+' || *s == '-' || *s == ' ')
+			return TM_EINVALID;
+		s = end;
+		if (strncmp(s, "ms", 2) == 0) {
+			unit = 1;
+			s += 2;
+		} else if (*s == 's' || (!*s && !any)) {
+			unit = 1000; /* a bare number is seconds, only on its own */
+			s += *s == 's';
+		} else if (*s == 'm') {
+			unit = 60000;
+			s++;
+		} else if (*s == 'h') {
+			unit = 3600000;
+			s++;
+		} else {
+			return TM_EINVALID;
+		}
+		total += v * unit;
+		any = true;
+		if (total > 7.0 * 24 * 3600000)
+			return TM_EINVALID;
+	}
+	*out = (int64_t)total;
+	return 0;
 }
 
 static bool is_alnum_lower(char c)

@@ -1,5 +1,6 @@
 /* The log/progress sink behind every module's report callback. Three shapes of the
- * same events: a TTY gets one status line redrawn in place plus permanent lines,
+ * same events: a TTY gets a board of status lines (one per subject) redrawn in place
+ * under the permanent lines,
  * a pipe or file gets one plain line per event, -o json gets JSON lines. */
 #include <jansson.h>
 #include <stdlib.h>
@@ -36,6 +37,8 @@ void tm_sink_init(struct tm_sink *s, FILE *out, enum tm_sink_mode mode, bool aut
 	s->mode = mode;
 	s->verbosity = verbosity;
 	s->status_shown = false;
+	s->drawn = 0;
+	s->nboard = 0;
 	s->width = 80;
 	s->start_ms = tm_now_ms();
 	if (automode && mode != TM_SINK_JSON)
@@ -45,12 +48,73 @@ void tm_sink_init(struct tm_sink *s, FILE *out, enum tm_sink_mode mode, bool aut
 		s->width = ws.ws_col;
 }
 
+/* Erases the board from the screen (its entries stay). The cursor is at the start
+ * of the line below it. */
+static void board_erase(struct tm_sink *s)
+{
+	if (s->drawn > 0)
+		fprintf(s->out, "\033[%dA\r\033[J", s->drawn);
+	s->drawn = 0;
+	s->status_shown = false;
+}
+
+static void board_draw(struct tm_sink *s)
+{
+	int64_t now = tm_now_ms();
+
+	for (int i = 0; i < s->nboard; i++) {
+		const struct tm_sink_status *b = &s->board[i];
+		char line[800];
+		/* a board line must fit the terminal or the redraw scrolls */
+		int room = s->width - 1;
+
+		snprintf(line, sizeof(line), "[%6.1fs] %s%s%s", (double)(now - b->since_ms) / 1000.0, b->subject,
+			 b->subject[0] ? ": " : "", b->text);
+		fprintf(s->out, "%s%.*s%s\n", s->color ? "\033[2m" : "", room > 0 ? room : 0, line, s->color ? "\033[0m" : "");
+	}
+	s->drawn = s->nboard;
+	s->status_shown = s->nboard > 0;
+}
+
+static int board_find(const struct tm_sink *s, const char *subject)
+{
+	for (int i = 0; i < s->nboard; i++)
+		if (strncmp(s->board[i].subject, subject, sizeof(s->board[i].subject) - 1) == 0)
+			return i;
+	return -1;
+}
+
+static void board_remove(struct tm_sink *s, const char *subject)
+{
+	int i = board_find(s, subject ? subject : "");
+
+	if (i < 0)
+		return;
+	memmove(&s->board[i], &s->board[i + 1], (size_t)(s->nboard - i - 1) * sizeof(s->board[0]));
+	s->nboard--;
+}
+
+static void board_set(struct tm_sink *s, const char *subject, const char *text)
+{
+	int i = board_find(s, subject ? subject : "");
+
+	if (i < 0) {
+		if (s->nboard == TM_SINK_BOARD) {
+			/* the oldest entry makes room */
+			memmove(&s->board[0], &s->board[1], (size_t)(TM_SINK_BOARD - 1) * sizeof(s->board[0]));
+			s->nboard--;
+		}
+		i = s->nboard++;
+		snprintf(s->board[i].subject, sizeof(s->board[i].subject), "%s", subject ? subject : "");
+		s->board[i].since_ms = tm_now_ms();
+	}
+	snprintf(s->board[i].text, sizeof(s->board[i].text), "%s", text ? text : "");
+}
+
 void tm_sink_flush(struct tm_sink *s)
 {
-	if (s->status_shown) {
-		fputs("\r\033[K", s->out);
-		s->status_shown = false;
-	}
+	board_erase(s);
+	s->nboard = 0;
 	fflush(s->out);
 }
 
@@ -138,17 +202,15 @@ void tm_sink_event(struct tm_sink *s, const struct tm_event *ev)
 			pre = level_color(ev->level);
 			post = *pre ? "\033[0m" : "";
 		}
-		if (s->status_shown)
-			fputs("\r\033[K", s->out);
+		board_erase(s);
 		if (ev->status) {
-			/* a status line must fit the terminal or the redraw scrolls */
-			int room = s->width - 10;
-			fprintf(s->out, "[%6.1fs] %s%.*s%s", secs, pre, room > 0 ? room : 0, line, post);
-			s->status_shown = true;
+			board_set(s, ev->subject, ev->msg);
 		} else {
+			/* a final word on a subject takes its line off the board */
+			board_remove(s, ev->subject);
 			fprintf(s->out, "%s%s%s\n", pre, line, post);
-			s->status_shown = false;
 		}
+		board_draw(s);
 		fflush(s->out);
 		return;
 	}

@@ -1,4 +1,6 @@
 /* The client over a scripted transport: each test plays the server's side. */
+#include <signal.h>
+
 #include "../testutil.h"
 #include "tarmac/kube.h"
 
@@ -7,12 +9,17 @@ struct exchange {
 	long status;
 	const char *body;
 	int transport_rc;          /* <0: the transport fails instead of answering */
+	long retry_after;          /* Retry-After + 1; 0: none */
 };
 
 struct script {
 	const struct exchange *ex;
 	size_t n, next;
 	bool freed;
+	struct tm_kube_config cfg; /* the client borrows it */
+	char *tokens[4];           /* set_auth calls seen */
+	size_t ntokens;
+	volatile sig_atomic_t *raise_on; /* set this flag after the first exchange */
 };
 
 static int scripted(void *ctx, const struct tm_http_request *req, struct tm_http_response *resp, struct tm_err *err)
@@ -24,37 +31,78 @@ static int scripted(void *ctx, const struct tm_http_request *req, struct tm_http
 	e = &s->ex[s->next++];
 	cr_assert_str_eq(req->method, e->method);
 	cr_assert_str_eq(req->path, e->path);
+	if (s->raise_on)
+		*s->raise_on = 1;
 	if (e->transport_rc < 0)
 		return tm_err_set(err, e->transport_rc, "cannot reach the cluster at 'https://x': Connection refused");
 	resp->status = e->status;
-	return e->body ? tm_buf_puts(&resp->body, e->body, err) : 0;
+	resp->retry_after = e->retry_after ? e->retry_after - 1 : -1;
+	if (!e->body)
+		return 0;
+	if (req->on_data) {
+		/* a stream arrives in small pieces: lines are cut anywhere */
+		size_t len = strlen(e->body);
+		for (size_t off = 0; off < len; off += 7) {
+			int r = req->on_data(req->on_data_ctx, e->body + off, len - off < 7 ? len - off : 7);
+			if (r)
+				return 0;
+		}
+		return 0;
+	}
+	return tm_buf_puts(&resp->body, e->body, err);
+}
+
+static int scripted_auth(void *ctx, const char *token, const struct tm_buf *cert, const struct tm_buf *key,
+			 struct tm_err *err)
+{
+	struct script *s = ctx;
+
+	(void)cert;
+	(void)key;
+	(void)err;
+	cr_assert_lt(s->ntokens, 4);
+	s->tokens[s->ntokens++] = strdup(token ? token : "");
+	return 0;
 }
 
 static void scripted_free(void *ctx)
 {
-	((struct script *)ctx)->freed = true;
+	struct script *s = ctx;
+
+	s->freed = true;
+	for (size_t i = 0; i < s->ntokens; i++)
+		free(s->tokens[i]);
+	tm_kube_config_release(&s->cfg);
 }
 
 static struct tm_kube *open_scripted(struct script *s)
 {
-	struct tm_kube_config cfg;
-	struct tm_transport tr = { scripted, scripted_free, s };
+	struct tm_transport tr = { .roundtrip = scripted, .set_auth = scripted_auth, .free = scripted_free, .ctx = s };
 	struct tm_kube *k = NULL;
+	struct tm_kube_opts o;
 	struct tm_err err;
 
-	tm_kube_config_init(&cfg);
-	cfg.server = strdup("https://127.0.0.1:6443");
-	cfg.context = strdup("test");
+	if (!s->cfg.server) {
+		tm_kube_config_init(&s->cfg);
+		s->cfg.server = strdup("https://127.0.0.1:6443");
+		s->cfg.context = strdup("test");
+	}
 	tm_err_init(&err);
-	cr_assert_eq(tm_kube_open(&k, &cfg, &tr, &err), 0, "%s", tm_err_msg(&err));
-	tm_kube_config_release(&cfg);
+	cr_assert_eq(tm_kube_open(&k, &s->cfg, &tr, &err), 0, "%s", tm_err_msg(&err));
+	/* retries in tests: quick */
+	o = *tm_kube_get_opts(k);
+	o.base_backoff_ms = 5;
+	o.max_backoff_ms = 20;
+	tm_kube_set_opts(k, &o);
 	return k;
 }
 
+#define SCRIPT(ex) { ex, TM_ARRAY_LEN(ex), 0, false, { 0 }, { 0 }, 0, NULL }
+
 Test(kube_client, server_version)
 {
-	const struct exchange ex[] = { { "GET", "/version", 200, "{\"major\":\"1\",\"gitVersion\":\"v1.20.2\"}", 0 } };
-	struct script s = { ex, 1, 0, false };
+	const struct exchange ex[] = { { "GET", "/version", 200, "{\"major\":\"1\",\"gitVersion\":\"v1.20.2\"}", 0, 0 } };
+	struct script s = SCRIPT(ex);
 	struct tm_kube *k = open_scripted(&s);
 	struct tm_err err;
 	char *v = NULL;
@@ -71,19 +119,23 @@ Test(kube_client, server_version)
 Test(kube_client, status_codes_map_to_codes_with_the_servers_message)
 {
 	const struct exchange ex[] = {
-		{ "GET", "/a", 401, "{\"kind\":\"Status\",\"message\":\"Unauthorized\"}", 0 },
-		{ "GET", "/b", 403, "{\"kind\":\"Status\",\"message\":\"pods is forbidden: User \\\"u\\\" cannot list\"}", 0 },
-		{ "GET", "/c", 404, "{\"kind\":\"Status\",\"message\":\"not found\"}", 0 },
-		{ "GET", "/d", 409, "{}", 0 },
-		{ "GET", "/e", 503, "upstream down", 0 },
-		{ "GET", "/f", 429, NULL, 0 },
-		{ "GET", "/g", 400, "{\"message\":\"bad\"}", 0 },
+		{ "GET", "/a", 401, "{\"kind\":\"Status\",\"message\":\"Unauthorized\"}", 0, 0 },
+		{ "GET", "/b", 403, "{\"kind\":\"Status\",\"message\":\"pods is forbidden: User \\\"u\\\" cannot list\"}", 0, 0 },
+		{ "GET", "/c", 404, "{\"kind\":\"Status\",\"message\":\"not found\"}", 0, 0 },
+		{ "GET", "/d", 409, "{}", 0, 0 },
+		{ "GET", "/e", 503, "upstream down", 0, 0 },
+		{ "GET", "/f", 429, NULL, 0, 0 },
+		{ "GET", "/g", 400, "{\"message\":\"bad\"}", 0, 0 },
+		{ "GET", "/h", 422, "{\"message\":\"spec.template: field is immutable\"}", 0, 0 },
 	};
-	struct script s = { ex, TM_ARRAY_LEN(ex), 0, false };
+	struct script s = SCRIPT(ex);
 	struct tm_kube *k = open_scripted(&s);
+	struct tm_kube_opts o = *tm_kube_get_opts(k);
 	struct tm_err err;
 	json_t *v = NULL;
 
+	o.max_attempts = 1; /* the mapping itself, without retries */
+	tm_kube_set_opts(k, &o);
 	tm_err_init(&err);
 	cr_assert_eq(tm_kube_get(k, "/a", &v, &err), TM_EAUTH);
 	cr_assert(strstr(tm_err_msg(&err), "refused the credentials of context 'test'") != NULL, "%s", tm_err_msg(&err));
@@ -96,23 +148,28 @@ Test(kube_client, status_codes_map_to_codes_with_the_servers_message)
 	cr_assert_eq(tm_kube_get(k, "/f", &v, &err), TM_EUNAVAILABLE);
 	cr_assert(strstr(tm_err_msg(&err), "no details given") != NULL, "%s", tm_err_msg(&err));
 	cr_assert_eq(tm_kube_get(k, "/g", &v, &err), TM_ERROR);
+	cr_assert_eq(tm_kube_get(k, "/h", &v, &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "field is immutable") != NULL, "%s", tm_err_msg(&err));
 	cr_assert_null(v);
-	cr_assert_eq(tm_kube_requests(k), 7);
+	cr_assert_eq(tm_kube_requests(k), 8);
 	tm_kube_free(k);
 }
 
 Test(kube_client, transport_failures_and_bad_bodies)
 {
 	const struct exchange ex[] = {
-		{ "GET", "/version", 0, NULL, TM_EUNAVAILABLE },
-		{ "GET", "/version", 200, "<html>proxy login</html>", 0 },
-		{ "GET", "/version", 200, "{\"major\":\"1\"}", 0 },
+		{ "GET", "/version", 0, NULL, TM_EUNAVAILABLE, 0 },
+		{ "GET", "/version", 200, "<html>proxy login</html>", 0, 0 },
+		{ "GET", "/version", 200, "{\"major\":\"1\"}", 0, 0 },
 	};
-	struct script s = { ex, TM_ARRAY_LEN(ex), 0, false };
+	struct script s = SCRIPT(ex);
 	struct tm_kube *k = open_scripted(&s);
+	struct tm_kube_opts o = *tm_kube_get_opts(k);
 	struct tm_err err;
 	char *v = NULL;
 
+	o.max_attempts = 1;
+	tm_kube_set_opts(k, &o);
 	tm_err_init(&err);
 	cr_assert_eq(tm_kube_server_version(k, &v, &err), TM_EUNAVAILABLE);
 	cr_assert(strstr(tm_err_msg(&err), "Connection refused") != NULL);
@@ -121,6 +178,255 @@ Test(kube_client, transport_failures_and_bad_bodies)
 	cr_assert_eq(tm_kube_server_version(k, &v, &err), TM_ERROR);
 	cr_assert(strstr(tm_err_msg(&err), "no gitVersion") != NULL);
 	cr_assert_null(v);
+	tm_kube_free(k);
+}
+
+static void count_events(void *ctx, const struct tm_event *ev)
+{
+	if (strcmp(ev->kind, "retry") == 0)
+		(*(int *)ctx)++;
+}
+
+Test(kube_client, retries_5xx_429_and_dropped_connections_then_succeeds)
+{
+	const struct exchange ex[] = {
+		{ "GET", "/x", 503, "{\"message\":\"etcd leader changed\"}", 0, 0 },
+		{ "GET", "/x", 0, NULL, TM_EUNAVAILABLE, 0 },
+		{ "GET", "/x", 429, "{}", 0, 2 }, /* Retry-After: 1 */
+		{ "GET", "/x", 200, "{\"ok\":true}", 0, 0 },
+	};
+	struct script s = SCRIPT(ex);
+	struct tm_kube *k = open_scripted(&s);
+	struct tm_kube_opts o = *tm_kube_get_opts(k);
+	struct tm_err err;
+	json_t *v = NULL;
+	int retries = 0;
+	int64_t t0;
+
+	o.report = count_events;
+	o.report_ctx = &retries;
+	tm_kube_set_opts(k, &o);
+	tm_err_init(&err);
+	t0 = tm_now_ms();
+	cr_assert_eq(tm_kube_get(k, "/x", &v, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert(json_is_true(json_object_get(v, "ok")));
+	cr_assert_geq(tm_now_ms() - t0, 950, "Retry-After: 1 is honoured");
+	cr_assert_eq(retries, 3);
+	cr_assert_eq(tm_kube_stats(k)->retries, 3);
+	cr_assert_eq(tm_kube_stats(k)->retry_5xx, 1);
+	cr_assert_eq(tm_kube_stats(k)->retry_dropped, 1);
+	cr_assert_eq(tm_kube_stats(k)->retry_429, 1);
+	cr_assert_eq(tm_kube_requests(k), 4);
+	json_decref(v);
+	tm_kube_free(k);
+}
+
+Test(kube_client, gives_up_after_max_attempts_and_says_so)
+{
+	const struct exchange ex[] = {
+		{ "GET", "/x", 500, "{\"message\":\"boom\"}", 0, 0 },
+		{ "GET", "/x", 502, "{\"message\":\"boom\"}", 0, 0 },
+		{ "GET", "/x", 500, "{\"message\":\"still boom\"}", 0, 0 },
+	};
+	struct script s = SCRIPT(ex);
+	struct tm_kube *k = open_scripted(&s);
+	struct tm_kube_opts o = *tm_kube_get_opts(k);
+	struct tm_err err;
+	json_t *v = NULL;
+
+	o.max_attempts = 3;
+	tm_kube_set_opts(k, &o);
+	tm_err_init(&err);
+	cr_assert_eq(tm_kube_get(k, "/x", &v, &err), TM_EUNAVAILABLE);
+	cr_assert(strstr(tm_err_msg(&err), "after 3 attempts") != NULL, "%s", tm_err_msg(&err));
+	cr_assert(strstr(tm_err_msg(&err), "still boom") != NULL, "%s", tm_err_msg(&err));
+	cr_assert_eq(s.next, 3);
+	tm_kube_free(k);
+}
+
+Test(kube_client, a_conflict_names_the_fields_and_their_managers)
+{
+	const struct exchange ex[] = {
+		{ "PATCH", "/apis/apps/v1/namespaces/airflow/deployments/scheduler?fieldManager=tarmac", 409,
+		  "{\"kind\":\"Status\",\"status\":\"Failure\",\"message\":\"Apply failed with 1 conflict\",\"reason\":\"Conflict\","
+		  "\"details\":{\"causes\":[{\"reason\":\"FieldManagerConflict\",\"message\":\"conflict with \\\"kubectl\\\" using apps/v1\","
+		  "\"field\":\".spec.replicas\"}]},\"code\":409}", 0, 0 },
+	};
+	struct script s = SCRIPT(ex);
+	struct tm_kube *k = open_scripted(&s);
+	struct tm_kube_rsc r = { .group = "apps", .version = "v1", .kind = "Deployment", .name = "deployments", .namespaced = true };
+	struct tm_buf path = TM_BUF_INIT("p", 4096), body = TM_BUF_INIT("b", 1 << 20);
+	json_t *obj = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:i}}", "apiVersion", "apps/v1", "kind", "Deployment", "metadata",
+				"name", "scheduler", "namespace", "airflow", "spec", "replicas", 2);
+	struct tm_kube_call c;
+	struct tm_err err;
+
+	tm_err_init(&err);
+	cr_assert_eq(tm_kube_call_apply(&c, &path, &body, &r, obj, 0, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_str_eq(c.req.content_type, "application/apply-patch+yaml");
+	cr_assert(strstr(c.req.body, "\"replicas\":2") != NULL);
+	cr_assert_eq(tm_kube_do(k, &c, 1), 0);
+	cr_assert_eq(c.rc, TM_ECONFLICT);
+	cr_assert(strstr(tm_err_msg(&c.err), ".spec.replicas (manager 'kubectl')") != NULL, "%s", tm_err_msg(&c.err));
+	cr_assert(strstr(tm_err_msg(&c.err), "--force-conflicts") != NULL, "%s", tm_err_msg(&c.err));
+	cr_assert_eq(tm_kube_call_apply(&c, &path, &body, &r, obj, TM_APPLY_FORCE | TM_APPLY_DRY_RUN, &err), 0);
+	cr_assert_str_eq(c.req.path, "/apis/apps/v1/namespaces/airflow/deployments/scheduler?fieldManager=tarmac&force=true&dryRun=All");
+	tm_buf_release(&path);
+	tm_buf_release(&body);
+	json_decref(obj);
+	tm_kube_free(k);
+}
+
+static const char *const disco_version = "{\"major\":\"1\",\"minor\":\"20+\",\"gitVersion\":\"v1.20.2\"}";
+static const char *const disco_api = "{\"kind\":\"APIVersions\",\"versions\":[\"v1\"]}";
+static const char *const disco_apis =
+	"{\"kind\":\"APIGroupList\",\"groups\":[{\"name\":\"apps\",\"versions\":[{\"groupVersion\":\"apps/v1\",\"version\":\"v1\"}]},"
+	"{\"name\":\"policy\",\"versions\":[{\"groupVersion\":\"policy/v1beta1\",\"version\":\"v1beta1\"}]}]}";
+static const char *const disco_apps =
+	"{\"kind\":\"APIResourceList\",\"groupVersion\":\"apps/v1\",\"resources\":["
+	"{\"name\":\"deployments\",\"namespaced\":true,\"kind\":\"Deployment\"},"
+	"{\"name\":\"deployments/status\",\"namespaced\":true,\"kind\":\"Deployment\"},"
+	"{\"name\":\"statefulsets\",\"namespaced\":true,\"kind\":\"StatefulSet\"}]}";
+static const char *const disco_core =
+	"{\"kind\":\"APIResourceList\",\"groupVersion\":\"v1\",\"resources\":["
+	"{\"name\":\"namespaces\",\"namespaced\":false,\"kind\":\"Namespace\"},"
+	"{\"name\":\"configmaps\",\"namespaced\":true,\"kind\":\"ConfigMap\"}]}";
+
+Test(kube_discovery, maps_kinds_to_resources_and_paths)
+{
+	const struct exchange ex[] = {
+		{ "GET", "/version", 200, disco_version, 0, 0 },
+		{ "GET", "/api", 200, disco_api, 0, 0 },
+		{ "GET", "/apis", 200, disco_apis, 0, 0 },
+		{ "GET", "/apis/apps/v1", 200, disco_apps, 0, 0 },
+		{ "GET", "/api/v1", 200, disco_core, 0, 0 },
+	};
+	struct script s = SCRIPT(ex);
+	struct tm_kube *k = open_scripted(&s);
+	const char *gvs[] = { "apps/v1", "v1", "apps/v1", "monitoring.coreos.com/v1" };
+	const char *const *served;
+	struct tm_buf path = TM_BUF_INIT("p", 4096);
+	struct tm_kube_rsc r;
+	struct tm_err err;
+
+	tm_err_init(&err);
+	cr_assert_eq(tm_kube_prefetch(k, gvs, 4, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_str_eq(tm_kube_version(k), "1.20");
+	cr_assert_eq(tm_kube_api_versions(k, &served), 3);
+	cr_assert(tm_kube_serves(k, "policy/v1beta1"));
+	cr_assert_eq(tm_kube_resolve(k, "apps/v1", "Deployment", false, &r, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_str_eq(r.name, "deployments");
+	cr_assert(r.namespaced);
+	cr_assert_eq(tm_kube_path(&path, &r, "airflow", "scheduler", &err), 0);
+	cr_assert_str_eq(path.data, "/apis/apps/v1/namespaces/airflow/deployments/scheduler");
+	cr_assert_eq(tm_kube_resolve(k, "v1", "Namespace", false, &r, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_eq(tm_kube_path(&path, &r, "ignored", "airflow", &err), 0);
+	cr_assert_str_eq(path.data, "/api/v1/namespaces/airflow");
+	cr_assert_eq(tm_kube_resolve(k, "monitoring.coreos.com/v1", "ServiceMonitor", false, &r, &err), TM_ENOTFOUND);
+	cr_assert(strstr(tm_err_msg(&err), "is its CRD installed?") != NULL, "%s", tm_err_msg(&err));
+	cr_assert_eq(tm_kube_resolve(k, "apps/v1", "Rollout", false, &r, &err), TM_ENOTFOUND);
+	cr_assert_eq(tm_kube_resolve(k, "apps/v1", "Deployment", false, &r, &err), 0);
+	cr_assert_eq(tm_kube_path(&path, &r, "../x", "a", &err), TM_EINVALID, "names never escape their path");
+	cr_assert_eq(tm_kube_requests(k), 5, "discovery and resource lists are fetched once");
+	tm_buf_release(&path);
+	tm_kube_free(k);
+}
+
+struct seen {
+	int added, modified, deleted, synced;
+	bool stop_on_ready;
+};
+
+static int watcher(void *ctx, size_t which, const char *type, json_t *obj)
+{
+	struct seen *s = ctx;
+
+	cr_assert(which == 0 || which == SIZE_MAX);
+	if (strcmp(type, "SYNCED") == 0)
+		s->synced++;
+	else if (strcmp(type, "ADDED") == 0)
+		s->added++;
+	else if (strcmp(type, "DELETED") == 0)
+		s->deleted++;
+	else if (strcmp(type, "MODIFIED") == 0) {
+		s->modified++;
+		if (json_is_true(json_object_get(json_object_get(obj, "status"), "ready")))
+			return 1;
+	}
+	return 0;
+}
+
+Test(kube_watch, lists_then_follows_events_resuming_and_relisting)
+{
+	const struct exchange ex[] = {
+		{ "GET", "/api/v1/namespaces/a/pods", 200,
+		  "{\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[{\"metadata\":{\"name\":\"p\",\"resourceVersion\":\"9\"}}]}", 0, 0 },
+		/* the server ends the first watch after one event */
+		{ "GET", "/api/v1/namespaces/a/pods?watch=1&allowWatchBookmarks=true&resourceVersion=10&timeoutSeconds=31", 200,
+		  "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"p\",\"resourceVersion\":\"11\"}}}\n"
+		  "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"12\"}}}\n", 0, 0 },
+		/* resumed from the bookmark; then the history is gone */
+		{ "GET", "/api/v1/namespaces/a/pods?watch=1&allowWatchBookmarks=true&resourceVersion=12&timeoutSeconds=31", 200,
+		  "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,\"message\":\"too old resource version\"}}\n", 0, 0 },
+		{ "GET", "/api/v1/namespaces/a/pods", 200, "{\"metadata\":{\"resourceVersion\":\"20\"},\"items\":[]}", 0, 0 },
+		{ "GET", "/api/v1/namespaces/a/pods?watch=1&allowWatchBookmarks=true&resourceVersion=20&timeoutSeconds=31", 200,
+		  "{\"type\":\"DELETED\",\"object\":{\"metadata\":{\"name\":\"p\",\"resourceVersion\":\"21\"}}}\n"
+		  "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"q\",\"resourceVersion\":\"22\"},\"status\":{\"ready\":true}}}\n"
+		  "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"never-read\"}}}\n", 0, 0 },
+	};
+	struct script s = SCRIPT(ex);
+	struct tm_kube *k = open_scripted(&s);
+	const char *paths[] = { "/api/v1/namespaces/a/pods" };
+	struct seen seen = { 0 };
+	struct tm_err err;
+
+	tm_err_init(&err);
+	cr_assert_eq(tm_kube_watch(k, paths, 1, tm_now_ms() + 30500, watcher, &seen, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_eq(seen.added, 1);
+	cr_assert_eq(seen.synced, 1);
+	cr_assert_eq(seen.deleted, 1);
+	cr_assert_eq(seen.modified, 2);
+	cr_assert_eq(s.next, 5);
+	tm_kube_free(k);
+}
+
+Test(kube_watch, a_deadline_ends_the_wait_with_a_timeout)
+{
+	const struct exchange ex[] = {
+		{ "GET", "/apis/batch/v1/namespaces/a/jobs", 200, "{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[]}", 0, 0 },
+	};
+	struct script s = SCRIPT(ex);
+	struct tm_kube *k = open_scripted(&s);
+	const char *paths[] = { "/apis/batch/v1/namespaces/a/jobs" };
+	struct seen seen = { 0 };
+	struct tm_err err;
+
+	tm_err_init(&err);
+	cr_assert_eq(tm_kube_watch(k, paths, 1, tm_now_ms() - 1, watcher, &seen, &err), TM_ETIMEOUT);
+	cr_assert_eq(seen.synced, 1, "the list is judged before the deadline counts");
+	tm_kube_free(k);
+}
+
+Test(kube_client, cancel_stops_retrying)
+{
+	static volatile sig_atomic_t stop;
+	const struct exchange ex[] = {
+		{ "GET", "/x", 503, "{}", 0, 0 },
+	};
+	struct script s = SCRIPT(ex);
+	struct tm_kube *k = open_scripted(&s);
+	struct tm_kube_opts o = *tm_kube_get_opts(k);
+	struct tm_err err;
+	json_t *v = NULL;
+
+	stop = 0;
+	s.raise_on = &stop;
+	o.cancel = &stop;
+	o.base_backoff_ms = 2000;
+	tm_kube_set_opts(k, &o);
+	tm_err_init(&err);
+	cr_assert_eq(tm_kube_get(k, "/x", &v, &err), TM_EINTERRUPTED);
+	cr_assert(strstr(tm_err_msg(&err), "interrupted") != NULL, "%s", tm_err_msg(&err));
 	tm_kube_free(k);
 }
 

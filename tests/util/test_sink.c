@@ -99,10 +99,11 @@ Test(util_sink, tty_mode_redraws_status_lines_in_place)
 	tm_sink_event(&s, &st2);
 	tm_sink_event(&s, &done);
 	const char *t = tu_capture_text(&c);
-	/* the second status and the final line each clear what was drawn before */
-	cr_assert(strstr(t, "0/2 available\r\033[K[") != NULL, "%s", t);
-	cr_assert(strstr(t, "1/2 available\r\033[Kscheduler: ready\n") != NULL, "%s", t);
-	cr_assert(!s.status_shown);
+	/* the second status and the final line each erase the board drawn before */
+	cr_assert(strstr(t, "0/2 available\n\033[1A\r\033[J[") != NULL, "%s", t);
+	cr_assert(strstr(t, "1/2 available\n\033[1A\r\033[Jscheduler: ready\n") != NULL, "%s", t);
+	cr_assert(!s.status_shown, "the final word takes the subject off the board");
+	cr_assert_eq(s.nboard, 0);
 	tu_capture_end(&c);
 }
 
@@ -111,4 +112,32 @@ Test(util_sink, level_names_are_complete)
 	for (int l = TM_DEBUG; l <= TM_ERRORLVL; l++)
 		cr_assert_str_neq(tm_level_name((enum tm_level)l), "unknown");
 	cr_assert_str_eq(tm_level_name((enum tm_level)99), "unknown");
+}
+
+Test(util_sink, tty_board_keeps_one_line_per_subject)
+{
+	struct tu_capture c;
+	struct tm_sink s;
+	struct tm_event a = { .level = TM_INFO, .subject = "Deployment airflow/scheduler", .msg = "0/2 available", .status = true };
+	struct tm_event b = { .level = TM_INFO, .subject = "Deployment airflow/triggerer", .msg = "0/1 available", .status = true };
+	struct tm_event a2 = { .level = TM_INFO, .subject = "Deployment airflow/scheduler", .msg = "1/2 available", .status = true };
+	struct tm_event log = { .level = TM_INFO, .kind = "log", .msg = "phase workloads" };
+
+	tu_capture_start(&c);
+	tm_sink_init(&s, c.f, TM_SINK_TTY, false, false, 0);
+	tm_sink_event(&s, &a);
+	tm_sink_event(&s, &b);
+	tm_sink_event(&s, &a2);
+	cr_assert_eq(s.nboard, 2);
+	cr_assert_eq(s.drawn, 2);
+	tm_sink_event(&s, &log);
+	const char *t = tu_capture_text(&c);
+	/* two lines erased, the permanent line, then the board again, scheduler first */
+	const char *p = strstr(t, "\033[2A\r\033[Jphase workloads\n");
+	cr_assert_not_null(p, "%s", t);
+	cr_assert(strstr(p, "scheduler: 1/2 available\n") < strstr(p, "triggerer: 0/1 available\n"), "%s", t);
+	tm_sink_flush(&s);
+	cr_assert_eq(s.nboard, 0);
+	cr_assert(strstr(tu_capture_text(&c), "\033[2A\r\033[J") != NULL);
+	tu_capture_end(&c);
 }

@@ -1,0 +1,706 @@
+/* Applying objects phase by phase: resolve every kind first (nothing is applied when
+ * one is unknown), then per phase server-side apply all objects at once, replace
+ * changed Jobs, and wait for readiness before the next phase. Also 'tarmac diff'. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "apply_private.h"
+#include "objdiff.h"
+#include "tarmac/doc.h"
+
+#define DEFAULT_PHASE_TIMEOUT_MS (5 * 60 * 1000)
+#define REPLACE_GONE_TIMEOUT_MS 60000
+
+void tm_item_release(struct tm_item *it)
+{
+	json_decref(it->obj);
+	json_decref(it->live);
+	memset(it, 0, sizeof(*it));
+}
+
+struct run {
+	struct tm_kube *k;
+	const struct tm_apply_opts *o;
+	struct tm_item *items;
+	size_t n;
+	json_t *storage_classes; /* name -> volumeBindingMode, default under "" */
+	bool classes_known;
+};
+
+static void run_release(struct run *r)
+{
+	for (size_t i = 0; r->items && i < r->n; i++)
+		tm_item_release(&r->items[i]);
+	free(r->items);
+	json_decref(r->storage_classes);
+}
+
+/* The sha256 of a Job's spec, so an unchanged Job is left alone and a changed one is
+ * replaced (its pod template is immutable). */
+static int add_spec_hash(json_t *obj, struct tm_err *err)
+{
+	char *text = json_dumps(json_object_get(obj, "spec"), JSON_COMPACT | JSON_SORT_KEYS);
+	json_t *md = json_object_get(obj, "metadata"), *ann;
+	char hex[65];
+
+	if (!text)
+		return tm_err_set(err, TM_ERROR, "out of memory");
+	tm_sha256_hex(hex, text, strlen(text));
+	free(text);
+	ann = json_object_get(md, "annotations");
+	if (!json_is_object(ann)) {
+		ann = json_object();
+		if (!ann || json_object_set_new(md, "annotations", ann) < 0)
+			return tm_err_set(err, TM_ERROR, "out of memory");
+	}
+	if (json_object_set_new(ann, TM_SPEC_HASH_ANNOTATION, json_string(hex)) < 0)
+		return tm_err_set(err, TM_ERROR, "out of memory");
+	return 0;
+}
+
+/* Whether a CRD among the objects defines apiVersion+kind. */
+static bool crd_defines(const struct run *r, const char *api_version, const char *kind)
+{
+	const char *slash = strchr(api_version, '/');
+
+	if (!slash)
+		return false;
+	for (size_t i = 0; i < r->n; i++) {
+		json_t *spec = json_object_get(r->items[i].obj, "spec"), *v;
+		const char *g = json_string_value(json_object_get(spec, "group"));
+		const char *k = json_string_value(json_object_get(json_object_get(spec, "names"), "kind"));
+		size_t j;
+
+		if (strcmp(r->items[i].kind, "CustomResourceDefinition") != 0 || !g || !k || strcmp(k, kind) != 0 ||
+		    strlen(g) != (size_t)(slash - api_version) || strncmp(g, api_version, strlen(g)) != 0)
+			continue;
+		json_array_foreach(json_object_get(spec, "versions"), j, v) {
+			const char *name = json_string_value(json_object_get(v, "name"));
+
+			if (name && strcmp(name, slash + 1) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+static int fill_item(struct tm_item *it, size_t idx, json_t *obj, struct tm_err *err)
+{
+	json_t *md;
+	const char *av, *ns;
+
+	if (!json_is_object(obj) || !(av = json_string_value(json_object_get(obj, "apiVersion"))) ||
+	    !(it->kind = json_string_value(json_object_get(obj, "kind"))))
+		return tm_err_set(err, TM_EINVALID, "object %zu: apiVersion and kind are required", idx + 1);
+	md = json_object_get(obj, "metadata");
+	if (!(it->name = json_string_value(json_object_get(md, "name"))) || !*it->name)
+		return tm_err_set(err, TM_EINVALID, "object %zu (%s): metadata.name is required", idx + 1, it->kind);
+	ns = json_string_value(json_object_get(md, "namespace"));
+	it->ns = ns && *ns ? ns : NULL;
+	it->rule = tm_kind_rule(av, it->kind);
+	it->phase = tm_apply_phase_of(obj);
+	return 0;
+}
+
+static void set_subject(struct tm_item *it)
+{
+	snprintf(it->subject, sizeof(it->subject), "%s %s%s%s", it->kind, it->ns ? it->ns : "", it->ns ? "/" : "",
+		 it->name);
+}
+
+/* Copies the objects, resolves their kinds through discovery and fills namespaces.
+ * Kinds a CRD of this run defines are resolved when their phase comes. */
+static int plan(struct run *r, json_t *objects, struct tm_err *err)
+{
+	const char **gvs = NULL;
+	struct tm_buf missing = TM_BUF_INIT("missing kinds", 4096);
+	size_t nmissing = 0;
+	int rc = 0;
+
+	if (!json_is_array(objects))
+		return tm_err_set(err, TM_EINVALID, "expected a list of objects");
+	r->n = json_array_size(objects);
+	if (!(r->items = calloc(r->n ? r->n : 1, sizeof(*r->items))) || !(gvs = calloc(r->n ? r->n : 1, sizeof(*gvs)))) {
+		rc = tm_err_set(err, TM_ERROR, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		struct tm_item *it = &r->items[i];
+
+		if (!(it->obj = json_deep_copy(json_array_get(objects, i)))) {
+			rc = tm_err_set(err, TM_ERROR, "out of memory");
+			goto out;
+		}
+		if ((rc = fill_item(it, i, it->obj, err)) < 0)
+			goto out;
+		gvs[i] = json_string_value(json_object_get(it->obj, "apiVersion"));
+	}
+	if ((rc = tm_kube_prefetch(r->k, gvs, r->n, err)) < 0)
+		goto out;
+	for (size_t i = 0; i < r->n; i++) {
+		struct tm_item *it = &r->items[i];
+		struct tm_err rerr;
+
+		tm_err_init(&rerr);
+		rc = tm_kube_resolve(r->k, gvs[i], it->kind, false, &it->rsc, &rerr);
+		if (rc == TM_ENOTFOUND && crd_defines(r, gvs[i], it->kind)) {
+			it->deferred = true;
+			rc = 0;
+		} else if (rc == TM_ENOTFOUND) {
+			if (nmissing++ < 8 && (rc = tm_buf_printf(&missing, err, "%s%s %s", nmissing > 1 ? ", " : "", gvs[i],
+								   it->kind)) < 0)
+				goto out;
+			rc = 0;
+			continue;
+		} else if (rc < 0) {
+			*err = rerr;
+			goto out;
+		}
+		it->resolved = !it->deferred;
+	}
+	if (nmissing) {
+		rc = tm_err_set(err, TM_EINVALID, "the cluster serves no API for %s%s: install their CRDs first, or leave "
+				"those objects out (nothing was applied)", missing.data, nmissing > 8 ? ", ..." : "");
+		goto out;
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		struct tm_item *it = &r->items[i];
+		json_t *md = json_object_get(it->obj, "metadata");
+
+		/* a kind from a CRD of this run: assume namespaced when a namespace is given */
+		bool namespaced = it->resolved ? it->rsc.namespaced : it->ns != NULL;
+
+		if (namespaced && !it->ns) {
+			const char *ns = r->o->namespace ? r->o->namespace : "default";
+
+			if (json_object_set_new(md, "namespace", json_string(ns)) < 0) {
+				rc = tm_err_set(err, TM_ERROR, "out of memory");
+				goto out;
+			}
+			it->ns = json_string_value(json_object_get(md, "namespace"));
+		} else if (!namespaced && it->ns && it->resolved) {
+			json_object_del(md, "namespace");
+			it->ns = NULL;
+		}
+		set_subject(it);
+		if (it->rule->replace && (rc = add_spec_hash(it->obj, err)) < 0)
+			goto out;
+	}
+out:
+	free(gvs);
+	tm_buf_release(&missing);
+	return rc;
+}
+
+/* Storage classes by name, and which is the default, for the PVC wait rule. */
+static void load_storage_classes(struct run *r)
+{
+	json_t *list = NULL, *sc;
+	size_t i;
+	struct tm_err err;
+
+	r->classes_known = true;
+	tm_err_init(&err);
+	if (!(r->storage_classes = json_object()) ||
+	    tm_kube_get(r->k, "/apis/storage.k8s.io/v1/storageclasses", &list, &err) < 0) {
+		tm_apply_report(r->o, TM_DEBUG, "log", NULL, false, "storage classes unknown (%s): PVCs are not awaited",
+				tm_err_msg(&err));
+		return;
+	}
+	json_array_foreach(json_object_get(list, "items"), i, sc) {
+		json_t *md = json_object_get(sc, "metadata");
+		const char *name = json_string_value(json_object_get(md, "name"));
+		const char *mode = json_string_value(json_object_get(sc, "volumeBindingMode"));
+		const char *def = json_string_value(json_object_get(json_object_get(md, "annotations"),
+								     "storageclass.kubernetes.io/is-default-class"));
+
+		if (!name)
+			continue;
+		json_object_set_new(r->storage_classes, name, json_string(mode ? mode : "Immediate"));
+		if (def && strcmp(def, "true") == 0)
+			json_object_set_new(r->storage_classes, "", json_string(mode ? mode : "Immediate"));
+	}
+	json_decref(list);
+}
+
+/* A PVC is awaited only when its class binds at once: one that waits for its first
+ * consumer never binds before the workload exists, and one without a known class
+ * binds only to a matching volume that may come later. */
+static bool pvc_awaitable(struct run *r, const struct tm_item *it)
+{
+	json_t *cls = json_object_get(json_object_get(it->obj, "spec"), "storageClassName");
+	const char *mode;
+
+	if (!r->classes_known)
+		load_storage_classes(r);
+	if (json_is_string(cls) && !*json_string_value(cls))
+		return false;
+	mode = json_string_value(json_object_get(r->storage_classes, cls ? json_string_value(cls) : ""));
+	return mode && strcmp(mode, "Immediate") == 0;
+}
+
+/* Jobs and Pods are immutable: when the live one's spec hash differs, delete it (and
+ * its pods, in the background) and wait until it is gone, so the apply creates it. */
+static int replace_changed(struct run *r, struct tm_item **items, size_t n, unsigned *replaced, struct tm_err *err)
+{
+	struct tm_kube_call *c = calloc(n ? n : 1, sizeof(*c));
+	struct tm_buf *paths = calloc(n ? n : 1, sizeof(*paths));
+	size_t *which = calloc(n ? n : 1, sizeof(*which)), m = 0;
+	int rc = 0;
+
+	if (!c || !paths || !which) {
+		rc = tm_err_set(err, TM_ERROR, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		tm_buf_init(&paths[i], "path", 8192);
+	for (size_t i = 0; i < n; i++) {
+		if (!items[i]->rule->replace)
+			continue;
+		if ((rc = tm_kube_path(&paths[m], &items[i]->rsc, items[i]->ns, items[i]->name, err)) < 0)
+			goto out;
+		c[m].req = (struct tm_http_request){ .method = "GET", .path = paths[m].data };
+		c[m].want_json = true;
+		which[m++] = i;
+	}
+	if (!m)
+		goto out;
+	if ((rc = tm_kube_do(r->k, c, m)) < 0) {
+		*err = c[0].err;
+		goto out;
+	}
+	for (size_t j = 0; j < m; j++) {
+		struct tm_item *it = items[which[j]];
+		const char *want, *have;
+		struct tm_kube_call del;
+		struct tm_buf dpath = TM_BUF_INIT("path", 8192);
+		int64_t until;
+
+		if (c[j].rc == TM_ENOTFOUND)
+			continue;
+		if ((rc = c[j].rc) < 0) {
+			*err = c[j].err;
+			goto out;
+		}
+		want = json_string_value(json_object_get(json_object_get(json_object_get(it->obj, "metadata"), "annotations"),
+							 TM_SPEC_HASH_ANNOTATION));
+		have = json_string_value(json_object_get(json_object_get(json_object_get(c[j].out, "metadata"), "annotations"),
+							 TM_SPEC_HASH_ANNOTATION));
+		if (have && want && strcmp(have, want) == 0)
+			continue;
+		tm_apply_report(r->o, TM_INFO, "replace", it->subject, false, "spec changed: deleting it to create it again");
+		rc = tm_kube_call_delete(&del, &dpath, &it->rsc, it->ns, it->name, "Background", false, err);
+		if (rc == 0 && (rc = tm_kube_do(r->k, &del, 1)) == 0 && (rc = del.rc) < 0 && rc != TM_ENOTFOUND)
+			*err = del.err;
+		if (rc == TM_ENOTFOUND)
+			rc = 0;
+		tm_kube_call_release(&del);
+		tm_buf_release(&dpath);
+		if (rc < 0) {
+			tm_err_wrap(err, "replace %s", it->subject);
+			goto out;
+		}
+		/* a deleted Job lingers until the garbage collector has run its finalizers */
+		for (until = tm_now_ms() + REPLACE_GONE_TIMEOUT_MS;;) {
+			json_t *live = NULL;
+			struct tm_err gerr;
+
+			tm_err_init(&gerr);
+			rc = tm_kube_get(r->k, paths[j].data, &live, &gerr);
+			json_decref(live);
+			if (rc == TM_ENOTFOUND) {
+				rc = 0;
+				break;
+			}
+			if (rc < 0) {
+				*err = gerr;
+				goto out;
+			}
+			if (tm_now_ms() > until) {
+				rc = tm_err_set(err, TM_ETIMEOUT, "replace %s: still there %d s after its deletion", it->subject,
+						REPLACE_GONE_TIMEOUT_MS / 1000);
+				goto out;
+			}
+			if ((rc = tm_kube_sleep(r->k, 200)) < 0) {
+				tm_err_set(err, rc, "interrupted while replacing %s", it->subject);
+				goto out;
+			}
+		}
+		(*replaced)++;
+	}
+out:
+	for (size_t j = 0; c && j < m; j++)
+		tm_kube_call_release(&c[j]);
+	for (size_t i = 0; paths && i < n; i++)
+		tm_buf_release(&paths[i]);
+	free(c);
+	free(paths);
+	free(which);
+	return rc;
+}
+
+/* Server-side apply of the items at once. Every failure is reported; the first is
+ * returned. */
+static int apply_all(struct run *r, struct tm_item **items, size_t n, struct tm_apply_result *res, struct tm_err *err)
+{
+	struct tm_kube_call *c = calloc(n ? n : 1, sizeof(*c));
+	struct tm_buf *paths = calloc(n ? n : 1, sizeof(*paths)), *bodies = calloc(n ? n : 1, sizeof(*bodies));
+	unsigned flags = (r->o->force_conflicts ? TM_APPLY_FORCE : 0) | (r->o->dry_run ? TM_APPLY_DRY_RUN : 0);
+	int rc = 0, first = 0;
+
+	if (!c || !paths || !bodies) {
+		rc = tm_err_set(err, TM_ERROR, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		tm_buf_init(&paths[i], "path", 8192);
+		tm_buf_init(&bodies[i], "object", 32u << 20);
+		if ((rc = tm_kube_call_apply(&c[i], &paths[i], &bodies[i], &items[i]->rsc, items[i]->obj, flags, err)) < 0) {
+			tm_err_wrap(err, "apply %s", items[i]->subject);
+			goto out;
+		}
+	}
+	if ((rc = tm_kube_do(r->k, c, n)) < 0) {
+		*err = c[0].err;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct tm_item *it = items[i];
+
+		if (c[i].rc < 0) {
+			tm_err_wrap(&c[i].err, "apply %s", it->subject);
+			tm_apply_report(r->o, TM_ERRORLVL, "applied", it->subject, false, "%s", tm_err_msg(&c[i].err));
+			if (!first) {
+				first = c[i].rc;
+				*err = c[i].err;
+			}
+			continue;
+		}
+		json_decref(it->live);
+		it->live = c[i].out;
+		c[i].out = NULL;
+		if (c[i].status == 201)
+			res->created++;
+		else
+			res->applied++;
+		tm_apply_report(r->o, TM_INFO, "applied", it->subject, false, "%s%s",
+				c[i].status == 201 ? "created" : "applied", r->o->dry_run ? " (server dry run)" : "");
+	}
+	rc = first;
+out:
+	for (size_t i = 0; c && i < n; i++)
+		tm_kube_call_release(&c[i]);
+	for (size_t i = 0; paths && bodies && i < n; i++) {
+		tm_buf_release(&paths[i]);
+		tm_buf_release(&bodies[i]);
+	}
+	free(c);
+	free(paths);
+	free(bodies);
+	return rc;
+}
+
+/* Which namespaces exist now (dry runs cannot check objects in the others). */
+static int missing_namespaces(struct run *r, json_t **out, struct tm_err *err)
+{
+	json_t *seen = json_object();
+	struct tm_kube_call *c = calloc(r->n ? r->n : 1, sizeof(*c));
+	char (*paths)[320] = calloc(r->n ? r->n : 1, sizeof(*paths));
+	const char **names = calloc(r->n ? r->n : 1, sizeof(*names));
+	size_t m = 0;
+	int rc = 0;
+
+	if (!seen || !c || !paths || !names) {
+		rc = tm_err_set(err, TM_ERROR, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		const char *ns = r->items[i].ns;
+
+		if (!ns || json_object_get(seen, ns))
+			continue;
+		json_object_set_new(seen, ns, json_false());
+		snprintf(paths[m], sizeof(paths[m]), "/api/v1/namespaces/%s", ns);
+		c[m].req = (struct tm_http_request){ .method = "GET", .path = paths[m] };
+		names[m++] = ns;
+	}
+	if (m && (rc = tm_kube_do(r->k, c, m)) < 0) {
+		*err = c[0].err;
+		goto out;
+	}
+	for (size_t j = 0; j < m; j++) {
+		if (c[j].rc == TM_ENOTFOUND)
+			json_object_set_new(seen, names[j], json_true());
+		else if ((rc = c[j].rc) < 0) {
+			*err = c[j].err;
+			goto out;
+		}
+	}
+	*out = seen;
+	seen = NULL;
+out:
+	for (size_t j = 0; c && j < m; j++)
+		tm_kube_call_release(&c[j]);
+	json_decref(seen);
+	free(c);
+	free(paths);
+	free(names);
+	return rc;
+}
+
+static int64_t phase_timeout(const struct tm_apply_opts *o, enum tm_phase p)
+{
+	return o->phase_timeout_ms[p] > 0 ? o->phase_timeout_ms[p] : DEFAULT_PHASE_TIMEOUT_MS;
+}
+
+int tm_apply(struct tm_apply_result *out, struct tm_kube *k, json_t *objects, const struct tm_apply_opts *o,
+	     struct tm_err *err)
+{
+	struct run r = { .k = k, .o = o };
+	struct tm_apply_result res = { .failed_phase = -1 };
+	struct tm_item **batch = NULL, **waits = NULL;
+	json_t *nsmissing = NULL;
+	int64_t start = tm_now_ms(), run_deadline = o->timeout_ms > 0 ? start + o->timeout_ms : INT64_MAX;
+	unsigned done_objects = 0;
+	int rc;
+
+	if ((rc = plan(&r, objects, err)) < 0)
+		goto out;
+	res.objects = (unsigned)r.n;
+	if (!(batch = calloc(r.n ? r.n : 1, sizeof(*batch))) || !(waits = calloc(r.n ? r.n : 1, sizeof(*waits)))) {
+		rc = tm_err_set(err, TM_ERROR, "out of memory");
+		goto out;
+	}
+	if (o->dry_run && (rc = missing_namespaces(&r, &nsmissing, err)) < 0)
+		goto out;
+	for (int p = 0; p < TM_PHASE_COUNT; p++) {
+		size_t n = 0, nw = 0;
+		int64_t pstart = tm_now_ms(), ptimeout = phase_timeout(o, (enum tm_phase)p), deadline;
+
+		for (size_t i = 0; i < r.n; i++) {
+			struct tm_item *it = &r.items[i];
+
+			if (it->phase != (enum tm_phase)p)
+				continue;
+			if (o->dry_run && ((it->ns && json_is_true(json_object_get(nsmissing, it->ns))) || it->deferred)) {
+				res.skipped++;
+				tm_apply_report(o, TM_INFO, "applied", it->subject, false, "not checked: %s does not exist yet",
+						it->deferred ? "its CRD" : "its namespace");
+				continue;
+			}
+			if (it->deferred) {
+				if ((rc = tm_kube_resolve(k, json_string_value(json_object_get(it->obj, "apiVersion")), it->kind,
+							  true, &it->rsc, err)) < 0)
+					goto fail;
+				it->resolved = true;
+				it->deferred = false;
+			}
+			batch[n++] = it;
+		}
+		if (!n)
+			continue;
+		deadline = pstart + ptimeout < run_deadline ? pstart + ptimeout : run_deadline;
+		tm_apply_report(o, TM_INFO, "phase", tm_phase_name((enum tm_phase)p), false, "applying %zu object%s", n,
+				n == 1 ? "" : "s");
+		if (!o->dry_run && (rc = replace_changed(&r, batch, n, &res.replaced, err)) < 0)
+			goto fail;
+		if ((rc = apply_all(&r, batch, n, &res, err)) < 0)
+			goto fail;
+		done_objects += (unsigned)n;
+		if (o->wait && !o->dry_run) {
+			for (size_t i = 0; i < n; i++) {
+				struct tm_item *it = batch[i];
+				struct tm_readiness rd = { TM_VERDICT_WAIT, "" };
+
+				if (!it->rule->ready)
+					continue;
+				if (it->rule->ready == tm_ready_pvc && !pvc_awaitable(&r, it)) {
+					tm_apply_report(o, TM_DEBUG, "log", it->subject, false,
+							"not awaited: its storage class binds on first use, or is unknown");
+					continue;
+				}
+				/* the apply's answer may already be ready (Services, ConfigMaps, ...) */
+				if (it->live)
+					it->rule->ready(it->live, &rd);
+				if (rd.verdict == TM_VERDICT_READY)
+					continue;
+				waits[nw++] = it;
+			}
+			if (nw) {
+				tm_apply_report(o, TM_INFO, "phase", tm_phase_name((enum tm_phase)p), false,
+						"waiting for %zu object%s (up to %.0f s)", nw, nw == 1 ? "" : "s",
+						(double)(deadline - tm_now_ms()) / 1000.0);
+				if ((rc = tm_apply_wait(k, waits, nw, deadline, deadline - pstart, o, err)) < 0)
+					goto fail;
+				res.waited += (unsigned)nw;
+			}
+		}
+		res.phase_ms[p] = tm_now_ms() - pstart;
+		tm_apply_report(o, TM_INFO, "phase", tm_phase_name((enum tm_phase)p), false, "%s in %.1f s",
+				nw ? "ready" : "applied", (double)res.phase_ms[p] / 1000.0);
+		continue;
+fail:
+		res.failed_phase = p;
+		res.phase_ms[p] = tm_now_ms() - pstart;
+		if (rc == TM_EINTERRUPTED)
+			tm_err_wrap(err, "interrupted in phase '%s' (%u of %zu objects applied; nothing was undone: run it "
+				    "again to finish)", tm_phase_name((enum tm_phase)p), done_objects, r.n);
+		else
+			tm_err_wrap(err, "phase '%s'", tm_phase_name((enum tm_phase)p));
+		goto out;
+	}
+	rc = 0;
+out:
+	res.elapsed_ms = tm_now_ms() - start;
+	if (out)
+		*out = res;
+	json_decref(nsmissing);
+	free(batch);
+	free(waits);
+	run_release(&r);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ diff */
+
+int tm_apply_diff(struct tm_diff_summary *sum, struct tm_buf *out, struct tm_kube *k, json_t *objects,
+		  const struct tm_apply_opts *o, bool color, struct tm_err *err)
+{
+	struct run r = { .k = k, .o = o };
+	struct tm_diff_summary s = { 0 };
+	struct tm_kube_call *get = NULL, *dry = NULL;
+	struct tm_buf *gpaths = NULL, *dpaths = NULL, *bodies = NULL;
+	json_t *nsmissing = NULL;
+	bool *unchecked = NULL;
+	int rc;
+
+	if ((rc = plan(&r, objects, err)) < 0)
+		goto out;
+	if ((rc = missing_namespaces(&r, &nsmissing, err)) < 0)
+		goto out;
+	get = calloc(r.n ? r.n : 1, sizeof(*get));
+	dry = calloc(r.n ? r.n : 1, sizeof(*dry));
+	gpaths = calloc(r.n ? r.n : 1, sizeof(*gpaths));
+	dpaths = calloc(r.n ? r.n : 1, sizeof(*dpaths));
+	bodies = calloc(r.n ? r.n : 1, sizeof(*bodies));
+	unchecked = calloc(r.n ? r.n : 1, sizeof(*unchecked));
+	if (!get || !dry || !gpaths || !dpaths || !bodies || !unchecked) {
+		rc = tm_err_set(err, TM_ERROR, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < r.n; i++) {
+		struct tm_item *it = &r.items[i];
+
+		tm_buf_init(&gpaths[i], "path", 8192);
+		tm_buf_init(&dpaths[i], "path", 8192);
+		tm_buf_init(&bodies[i], "object", 32u << 20);
+		unchecked[i] = it->deferred || (it->ns && json_is_true(json_object_get(nsmissing, it->ns)));
+		if (unchecked[i]) {
+			/* nothing to ask: the request goes nowhere and counts as not found */
+			get[i].req = (struct tm_http_request){ .method = "GET", .path = "/" };
+			dry[i].req = get[i].req;
+			continue;
+		}
+		if ((rc = tm_kube_path(&gpaths[i], &it->rsc, it->ns, it->name, err)) < 0 ||
+		    (rc = tm_kube_call_apply(&dry[i], &dpaths[i], &bodies[i], &it->rsc, it->obj,
+					     TM_APPLY_DRY_RUN | (o->force_conflicts ? TM_APPLY_FORCE : 0), err)) < 0)
+			goto out;
+		get[i].req = (struct tm_http_request){ .method = "GET", .path = gpaths[i].data };
+		get[i].want_json = true;
+	}
+	{
+		/* live objects and dry runs in one batch each */
+		size_t m = 0;
+		struct tm_kube_call *g2 = calloc(r.n ? r.n : 1, sizeof(*g2)), *d2 = calloc(r.n ? r.n : 1, sizeof(*d2));
+		size_t *map = calloc(r.n ? r.n : 1, sizeof(*map));
+
+		if (!g2 || !d2 || !map) {
+			free(g2);
+			free(d2);
+			free(map);
+			rc = tm_err_set(err, TM_ERROR, "out of memory");
+			goto out;
+		}
+		for (size_t i = 0; i < r.n; i++)
+			if (!unchecked[i]) {
+				g2[m] = get[i];
+				d2[m] = dry[i];
+				map[m++] = i;
+			}
+		rc = m ? tm_kube_do(k, g2, m) : 0;
+		if (rc == 0 && m)
+			rc = tm_kube_do(k, d2, m);
+		for (size_t j = 0; j < m; j++) {
+			get[map[j]] = g2[j];
+			dry[map[j]] = d2[j];
+		}
+		free(g2);
+		free(d2);
+		free(map);
+		if (rc < 0) {
+			tm_err_set(err, rc, "interrupted");
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < r.n; i++) {
+		struct tm_item *it = &r.items[i];
+		const json_t *live = NULL, *after = it->obj;
+		int d;
+
+		if (!unchecked[i]) {
+			if (get[i].rc < 0 && get[i].rc != TM_ENOTFOUND) {
+				*err = get[i].err;
+				rc = tm_err_wrap(err, "diff %s", it->subject);
+				goto out;
+			}
+			live = get[i].rc == 0 ? get[i].out : NULL;
+			if (dry[i].rc == 0)
+				after = dry[i].out;
+			else if (!(it->rule->replace && dry[i].rc == TM_EINVALID)) {
+				/* an immutable Job that changed would be replaced: show the new one */
+				*err = dry[i].err;
+				rc = tm_err_wrap(err, "diff %s", it->subject);
+				goto out;
+			}
+		}
+		if ((d = tm_objdiff(out, it->subject, live, after, color, err)) < 0) {
+			rc = d;
+			goto out;
+		}
+		if (unchecked[i]) {
+			s.unchecked++;
+			tm_apply_report(o, TM_INFO, "diff", it->subject, false, "to create (not checked by the server: %s "
+					"does not exist yet)", it->deferred ? "its CRD" : "its namespace");
+		} else if (!live) {
+			s.create++;
+		} else if (d) {
+			s.change++;
+		} else {
+			s.same++;
+		}
+	}
+	*sum = s;
+	rc = 0;
+out:
+	for (size_t i = 0; i < r.n; i++) {
+		if (get)
+			tm_kube_call_release(&get[i]);
+		if (dry)
+			tm_kube_call_release(&dry[i]);
+		if (gpaths)
+			tm_buf_release(&gpaths[i]);
+		if (dpaths)
+			tm_buf_release(&dpaths[i]);
+		if (bodies)
+			tm_buf_release(&bodies[i]);
+	}
+	free(get);
+	free(dry);
+	free(gpaths);
+	free(dpaths);
+	free(bodies);
+	free(unchecked);
+	json_decref(nsmissing);
+	run_release(&r);
+	return rc;
+}
