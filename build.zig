@@ -34,6 +34,7 @@ const sources = [_][]const u8{
     "src/apply/kinds.c",
     "src/apply/apply.c",
     "src/apply/wait.c",
+    "src/apply/ready.c",
     "src/cli/main.c",
     "src/cli/suggest.c",
     "src/cli/help.c",
@@ -61,6 +62,7 @@ const test_sources = [_][]const u8{
     "tests/render/test_render.c",
     "tests/kube/test_config.c",
     "tests/kube/test_client.c",
+    "tests/apply/test_ready.c",
 };
 
 // Link order matters for static archives: users before what they use.
@@ -203,6 +205,10 @@ const headers = [_][]const u8{
     "include/tarmac/kube.h",
     "include/tarmac/render.h",
     "include/tarmac/apply.h",
+    "src/apply/ready.h",
+    "src/apply/objdiff.h",
+    "src/apply/apply_private.h",
+    "src/kube/kube_private.h",
     "src/render/tmpl.h",
     "src/cli/cli.h",
     "tests/testutil.h",
