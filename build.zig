@@ -27,6 +27,7 @@ const sources = [_][]const u8{
     "src/render/schema.c",
     "src/render/render.c",
     "src/kube/config.c",
+    "src/kube/exec.c",
     "src/kube/client.c",
     "src/kube/transport_curl.c",
     "src/cli/main.c",
@@ -55,6 +56,7 @@ const test_sources = [_][]const u8{
     "tests/render/test_render.c",
     "tests/kube/test_config.c",
     "tests/kube/test_client.c",
+    "tests/kube/test_exec.c",
 };
 
 // Link order matters for static archives: users before what they use.
