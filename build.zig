@@ -27,6 +27,7 @@ const sources = [_][]const u8{
     "src/render/schema.c",
     "src/render/render.c",
     "src/kube/config.c",
+    "src/kube/exec.c",
     "src/kube/client.c",
     "src/kube/transport_curl.c",
     "src/kube/discovery.c",
@@ -63,6 +64,7 @@ const test_sources = [_][]const u8{
     "tests/kube/test_config.c",
     "tests/kube/test_client.c",
     "tests/apply/test_ready.c",
+    "tests/kube/test_exec.c",
 };
 
 // Link order matters for static archives: users before what they use.

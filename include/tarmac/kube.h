@@ -44,10 +44,11 @@ struct tm_kube_config {
 /* users[].user.exec of a kubeconfig: a credential plugin (client-go's protocol,
  * client.authentication.k8s.io v1 and v1beta1). */
 struct tm_kube_exec {
-	char *command;          /* as written; relative paths are relative to the kubeconfig's
-				 * directory when they contain a '/', else looked up in PATH */
+	char *command;          /* a name without '/' is looked up in PATH when run; a relative
+				 * path with a '/' was made absolute against the directory of the
+				 * kubeconfig that defined the user (as client-go does) */
 	char **args;            /* NULL-terminated; never NULL */
-	char **env;             /* "NAME=value", NULL-terminated; never NULL */
+	char **env;             /* "NAME=value", NULL-terminated; never NULL; wiped on release */
 	char *api_version;      /* "client.authentication.k8s.io/v1" or ".../v1beta1" */
 	bool provide_cluster_info; /* put spec.cluster into KUBERNETES_EXEC_INFO */
 	char *interactive_mode; /* "Never", "IfAvailable", "Always"; NULL: IfAvailable (v1beta1) */
@@ -69,12 +70,18 @@ void tm_kube_cred_release(struct tm_kube_cred *c);
  * environment plus exec.env, KUBERNETES_EXEC_INFO set to an ExecCredential of the
  * plugin's apiVersion (spec.interactive = interactive; spec.cluster from cfg when
  * provideClusterInfo), stdin /dev/null unless interactive, stderr passed through.
+ * interactive says whether the caller's stdin is a terminal the plugin may use;
+ * interactiveMode Never turns it off, Always fails without it (TM_EAUTH).
  * Reads stdout (capped at 1 MiB) as an ExecCredential of the same apiVersion and
- * fills *out. The plugin gets timeout_ms to finish, then is killed.
+ * fills *out (written only on success; release it with tm_kube_cred_release). The
+ * plugin gets timeout_ms to finish, then it and (when not interactive) its process
+ * group are killed and it is reaped. A plugin may return both a token and a
+ * certificate with its key.
  * Errors: TM_EAUTH (the plugin is missing: with the install hint; it exited non-zero
  * or was killed: with its exit status), TM_EINVALID (its output is not an
  * ExecCredential of the right apiVersion, or has neither a token nor a certificate
- * and key), TM_ETIMEOUT. The token never appears in a message. */
+ * and key, or a bad expirationTimestamp; also cfg without exec), TM_ELIMIT (it
+ * printed more than 1 MiB), TM_ETIMEOUT. The token never appears in a message. */
 int tm_kube_exec_run(struct tm_kube_cred *out, const struct tm_kube_config *cfg, bool interactive,
 		     int64_t timeout_ms, struct tm_err *err);
 

@@ -258,3 +258,129 @@ Test(kube_config, missing_referenced_file_is_broken_not_absent)
 	free(p);
 	tu_rmdir(dir);
 }
+
+#define EXEC_KC(user) \
+	"current-context: x\nclusters:\n- name: c\n  cluster: {server: https://h}\n" \
+	"users:\n- name: u\n  user:\n" user "contexts:\n- name: x\n  context: {cluster: c, user: u}\n"
+
+Test(kube_config, exec_block_is_parsed)
+{
+	char *dir = tu_mkdtemp(), *want = NULL, *p;
+	struct tm_kube_source src = { 0 };
+	struct tm_kube_config c;
+	struct tm_err err;
+	struct tm_kube_exec *x;
+
+	p = write_file(dir, "k.yaml", EXEC_KC(
+		"    exec:\n"
+		"      apiVersion: client.authentication.k8s.io/v1\n"
+		"      command: plugins/get-token\n"
+		"      args: [--region, 'eu west', '8080']\n"
+		"      env:\n      - {name: AWS_PROFILE, value: prod}\n      - {name: EMPTY}\n"
+		"      provideClusterInfo: true\n"
+		"      interactiveMode: Never\n"
+		"      installHint: install get-token from the wiki\n"), 0600);
+	src.kubeconfig = p;
+	cr_assert_eq(load(&c, &src, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_not_null(x = c.exec);
+	/* a command with a '/' is relative to the kubeconfig's directory */
+	cr_assert(asprintf(&want, "%s/plugins/get-token", dir) > 0);
+	cr_assert_str_eq(x->command, want);
+	cr_assert_str_eq(x->args[0], "--region");
+	cr_assert_str_eq(x->args[1], "eu west");
+	cr_assert_str_eq(x->args[2], "8080");
+	cr_assert_null(x->args[3]);
+	cr_assert_str_eq(x->env[0], "AWS_PROFILE=prod");
+	cr_assert_str_eq(x->env[1], "EMPTY=");
+	cr_assert_null(x->env[2]);
+	cr_assert_str_eq(x->api_version, "client.authentication.k8s.io/v1");
+	cr_assert(x->provide_cluster_info);
+	cr_assert_str_eq(x->interactive_mode, "Never");
+	cr_assert_str_eq(x->install_hint, "install get-token from the wiki");
+	tm_kube_config_release(&c);
+	cr_assert_null(c.exec);
+	free(want);
+	free(p);
+	tu_rmdir(dir);
+}
+
+Test(kube_config, exec_command_in_path_or_absolute_is_kept)
+{
+	char *dir = tu_mkdtemp(), *p;
+	struct tm_kube_source src = { 0 };
+	struct tm_kube_config c;
+	struct tm_err err;
+
+	p = write_file(dir, "k.yaml", EXEC_KC(
+		"    exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: aws}\n"), 0600);
+	src.kubeconfig = p;
+	cr_assert_eq(load(&c, &src, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_str_eq(c.exec->command, "aws");
+	cr_assert_not_null(c.exec->args);
+	cr_assert_null(c.exec->args[0]);
+	cr_assert_not_null(c.exec->env);
+	cr_assert_null(c.exec->env[0]);
+	cr_assert_null(c.exec->interactive_mode, "v1beta1 leaves it unset (IfAvailable)");
+	cr_assert_not(c.exec->provide_cluster_info);
+	tm_kube_config_release(&c);
+	free(p);
+	p = write_file(dir, "k2.yaml", EXEC_KC(
+		"    exec: {apiVersion: client.authentication.k8s.io/v1, command: /usr/local/bin/x, interactiveMode: Always}\n"),
+		0600);
+	src.kubeconfig = p;
+	cr_assert_eq(load(&c, &src, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_str_eq(c.exec->command, "/usr/local/bin/x");
+	cr_assert_str_eq(c.exec->interactive_mode, "Always");
+	tm_kube_config_release(&c);
+	free(p);
+	tu_rmdir(dir);
+}
+
+Test(kube_config, exec_errors_name_file_user_and_field)
+{
+	static const struct {
+		const char *user, *needle;
+	} cases[] = {
+		{ "    exec: {apiVersion: client.authentication.k8s.io/v1alpha1, command: x, interactiveMode: Never}\n",
+		  "'apiVersion' 'client.authentication.k8s.io/v1alpha1' is not supported" },
+		{ "    exec: {command: x, interactiveMode: Never}\n", "'apiVersion' is required" },
+		{ "    exec: {apiVersion: client.authentication.k8s.io/v1, command: x}\n",
+		  "'interactiveMode' is required with client.authentication.k8s.io/v1" },
+		{ "    exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: x, interactiveMode: Sometimes}\n",
+		  "'interactiveMode' 'Sometimes' is not one of" },
+		{ "    exec: {apiVersion: client.authentication.k8s.io/v1beta1}\n", "'command' is required" },
+		{ "    exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: [x]}\n", "'command' must be a string" },
+		{ "    exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: x, args: [--port, 8080]}\n",
+		  "args[1] must be a string" },
+		{ "    exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: x, args: --port}\n",
+		  "'args' must be a list" },
+		{ "    exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: x, env: [{value: v}]}\n",
+		  "env[0]: 'name' must be" },
+		{ "    exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: x, env: [{name: 'A=B', value: v}]}\n",
+		  "env[0]: 'name' must be" },
+		{ "    exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: x, env: [{name: N, value: 1}]}\n",
+		  "env 'N': 'value' must be a string" },
+		{ "    exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: x, provideClusterInfo: yes}\n",
+		  "'provideClusterInfo' must be true or false" },
+		{ "    exec: x\n", "exec: must be a mapping" },
+	};
+	char *dir = tu_mkdtemp();
+	struct tm_kube_source src = { 0 };
+	struct tm_kube_config c;
+	struct tm_err err;
+
+	for (size_t i = 0; i < TM_ARRAY_LEN(cases); i++) {
+		char *text = NULL, *p, *head = NULL;
+		cr_assert(asprintf(&text, EXEC_KC("%s"), cases[i].user) > 0);
+		p = write_file(dir, "k.yaml", text, 0600);
+		src.kubeconfig = p;
+		cr_assert_eq(load(&c, &src, &err), TM_EINVALID, "case %zu: %s", i, tm_err_msg(&err));
+		cr_assert(asprintf(&head, "kubeconfig '%s': user 'u': exec: ", p) > 0);
+		cr_assert(strstr(tm_err_msg(&err), head) != NULL, "case %zu: %s", i, tm_err_msg(&err));
+		cr_assert(strstr(tm_err_msg(&err), cases[i].needle) != NULL, "case %zu: %s", i, tm_err_msg(&err));
+		free(head);
+		free(text);
+		free(p);
+	}
+	tu_rmdir(dir);
+}

@@ -1,0 +1,531 @@
+/* kubeconfig exec credential plugins (client-go's protocol): run the plugin with an
+ * argv and never a shell, hand it KUBERNETES_EXEC_INFO, read an ExecCredential back
+ * from its stdout under a deadline and a size cap. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <sodium.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tarmac/kube.h"
+
+#define EXEC_OUT_MAX (1u << 20) /* a plugin's stdout: tokens and PEM, never this big */
+#define EXEC_INFO_ENV "KUBERNETES_EXEC_INFO"
+
+extern char **environ;
+
+void tm_kube_cred_init(struct tm_kube_cred *c)
+{
+	memset(c, 0, sizeof(*c));
+	tm_buf_init(&c->cert_pem, "exec plugin client certificate", EXEC_OUT_MAX);
+	tm_buf_init(&c->key_pem, "exec plugin client key", EXEC_OUT_MAX);
+}
+
+void tm_kube_cred_release(struct tm_kube_cred *c)
+{
+	if (c->token)
+		tm_wipe(c->token, strlen(c->token));
+	free(c->token);
+	tm_buf_release(&c->cert_pem);
+	tm_buf_wipe(&c->key_pem);
+	tm_kube_cred_init(c);
+}
+
+/* ------------------------------------------------------------------ the plugin's input */
+
+/* "KUBERNETES_EXEC_INFO=<ExecCredential>" as client-go encodes it: kind, apiVersion,
+ * spec.interactive always, spec.cluster only when the kubeconfig asks for it. */
+static int exec_info(char **out, const struct tm_kube_config *cfg, bool interactive, struct tm_err *err)
+{
+	json_t *cred = NULL, *spec, *cluster = NULL;
+	char *b64 = NULL, *text = NULL;
+	int rc = 0;
+
+	*out = NULL;
+	cred = json_pack("{s:s, s:s, s:{s:b}}", "kind", "ExecCredential", "apiVersion", cfg->exec->api_version,
+			 "spec", "interactive", interactive);
+	if (!cred)
+		goto oom;
+	if (cfg->exec->provide_cluster_info) {
+		spec = json_object_get(cred, "spec"); /* borrowed */
+		if (!(cluster = json_pack("{s:s}", "server", cfg->server ? cfg->server : "")))
+			goto oom;
+		if (cfg->ca_pem.len) {
+			size_t n = sodium_base64_encoded_len(cfg->ca_pem.len, sodium_base64_VARIANT_ORIGINAL);
+			if (!(b64 = malloc(n)))
+				goto oom;
+			sodium_bin2base64(b64, n, (const unsigned char *)cfg->ca_pem.data, cfg->ca_pem.len,
+					  sodium_base64_VARIANT_ORIGINAL);
+			if (json_object_set_new(cluster, "certificate-authority-data", json_string(b64)) < 0)
+				goto oom;
+		}
+		if (cfg->tls_server_name &&
+		    json_object_set_new(cluster, "tls-server-name", json_string(cfg->tls_server_name)) < 0)
+			goto oom;
+		if (cfg->insecure && json_object_set_new(cluster, "insecure-skip-tls-verify", json_true()) < 0)
+			goto oom;
+		if (cfg->proxy_url && json_object_set_new(cluster, "proxy-url", json_string(cfg->proxy_url)) < 0)
+			goto oom;
+		rc = json_object_set_new(spec, "cluster", cluster); /* steals cluster, even on failure */
+		cluster = NULL;
+		if (rc < 0)
+			goto oom;
+	}
+	if (!(text = json_dumps(cred, JSON_COMPACT)) || asprintf(out, EXEC_INFO_ENV "=%s", text) < 0) {
+		*out = NULL;
+		goto oom;
+	}
+	rc = 0;
+	goto out;
+oom:
+	rc = tm_err_set(err, TM_ERROR, "out of memory");
+out:
+	json_decref(cluster);
+	json_decref(cred);
+	free(b64);
+	free(text);
+	return rc;
+}
+
+/* Length of the "NAME" part of "NAME=value". */
+static size_t env_name_len(const char *e)
+{
+	const char *eq = strchr(e, '=');
+	return eq ? (size_t)(eq - e) : strlen(e);
+}
+
+static bool env_same_name(const char *a, const char *b)
+{
+	size_t n = env_name_len(a);
+	return n == env_name_len(b) && memcmp(a, b, n) == 0;
+}
+
+/* The plugin's environment: ours, then exec.env, then KUBERNETES_EXEC_INFO, a later
+ * entry replacing an earlier one of the same name (client-go appends and Go keeps the
+ * last). *out borrows every string; only the array is the caller's to free. */
+static int build_env(char ***out, char *const *extra, char *info, struct tm_err *err)
+{
+	size_t n = 0, k = 0;
+	char **v;
+
+	for (char **e = environ; e && *e; e++)
+		n++;
+	for (char *const *e = extra; *e; e++)
+		n++;
+	if (!(v = calloc(n + 2, sizeof(*v))))
+		return tm_err_set(err, TM_ERROR, "out of memory");
+	for (char **e = environ; e && *e; e++)
+		v[k++] = *e;
+	for (char *const *e = extra; *e; e++)
+		v[k++] = *e;
+	v[k++] = info;
+	/* drop every entry a later one overrides; quadratic, but environments are small */
+	n = 0;
+	for (size_t i = 0; i < k; i++) {
+		bool later = false;
+		for (size_t j = i + 1; j < k && !later; j++)
+			later = env_same_name(v[i], v[j]);
+		if (!later)
+			v[n++] = v[i];
+	}
+	v[n] = NULL;
+	*out = v;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ running it */
+
+struct run {
+	const char *command;
+	pid_t pid;
+	int fd;      /* read end of the plugin's stdout, or -1 */
+	bool group;  /* the plugin leads its own process group */
+	char *out;   /* stdout; holds the credential: wiped */
+	size_t len;
+};
+
+static int spawn_plugin(struct run *r, const struct tm_kube_exec *x, char **envp, bool interactive,
+			struct tm_err *err)
+{
+	/* signals a parent may ignore or block, and an exec'd child would inherit so */
+	static const int reset[] = { SIGPIPE, SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGCHLD,
+				     SIGTSTP, SIGTTIN, SIGTTOU, SIGALRM, SIGUSR1, SIGUSR2 };
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, dfl;
+	char **argv = NULL;
+	size_t nargs = 0;
+	int p[2] = { -1, -1 }, rc = 0, e;
+	bool fa_ok = false, at_ok = false;
+	short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+
+	for (char **a = x->args; *a; a++)
+		nargs++;
+	if (!(argv = calloc(nargs + 2, sizeof(*argv)))) {
+		rc = tm_err_set(err, TM_ERROR, "out of memory");
+		goto out;
+	}
+	argv[0] = x->command;
+	memcpy(argv + 1, x->args, nargs * sizeof(*argv));
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		rc = tm_err_errno(err, errno, "exec plugin '%s': pipe", x->command);
+		goto out;
+	}
+	if ((e = posix_spawn_file_actions_init(&fa)) != 0) {
+		rc = tm_err_set(err, TM_ERROR, "exec plugin '%s': spawn setup: %s", x->command, strerror(e));
+		goto out;
+	}
+	fa_ok = true;
+	if ((e = posix_spawnattr_init(&at)) != 0) {
+		rc = tm_err_set(err, TM_ERROR, "exec plugin '%s': spawn setup: %s", x->command, strerror(e));
+		goto out;
+	}
+	at_ok = true;
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	for (size_t i = 0; i < TM_ARRAY_LEN(reset); i++)
+		sigaddset(&dfl, reset[i]);
+	/* Its own process group lets a timeout kill what it started too (a shell script's
+	 * children hold the pipe open). Not when interactive: it must stay in the
+	 * terminal's foreground group to read a password. */
+	if (!interactive)
+		flags |= POSIX_SPAWN_SETPGROUP;
+	if ((e = posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO)) != 0 ||
+	    (!interactive &&
+	     (e = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0)) != 0) ||
+	    (e = posix_spawnattr_setflags(&at, flags)) != 0 || (e = posix_spawnattr_setsigmask(&at, &none)) != 0 ||
+	    (e = posix_spawnattr_setsigdefault(&at, &dfl)) != 0 || (e = posix_spawnattr_setpgroup(&at, 0)) != 0) {
+		rc = tm_err_set(err, TM_ERROR, "exec plugin '%s': spawn setup: %s", x->command, strerror(e));
+		goto out;
+	}
+	/* posix_spawnp searches PATH only for a name without '/', as Go's exec.Command */
+	e = posix_spawnp(&r->pid, x->command, &fa, &at, argv, envp);
+	if (e == ENOENT) {
+		if (x->install_hint)
+			rc = tm_err_set(err, TM_EAUTH, "exec plugin '%s' not found: %s", x->command, x->install_hint);
+		else
+			rc = tm_err_set(err, TM_EAUTH, "exec plugin '%s' not found (in PATH or at that path)",
+					x->command);
+		goto out;
+	}
+	if (e != 0) {
+		rc = tm_err_set(err, TM_EAUTH, "exec plugin '%s' could not be started: %s", x->command, strerror(e));
+		goto out;
+	}
+	r->group = !interactive;
+	r->fd = p[0];
+	p[0] = -1;
+out:
+	if (fa_ok)
+		posix_spawn_file_actions_destroy(&fa);
+	if (at_ok)
+		posix_spawnattr_destroy(&at);
+	if (p[0] >= 0)
+		close(p[0]);
+	if (p[1] >= 0)
+		close(p[1]); /* ours must go, or we would never see EOF */
+	free(argv);
+	return rc;
+}
+
+static void kill_and_reap(struct run *r)
+{
+	int st;
+
+	if (r->pid <= 0)
+		return;
+	kill(r->group ? -r->pid : r->pid, SIGKILL);
+	while (waitpid(r->pid, &st, 0) < 0 && errno == EINTR)
+		;
+	r->pid = 0;
+}
+
+/* Reads the plugin's stdout until EOF and waits for it to exit, both before
+ * deadline (monotonic ms). On success *status is its wait status and the child is
+ * reaped; on failure the caller kills and reaps it. */
+static int collect(struct run *r, int64_t deadline, int64_t timeout_ms, int *status, struct tm_err *err)
+{
+	for (;;) {
+		int64_t left = deadline - tm_now_ms();
+		struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
+		ssize_t n;
+		int pr;
+
+		if (left <= 0)
+			goto timeout;
+		pr = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (pr < 0 && errno != EINTR)
+			return tm_err_errno(err, errno, "exec plugin '%s': poll", r->command);
+		if (pr <= 0)
+			continue;
+		/* room for one byte past the cap, to tell "exactly 1 MiB" from "more" */
+		n = read(r->fd, r->out + r->len, EXEC_OUT_MAX + 1 - r->len);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return tm_err_errno(err, errno, "exec plugin '%s': read its output", r->command);
+		}
+		if (n == 0)
+			break;
+		r->len += (size_t)n;
+		if (r->len > EXEC_OUT_MAX)
+			return tm_err_set(err, TM_ELIMIT, "exec plugin '%s' printed more than %u bytes", r->command,
+					  EXEC_OUT_MAX);
+	}
+	/* EOF: the plugin closed stdout, and normally exits right after. No portable way
+	 * to poll a pid here (pidfd is Linux 5.3+), so check every few milliseconds. */
+	for (;;) {
+		pid_t w = waitpid(r->pid, status, WNOHANG);
+		int64_t left;
+
+		if (w == r->pid) {
+			r->pid = 0;
+			return 0;
+		}
+		if (w < 0 && errno != EINTR)
+			return tm_err_errno(err, errno, "exec plugin '%s': wait", r->command);
+		left = deadline - tm_now_ms();
+		if (left <= 0)
+			goto timeout;
+		nanosleep(&(struct timespec){ 0, (left < 5 ? left : 5) * 1000000L }, NULL);
+	}
+timeout:
+	return tm_err_set(err, TM_ETIMEOUT, "exec plugin '%s' did not finish within %lld ms; killed it", r->command,
+			  (long long)timeout_ms);
+}
+
+/* ------------------------------------------------------------------ its output */
+
+static bool digits(const char **s, int n, int *out)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if ((*s)[i] < '0' || (*s)[i] > '9')
+			return false;
+		v = v * 10 + ((*s)[i] - '0');
+	}
+	*s += n;
+	*out = v;
+	return true;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (eras of 400 years). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* RFC 3339 date-time ("2026-01-02T03:04:05Z", "...05.123+01:00") to Unix seconds;
+ * fractions are dropped. Returns false for anything else. */
+static bool parse_rfc3339(int64_t *out, const char *s)
+{
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int y, mo, d, h, mi, se, oh = 0, om = 0, sign = 0, dim;
+
+	if (!digits(&s, 4, &y) || *s++ != '-' || !digits(&s, 2, &mo) || *s++ != '-' || !digits(&s, 2, &d))
+		return false;
+	if (*s != 'T' && *s != 't')
+		return false;
+	s++;
+	if (!digits(&s, 2, &h) || *s++ != ':' || !digits(&s, 2, &mi) || *s++ != ':' || !digits(&s, 2, &se))
+		return false;
+	if (*s == '.') {
+		s++;
+		if (*s < '0' || *s > '9')
+			return false;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	if (*s == 'Z' || *s == 'z') {
+		s++;
+	} else if (*s == '+' || *s == '-') {
+		sign = *s++ == '+' ? 1 : -1;
+		if (!digits(&s, 2, &oh) || *s++ != ':' || !digits(&s, 2, &om) || oh > 23 || om > 59)
+			return false;
+	} else {
+		return false;
+	}
+	if (*s || mo < 1 || mo > 12 || h > 23 || mi > 59 || se > 59)
+		return false;
+	dim = mdays[mo - 1] + (mo == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
+	if (d < 1 || d > dim)
+		return false;
+	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - sign * (oh * 3600 + om * 60);
+	return true;
+}
+
+/* A string member of status, or NULL when absent, null or empty. */
+static int status_str(const char **out, json_t *status, const char *key, const char *command, struct tm_err *err)
+{
+	json_t *v = json_object_get(status, key);
+
+	*out = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return tm_err_set(err, TM_EINVALID, "exec plugin '%s': status.%s must be a string", command, key);
+	if (json_string_length(v))
+		*out = json_string_value(v);
+	return 0;
+}
+
+/* jansson has no secure free: overwrite secret strings in the tree before decref. */
+static void wipe_member(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (json_is_string(v))
+		tm_wipe((char *)json_string_value(v), json_string_length(v));
+}
+
+static int parse_cred(struct tm_kube_cred *c, const struct run *r, const struct tm_kube_exec *x,
+		      struct tm_err *err)
+{
+	json_t *doc = NULL, *status = NULL;
+	json_error_t jerr;
+	const char *kind, *api, *token, *cert, *key, *exp;
+	int rc = 0;
+
+	if (r->len == 0)
+		return tm_err_set(err, TM_EINVALID, "exec plugin '%s' printed nothing on standard output", x->command);
+	/* jansson's message may quote the text near the error, which can be the token:
+	 * only the position goes into ours */
+	if (!(doc = json_loadb(r->out, r->len, 0, &jerr))) {
+		rc = tm_err_set(err, TM_EINVALID, "exec plugin '%s' printed something that is not JSON (line %d, column %d)",
+				x->command, jerr.line, jerr.column);
+		goto out;
+	}
+	status = json_object_get(doc, "status");
+	if (!json_is_object(doc)) {
+		rc = tm_err_set(err, TM_EINVALID, "exec plugin '%s' printed JSON that is not an object", x->command);
+		goto out;
+	}
+	kind = json_string_value(json_object_get(doc, "kind"));
+	api = json_string_value(json_object_get(doc, "apiVersion"));
+	if (!kind || strcmp(kind, "ExecCredential") != 0) {
+		rc = tm_err_set(err, TM_EINVALID, "exec plugin '%s' printed kind '%.64s', not ExecCredential", x->command,
+				kind ? kind : "");
+		goto out;
+	}
+	if (!api || strcmp(api, x->api_version) != 0) {
+		rc = tm_err_set(err, TM_EINVALID, "exec plugin '%s' is configured for apiVersion '%s' but printed '%.64s'",
+				x->command, x->api_version, api ? api : "");
+		goto out;
+	}
+	if (!json_is_object(status)) {
+		rc = tm_err_set(err, TM_EINVALID, "exec plugin '%s' printed an ExecCredential without a status",
+				x->command);
+		goto out;
+	}
+	if ((rc = status_str(&token, status, "token", x->command, err)) < 0 ||
+	    (rc = status_str(&cert, status, "clientCertificateData", x->command, err)) < 0 ||
+	    (rc = status_str(&key, status, "clientKeyData", x->command, err)) < 0 ||
+	    (rc = status_str(&exp, status, "expirationTimestamp", x->command, err)) < 0)
+		goto out;
+	if (!token && !cert && !key) {
+		rc = tm_err_set(err, TM_EINVALID, "exec plugin '%s' returned neither a token nor a client certificate and key",
+				x->command);
+		goto out;
+	}
+	if (!cert != !key) {
+		rc = tm_err_set(err, TM_EINVALID, "exec plugin '%s' returned a client %s without its %s", x->command,
+				cert ? "certificate" : "key", cert ? "key" : "certificate");
+		goto out;
+	}
+	if (exp && !parse_rfc3339(&c->expires, exp)) {
+		rc = tm_err_set(err, TM_EINVALID, "exec plugin '%s': status.expirationTimestamp '%.64s' is not an RFC 3339 time",
+				x->command, exp);
+		goto out;
+	}
+	if (token && !(c->token = strdup(token))) {
+		rc = tm_err_set(err, TM_ERROR, "out of memory");
+		goto out;
+	}
+	/* one append each: a buffer that never grows leaves no unwiped copies behind */
+	if (cert && ((rc = tm_buf_puts(&c->cert_pem, cert, err)) < 0 || (rc = tm_buf_puts(&c->key_pem, key, err)) < 0))
+		goto out;
+out:
+	if (json_is_object(status)) {
+		wipe_member(status, "token");
+		wipe_member(status, "clientKeyData");
+	}
+	json_decref(doc);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ entry point */
+
+int tm_kube_exec_run(struct tm_kube_cred *out, const struct tm_kube_config *cfg, bool interactive,
+		     int64_t timeout_ms, struct tm_err *err)
+{
+	const struct tm_kube_exec *x = cfg->exec;
+	struct tm_kube_cred c;
+	struct run r = { .fd = -1 };
+	char *info = NULL, **envp = NULL;
+	int64_t deadline = tm_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	int rc, status = 0;
+
+	tm_kube_cred_init(&c);
+	if (!x) {
+		rc = tm_err_set(err, TM_EINVALID, "context '%s' has no exec plugin", cfg->context ? cfg->context : "");
+		goto out;
+	}
+	r.command = x->command;
+	/* interactiveMode decides whether the terminal the caller has is offered */
+	if (x->interactive_mode && strcmp(x->interactive_mode, "Never") == 0) {
+		interactive = false;
+	} else if (x->interactive_mode && strcmp(x->interactive_mode, "Always") == 0 && !interactive) {
+		rc = tm_err_set(err, TM_EAUTH, "exec plugin '%s' needs a terminal (interactiveMode Always) and standard input is not one",
+				x->command);
+		goto out;
+	}
+	if ((rc = exec_info(&info, cfg, interactive, err)) < 0 || (rc = build_env(&envp, x->env, info, err)) < 0)
+		goto out;
+	if (!(r.out = malloc(EXEC_OUT_MAX + 1))) {
+		rc = tm_err_set(err, TM_ERROR, "out of memory");
+		goto out;
+	}
+	if ((rc = spawn_plugin(&r, x, envp, interactive, err)) < 0 ||
+	    (rc = collect(&r, deadline, timeout_ms, &status, err)) < 0)
+		goto out;
+	if (WIFSIGNALED(status)) {
+		rc = tm_err_set(err, TM_EAUTH, "exec plugin '%s' was killed by signal %d", x->command, WTERMSIG(status));
+		goto out;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		rc = tm_err_set(err, TM_EAUTH, "exec plugin '%s' exited with status %d", x->command,
+				WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		goto out;
+	}
+	if ((rc = parse_cred(&c, &r, x, err)) < 0)
+		goto out;
+	*out = c;
+	tm_kube_cred_init(&c);
+out:
+	kill_and_reap(&r);
+	if (r.fd >= 0)
+		close(r.fd);
+	if (r.out) {
+		tm_wipe(r.out, r.len);
+		free(r.out);
+	}
+	tm_kube_cred_release(&c);
+	free(envp);
+	free(info);
+	return rc;
+}
