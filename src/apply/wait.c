@@ -225,7 +225,7 @@ int tm_apply_wait(struct tm_kube *k, struct tm_item **items, size_t n, int64_t d
 	if (rc == TM_ETIMEOUT) {
 		/* name what was still awaited, with the cause its pods give */
 		size_t shown = 0, left = 0;
-		char first[sizeof(items[0]->shown) + 400] = "";
+		char first[sizeof(items[0]->subject) + sizeof(items[0]->shown) + 8] = "";
 
 		for (size_t i = 0; i < n; i++) {
 			struct tm_readiness r = { TM_VERDICT_WAIT, "not found on the server" };
