@@ -29,6 +29,7 @@ const sources = [_][]const u8{
     "src/kube/config.c",
     "src/kube/client.c",
     "src/kube/transport_curl.c",
+    "src/apply/objdiff.c",
     "src/cli/main.c",
     "src/cli/suggest.c",
     "src/cli/help.c",
@@ -55,6 +56,7 @@ const test_sources = [_][]const u8{
     "tests/render/test_render.c",
     "tests/kube/test_config.c",
     "tests/kube/test_client.c",
+    "tests/apply/test_objdiff.c",
 };
 
 // Link order matters for static archives: users before what they use.
