@@ -36,6 +36,7 @@ const sources = [_][]const u8{
     "src/apply/apply.c",
     "src/apply/wait.c",
     "src/apply/ready.c",
+    "src/apply/objdiff.c",
     "src/cli/main.c",
     "src/cli/suggest.c",
     "src/cli/help.c",
@@ -65,6 +66,7 @@ const test_sources = [_][]const u8{
     "tests/kube/test_client.c",
     "tests/apply/test_ready.c",
     "tests/kube/test_exec.c",
+    "tests/apply/test_objdiff.c",
 };
 
 // Link order matters for static archives: users before what they use.
