@@ -395,6 +395,9 @@ int tm_kube_do(struct tm_kube *k, struct tm_kube_call *calls, size_t n)
 			}
 			refused = refused || reauth[i] == REAUTH_PENDING;
 			idx[m] = i;
+			tm_buf_clear(&resps[i].body);
+			resps[i].status = 0;
+			resps[i].retry_after = -1;
 			reqs[m] = calls[i].req;
 			reqs[m].cancel = k->opts.cancel;
 			if (!reqs[m].timeout_ms)
