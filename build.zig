@@ -65,6 +65,7 @@ const test_sources = [_][]const u8{
     "tests/kube/test_config.c",
     "tests/kube/test_client.c",
     "tests/apply/test_ready.c",
+    "tests/apply/test_kinds.c",
     "tests/kube/test_exec.c",
     "tests/apply/test_objdiff.c",
 };

@@ -437,3 +437,55 @@ Test(kube_client, system_ca_bundle_honours_ssl_cert_file)
 	setenv("SSL_CERT_FILE", "/nonexistent", 1);
 	cr_assert_str_neq(tm_kube_system_ca_bundle() ? tm_kube_system_ca_bundle() : "", "/nonexistent");
 }
+
+/* An exec plugin's credential is fetched before the first request and fetched again
+ * when the server refuses it. */
+Test(kube_client, exec_plugin_credentials_and_a_rerun_on_401)
+{
+	const struct exchange ex[] = {
+		{ "GET", "/x", 401, "{\"kind\":\"Status\",\"message\":\"Unauthorized\"}", 0, 0 },
+		{ "GET", "/x", 200, "{}", 0, 0 },
+		{ "GET", "/y", 200, "{}", 0, 0 },
+	};
+	struct script s = SCRIPT(ex);
+	char *dir = tu_mkdtemp(), *plugin = NULL, *counter = NULL;
+	struct tm_kube_exec *x = calloc(1, sizeof(*x));
+	struct tm_kube *k;
+	struct tm_err err;
+	json_t *v = NULL;
+	FILE *f;
+
+	cr_assert(asprintf(&plugin, "%s/plugin", dir) > 0 && asprintf(&counter, "%s/runs", dir) > 0);
+	f = fopen(plugin, "w");
+	cr_assert_not_null(f);
+	/* token t1 on the first run, t2 after */
+	fprintf(f, "#!/bin/sh\necho x >>'%s'\nn=$(wc -l <'%s')\n"
+		   "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"t%%s\"}}' $n\n",
+		counter, counter);
+	fclose(f);
+	chmod(plugin, 0700);
+	x->command = strdup(plugin);
+	x->args = calloc(1, sizeof(char *));
+	x->env = calloc(1, sizeof(char *));
+	x->api_version = strdup("client.authentication.k8s.io/v1");
+	x->interactive_mode = strdup("Never");
+	tm_kube_config_init(&s.cfg);
+	s.cfg.server = strdup("https://127.0.0.1:6443");
+	s.cfg.context = strdup("test");
+	s.cfg.exec = x;
+	k = open_scripted(&s);
+	tm_err_init(&err);
+	cr_assert_eq(tm_kube_get(k, "/x", &v, &err), 0, "%s", tm_err_msg(&err));
+	json_decref(v);
+	cr_assert_eq(tm_kube_get(k, "/y", &v, &err), 0, "%s", tm_err_msg(&err));
+	json_decref(v);
+	cr_assert_eq(s.ntokens, 2, "one run before the first request, one after the 401, none after");
+	cr_assert_str_eq(s.tokens[0], "t1");
+	cr_assert_str_eq(s.tokens[1], "t2");
+	cr_assert_eq(tm_kube_stats(k)->reauth, 1);
+	cr_assert_eq(tm_kube_stats(k)->retries, 0, "a re-authentication is not a retry");
+	tm_kube_free(k);
+	free(plugin);
+	free(counter);
+	tu_rmdir(dir);
+}
