@@ -302,6 +302,27 @@ static void fill_apply_opts(struct tm_cli *cli, const struct tm_apply_cmd_opts *
 	ao->report_ctx = &cli->sink;
 }
 
+/* What apply and diff share before their own work: no arguments, Ctrl-C caught, the
+ * client reporting to the sink, the objects loaded. Returns a usage exit code (> 0,
+ * nothing to undo), or 0 / a TM_E* code with the signals caught (undo them). */
+static int begin(struct tm_cli *cli, struct tm_apply_cmd_opts *o, int argc, const char *cmd, struct signals *sig,
+		 json_t **objects, struct tm_apply_opts *ao)
+{
+	int rc;
+
+	if (argc > 0) {
+		tm_render_args_release(&o->r);
+		return tm_cli_usage(cli, "%s takes no arguments (values come with -f and --set, objects with --manifests)",
+				    cmd);
+	}
+	catch_signals(sig);
+	set_kube_opts(cli);
+	if ((rc = load_objects(cli, o, objects)) < 0)
+		return rc;
+	fill_apply_opts(cli, o, ao);
+	return 0;
+}
+
 static void summary_retries(char *buf, size_t n, const struct tm_kube_stats *st)
 {
 	if (!st->retries) {
@@ -323,15 +344,10 @@ int tm_cmd_apply(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 	int rc;
 
 	(void)argv;
-	if (argc > 0) {
-		tm_render_args_release(&o->r);
-		return tm_cli_usage(cli, "apply takes no arguments (values come with -f and --set, objects with --manifests)");
-	}
-	catch_signals(&sig);
-	set_kube_opts(cli);
-	if ((rc = load_objects(cli, o, &objects)) < 0)
+	if ((rc = begin(cli, o, argc, "apply", &sig, &objects, &ao)) > 0)
+		return rc;
+	if (rc < 0)
 		goto out;
-	fill_apply_opts(cli, o, &ao);
 	rc = tm_apply(&res, cli->kube, objects, &ao, &cli->err);
 	summary_retries(retries, sizeof(retries), tm_kube_stats(cli->kube));
 	if (rc == 0)
@@ -363,15 +379,10 @@ int tm_cmd_diff(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 	int rc;
 
 	(void)argv;
-	if (argc > 0) {
-		tm_render_args_release(&o->r);
-		return tm_cli_usage(cli, "diff takes no arguments (values come with -f and --set, objects with --manifests)");
-	}
-	catch_signals(&sig);
-	set_kube_opts(cli);
-	if ((rc = load_objects(cli, o, &objects)) < 0)
+	if ((rc = begin(cli, o, argc, "diff", &sig, &objects, &ao)) > 0)
+		return rc;
+	if (rc < 0)
 		goto out;
-	fill_apply_opts(cli, o, &ao);
 	if ((rc = tm_apply_diff(&sum, &out, cli->kube, objects, &ao, color, &cli->err)) < 0)
 		goto out;
 	if (cli->opts.output == TM_OUTPUT_JSON) {
