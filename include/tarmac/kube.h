@@ -163,7 +163,7 @@ struct tm_kube_opts {
 	const volatile sig_atomic_t *cancel; /* Ctrl-C: requests stop with TM_EINTERRUPTED */
 	int max_attempts;      /* per request, counting the first (6) */
 	long base_backoff_ms;  /* first retry delay before jitter, doubling (250) */
-	long max_backoff_ms;   /* cap of one delay, Retry-After included (10000) */
+	long max_backoff_ms;   /* cap of one backoff delay (10000); a Retry-After is honoured up to 60 s */
 	long timeout_ms;       /* one exchange (60000) */
 	bool interactive;      /* exec plugins may prompt */
 };
@@ -189,6 +189,9 @@ void tm_kube_call_release(struct tm_kube_call *c);
  * on a 401. Returns 0 when every call got its final answer (each call's rc says
  * which), TM_EINTERRUPTED when cancelled. */
 int tm_kube_do(struct tm_kube *k, struct tm_kube_call *calls, size_t n);
+/* Sets err for tm_kube_do's own failure rc (interrupted, out of memory), which no
+ * single call's err describes; returns rc. */
+int tm_kube_batch_failed(struct tm_err *err, int rc);
 
 /* GET path and parse the JSON answer into *out (new reference). Status codes map to
  * TM_EAUTH (401, 403), TM_ENOTFOUND (404), TM_ECONFLICT (409), TM_EUNAVAILABLE (429,

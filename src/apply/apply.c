@@ -266,13 +266,13 @@ static int replace_changed(struct run *r, struct tm_item **items, size_t n, unsi
 	if (!m)
 		goto out;
 	if ((rc = tm_kube_do(r->k, c, m)) < 0) {
-		*err = c[0].err;
+		tm_kube_batch_failed(err, rc);
 		goto out;
 	}
 	for (size_t j = 0; j < m; j++) {
 		struct tm_item *it = items[which[j]];
 		const char *want, *have;
-		struct tm_kube_call del;
+		struct tm_kube_call del = { 0 };
 		struct tm_buf dpath = TM_BUF_INIT("path", 8192);
 		int64_t until;
 
@@ -290,7 +290,9 @@ static int replace_changed(struct run *r, struct tm_item **items, size_t n, unsi
 			continue;
 		tm_apply_report(r->o, TM_INFO, "replace", it->subject, false, "spec changed: deleting it to create it again");
 		rc = tm_kube_call_delete(&del, &dpath, &it->rsc, it->ns, it->name, "Background", false, err);
-		if (rc == 0 && (rc = tm_kube_do(r->k, &del, 1)) == 0 && (rc = del.rc) < 0 && rc != TM_ENOTFOUND)
+		if (rc == 0 && (rc = tm_kube_do(r->k, &del, 1)) < 0)
+			tm_kube_batch_failed(err, rc);
+		else if (rc == 0 && (rc = del.rc) < 0 && rc != TM_ENOTFOUND)
 			*err = del.err;
 		if (rc == TM_ENOTFOUND)
 			rc = 0;
@@ -361,7 +363,7 @@ static int apply_all(struct run *r, struct tm_item **items, size_t n, struct tm_
 		}
 	}
 	if ((rc = tm_kube_do(r->k, c, n)) < 0) {
-		*err = c[0].err;
+		tm_kube_batch_failed(err, rc);
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -425,7 +427,7 @@ static int missing_namespaces(struct run *r, json_t **out, struct tm_err *err)
 		names[m++] = ns;
 	}
 	if (m && (rc = tm_kube_do(r->k, c, m)) < 0) {
-		*err = c[0].err;
+		tm_kube_batch_failed(err, rc);
 		goto out;
 	}
 	for (size_t j = 0; j < m; j++) {
@@ -446,6 +448,35 @@ out:
 	free(paths);
 	free(names);
 	return rc;
+}
+
+/* A kind whose CRD this run created: the server may serve it a moment after the CRD
+ * is Established (and with --no-wait, before). Asks again until it does, then fills
+ * the namespace as plan() does for every other object. */
+static int resolve_deferred(struct run *r, struct tm_item *it, int64_t deadline, struct tm_err *err)
+{
+	const char *av = json_string_value(json_object_get(it->obj, "apiVersion"));
+	int64_t until = tm_now_ms() + 60000 < deadline ? tm_now_ms() + 60000 : deadline;
+	json_t *md = json_object_get(it->obj, "metadata");
+	int rc;
+
+	while ((rc = tm_kube_resolve(r->k, av, it->kind, true, &it->rsc, err)) == TM_ENOTFOUND && tm_now_ms() < until)
+		if ((rc = tm_kube_sleep(r->k, 500)) < 0)
+			return tm_err_set(err, rc, "interrupted while the cluster learned %s %s", av, it->kind);
+	if (rc < 0)
+		return rc;
+	it->resolved = true;
+	it->deferred = false;
+	if (it->rsc.namespaced && !it->ns) {
+		if (json_object_set_new(md, "namespace", json_string(r->o->namespace ? r->o->namespace : "default")) < 0)
+			return tm_err_set(err, TM_ERROR, "out of memory");
+		it->ns = json_string_value(json_object_get(md, "namespace"));
+	} else if (!it->rsc.namespaced && it->ns) {
+		json_object_del(md, "namespace");
+		it->ns = NULL;
+	}
+	set_subject(it);
+	return 0;
 }
 
 static int64_t phase_timeout(const struct tm_apply_opts *o, enum tm_phase p)
@@ -489,11 +520,8 @@ int tm_apply(struct tm_apply_result *out, struct tm_kube *k, json_t *objects, co
 				continue;
 			}
 			if (it->deferred) {
-				if ((rc = tm_kube_resolve(k, json_string_value(json_object_get(it->obj, "apiVersion")), it->kind,
-							  true, &it->rsc, err)) < 0)
+				if ((rc = resolve_deferred(&r, it, run_deadline, err)) < 0)
 					goto fail;
-				it->resolved = true;
-				it->deferred = false;
 			}
 			batch[n++] = it;
 		}

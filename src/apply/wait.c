@@ -43,9 +43,19 @@ void tm_apply_report(const struct tm_apply_opts *o, enum tm_level lvl, const cha
 
 static size_t add_path(struct waiter *w, const char *path, bool pods, struct tm_err *err)
 {
-	for (size_t i = 0; i < w->npaths; i++)
-		if (strcmp(w->paths[i], path) == 0)
-			return i;
+	for (size_t i = 0; i < w->npaths; i++) {
+		if (strcmp(w->paths[i], path) != 0)
+			continue;
+		/* bare Pods and a workload's pods can share one collection */
+		if (pods && !w->is_pods[i]) {
+			if (!(w->podmap[i] = json_object())) {
+				tm_err_set(err, TM_ERROR, "out of memory");
+				return SIZE_MAX;
+			}
+			w->is_pods[i] = true;
+		}
+		return i;
+	}
 	if (w->npaths == MAX_COLLECTIONS) {
 		tm_err_set(err, TM_ELIMIT, "more than %d kinds and namespaces to watch in one phase", MAX_COLLECTIONS);
 		return SIZE_MAX;
@@ -167,7 +177,6 @@ static int on_event(void *ctx, size_t which, const char *type, json_t *obj)
 			json_object_del(w->podmap[which], name);
 		else
 			json_object_set(w->podmap[which], name, obj);
-		return w->synced ? evaluate(w) : 0;
 	}
 	for (size_t i = 0; i < w->n; i++) {
 		struct tm_item *it = w->items[i];

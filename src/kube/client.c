@@ -243,7 +243,7 @@ int tm_kube_map_status(const struct tm_kube *k, const struct tm_http_request *re
 
 /* Runs the exec plugin when the context has one and its credential is missing,
  * expired (or about to), or was just refused. */
-static int ensure_cred(struct tm_kube *k, bool refused, struct tm_err *err)
+int tm_kube_refresh_cred(struct tm_kube *k, bool refused, struct tm_err *err)
 {
 	struct tm_kube_cred cred;
 	int64_t now = (int64_t)time(NULL);
@@ -414,7 +414,7 @@ int tm_kube_do(struct tm_kube *k, struct tm_kube_call *calls, size_t n)
 		for (size_t j = 0; j < m; j++)
 			if (reauth[idx[j]] == REAUTH_PENDING)
 				reauth[idx[j]] = REAUTH_DONE;
-		if (ensure_cred(k, refused, &aerr) < 0) {
+		if (tm_kube_refresh_cred(k, refused, &aerr) < 0) {
 			for (size_t j = 0; j < m; j++) {
 				calls[idx[j]].err = aerr;
 				calls[idx[j]].rc = aerr.code;
@@ -474,6 +474,11 @@ out:
 	free(reauth);
 	free(rcs);
 	return rc;
+}
+
+int tm_kube_batch_failed(struct tm_err *err, int rc)
+{
+	return tm_err_set(err, rc, rc == TM_EINTERRUPTED ? "interrupted" : "out of memory");
 }
 
 int tm_kube_request(struct tm_kube *k, const char *method, const char *path, const char *content_type,

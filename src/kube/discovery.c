@@ -46,7 +46,7 @@ int tm_kube_discover(struct tm_kube *k, struct tm_err *err)
 	if (k->discovered)
 		return 0;
 	if ((rc = tm_kube_do(k, c, 3)) < 0) {
-		*err = c[0].err;
+		tm_kube_batch_failed(err, rc);
 		goto out;
 	}
 	for (i = 0; i < 3; i++)
@@ -132,7 +132,7 @@ int tm_kube_prefetch(struct tm_kube *k, const char *const *api_versions, size_t 
 		m++;
 	}
 	if (m && (rc = tm_kube_do(k, c, m)) < 0) {
-		*err = c[0].err;
+		tm_kube_batch_failed(err, rc);
 		goto out;
 	}
 	for (size_t j = 0; j < m; j++) {

@@ -30,6 +30,9 @@ long tm_kube_backoff(struct tm_kube *k, int attempt);
 /* Runs the transport on n requests (one by one when it has no batch entry). */
 void tm_kube_roundtrip_many(struct tm_kube *k, size_t n, const struct tm_http_request *reqs,
 			    struct tm_http_response *resps, int *rcs, struct tm_err *errs);
+/* Runs the exec plugin when the context has one and its credential is missing,
+ * about to expire, or was refused (refused). 0 without a plugin. */
+int tm_kube_refresh_cred(struct tm_kube *k, bool refused, struct tm_err *err);
 /* Maps a non-2xx status to an error with the server's message. */
 int tm_kube_map_status(const struct tm_kube *k, const struct tm_http_request *req, long status,
 		       const struct tm_buf *body, bool apply, struct tm_err *err);

@@ -16,6 +16,7 @@ struct stream {
 	size_t which;
 	char rv[64];
 	bool relist;        /* 410 Gone: list again */
+	bool failed;        /* the server ended it with an error event: back off */
 	struct tm_buf line;
 	struct tm_buf path; /* the watch request's path with its query */
 };
@@ -58,20 +59,17 @@ static int on_line(struct stream *s, const char *p, size_t n)
 		w->result = tm_err_set(w->err, TM_ERROR, "watch '%s': an event is not JSON (%s)", s->path.data, jerr.text);
 		return 2;
 	}
-	if (!type) {
-		/* not an event: the server answered the watch with a Status (403, 410, ...) */
-		long code = (long)json_integer_value(json_object_get(ev, "code"));
+	if (!type || strcmp(type, "ERROR") == 0) {
+		/* a Status instead of events (403, 410, ...), or an ERROR event: end the whole
+		 * batch, so no stream waits for the others' timeouts before it resumes */
+		json_t *st = type ? obj : ev;
 
-		if (code == 410)
+		if (json_integer_value(json_object_get(st, "code")) == 410)
 			s->relist = true;
+		else
+			s->failed = true;
 		json_decref(ev);
-		return 1;
-	}
-	if (strcmp(type, "ERROR") == 0) {
-		if (json_integer_value(json_object_get(obj, "code")) == 410)
-			s->relist = true;
-		json_decref(ev);
-		return 1;
+		return 2;
 	}
 	set_rv(s, obj);
 	if (strcmp(type, "BOOKMARK") != 0) {
@@ -157,7 +155,7 @@ static int relist(struct watch_all *w, struct stream *st, const char *const *pat
 		m++;
 	}
 	if ((rc = tm_kube_do(w->k, c, m)) < 0) {
-		*w->err = c[0].err;
+		tm_kube_batch_failed(w->err, rc);
 		goto out;
 	}
 	for (size_t j = 0; j < m; j++) {
@@ -167,6 +165,9 @@ static int relist(struct watch_all *w, struct stream *st, const char *const *pat
 
 		if ((rc = c[j].rc) < 0) {
 			*w->err = c[j].err;
+			/* an API that does not answer is not an object that is not ready */
+			if (rc == TM_ETIMEOUT)
+				rc = w->err->code = TM_EUNAVAILABLE;
 			tm_err_wrap(w->err, "watch '%s'", paths[which[j]]);
 			goto out;
 		}
@@ -194,6 +195,7 @@ int tm_kube_watch(struct tm_kube *k, const char *const *paths, size_t n, int64_t
 	struct tm_err *errs = calloc(n ? n : 1, sizeof(*errs));
 	int *rcs = calloc(n ? n : 1, sizeof(*rcs));
 	int failures = 0, rc = 0;
+	bool reauthed = false;
 
 	if (!st || !reqs || !resps || !errs || !rcs) {
 		rc = tm_err_set(err, TM_ERROR, "out of memory");
@@ -236,6 +238,8 @@ int tm_kube_watch(struct tm_kube *k, const char *const *paths, size_t n, int64_t
 							    .on_data_ctx = &st[i], .cancel = k->opts.cancel };
 			tm_err_init(&errs[i]);
 		}
+		if ((rc = tm_kube_refresh_cred(k, false, err)) < 0)
+			goto out;
 		tm_kube_roundtrip_many(k, n, reqs, resps, rcs, errs);
 		if (w.result) {
 			rc = w.result;
@@ -245,6 +249,14 @@ int tm_kube_watch(struct tm_kube *k, const char *const *paths, size_t n, int64_t
 			rc = TM_ETIMEOUT;
 			break;
 		}
+		{
+			bool clean = true;
+
+			for (size_t i = 0; i < n; i++)
+				clean = clean && rcs[i] == 0 && resps[i].status < 400 && !st[i].failed;
+			if (clean)
+				failures = 0;
+		}
 		for (size_t i = 0; i < n; i++) {
 			if (rcs[i] == TM_EINTERRUPTED) {
 				*err = errs[i];
@@ -253,10 +265,16 @@ int tm_kube_watch(struct tm_kube *k, const char *const *paths, size_t n, int64_t
 			}
 			if (resps[i].status == 410)
 				st[i].relist = true;
-			else if (rcs[i] == 0 && (resps[i].status == 401 || resps[i].status == 403 || resps[i].status == 404)) {
+			else if (rcs[i] == 0 && resps[i].status == 401 && k->cfg && k->cfg->exec && !reauthed) {
+				/* an exec plugin's token expired during a long wait */
+				reauthed = true;
+				if ((rc = tm_kube_refresh_cred(k, true, err)) < 0)
+					goto out;
+			} else if (rcs[i] == 0 && (resps[i].status == 401 || resps[i].status == 403 || resps[i].status == 404)) {
 				rc = tm_kube_map_status(k, &reqs[i], resps[i].status, &resps[i].body, false, err);
 				goto out;
-			} else if (rcs[i] < 0 || resps[i].status >= 400) {
+			} else if (rcs[i] < 0 || resps[i].status >= 400 || st[i].failed) {
+				st[i].failed = false;
 				/* a dropped or refused watch: resume it after a pause, like any retry */
 				if (++failures > 30) {
 					if (rcs[i] < 0)
@@ -287,12 +305,11 @@ int tm_kube_watch(struct tm_kube *k, const char *const *paths, size_t n, int64_t
 	else if (rc == TM_ETIMEOUT)
 		tm_err_set(err, TM_ETIMEOUT, "deadline passed");
 out:
-	if (st)
-		for (size_t i = 0; i < n; i++) {
-			tm_buf_release(&st[i].line);
-			tm_buf_release(&st[i].path);
-			tm_buf_release(&resps[i].body);
-		}
+	for (size_t i = 0; st && resps && i < n; i++) {
+		tm_buf_release(&st[i].line);
+		tm_buf_release(&st[i].path);
+		tm_buf_release(&resps[i].body);
+	}
 	free(st);
 	free(reqs);
 	free(resps);
