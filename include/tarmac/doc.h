@@ -37,6 +37,10 @@ int tm_doc_parse_yaml_stream(json_t **out, const char *text, size_t len, const c
  * Returns 0 or TM_ERROR when memory runs out. */
 int tm_doc_merge_patch(json_t **target, json_t *patch);
 
+/* Walks a NULL-terminated path of object keys from v: tm_doc_get(obj, "metadata",
+ * "annotations", key, NULL). A missing or non-object step gives NULL. Borrowed. */
+json_t *tm_doc_get(const json_t *v, ...) __attribute__((sentinel));
+
 /* Appends v as block YAML, every line indented by indent spaces, without a final
  * newline: the caller ends the line (a literal block needs that line break). Mappings are sorted by key; a string is quoted whenever a YAML 1.1 or 1.2
  * reader could take it for anything but that string. Deterministic. */

@@ -187,11 +187,9 @@ void tm_kube_call_release(struct tm_kube_call *c);
 /* Runs the calls at once, retrying each with backoff and jitter on 429 (after its
  * Retry-After), 5xx, timeouts and dropped connections, re-running an exec plugin
  * on a 401. Returns 0 when every call got its final answer (each call's rc says
- * which), TM_EINTERRUPTED when cancelled. */
-int tm_kube_do(struct tm_kube *k, struct tm_kube_call *calls, size_t n);
-/* Sets err for tm_kube_do's own failure rc (interrupted, out of memory), which no
- * single call's err describes; returns rc. */
-int tm_kube_batch_failed(struct tm_err *err, int rc);
+ * which), or TM_EINTERRUPTED (cancelled) or TM_ERROR (out of memory) with err set (err
+ * may be NULL). */
+int tm_kube_do(struct tm_kube *k, struct tm_kube_call *calls, size_t n, struct tm_err *err);
 
 /* GET path and parse the JSON answer into *out (new reference). Status codes map to
  * TM_EAUTH (401, 403), TM_ENOTFOUND (404), TM_ECONFLICT (409), TM_EUNAVAILABLE (429,
@@ -232,7 +230,7 @@ struct tm_kube_rsc {
 
 /* Asks /version, /api and /apis once (cached for the client's life). */
 int tm_kube_discover(struct tm_kube *k, struct tm_err *err);
-/* After discovery: "1.20" (major.minor), and the served "group/version" list
+/* After discovery: "1.20" (major.minor; NULL when the server did not say), and the served "group/version" list
  * (every version, preferred or not; core as "v1"). Borrowed. */
 const char *tm_kube_version(const struct tm_kube *k);
 size_t tm_kube_api_versions(const struct tm_kube *k, const char *const **out);

@@ -68,7 +68,7 @@ static bool crd_defines(const struct run *r, const char *api_version, const char
 	for (size_t i = 0; i < r->n; i++) {
 		json_t *spec = json_object_get(r->items[i].obj, "spec"), *v;
 		const char *g = json_string_value(json_object_get(spec, "group"));
-		const char *k = json_string_value(json_object_get(json_object_get(spec, "names"), "kind"));
+		const char *k = json_string_value(tm_doc_get(spec, "names", "kind", NULL));
 		size_t j;
 
 		if (strcmp(r->items[i].kind, "CustomResourceDefinition") != 0 || !g || !k || strcmp(k, kind) != 0 ||
@@ -106,6 +106,23 @@ static void set_subject(struct tm_item *it)
 {
 	snprintf(it->subject, sizeof(it->subject), "%s %s%s%s", it->kind, it->ns ? it->ns : "", it->ns ? "/" : "",
 		 it->name);
+}
+
+/* Gives a namespaced object without a namespace the default one, and takes it off a
+ * cluster-scoped one, as kubectl does. */
+static int place(const struct run *r, struct tm_item *it, struct tm_err *err)
+{
+	json_t *md = json_object_get(it->obj, "metadata");
+
+	if (it->rsc.namespaced && !it->ns) {
+		if (json_object_set_new(md, "namespace", json_string(r->o->namespace ? r->o->namespace : "default")) < 0)
+			return tm_err_set(err, TM_ERROR, "out of memory");
+		it->ns = json_string_value(json_object_get(md, "namespace"));
+	} else if (!it->rsc.namespaced && it->ns) {
+		json_object_del(md, "namespace");
+		it->ns = NULL;
+	}
+	return 0;
 }
 
 /* Copies the objects, resolves their kinds through discovery and fills namespaces.
@@ -165,23 +182,10 @@ static int plan(struct run *r, json_t *objects, struct tm_err *err)
 	}
 	for (size_t i = 0; i < r->n; i++) {
 		struct tm_item *it = &r->items[i];
-		json_t *md = json_object_get(it->obj, "metadata");
 
-		/* a kind from a CRD of this run: assume namespaced when a namespace is given */
-		bool namespaced = it->resolved ? it->rsc.namespaced : it->ns != NULL;
-
-		if (namespaced && !it->ns) {
-			const char *ns = r->o->namespace ? r->o->namespace : "default";
-
-			if (json_object_set_new(md, "namespace", json_string(ns)) < 0) {
-				rc = tm_err_set(err, TM_ERROR, "out of memory");
-				goto out;
-			}
-			it->ns = json_string_value(json_object_get(md, "namespace"));
-		} else if (!namespaced && it->ns && it->resolved) {
-			json_object_del(md, "namespace");
-			it->ns = NULL;
-		}
+		/* a kind from a CRD of this run is placed when it is resolved */
+		if (it->resolved && (rc = place(r, it, err)) < 0)
+			goto out;
 		set_subject(it);
 		if (it->rule->replace && (rc = add_spec_hash(it->obj, err)) < 0)
 			goto out;
@@ -211,8 +215,7 @@ static void load_storage_classes(struct run *r)
 		json_t *md = json_object_get(sc, "metadata");
 		const char *name = json_string_value(json_object_get(md, "name"));
 		const char *mode = json_string_value(json_object_get(sc, "volumeBindingMode"));
-		const char *def = json_string_value(json_object_get(json_object_get(md, "annotations"),
-								     "storageclass.kubernetes.io/is-default-class"));
+		const char *def = json_string_value(tm_doc_get(md, "annotations", "storageclass.kubernetes.io/is-default-class", NULL));
 
 		if (!name)
 			continue;
@@ -228,7 +231,7 @@ static void load_storage_classes(struct run *r)
  * binds only to a matching volume that may come later. */
 static bool pvc_awaitable(struct run *r, const struct tm_item *it)
 {
-	json_t *cls = json_object_get(json_object_get(it->obj, "spec"), "storageClassName");
+	json_t *cls = tm_doc_get(it->obj, "spec", "storageClassName", NULL);
 	const char *mode;
 
 	if (!r->classes_known)
@@ -265,10 +268,8 @@ static int replace_changed(struct run *r, struct tm_item **items, size_t n, unsi
 	}
 	if (!m)
 		goto out;
-	if ((rc = tm_kube_do(r->k, c, m)) < 0) {
-		tm_kube_batch_failed(err, rc);
+	if ((rc = tm_kube_do(r->k, c, m, err)) < 0)
 		goto out;
-	}
 	for (size_t j = 0; j < m; j++) {
 		struct tm_item *it = items[which[j]];
 		const char *want, *have;
@@ -282,17 +283,13 @@ static int replace_changed(struct run *r, struct tm_item **items, size_t n, unsi
 			*err = c[j].err;
 			goto out;
 		}
-		want = json_string_value(json_object_get(json_object_get(json_object_get(it->obj, "metadata"), "annotations"),
-							 TM_SPEC_HASH_ANNOTATION));
-		have = json_string_value(json_object_get(json_object_get(json_object_get(c[j].out, "metadata"), "annotations"),
-							 TM_SPEC_HASH_ANNOTATION));
+		want = json_string_value(tm_doc_get(it->obj, "metadata", "annotations", TM_SPEC_HASH_ANNOTATION, NULL));
+		have = json_string_value(tm_doc_get(c[j].out, "metadata", "annotations", TM_SPEC_HASH_ANNOTATION, NULL));
 		if (have && want && strcmp(have, want) == 0)
 			continue;
 		tm_apply_report(r->o, TM_INFO, "replace", it->subject, false, "spec changed: deleting it to create it again");
 		rc = tm_kube_call_delete(&del, &dpath, &it->rsc, it->ns, it->name, "Background", false, err);
-		if (rc == 0 && (rc = tm_kube_do(r->k, &del, 1)) < 0)
-			tm_kube_batch_failed(err, rc);
-		else if (rc == 0 && (rc = del.rc) < 0 && rc != TM_ENOTFOUND)
+		if (rc == 0 && (rc = tm_kube_do(r->k, &del, 1, err)) == 0 && (rc = del.rc) < 0 && rc != TM_ENOTFOUND)
 			*err = del.err;
 		if (rc == TM_ENOTFOUND)
 			rc = 0;
@@ -362,10 +359,8 @@ static int apply_all(struct run *r, struct tm_item **items, size_t n, struct tm_
 			goto out;
 		}
 	}
-	if ((rc = tm_kube_do(r->k, c, n)) < 0) {
-		tm_kube_batch_failed(err, rc);
+	if ((rc = tm_kube_do(r->k, c, n, err)) < 0)
 		goto out;
-	}
 	for (size_t i = 0; i < n; i++) {
 		struct tm_item *it = items[i];
 
@@ -426,10 +421,8 @@ static int missing_namespaces(struct run *r, json_t **out, struct tm_err *err)
 		c[m].req = (struct tm_http_request){ .method = "GET", .path = paths[m] };
 		names[m++] = ns;
 	}
-	if (m && (rc = tm_kube_do(r->k, c, m)) < 0) {
-		tm_kube_batch_failed(err, rc);
+	if (m && (rc = tm_kube_do(r->k, c, m, err)) < 0)
 		goto out;
-	}
 	for (size_t j = 0; j < m; j++) {
 		if (c[j].rc == TM_ENOTFOUND)
 			json_object_set_new(seen, names[j], json_true());
@@ -457,7 +450,6 @@ static int resolve_deferred(struct run *r, struct tm_item *it, int64_t deadline,
 {
 	const char *av = json_string_value(json_object_get(it->obj, "apiVersion"));
 	int64_t until = tm_now_ms() + 60000 < deadline ? tm_now_ms() + 60000 : deadline;
-	json_t *md = json_object_get(it->obj, "metadata");
 	int rc;
 
 	while ((rc = tm_kube_resolve(r->k, av, it->kind, true, &it->rsc, err)) == TM_ENOTFOUND && tm_now_ms() < until)
@@ -467,14 +459,8 @@ static int resolve_deferred(struct run *r, struct tm_item *it, int64_t deadline,
 		return rc;
 	it->resolved = true;
 	it->deferred = false;
-	if (it->rsc.namespaced && !it->ns) {
-		if (json_object_set_new(md, "namespace", json_string(r->o->namespace ? r->o->namespace : "default")) < 0)
-			return tm_err_set(err, TM_ERROR, "out of memory");
-		it->ns = json_string_value(json_object_get(md, "namespace"));
-	} else if (!it->rsc.namespaced && it->ns) {
-		json_object_del(md, "namespace");
-		it->ns = NULL;
-	}
+	if ((rc = place(r, it, err)) < 0)
+		return rc;
 	set_subject(it);
 	return 0;
 }
@@ -623,12 +609,8 @@ int tm_apply_diff(struct tm_diff_summary *sum, struct tm_buf *out, struct tm_kub
 		tm_buf_init(&dpaths[i], "path", 8192);
 		tm_buf_init(&bodies[i], "object", 32u << 20);
 		unchecked[i] = it->deferred || (it->ns && json_is_true(json_object_get(nsmissing, it->ns)));
-		if (unchecked[i]) {
-			/* nothing to ask: the request goes nowhere and counts as not found */
-			get[i].req = (struct tm_http_request){ .method = "GET", .path = "/" };
-			dry[i].req = get[i].req;
+		if (unchecked[i])
 			continue;
-		}
 		if ((rc = tm_kube_path(&gpaths[i], &it->rsc, it->ns, it->name, err)) < 0 ||
 		    (rc = tm_kube_call_apply(&dry[i], &dpaths[i], &bodies[i], &it->rsc, it->obj,
 					     TM_APPLY_DRY_RUN | (o->force_conflicts ? TM_APPLY_FORCE : 0), err)) < 0)
@@ -637,38 +619,32 @@ int tm_apply_diff(struct tm_diff_summary *sum, struct tm_buf *out, struct tm_kub
 		get[i].want_json = true;
 	}
 	{
-		/* live objects and dry runs in one batch each */
+		/* every live object and every dry run in one batch */
 		size_t m = 0;
-		struct tm_kube_call *g2 = calloc(r.n ? r.n : 1, sizeof(*g2)), *d2 = calloc(r.n ? r.n : 1, sizeof(*d2));
-		size_t *map = calloc(r.n ? r.n : 1, sizeof(*map));
+		struct tm_kube_call *batch = calloc(2 * r.n + 1, sizeof(*batch));
+		size_t *map = calloc(r.n + 1, sizeof(*map));
 
-		if (!g2 || !d2 || !map) {
-			free(g2);
-			free(d2);
+		if (!batch || !map) {
+			free(batch);
 			free(map);
 			rc = tm_err_set(err, TM_ERROR, "out of memory");
 			goto out;
 		}
 		for (size_t i = 0; i < r.n; i++)
 			if (!unchecked[i]) {
-				g2[m] = get[i];
-				d2[m] = dry[i];
+				batch[2 * m] = get[i];
+				batch[2 * m + 1] = dry[i];
 				map[m++] = i;
 			}
-		rc = m ? tm_kube_do(k, g2, m) : 0;
-		if (rc == 0 && m)
-			rc = tm_kube_do(k, d2, m);
+		rc = tm_kube_do(k, batch, 2 * m, err);
 		for (size_t j = 0; j < m; j++) {
-			get[map[j]] = g2[j];
-			dry[map[j]] = d2[j];
+			get[map[j]] = batch[2 * j];
+			dry[map[j]] = batch[2 * j + 1];
 		}
-		free(g2);
-		free(d2);
+		free(batch);
 		free(map);
-		if (rc < 0) {
-			tm_err_set(err, rc, "interrupted");
+		if (rc < 0)
 			goto out;
-		}
 	}
 	for (size_t i = 0; i < r.n; i++) {
 		struct tm_item *it = &r.items[i];

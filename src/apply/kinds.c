@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "apply_private.h"
+#include "tarmac/doc.h"
 
 static const char *const phase_names[TM_PHASE_COUNT] = {
 	[TM_PHASE_CLUSTER] = "cluster",     [TM_PHASE_CRDS] = "crds",
@@ -81,7 +82,7 @@ const struct tm_kind_rule *tm_kind_rule(const char *api_version, const char *kin
 enum tm_phase tm_apply_phase_of(const json_t *obj)
 {
 	const char *ann = json_string_value(
-		json_object_get(json_object_get(json_object_get(obj, "metadata"), "annotations"), TM_PHASE_ANNOTATION));
+		tm_doc_get(obj, "metadata", "annotations", TM_PHASE_ANNOTATION, NULL));
 	int p = tm_phase_find(ann);
 
 	if (p >= 0)

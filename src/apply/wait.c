@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "apply_private.h"
+#include "tarmac/doc.h"
 
 #define MAX_COLLECTIONS 64
 
@@ -75,7 +76,7 @@ static size_t add_path(struct waiter *w, const char *path, bool pods, struct tm_
 static enum tm_pod_severity pod_cause(const struct waiter *w, size_t i, char *buf, size_t n, char *pod, size_t pn)
 {
 	const struct tm_item *it = w->items[i];
-	json_t *sel = json_object_get(json_object_get(it->live, "spec"), "selector"), *p;
+	json_t *sel = tm_doc_get(it->live, "spec", "selector", NULL), *p;
 	enum tm_pod_severity worst = TM_POD_FINE;
 	const char *name;
 
@@ -86,7 +87,7 @@ static enum tm_pod_severity pod_cause(const struct waiter *w, size_t i, char *bu
 		char why[TM_REASON_MAX];
 		enum tm_pod_severity s;
 
-		if (!tm_selector_matches(sel, json_object_get(json_object_get(p, "metadata"), "labels")))
+		if (!tm_selector_matches(sel, tm_doc_get(p, "metadata", "labels", NULL)))
 			continue;
 		s = tm_pod_cause(p, why, sizeof(why));
 		if (s > worst || (s == worst && s != TM_POD_FINE && !buf[0])) {
@@ -124,8 +125,7 @@ static int evaluate(struct waiter *w)
 		if (!it->live) {
 			if (!w->synced)
 				return 0;
-			if (it->rule->ready == tm_ready_job && json_object_get(json_object_get(it->obj, "spec"),
-									       "ttlSecondsAfterFinished")) {
+			if (it->rule->ready == tm_ready_job && tm_doc_get(it->obj, "spec", "ttlSecondsAfterFinished", NULL)) {
 				/* gone before the first look: only a TTL of (nearly) zero does that */
 				it->ready = true;
 				tm_apply_report(w->o, TM_WARN, "ready", it->subject,
@@ -169,7 +169,7 @@ static int on_event(void *ctx, size_t which, const char *type, json_t *obj)
 			w->synced = true;
 		return evaluate(w);
 	}
-	name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+	name = json_string_value(tm_doc_get(obj, "metadata", "name", NULL));
 	if (!name)
 		return 0;
 	if (w->is_pods[which]) {

@@ -246,7 +246,7 @@ static int render_for_cluster(struct tm_cli *cli, struct tm_render_args *a, json
 		return rc;
 	if ((rc = tm_kube_discover(cli->kube, &cli->err)) < 0)
 		return rc;
-	if (!a->kube_version)
+	if (!a->kube_version && tm_kube_version(cli->kube))
 		ro.kube_version = tm_kube_version(cli->kube);
 	nserved = tm_kube_api_versions(cli->kube, &served);
 	if (!(apis = calloc(nserved + a->napi_versions + 1, sizeof(*apis))))

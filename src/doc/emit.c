@@ -1,5 +1,6 @@
-/* JSON values out as YAML text, and RFC 7386 merge patches: deterministic (sorted keys), and quoting any string
+/* JSON values out as YAML text, path lookups, and RFC 7386 merge patches: deterministic (sorted keys), and quoting any string
  * that a YAML 1.1 reader (Kubernetes' go-yaml) or a 1.2 reader could misread. */
+#include <stdarg.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,6 +288,19 @@ int tm_doc_emit_yaml(struct tm_buf *out, json_t *v, int indent, struct tm_err *e
 	if (is_block(v))
 		rc = pad(out, indent, err);
 	return rc ? rc : emit(out, v, indent, true, 0, err);
+}
+
+json_t *tm_doc_get(const json_t *v, ...)
+{
+	va_list ap;
+	const char *key;
+
+	va_start(ap, v);
+	while (v && (key = va_arg(ap, const char *)))
+		v = json_object_get(v, key);
+	va_end(ap);
+	/* jansson's getters hand out non-const pointers from const objects too */
+	return (json_t *)v;
 }
 
 int tm_doc_merge_patch(json_t **target, json_t *patch)

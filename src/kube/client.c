@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "kube_private.h"
+#include "tarmac/doc.h"
 
 #define EXEC_TIMEOUT_MS 60000
 #define RETRY_AFTER_MAX_S 60 /* honour the server's Retry-After up to a minute */
@@ -178,7 +179,7 @@ static void status_message(const struct tm_buf *body, char *msg, size_t n)
 static bool conflict_message(const struct tm_buf *body, char *msg, size_t n)
 {
 	json_t *st = json_loadb(tm_buf_cstr(body), body->len, 0, NULL);
-	json_t *causes = json_object_get(json_object_get(st, "details"), "causes"), *c;
+	json_t *causes = tm_doc_get(st, "details", "causes", NULL), *c;
 	size_t i, used = 0, count = 0;
 
 	msg[0] = '\0';
@@ -350,7 +351,7 @@ static int settle(struct tm_kube *k, struct tm_kube_call *c, int trc, struct tm_
 	return 0;
 }
 
-int tm_kube_do(struct tm_kube *k, struct tm_kube_call *calls, size_t n)
+int tm_kube_do(struct tm_kube *k, struct tm_kube_call *calls, size_t n, struct tm_err *err)
 {
 	struct tm_http_request *reqs = calloc(n ? n : 1, sizeof(*reqs));
 	struct tm_http_response *resps = calloc(n ? n : 1, sizeof(*resps));
@@ -394,10 +395,11 @@ int tm_kube_do(struct tm_kube *k, struct tm_kube_call *calls, size_t n)
 				continue;
 			}
 			refused = refused || reauth[i] == REAUTH_PENDING;
+			/* responses belong to batch slots: bodies are reused, emptied per attempt */
 			idx[m] = i;
-			tm_buf_clear(&resps[i].body);
-			resps[i].status = 0;
-			resps[i].retry_after = -1;
+			tm_buf_clear(&resps[m].body);
+			resps[m].status = 0;
+			resps[m].retry_after = -1;
 			reqs[m] = calls[i].req;
 			reqs[m].cancel = k->opts.cancel;
 			if (!reqs[m].timeout_ms)
@@ -423,37 +425,25 @@ int tm_kube_do(struct tm_kube *k, struct tm_kube_call *calls, size_t n)
 			left -= m;
 			continue;
 		}
-		{
-			struct tm_http_response *batch = calloc(m, sizeof(*batch));
+		tm_kube_roundtrip_many(k, m, reqs, resps, rcs, errs);
+		for (size_t j = 0; j < m; j++) {
+			size_t i = idx[j];
+			struct tm_kube_call *c = &calls[i];
+			long delay;
+			int was = reauth[i];
 
-			if (!batch) {
-				rc = TM_ERROR;
-				break;
+			c->attempts++;
+			if (rcs[j] < 0)
+				c->err = errs[j];
+			if (settle(k, c, rcs[j], &resps[j], &reauth[i], &delay)) {
+				/* a re-authentication repeat is not a retry of the same answer */
+				if (reauth[i] != was)
+					c->attempts--;
+				due[i] = tm_now_ms() + delay;
+				continue;
 			}
-			for (size_t j = 0; j < m; j++)
-				batch[j] = resps[idx[j]];
-			tm_kube_roundtrip_many(k, m, reqs, batch, rcs, errs);
-			for (size_t j = 0; j < m; j++) {
-				size_t i = idx[j];
-				struct tm_kube_call *c = &calls[i];
-				long delay;
-				int was = reauth[i];
-
-				resps[i] = batch[j];
-				c->attempts++;
-				if (rcs[j] < 0)
-					c->err = errs[j];
-				if (settle(k, c, rcs[j], &resps[i], &reauth[i], &delay)) {
-					/* a re-authentication repeat is not a retry of the same answer */
-					if (reauth[i] != was)
-						c->attempts--;
-					due[i] = tm_now_ms() + delay;
-					continue;
-				}
-				done[i] = true;
-				left--;
-			}
-			free(batch);
+			done[i] = true;
+			left--;
 		}
 	}
 	if (rc == TM_EINTERRUPTED)
@@ -462,6 +452,8 @@ int tm_kube_do(struct tm_kube *k, struct tm_kube_call *calls, size_t n)
 				calls[i].rc = tm_err_set(&calls[i].err, TM_EINTERRUPTED, "%s %s: interrupted", calls[i].req.method,
 							 calls[i].req.path);
 out:
+	if (rc < 0)
+		tm_err_set(err, rc, rc == TM_EINTERRUPTED ? "interrupted" : "out of memory");
 	if (resps)
 		for (size_t i = 0; i < n; i++)
 			tm_buf_release(&resps[i].body);
@@ -476,11 +468,6 @@ out:
 	return rc;
 }
 
-int tm_kube_batch_failed(struct tm_err *err, int rc)
-{
-	return tm_err_set(err, rc, rc == TM_EINTERRUPTED ? "interrupted" : "out of memory");
-}
-
 int tm_kube_request(struct tm_kube *k, const char *method, const char *path, const char *content_type,
 		    const char *body, json_t **out, struct tm_err *err)
 {
@@ -489,12 +476,9 @@ int tm_kube_request(struct tm_kube *k, const char *method, const char *path, con
 				  .want_json = out != NULL };
 	int rc;
 
-	rc = tm_kube_do(k, &c, 1);
-	if (rc == 0)
-		rc = c.rc;
+	if ((rc = tm_kube_do(k, &c, 1, err)) == 0 && (rc = c.rc) < 0 && err)
+		*err = c.err;
 	if (rc < 0) {
-		if (err)
-			*err = c.err;
 		tm_kube_call_release(&c);
 		return rc;
 	}

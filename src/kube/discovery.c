@@ -22,14 +22,28 @@ static int add_version(struct tm_kube *k, const char *gv)
 	return 0;
 }
 
-/* "1" and "20+" (some distributions add a '+') into "1.20". */
+/* The number a version part starts with ("20+": some distributions add a '+'), or -1. */
+static long version_part(const char *s)
+{
+	char *end;
+	long v;
+
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	v = strtol(s, &end, 10);
+	return (*end == '\0' || *end == '+') && v <= 999 ? v : -1;
+}
+
+/* "1.20" from /version's major and minor; left empty (unknown) when they are not
+ * numbers. */
 static void set_version(struct tm_kube *k, json_t *v)
 {
-	const char *major = json_string_value(json_object_get(v, "major"));
-	const char *minor = json_string_value(json_object_get(v, "minor"));
-	int ma = major ? atoi(major) : 0, mi = minor ? atoi(minor) : 0;
+	long ma = version_part(json_string_value(json_object_get(v, "major")));
+	long mi = version_part(json_string_value(json_object_get(v, "minor")));
 
-	snprintf(k->version, sizeof(k->version), "%d.%d", ma, mi);
+	k->version[0] = '\0';
+	if (ma >= 0 && mi >= 0)
+		snprintf(k->version, sizeof(k->version), "%ld.%ld", ma, mi);
 }
 
 int tm_kube_discover(struct tm_kube *k, struct tm_err *err)
@@ -45,10 +59,8 @@ int tm_kube_discover(struct tm_kube *k, struct tm_err *err)
 
 	if (k->discovered)
 		return 0;
-	if ((rc = tm_kube_do(k, c, 3)) < 0) {
-		tm_kube_batch_failed(err, rc);
+	if ((rc = tm_kube_do(k, c, 3, err)) < 0)
 		goto out;
-	}
 	for (i = 0; i < 3; i++)
 		if ((rc = c[i].rc) < 0) {
 			*err = c[i].err;
@@ -79,7 +91,7 @@ out:
 
 const char *tm_kube_version(const struct tm_kube *k)
 {
-	return k->discovered ? k->version : NULL;
+	return k->discovered && k->version[0] ? k->version : NULL;
 }
 
 size_t tm_kube_api_versions(const struct tm_kube *k, const char *const **out)
@@ -131,10 +143,8 @@ int tm_kube_prefetch(struct tm_kube *k, const char *const *api_versions, size_t 
 		c[m].want_json = true;
 		m++;
 	}
-	if (m && (rc = tm_kube_do(k, c, m)) < 0) {
-		tm_kube_batch_failed(err, rc);
+	if (m && (rc = tm_kube_do(k, c, m, err)) < 0)
 		goto out;
-	}
 	for (size_t j = 0; j < m; j++) {
 		if (c[j].rc < 0) {
 			rc = c[j].rc;
@@ -180,8 +190,9 @@ int tm_kube_resolve(struct tm_kube *k, const char *api_version, const char *kind
 		/* a CRD was just created: its group/version is new to the server's list */
 		json_object_del(k->rlists, api_version);
 		if (!tm_kube_serves(k, api_version)) {
-			if ((rc = tm_kube_do(k, &c, 1)) < 0 || (rc = c.rc) < 0) {
+			if ((rc = tm_kube_do(k, &c, 1, err)) == 0 && (rc = c.rc) < 0)
 				*err = c.err;
+			if (rc < 0) {
 				tm_kube_call_release(&c);
 				return rc;
 			}

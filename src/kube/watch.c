@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kube_private.h"
+#include "tarmac/doc.h"
 
 #define EVENT_MAX (16u << 20)  /* one watch event line */
 #define WATCH_MAX_S 240        /* timeoutSeconds of one watch request */
@@ -39,7 +40,7 @@ static const char *query_sep(const char *path)
 
 static void set_rv(struct stream *s, json_t *obj)
 {
-	const char *rv = json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+	const char *rv = json_string_value(tm_doc_get(obj, "metadata", "resourceVersion", NULL));
 
 	if (rv && strlen(rv) < sizeof(s->rv))
 		memcpy(s->rv, rv, strlen(rv) + 1);
@@ -154,10 +155,8 @@ static int relist(struct watch_all *w, struct stream *st, const char *const *pat
 		c[m].want_json = true;
 		m++;
 	}
-	if ((rc = tm_kube_do(w->k, c, m)) < 0) {
-		tm_kube_batch_failed(w->err, rc);
+	if ((rc = tm_kube_do(w->k, c, m, w->err)) < 0)
 		goto out;
-	}
 	for (size_t j = 0; j < m; j++) {
 		struct stream *s = &st[which[j]];
 		json_t *item;

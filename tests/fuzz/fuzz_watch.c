@@ -63,8 +63,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.server = (char *)"https://fuzz";
 	cfg.context = (char *)"fuzz";
 	tm_err_init(&err);
-	if (tm_kube_open(&k, &cfg, &tr, &err) == 0)
+	if (tm_kube_open(&k, &cfg, &tr, &err) == 0) {
+		/* a stream the server ends with an error is resumed after a backoff: keep it
+		 * short, so the fuzzer spends its time on parsing */
+		struct tm_kube_opts o = *tm_kube_get_opts(k);
+
+		o.base_backoff_ms = 1;
+		o.max_backoff_ms = 1;
+		tm_kube_set_opts(k, &o);
 		(void)tm_kube_watch(k, paths, 1, tm_now_ms() + 5000, on_event, NULL, &err);
+	}
 	tm_kube_free(k);
 	return 0;
 }

@@ -265,7 +265,7 @@ Test(kube_client, a_conflict_names_the_fields_and_their_managers)
 	cr_assert_eq(tm_kube_call_apply(&c, &path, &body, &r, obj, 0, &err), 0, "%s", tm_err_msg(&err));
 	cr_assert_str_eq(c.req.content_type, "application/apply-patch+yaml");
 	cr_assert(strstr(c.req.body, "\"replicas\":2") != NULL);
-	cr_assert_eq(tm_kube_do(k, &c, 1), 0);
+	cr_assert_eq(tm_kube_do(k, &c, 1, NULL), 0);
 	cr_assert_eq(c.rc, TM_ECONFLICT);
 	cr_assert(strstr(tm_err_msg(&c.err), ".spec.replicas (manager 'kubectl')") != NULL, "%s", tm_err_msg(&c.err));
 	cr_assert(strstr(tm_err_msg(&c.err), "--force-conflicts") != NULL, "%s", tm_err_msg(&c.err));
