@@ -1,11 +1,10 @@
 /* Applying objects phase by phase: resolve every kind first (nothing is applied when
  * one is unknown), then per phase server-side apply all objects at once, replace
- * changed Jobs, and wait for readiness before the next phase. Also 'tarmac diff'. */
+ * changed Jobs, and wait for readiness before the next phase (planning: plan.c). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "apply_private.h"
-#include "objdiff.h"
 #include "tarmac/doc.h"
 
 #define DEFAULT_PHASE_TIMEOUT_MS (5 * 60 * 1000)
@@ -18,186 +17,8 @@ void tm_item_release(struct tm_item *it)
 	memset(it, 0, sizeof(*it));
 }
 
-struct run {
-	struct tm_kube *k;
-	const struct tm_apply_opts *o;
-	struct tm_item *items;
-	size_t n;
-	json_t *storage_classes; /* name -> volumeBindingMode, default under "" */
-	bool classes_known;
-};
-
-static void run_release(struct run *r)
-{
-	for (size_t i = 0; r->items && i < r->n; i++)
-		tm_item_release(&r->items[i]);
-	free(r->items);
-	json_decref(r->storage_classes);
-}
-
-/* The sha256 of a Job's spec, so an unchanged Job is left alone and a changed one is
- * replaced (its pod template is immutable). */
-static int add_spec_hash(json_t *obj, struct tm_err *err)
-{
-	char *text = json_dumps(json_object_get(obj, "spec"), JSON_COMPACT | JSON_SORT_KEYS);
-	json_t *md = json_object_get(obj, "metadata"), *ann;
-	char hex[65];
-
-	if (!text)
-		return tm_err_set(err, TM_ERROR, "out of memory");
-	tm_sha256_hex(hex, text, strlen(text));
-	free(text);
-	ann = json_object_get(md, "annotations");
-	if (!json_is_object(ann)) {
-		ann = json_object();
-		if (!ann || json_object_set_new(md, "annotations", ann) < 0)
-			return tm_err_set(err, TM_ERROR, "out of memory");
-	}
-	if (json_object_set_new(ann, TM_SPEC_HASH_ANNOTATION, json_string(hex)) < 0)
-		return tm_err_set(err, TM_ERROR, "out of memory");
-	return 0;
-}
-
-/* Whether a CRD among the objects defines apiVersion+kind. */
-static bool crd_defines(const struct run *r, const char *api_version, const char *kind)
-{
-	const char *slash = strchr(api_version, '/');
-
-	if (!slash)
-		return false;
-	for (size_t i = 0; i < r->n; i++) {
-		json_t *spec = json_object_get(r->items[i].obj, "spec"), *v;
-		const char *g = json_string_value(json_object_get(spec, "group"));
-		const char *k = json_string_value(tm_doc_get(spec, "names", "kind", NULL));
-		size_t j;
-
-		if (strcmp(r->items[i].kind, "CustomResourceDefinition") != 0 || !g || !k || strcmp(k, kind) != 0 ||
-		    strlen(g) != (size_t)(slash - api_version) || strncmp(g, api_version, strlen(g)) != 0)
-			continue;
-		json_array_foreach(json_object_get(spec, "versions"), j, v) {
-			const char *name = json_string_value(json_object_get(v, "name"));
-
-			if (name && strcmp(name, slash + 1) == 0)
-				return true;
-		}
-	}
-	return false;
-}
-
-static int fill_item(struct tm_item *it, size_t idx, json_t *obj, struct tm_err *err)
-{
-	json_t *md;
-	const char *av, *ns;
-
-	if (!json_is_object(obj) || !(av = json_string_value(json_object_get(obj, "apiVersion"))) ||
-	    !(it->kind = json_string_value(json_object_get(obj, "kind"))))
-		return tm_err_set(err, TM_EINVALID, "object %zu: apiVersion and kind are required", idx + 1);
-	md = json_object_get(obj, "metadata");
-	if (!(it->name = json_string_value(json_object_get(md, "name"))) || !*it->name)
-		return tm_err_set(err, TM_EINVALID, "object %zu (%s): metadata.name is required", idx + 1, it->kind);
-	ns = json_string_value(json_object_get(md, "namespace"));
-	it->ns = ns && *ns ? ns : NULL;
-	it->rule = tm_kind_rule(av, it->kind);
-	it->phase = tm_apply_phase_of(obj);
-	return 0;
-}
-
-static void set_subject(struct tm_item *it)
-{
-	snprintf(it->subject, sizeof(it->subject), "%s %s%s%s", it->kind, it->ns ? it->ns : "", it->ns ? "/" : "",
-		 it->name);
-}
-
-/* Gives a namespaced object without a namespace the default one, and takes it off a
- * cluster-scoped one, as kubectl does. */
-static int place(const struct run *r, struct tm_item *it, struct tm_err *err)
-{
-	json_t *md = json_object_get(it->obj, "metadata");
-
-	if (it->rsc.namespaced && !it->ns) {
-		if (json_object_set_new(md, "namespace", json_string(r->o->namespace ? r->o->namespace : "default")) < 0)
-			return tm_err_set(err, TM_ERROR, "out of memory");
-		it->ns = json_string_value(json_object_get(md, "namespace"));
-	} else if (!it->rsc.namespaced && it->ns) {
-		json_object_del(md, "namespace");
-		it->ns = NULL;
-	}
-	return 0;
-}
-
-/* Copies the objects, resolves their kinds through discovery and fills namespaces.
- * Kinds a CRD of this run defines are resolved when their phase comes. */
-static int plan(struct run *r, json_t *objects, struct tm_err *err)
-{
-	const char **gvs = NULL;
-	struct tm_buf missing = TM_BUF_INIT("missing kinds", 4096);
-	size_t nmissing = 0;
-	int rc = 0;
-
-	if (!json_is_array(objects))
-		return tm_err_set(err, TM_EINVALID, "expected a list of objects");
-	r->n = json_array_size(objects);
-	if (!(r->items = calloc(r->n ? r->n : 1, sizeof(*r->items))) || !(gvs = calloc(r->n ? r->n : 1, sizeof(*gvs)))) {
-		rc = tm_err_set(err, TM_ERROR, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < r->n; i++) {
-		struct tm_item *it = &r->items[i];
-
-		if (!(it->obj = json_deep_copy(json_array_get(objects, i)))) {
-			rc = tm_err_set(err, TM_ERROR, "out of memory");
-			goto out;
-		}
-		if ((rc = fill_item(it, i, it->obj, err)) < 0)
-			goto out;
-		gvs[i] = json_string_value(json_object_get(it->obj, "apiVersion"));
-	}
-	if ((rc = tm_kube_prefetch(r->k, gvs, r->n, err)) < 0)
-		goto out;
-	for (size_t i = 0; i < r->n; i++) {
-		struct tm_item *it = &r->items[i];
-		struct tm_err rerr;
-
-		tm_err_init(&rerr);
-		rc = tm_kube_resolve(r->k, gvs[i], it->kind, false, &it->rsc, &rerr);
-		if (rc == TM_ENOTFOUND && crd_defines(r, gvs[i], it->kind)) {
-			it->deferred = true;
-			rc = 0;
-		} else if (rc == TM_ENOTFOUND) {
-			if (nmissing++ < 8 && (rc = tm_buf_printf(&missing, err, "%s%s %s", nmissing > 1 ? ", " : "", gvs[i],
-								   it->kind)) < 0)
-				goto out;
-			rc = 0;
-			continue;
-		} else if (rc < 0) {
-			*err = rerr;
-			goto out;
-		}
-		it->resolved = !it->deferred;
-	}
-	if (nmissing) {
-		rc = tm_err_set(err, TM_EINVALID, "the cluster serves no API for %s%s: install their CRDs first, or leave "
-				"those objects out (nothing was applied)", missing.data, nmissing > 8 ? ", ..." : "");
-		goto out;
-	}
-	for (size_t i = 0; i < r->n; i++) {
-		struct tm_item *it = &r->items[i];
-
-		/* a kind from a CRD of this run is placed when it is resolved */
-		if (it->resolved && (rc = place(r, it, err)) < 0)
-			goto out;
-		set_subject(it);
-		if (it->rule->replace && (rc = add_spec_hash(it->obj, err)) < 0)
-			goto out;
-	}
-out:
-	free(gvs);
-	tm_buf_release(&missing);
-	return rc;
-}
-
 /* Storage classes by name, and which is the default, for the PVC wait rule. */
-static void load_storage_classes(struct run *r)
+static void load_storage_classes(struct tm_run *r)
 {
 	json_t *list = NULL, *sc;
 	size_t i;
@@ -229,7 +50,7 @@ static void load_storage_classes(struct run *r)
 /* A PVC is awaited only when its class binds at once: one that waits for its first
  * consumer never binds before the workload exists, and one without a known class
  * binds only to a matching volume that may come later. */
-static bool pvc_awaitable(struct run *r, const struct tm_item *it)
+static bool pvc_awaitable(struct tm_run *r, const struct tm_item *it)
 {
 	json_t *cls = tm_doc_get(it->obj, "spec", "storageClassName", NULL);
 	const char *mode;
@@ -244,7 +65,7 @@ static bool pvc_awaitable(struct run *r, const struct tm_item *it)
 
 /* Jobs and Pods are immutable: when the live one's spec hash differs, delete it (and
  * its pods, in the background) and wait until it is gone, so the apply creates it. */
-static int replace_changed(struct run *r, struct tm_item **items, size_t n, unsigned *replaced, struct tm_err *err)
+static int replace_changed(struct tm_run *r, struct tm_item **items, size_t n, unsigned *replaced, struct tm_err *err)
 {
 	struct tm_kube_call *c = calloc(n ? n : 1, sizeof(*c));
 	struct tm_buf *paths = calloc(n ? n : 1, sizeof(*paths));
@@ -340,7 +161,7 @@ out:
 
 /* Server-side apply of the items at once. Every failure is reported; the first is
  * returned. */
-static int apply_all(struct run *r, struct tm_item **items, size_t n, struct tm_apply_result *res, struct tm_err *err)
+static int apply_all(struct tm_run *r, struct tm_item **items, size_t n, struct tm_apply_result *res, struct tm_err *err)
 {
 	struct tm_kube_call *c = calloc(n ? n : 1, sizeof(*c));
 	struct tm_buf *paths = calloc(n ? n : 1, sizeof(*paths)), *bodies = calloc(n ? n : 1, sizeof(*bodies));
@@ -397,74 +218,6 @@ out:
 	return rc;
 }
 
-/* Which namespaces exist now (dry runs cannot check objects in the others). */
-static int missing_namespaces(struct run *r, json_t **out, struct tm_err *err)
-{
-	json_t *seen = json_object();
-	struct tm_kube_call *c = calloc(r->n ? r->n : 1, sizeof(*c));
-	char (*paths)[320] = calloc(r->n ? r->n : 1, sizeof(*paths));
-	const char **names = calloc(r->n ? r->n : 1, sizeof(*names));
-	size_t m = 0;
-	int rc = 0;
-
-	if (!seen || !c || !paths || !names) {
-		rc = tm_err_set(err, TM_ERROR, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < r->n; i++) {
-		const char *ns = r->items[i].ns;
-
-		if (!ns || json_object_get(seen, ns))
-			continue;
-		json_object_set_new(seen, ns, json_false());
-		snprintf(paths[m], sizeof(paths[m]), "/api/v1/namespaces/%s", ns);
-		c[m].req = (struct tm_http_request){ .method = "GET", .path = paths[m] };
-		names[m++] = ns;
-	}
-	if (m && (rc = tm_kube_do(r->k, c, m, err)) < 0)
-		goto out;
-	for (size_t j = 0; j < m; j++) {
-		if (c[j].rc == TM_ENOTFOUND)
-			json_object_set_new(seen, names[j], json_true());
-		else if ((rc = c[j].rc) < 0) {
-			*err = c[j].err;
-			goto out;
-		}
-	}
-	*out = seen;
-	seen = NULL;
-out:
-	for (size_t j = 0; c && j < m; j++)
-		tm_kube_call_release(&c[j]);
-	json_decref(seen);
-	free(c);
-	free(paths);
-	free(names);
-	return rc;
-}
-
-/* A kind whose CRD this run created: the server may serve it a moment after the CRD
- * is Established (and with --no-wait, before). Asks again until it does, then fills
- * the namespace as plan() does for every other object. */
-static int resolve_deferred(struct run *r, struct tm_item *it, int64_t deadline, struct tm_err *err)
-{
-	const char *av = json_string_value(json_object_get(it->obj, "apiVersion"));
-	int64_t until = tm_now_ms() + 60000 < deadline ? tm_now_ms() + 60000 : deadline;
-	int rc;
-
-	while ((rc = tm_kube_resolve(r->k, av, it->kind, true, &it->rsc, err)) == TM_ENOTFOUND && tm_now_ms() < until)
-		if ((rc = tm_kube_sleep(r->k, 500)) < 0)
-			return tm_err_set(err, rc, "interrupted while the cluster learned %s %s", av, it->kind);
-	if (rc < 0)
-		return rc;
-	it->resolved = true;
-	it->deferred = false;
-	if ((rc = place(r, it, err)) < 0)
-		return rc;
-	set_subject(it);
-	return 0;
-}
-
 static int64_t phase_timeout(const struct tm_apply_opts *o, enum tm_phase p)
 {
 	return o->phase_timeout_ms[p] > 0 ? o->phase_timeout_ms[p] : DEFAULT_PHASE_TIMEOUT_MS;
@@ -473,7 +226,7 @@ static int64_t phase_timeout(const struct tm_apply_opts *o, enum tm_phase p)
 int tm_apply(struct tm_apply_result *out, struct tm_kube *k, json_t *objects, const struct tm_apply_opts *o,
 	     struct tm_err *err)
 {
-	struct run r = { .k = k, .o = o };
+	struct tm_run r = { .k = k, .o = o };
 	struct tm_apply_result res = { .failed_phase = -1 };
 	struct tm_item **batch = NULL, **waits = NULL;
 	json_t *nsmissing = NULL;
@@ -481,14 +234,14 @@ int tm_apply(struct tm_apply_result *out, struct tm_kube *k, json_t *objects, co
 	unsigned done_objects = 0;
 	int rc;
 
-	if ((rc = plan(&r, objects, err)) < 0)
+	if ((rc = tm_apply_plan(&r, objects, err)) < 0)
 		goto out;
 	res.objects = (unsigned)r.n;
 	if (!(batch = calloc(r.n ? r.n : 1, sizeof(*batch))) || !(waits = calloc(r.n ? r.n : 1, sizeof(*waits)))) {
 		rc = tm_err_set(err, TM_ERROR, "out of memory");
 		goto out;
 	}
-	if (o->dry_run && (rc = missing_namespaces(&r, &nsmissing, err)) < 0)
+	if (o->dry_run && (rc = tm_apply_missing_namespaces(&r, &nsmissing, err)) < 0)
 		goto out;
 	for (int p = 0; p < TM_PHASE_COUNT; p++) {
 		size_t n = 0, nw = 0;
@@ -506,7 +259,7 @@ int tm_apply(struct tm_apply_result *out, struct tm_kube *k, json_t *objects, co
 				continue;
 			}
 			if (it->deferred) {
-				if ((rc = resolve_deferred(&r, it, run_deadline, err)) < 0)
+				if ((rc = tm_apply_resolve_deferred(&r, it, run_deadline, err)) < 0)
 					goto fail;
 			}
 			batch[n++] = it;
@@ -571,140 +324,6 @@ out:
 	json_decref(nsmissing);
 	free(batch);
 	free(waits);
-	run_release(&r);
-	return rc;
-}
-
-/* ------------------------------------------------------------------ diff */
-
-int tm_apply_diff(struct tm_diff_summary *sum, struct tm_buf *out, struct tm_kube *k, json_t *objects,
-		  const struct tm_apply_opts *o, bool color, struct tm_err *err)
-{
-	struct run r = { .k = k, .o = o };
-	struct tm_diff_summary s = { 0 };
-	struct tm_kube_call *get = NULL, *dry = NULL;
-	struct tm_buf *gpaths = NULL, *dpaths = NULL, *bodies = NULL;
-	json_t *nsmissing = NULL;
-	bool *unchecked = NULL;
-	int rc;
-
-	if ((rc = plan(&r, objects, err)) < 0)
-		goto out;
-	if ((rc = missing_namespaces(&r, &nsmissing, err)) < 0)
-		goto out;
-	get = calloc(r.n ? r.n : 1, sizeof(*get));
-	dry = calloc(r.n ? r.n : 1, sizeof(*dry));
-	gpaths = calloc(r.n ? r.n : 1, sizeof(*gpaths));
-	dpaths = calloc(r.n ? r.n : 1, sizeof(*dpaths));
-	bodies = calloc(r.n ? r.n : 1, sizeof(*bodies));
-	unchecked = calloc(r.n ? r.n : 1, sizeof(*unchecked));
-	if (!get || !dry || !gpaths || !dpaths || !bodies || !unchecked) {
-		rc = tm_err_set(err, TM_ERROR, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < r.n; i++) {
-		struct tm_item *it = &r.items[i];
-
-		tm_buf_init(&gpaths[i], "path", 8192);
-		tm_buf_init(&dpaths[i], "path", 8192);
-		tm_buf_init(&bodies[i], "object", 32u << 20);
-		unchecked[i] = it->deferred || (it->ns && json_is_true(json_object_get(nsmissing, it->ns)));
-		if (unchecked[i])
-			continue;
-		if ((rc = tm_kube_path(&gpaths[i], &it->rsc, it->ns, it->name, err)) < 0 ||
-		    (rc = tm_kube_call_apply(&dry[i], &dpaths[i], &bodies[i], &it->rsc, it->obj,
-					     TM_APPLY_DRY_RUN | (o->force_conflicts ? TM_APPLY_FORCE : 0), err)) < 0)
-			goto out;
-		get[i].req = (struct tm_http_request){ .method = "GET", .path = gpaths[i].data };
-		get[i].want_json = true;
-	}
-	{
-		/* every live object and every dry run in one batch */
-		size_t m = 0;
-		struct tm_kube_call *batch = calloc(2 * r.n + 1, sizeof(*batch));
-		size_t *map = calloc(r.n + 1, sizeof(*map));
-
-		if (!batch || !map) {
-			free(batch);
-			free(map);
-			rc = tm_err_set(err, TM_ERROR, "out of memory");
-			goto out;
-		}
-		for (size_t i = 0; i < r.n; i++)
-			if (!unchecked[i]) {
-				batch[2 * m] = get[i];
-				batch[2 * m + 1] = dry[i];
-				map[m++] = i;
-			}
-		rc = tm_kube_do(k, batch, 2 * m, err);
-		for (size_t j = 0; j < m; j++) {
-			get[map[j]] = batch[2 * j];
-			dry[map[j]] = batch[2 * j + 1];
-		}
-		free(batch);
-		free(map);
-		if (rc < 0)
-			goto out;
-	}
-	for (size_t i = 0; i < r.n; i++) {
-		struct tm_item *it = &r.items[i];
-		const json_t *live = NULL, *after = it->obj;
-		int d;
-
-		if (!unchecked[i]) {
-			if (get[i].rc < 0 && get[i].rc != TM_ENOTFOUND) {
-				*err = get[i].err;
-				rc = tm_err_wrap(err, "diff %s", it->subject);
-				goto out;
-			}
-			live = get[i].rc == 0 ? get[i].out : NULL;
-			if (dry[i].rc == 0)
-				after = dry[i].out;
-			else if (!(it->rule->replace && dry[i].rc == TM_EINVALID)) {
-				/* an immutable Job that changed would be replaced: show the new one */
-				*err = dry[i].err;
-				rc = tm_err_wrap(err, "diff %s", it->subject);
-				goto out;
-			}
-		}
-		if ((d = tm_objdiff(out, it->subject, live, after, color, err)) < 0) {
-			rc = d;
-			goto out;
-		}
-		if (unchecked[i]) {
-			s.unchecked++;
-			tm_apply_report(o, TM_INFO, "diff", it->subject, false, "to create (not checked by the server: %s "
-					"does not exist yet)", it->deferred ? "its CRD" : "its namespace");
-		} else if (!live) {
-			s.create++;
-		} else if (d) {
-			s.change++;
-		} else {
-			s.same++;
-		}
-	}
-	*sum = s;
-	rc = 0;
-out:
-	for (size_t i = 0; i < r.n; i++) {
-		if (get)
-			tm_kube_call_release(&get[i]);
-		if (dry)
-			tm_kube_call_release(&dry[i]);
-		if (gpaths)
-			tm_buf_release(&gpaths[i]);
-		if (dpaths)
-			tm_buf_release(&dpaths[i]);
-		if (bodies)
-			tm_buf_release(&bodies[i]);
-	}
-	free(get);
-	free(dry);
-	free(gpaths);
-	free(dpaths);
-	free(bodies);
-	free(unchecked);
-	json_decref(nsmissing);
-	run_release(&r);
+	tm_run_release(&r);
 	return rc;
 }

@@ -45,6 +45,26 @@ void tm_item_release(struct tm_item *it);
 int tm_apply_wait(struct tm_kube *k, struct tm_item **items, size_t n, int64_t deadline_ms, int64_t timeout_ms,
 		  const struct tm_apply_opts *o, struct tm_err *err);
 
+/* One run of apply or diff: the objects, planned. */
+struct tm_run {
+	struct tm_kube *k;
+	const struct tm_apply_opts *o;
+	struct tm_item *items;
+	size_t n;
+	json_t *storage_classes; /* name -> volumeBindingMode, default under "" */
+	bool classes_known;
+};
+void tm_run_release(struct tm_run *r);
+/* Copies the objects into r->items, resolves their kinds through discovery (kinds a
+ * CRD of the run defines are deferred), fills namespaces and subjects. TM_EINVALID
+ * naming the kinds the cluster does not serve; nothing is applied then. */
+int tm_apply_plan(struct tm_run *r, json_t *objects, struct tm_err *err);
+/* The namespaces the items name that do not exist now: a new object, ns -> true. */
+int tm_apply_missing_namespaces(struct tm_run *r, json_t **out, struct tm_err *err);
+/* Resolves a deferred item once its CRD is served (asking again until deadline),
+ * then places it. */
+int tm_apply_resolve_deferred(struct tm_run *r, struct tm_item *it, int64_t deadline, struct tm_err *err);
+
 /* Reports one event through o->report. */
 void tm_apply_report(const struct tm_apply_opts *o, enum tm_level lvl, const char *kind, const char *subject,
 		     bool status, const char *fmt, ...) TM_PRINTF(6, 7);
