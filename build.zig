@@ -42,6 +42,12 @@ const sources = [_][]const u8{
     "src/apply/pod.c",
     "src/apply/objdiff.c",
     "src/apply/linediff.c",
+    "src/apply/applyset.c",
+    "src/apply/prune.c",
+    "src/release/record.c",
+    "src/release/store.c",
+    "src/release/lease.c",
+    "src/release/release.c",
     "src/cli/main.c",
     "src/cli/suggest.c",
     "src/cli/help.c",
@@ -50,6 +56,7 @@ const sources = [_][]const u8{
     "src/cli/cmd_render.c",
     "src/cli/render_opts.c",
     "src/cli/cmd_apply.c",
+    "src/cli/cmd_release.c",
 };
 const entry = "src/cli/entry.c";
 
@@ -215,6 +222,7 @@ const headers = [_][]const u8{
     "include/tarmac/kube.h",
     "include/tarmac/render.h",
     "include/tarmac/apply.h",
+    "include/tarmac/release.h",
     "src/apply/ready.h",
     "src/apply/reason.h",
     "src/apply/objdiff.h",

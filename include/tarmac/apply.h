@@ -82,4 +82,74 @@ struct tm_diff_summary {
 int tm_apply_diff(struct tm_diff_summary *sum, struct tm_buf *out, struct tm_kube *k, json_t *objects,
 		  const struct tm_apply_opts *o, bool color, struct tm_err *err);
 
+/* ------------------------------------------------------------------ inventory
+ * The objects of a release form an ApplySet (KEP-3659, kubectl's format): a parent
+ * Secret carries the set's id, the tool that owns it and the group-kinds and
+ * namespaces its members live in; every member carries the part-of label. Pruning
+ * lists members by that label, so an object tarmac did not make is never touched. */
+#define TM_APPLYSET_PART_OF "applyset.kubernetes.io/part-of"
+#define TM_APPLYSET_ID "applyset.kubernetes.io/id"
+#define TM_APPLYSET_TOOLING "applyset.kubernetes.io/tooling"
+#define TM_APPLYSET_GKS "applyset.kubernetes.io/contains-group-kinds"
+#define TM_APPLYSET_NAMESPACES "applyset.kubernetes.io/additional-namespaces"
+/* "keep" on an object: pruning and uninstall leave it unless purging (tarmac's
+ * generated Secrets carry it; PVCs and Namespaces are always treated so). */
+#define TM_POLICY_ANNOTATION "tarmac.io/resource-policy"
+
+struct tm_applyset {
+	char name[254]; /* the parent Secret */
+	char ns[64];
+	char id[96];    /* "applyset-<base64url(sha256(name.ns.Secret.))>-v1" */
+};
+
+/* Fills s for the parent Secret ns/name, computing the id as kubectl does. */
+void tm_applyset_init(struct tm_applyset *s, const char *name, const char *ns);
+/* Adds the part-of label to every object of objects (changed in place). */
+int tm_applyset_label(const struct tm_applyset *s, json_t *objects, struct tm_err *err);
+/* Adds the group-kinds ("Deployment.apps", "ConfigMap") and the namespaces other than
+ * the parent's of objects to the arrays gks and nss, kept sorted and unique. */
+int tm_applyset_collect(json_t *gks, json_t *nss, const json_t *objects, const struct tm_applyset *s,
+			struct tm_err *err);
+/* The parent's group-kinds and additional namespaces (new arrays; empty when there
+ * is no parent, and *exists false). TM_ECONFLICT when another tool owns the set. */
+int tm_applyset_read(json_t **gks, json_t **nss, bool *exists, const struct tm_applyset *s, struct tm_kube *k,
+		     struct tm_err *err);
+/* Creates or updates the parent with exactly these group-kinds and namespaces.
+ * tooling: "tarmac/0.1.0". */
+int tm_applyset_write(const struct tm_applyset *s, struct tm_kube *k, const json_t *gks, const json_t *nss,
+		      const char *tooling, struct tm_err *err);
+/* Deletes the parent (uninstall --purge); gone already is fine. */
+int tm_applyset_delete(const struct tm_applyset *s, struct tm_kube *k, struct tm_err *err);
+
+struct tm_prune_opts {
+	const char *namespace;  /* for objects of keep that name none */
+	bool purge;             /* delete what is otherwise kept (PVCs, Namespaces, policy keep) */
+	const char *purge_pvcs; /* with purge: a label selector for PVCs outside the set (StatefulSet
+				 * claims: "app.kubernetes.io/instance=airflow"), deleted too */
+	bool dry_run;           /* say what would go; delete nothing */
+	bool wait;              /* wait until a phase's objects are gone before the next */
+	int64_t timeout_ms;     /* for those waits; 0: 5 minutes */
+	tm_report_fn report;
+	void *report_ctx;
+};
+struct tm_prune_result {
+	unsigned deleted;       /* (or would be, in a dry run) */
+	unsigned kept;          /* left by policy */
+	unsigned skipped;       /* members a controller owns (made from a template) */
+};
+
+/* Lists the members of s in every group-kind of gks (namespaced kinds in the parent's
+ * namespace and in nss) and deletes those keep (an array of objects; NULL: none) does
+ * not hold, phase by phase in reverse phase order. Group-kinds the server no longer
+ * serves are skipped. Errors: the first failed deletion ("prune Deployment
+ * 'airflow/x': ..."), TM_ETIMEOUT, TM_EINTERRUPTED. */
+int tm_apply_prune(struct tm_prune_result *out, struct tm_kube *k, const struct tm_applyset *s, const json_t *gks,
+		   const json_t *nss, const json_t *keep, const struct tm_prune_opts *o, struct tm_err *err);
+
+/* ------------------------------------------------------------------ readiness of live objects */
+/* The kind table's verdict on one live object, for 'tarmac status': 1 ready, 0 not
+ * yet (reason says why: "1/2 replicas available"), -1 failed (reason says why).
+ * Kinds without a rule are ready. reason gets at most n bytes. */
+int tm_apply_readiness(const json_t *live, char *reason, size_t n);
+
 #endif

@@ -158,6 +158,14 @@ void tm_sha256_hex(char out[65], const void *data, size_t len);
 /* ------------------------------------------------------------------ time */
 /* Monotonic milliseconds, for deadlines and elapsed times. */
 int64_t tm_now_ms(void);
+/* Wall-clock Unix milliseconds, for timestamps others read (leases, records). */
+int64_t tm_wall_ms(void);
+/* RFC 3339 date-time ("2026-01-02T03:04:05Z", "...05.123456+01:00") to Unix
+ * milliseconds (digits past the millisecond are dropped). TM_EINVALID otherwise. */
+int tm_parse_rfc3339_ms(const char *s, int64_t *out);
+/* Unix ms as "2026-01-02T03:04:05Z", or with micro "2026-01-02T03:04:05.123000Z"
+ * (Kubernetes' MicroTime). */
+void tm_format_rfc3339(char out[40], int64_t unix_ms, bool micro);
 /* "90s", "10m", "1h30m", "1.5s", "250ms", or plain seconds ("30") into milliseconds.
  * TM_EINVALID for anything else or past a week. */
 int tm_parse_duration_ms(const char *s, int64_t *out);

@@ -2,6 +2,7 @@
 #ifndef TARMAC_CLI_PRIVATE_H
 #define TARMAC_CLI_PRIVATE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -161,5 +162,48 @@ extern const struct tm_optspec tm_diff_cmd_optspecs[];
 int tm_apply_cmd_set_opt(void *opts, int id, const char *value, struct tm_err *err);
 int tm_cmd_apply(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
 int tm_cmd_diff(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
+
+/* Shared by the commands that talk to a cluster (cmd_apply.c). */
+struct tm_signals {
+	struct sigaction old_int, old_term;
+};
+/* Ctrl-C and SIGTERM raise the stop flag (waits and requests end, exit 130). */
+void tm_cli_catch_signals(struct tm_signals *s);
+void tm_cli_restore_signals(const struct tm_signals *s);
+volatile sig_atomic_t *tm_cli_stop_flag(void);
+/* The client reports to the sink and stops on the stop flag. */
+void tm_cli_set_kube_opts(struct tm_cli *cli);
+void tm_cli_fill_apply_opts(struct tm_cli *cli, const struct tm_apply_cmd_opts *o, struct tm_apply_opts *ao);
+/* The stack rendered for this cluster: its version and served APIs (a CRD's API
+ * counts as present when the cluster serves it) unless the options name them. The
+ * effective values too when values is not NULL (new reference). */
+int tm_cli_render_for_cluster(struct tm_cli *cli, struct tm_render_args *a, json_t **out, json_t **values);
+/* "no retries" or "3 retries (2 after 5xx, ...)". */
+void tm_cli_summary_retries(char *buf, size_t n, const struct tm_kube_stats *st);
+
+/* up, install, upgrade, rollback, history, status, uninstall (cmd_release.c) */
+struct tm_release_cmd_opts {
+	struct tm_apply_cmd_opts a;
+	bool no_rollback;
+	bool wait_for_lock;
+	bool take_ownership;
+	bool allow_schema_downgrade;
+	bool purge;
+	int history_max;        /* -1: not given */
+	bool history_max_set;
+	int64_t lock_ttl_ms;
+};
+extern const struct tm_optspec tm_deploy_cmd_optspecs[];
+extern const struct tm_optspec tm_rollback_cmd_optspecs[];
+extern const struct tm_optspec tm_uninstall_cmd_optspecs[];
+extern const struct tm_optspec tm_history_cmd_optspecs[];
+int tm_release_cmd_set_opt(void *opts, int id, const char *value, struct tm_err *err);
+int tm_cmd_up(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
+int tm_cmd_install(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
+int tm_cmd_upgrade(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
+int tm_cmd_rollback(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
+int tm_cmd_history(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
+int tm_cmd_status(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
+int tm_cmd_uninstall(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
 
 #endif

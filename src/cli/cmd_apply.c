@@ -93,7 +93,8 @@ int tm_apply_cmd_set_opt(void *opts, int id, const char *value, struct tm_err *e
 
 /* ------------------------------------------------------------------ Ctrl-C */
 
-/* The one mutable global: a signal handler can reach nothing else. */
+/* The one mutable global: a signal handler can reach nothing else. The release lock
+ * raises it too when the lock is lost, so waits stop the same way. */
 static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig)
@@ -102,11 +103,12 @@ static void on_signal(int sig)
 	interrupted = 1;
 }
 
-struct signals {
-	struct sigaction old_int, old_term;
-};
+volatile sig_atomic_t *tm_cli_stop_flag(void)
+{
+	return &interrupted;
+}
 
-static void catch_signals(struct signals *s)
+void tm_cli_catch_signals(struct tm_signals *s)
 {
 	struct sigaction sa;
 
@@ -118,7 +120,7 @@ static void catch_signals(struct signals *s)
 	sigaction(SIGTERM, &sa, &s->old_term);
 }
 
-static void restore_signals(const struct signals *s)
+void tm_cli_restore_signals(const struct tm_signals *s)
 {
 	sigaction(SIGINT, &s->old_int, NULL);
 	sigaction(SIGTERM, &s->old_term, NULL);
@@ -231,9 +233,7 @@ out:
 	return rc;
 }
 
-/* The stack rendered for this cluster: its version and served APIs (a CRD's API
- * counts as present when the cluster serves it) unless the options name them. */
-static int render_for_cluster(struct tm_cli *cli, struct tm_render_args *a, json_t **out)
+int tm_cli_render_for_cluster(struct tm_cli *cli, struct tm_render_args *a, json_t **out, json_t **values)
 {
 	struct tm_render_opts ro;
 	struct tm_rendered r = { 0 };
@@ -261,6 +261,8 @@ static int render_for_cluster(struct tm_cli *cli, struct tm_render_args *a, json
 	if (rc == 0) {
 		*out = r.objects;
 		r.objects = NULL;
+		if (values)
+			*values = json_incref(r.values.tree);
 	}
 	tm_rendered_release(&r);
 	free(apis);
@@ -275,10 +277,10 @@ static int load_objects(struct tm_cli *cli, struct tm_apply_cmd_opts *o, json_t 
 					  "--set do not apply to them");
 		return load_manifests(cli, o->manifests, out);
 	}
-	return render_for_cluster(cli, &o->r, out);
+	return tm_cli_render_for_cluster(cli, &o->r, out, NULL);
 }
 
-static void set_kube_opts(struct tm_cli *cli)
+void tm_cli_set_kube_opts(struct tm_cli *cli)
 {
 	struct tm_kube_opts ko = *tm_kube_get_opts(cli->kube);
 
@@ -288,7 +290,7 @@ static void set_kube_opts(struct tm_cli *cli)
 	tm_kube_set_opts(cli->kube, &ko);
 }
 
-static void fill_apply_opts(struct tm_cli *cli, const struct tm_apply_cmd_opts *o, struct tm_apply_opts *ao)
+void tm_cli_fill_apply_opts(struct tm_cli *cli, const struct tm_apply_cmd_opts *o, struct tm_apply_opts *ao)
 {
 	memset(ao, 0, sizeof(*ao));
 	ao->namespace = cli->opts.namespace ? cli->opts.namespace
@@ -305,7 +307,7 @@ static void fill_apply_opts(struct tm_cli *cli, const struct tm_apply_cmd_opts *
 /* What apply and diff share before their own work: no arguments, Ctrl-C caught, the
  * client reporting to the sink, the objects loaded. Returns a usage exit code (> 0,
  * nothing to undo), or 0 / a TM_E* code with the signals caught (undo them). */
-static int begin(struct tm_cli *cli, struct tm_apply_cmd_opts *o, int argc, const char *cmd, struct signals *sig,
+static int begin(struct tm_cli *cli, struct tm_apply_cmd_opts *o, int argc, const char *cmd, struct tm_signals *sig,
 		 json_t **objects, struct tm_apply_opts *ao)
 {
 	int rc;
@@ -315,15 +317,15 @@ static int begin(struct tm_cli *cli, struct tm_apply_cmd_opts *o, int argc, cons
 		return tm_cli_usage(cli, "%s takes no arguments (values come with -f and --set, objects with --manifests)",
 				    cmd);
 	}
-	catch_signals(sig);
-	set_kube_opts(cli);
+	tm_cli_catch_signals(sig);
+	tm_cli_set_kube_opts(cli);
 	if ((rc = load_objects(cli, o, objects)) < 0)
 		return rc;
-	fill_apply_opts(cli, o, ao);
+	tm_cli_fill_apply_opts(cli, o, ao);
 	return 0;
 }
 
-static void summary_retries(char *buf, size_t n, const struct tm_kube_stats *st)
+void tm_cli_summary_retries(char *buf, size_t n, const struct tm_kube_stats *st)
 {
 	if (!st->retries) {
 		snprintf(buf, n, "no retries");
@@ -338,7 +340,7 @@ int tm_cmd_apply(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 	struct tm_apply_cmd_opts *o = cmdopts;
 	struct tm_apply_opts ao;
 	struct tm_apply_result res;
-	struct signals sig;
+	struct tm_signals sig;
 	json_t *objects = NULL;
 	char retries[256];
 	int rc;
@@ -349,7 +351,7 @@ int tm_cmd_apply(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 	if (rc < 0)
 		goto out;
 	rc = tm_apply(&res, cli->kube, objects, &ao, &cli->err);
-	summary_retries(retries, sizeof(retries), tm_kube_stats(cli->kube));
+	tm_cli_summary_retries(retries, sizeof(retries), tm_kube_stats(cli->kube));
 	if (rc == 0)
 		tm_sink_log(&cli->sink, TM_INFO, "%s %u objects in %.1f s: %u created, %u applied, %u replaced, %u awaited%s%.0u%s; "
 			    "%u requests, %s", o->dry_run ? "checked" : "applied", res.objects, (double)res.elapsed_ms / 1000.0,
@@ -360,7 +362,7 @@ int tm_cmd_apply(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 		tm_sink_log(&cli->sink, TM_INFO, "stopped after %.1f s; %u requests, %s", (double)res.elapsed_ms / 1000.0,
 			    tm_kube_requests(cli->kube), retries);
 out:
-	restore_signals(&sig);
+	tm_cli_restore_signals(&sig);
 	json_decref(objects);
 	tm_render_args_release(&o->r);
 	return rc < 0 ? tm_cli_fail(cli, &cli->err) : TM_EXIT_OK;
@@ -372,7 +374,7 @@ int tm_cmd_diff(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 	struct tm_apply_opts ao;
 	struct tm_diff_summary sum = { 0 };
 	struct tm_buf out = TM_BUF_INIT("diff", 256u << 20);
-	struct signals sig;
+	struct tm_signals sig;
 	json_t *objects = NULL;
 	bool color = cli->sink.mode == TM_SINK_TTY && !cli->opts.no_color && !getenv("NO_COLOR") &&
 		     isatty(fileno(cli->out));
@@ -402,7 +404,7 @@ int tm_cmd_diff(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 		    sum.change, sum.same, sum.unchecked ? " (" : "", sum.unchecked,
 		    sum.unchecked ? " of the new ones not checked by the server: namespace or CRD not there yet)" : "");
 out:
-	restore_signals(&sig);
+	tm_cli_restore_signals(&sig);
 	json_decref(objects);
 	tm_buf_release(&out);
 	tm_render_args_release(&o->r);

@@ -14,6 +14,8 @@ int tm_exit_for(int code)
 		return TM_EXIT_UNREACHABLE;
 	case TM_EINTERRUPTED:
 		return TM_EXIT_INTERRUPTED;
+	case TM_ELOCKED:
+		return TM_EXIT_LOCKED;
 	default:
 		return TM_EXIT_ERROR;
 	}
@@ -26,6 +28,7 @@ static const char *const exit_names[] = {
 	[TM_EXIT_DIFF] = "changes",
 	[TM_EXIT_TIMEOUT] = "timeout",
 	[TM_EXIT_UNREACHABLE] = "unreachable",
+	[TM_EXIT_LOCKED] = "locked",
 	[TM_EXIT_INTERRUPTED] = "interrupted",
 };
 

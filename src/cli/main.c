@@ -63,6 +63,110 @@ const struct tm_cmd tm_commands[] = {
 		.run = tm_cmd_diff,
 	},
 	{
+		.name = "up",
+		.summary = "install the release, or upgrade it: the one command for bootstrap and CI",
+		.synopsis = "tarmac up [--env ENV] [-f FILE]... [--set K=V]... [--dry-run=server] [--no-rollback] "
+			    "[--wait-for-lock] [--timeout D] [--history-max N]",
+		.description = "Renders the stack for the cluster and compares it with the deployed revision: "
+			       "when nothing changed it says so and records nothing (a few requests). "
+			       "Otherwise it takes the release's lock (a Lease renewed while it runs, free by "
+			       "itself a TTL after a killed run), settles what a stopped run left (pending "
+			       "revisions become failed), records revision N as pending, applies phase by "
+			       "phase with waits, deletes what the release no longer has in reverse phase "
+			       "order (only objects carrying its ApplySet label; PVCs and kept Secrets stay), "
+			       "and marks N deployed. When applying or waiting fails it marks N failed and rolls "
+			       "back to the last deployed revision as N+1, unless --no-rollback. Exit 6 when "
+			       "another run holds the lock.",
+		.opts = tm_deploy_cmd_optspecs,
+		.set_opt = tm_release_cmd_set_opt,
+		.needs = TM_NEED_CLUSTER,
+		.opts_size = sizeof(struct tm_release_cmd_opts),
+		.run = tm_cmd_up,
+	},
+	{
+		.name = "install",
+		.summary = "install the release (fails when it exists)",
+		.synopsis = "tarmac install [--env ENV] [-f FILE]... [--set K=V]... [--dry-run=server] [--wait-for-lock]",
+		.description = "As 'tarmac up', for a release that does not exist yet (or was uninstalled). "
+			       "Objects of the stack that exist already and were not made by this release are "
+			       "refused unless --take-ownership; a namespace that exists is left as it is.",
+		.opts = tm_deploy_cmd_optspecs,
+		.set_opt = tm_release_cmd_set_opt,
+		.needs = TM_NEED_CLUSTER,
+		.opts_size = sizeof(struct tm_release_cmd_opts),
+		.run = tm_cmd_install,
+	},
+	{
+		.name = "upgrade",
+		.summary = "upgrade the release to a new revision (fails when it does not exist)",
+		.synopsis = "tarmac upgrade [--env ENV] [-f FILE]... [--set K=V]... [--dry-run=server] [--no-rollback]",
+		.description = "As 'tarmac up', for an installed release, and always records a new revision, "
+			       "even when nothing changed (which also repairs objects changed by hand). "
+			       "Atomic: a failure rolls back to the last deployed revision unless --no-rollback.",
+		.opts = tm_deploy_cmd_optspecs,
+		.set_opt = tm_release_cmd_set_opt,
+		.needs = TM_NEED_CLUSTER,
+		.opts_size = sizeof(struct tm_release_cmd_opts),
+		.run = tm_cmd_upgrade,
+	},
+	{
+		.name = "rollback",
+		.summary = "apply an earlier revision's objects again as a new revision",
+		.synopsis = "tarmac rollback [N] [--allow-schema-downgrade] [--wait-for-lock] [--timeout D]",
+		.description = "Applies revision N's recorded objects (default: the last revision deployed before "
+			       "the current one) as a new revision described 'rollback to N', waits for them and "
+			       "prunes what N did not have. Secrets are kept as they are (records never hold "
+			       "secret data). Refuses a revision whose Airflow is older than the DB schema, since "
+			       "it cannot run on a migrated database, unless --allow-schema-downgrade.",
+		.opts = tm_rollback_cmd_optspecs,
+		.set_opt = tm_release_cmd_set_opt,
+		.needs = TM_NEED_CLUSTER,
+		.opts_size = sizeof(struct tm_release_cmd_opts),
+		.run = tm_cmd_rollback,
+	},
+	{
+		.name = "history",
+		.summary = "list the release's revisions with their status",
+		.synopsis = "tarmac history [-o json]",
+		.description = "Lists every recorded revision, oldest first: number, time, status (pending, "
+			       "deployed, superseded, failed, rolled-back, uninstalled), Airflow version and "
+			       "description. Reads metadata only.",
+		.opts = tm_history_cmd_optspecs,
+		.set_opt = tm_release_cmd_set_opt,
+		.needs = TM_NEED_CLUSTER,
+		.opts_size = sizeof(struct tm_release_cmd_opts),
+		.run = tm_cmd_history,
+	},
+	{
+		.name = "status",
+		.summary = "show the deployed revision, each component's readiness and the last error",
+		.synopsis = "tarmac status [-o json]",
+		.description = "Shows the release's current revision, its status, Airflow version and DB schema, "
+			       "who holds the lock, each workload's readiness as apply judges it (with the "
+			       "reason when it is not ready) and the error of a failed revision newer than it.",
+		.opts = tm_history_cmd_optspecs,
+		.set_opt = tm_release_cmd_set_opt,
+		.needs = TM_NEED_CLUSTER,
+		.opts_size = sizeof(struct tm_release_cmd_opts),
+		.run = tm_cmd_status,
+	},
+	{
+		.name = "uninstall",
+		.summary = "delete the release's objects in reverse phase order",
+		.synopsis = "tarmac uninstall [--purge] [--wait-for-lock] [--timeout D]",
+		.description = "Deletes every object of the release (found by its ApplySet label, nothing else) "
+			       "in reverse phase order, waiting for each phase to go. PVCs, Secrets marked "
+			       "'tarmac.io/resource-policy: keep' and the namespace stay, and the last revision is "
+			       "marked uninstalled, so 'tarmac up' can install it again on the same data. "
+			       "--purge deletes those too, with the PVCs of the release's StatefulSets, every "
+			       "revision record and the inventory.",
+		.opts = tm_uninstall_cmd_optspecs,
+		.set_opt = tm_release_cmd_set_opt,
+		.needs = TM_NEED_CLUSTER,
+		.opts_size = sizeof(struct tm_release_cmd_opts),
+		.run = tm_cmd_uninstall,
+	},
+	{
 		.name = "render",
 		.summary = "print the Kubernetes objects tarmac would deploy",
 		.synopsis = "tarmac render [--env ENV] [-f FILE]... [--set K=V]... [--output-dir DIR] [-o json]",

@@ -303,71 +303,6 @@ timeout:
 
 /* ------------------------------------------------------------------ its output */
 
-static bool digits(const char **s, int n, int *out)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++) {
-		if ((*s)[i] < '0' || (*s)[i] > '9')
-			return false;
-		v = v * 10 + ((*s)[i] - '0');
-	}
-	*s += n;
-	*out = v;
-	return true;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (eras of 400 years). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-/* RFC 3339 date-time ("2026-01-02T03:04:05Z", "...05.123+01:00") to Unix seconds;
- * fractions are dropped. Returns false for anything else. */
-static bool parse_rfc3339(int64_t *out, const char *s)
-{
-	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	int y, mo, d, h, mi, se, oh = 0, om = 0, sign = 0, dim;
-
-	if (!digits(&s, 4, &y) || *s++ != '-' || !digits(&s, 2, &mo) || *s++ != '-' || !digits(&s, 2, &d))
-		return false;
-	if (*s != 'T' && *s != 't')
-		return false;
-	s++;
-	if (!digits(&s, 2, &h) || *s++ != ':' || !digits(&s, 2, &mi) || *s++ != ':' || !digits(&s, 2, &se))
-		return false;
-	if (*s == '.') {
-		s++;
-		if (*s < '0' || *s > '9')
-			return false;
-		while (*s >= '0' && *s <= '9')
-			s++;
-	}
-	if (*s == 'Z' || *s == 'z') {
-		s++;
-	} else if (*s == '+' || *s == '-') {
-		sign = *s++ == '+' ? 1 : -1;
-		if (!digits(&s, 2, &oh) || *s++ != ':' || !digits(&s, 2, &om) || oh > 23 || om > 59)
-			return false;
-	} else {
-		return false;
-	}
-	if (*s || mo < 1 || mo > 12 || h > 23 || mi > 59 || se > 59)
-		return false;
-	dim = mdays[mo - 1] + (mo == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
-	if (d < 1 || d > dim)
-		return false;
-	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - sign * (oh * 3600 + om * 60);
-	return true;
-}
 
 /* A string member of status, or NULL when absent, null or empty. */
 static int status_str(const char **out, json_t *status, const char *key, const char *command, struct tm_err *err)
@@ -447,11 +382,12 @@ static int parse_cred(struct tm_kube_cred *c, const struct run *r, const struct 
 				cert ? "certificate" : "key", cert ? "key" : "certificate");
 		goto out;
 	}
-	if (exp && !parse_rfc3339(&c->expires, exp)) {
+	if (exp && tm_parse_rfc3339_ms(exp, &c->expires) < 0) {
 		rc = tm_err_set(err, TM_EINVALID, "exec plugin '%s': status.expirationTimestamp '%.64s' is not an RFC 3339 time",
 				x->command, exp);
 		goto out;
 	}
+	c->expires /= 1000;
 	if (token && !(c->token = strdup(token))) {
 		rc = tm_err_set(err, TM_ERROR, "out of memory");
 		goto out;

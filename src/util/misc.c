@@ -114,3 +114,91 @@ void tm_sha256_hex(char out[65], const void *data, size_t len)
 	crypto_hash_sha256(md, data, len);
 	sodium_bin2hex(out, 65, md, sizeof(md));
 }
+
+/* ------------------------------------------------------------------ wall-clock time */
+
+static bool digits(const char **s, int n, int *out)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if ((*s)[i] < '0' || (*s)[i] > '9')
+			return false;
+		v = v * 10 + ((*s)[i] - '0');
+	}
+	*s += n;
+	*out = v;
+	return true;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (eras of 400 years). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+int tm_parse_rfc3339_ms(const char *s, int64_t *out)
+{
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int y, mo, d, h, mi, se, oh = 0, om = 0, sign = 0, dim, frac = 0, scale = 100;
+
+	if (!digits(&s, 4, &y) || *s++ != '-' || !digits(&s, 2, &mo) || *s++ != '-' || !digits(&s, 2, &d))
+		return TM_EINVALID;
+	if (*s != 'T' && *s != 't')
+		return TM_EINVALID;
+	s++;
+	if (!digits(&s, 2, &h) || *s++ != ':' || !digits(&s, 2, &mi) || *s++ != ':' || !digits(&s, 2, &se))
+		return TM_EINVALID;
+	if (*s == '.') {
+		s++;
+		if (*s < '0' || *s > '9')
+			return TM_EINVALID;
+		for (; *s >= '0' && *s <= '9'; s++, scale /= 10)
+			frac += (*s - '0') * scale;
+	}
+	if (*s == 'Z' || *s == 'z') {
+		s++;
+	} else if (*s == '+' || *s == '-') {
+		sign = *s++ == '+' ? 1 : -1;
+		if (!digits(&s, 2, &oh) || *s++ != ':' || !digits(&s, 2, &om) || oh > 23 || om > 59)
+			return TM_EINVALID;
+	} else {
+		return TM_EINVALID;
+	}
+	if (*s || mo < 1 || mo > 12 || h > 23 || mi > 59 || se > 59)
+		return TM_EINVALID;
+	dim = mdays[mo - 1] + (mo == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
+	if (d < 1 || d > dim)
+		return TM_EINVALID;
+	*out = (days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - sign * (oh * 3600 + om * 60)) * 1000 + frac;
+	return 0;
+}
+
+int64_t tm_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void tm_format_rfc3339(char out[40], int64_t unix_ms, bool micro)
+{
+	time_t secs = (time_t)(unix_ms >= 0 ? unix_ms / 1000 : (unix_ms - 999) / 1000);
+	struct tm t;
+	char base[32];
+
+	gmtime_r(&secs, &t);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &t);
+	if (micro)
+		snprintf(out, 40, "%s.%06dZ", base, (int)(unix_ms - (int64_t)secs * 1000) * 1000);
+	else
+		snprintf(out, 40, "%sZ", base);
+}

@@ -212,7 +212,8 @@ Test(cli, exit_code_contract)
 	cr_assert_eq(tm_exit_for(TM_ETIMEOUT), 4);
 	cr_assert_eq(tm_exit_for(TM_EUNAVAILABLE), 5);
 	cr_assert_eq(tm_exit_for(TM_EAUTH), 5);
-	for (int c = TM_EXIT_OK; c <= TM_EXIT_UNREACHABLE; c++)
+	cr_assert_eq(tm_exit_for(TM_ELOCKED), 6);
+	for (int c = TM_EXIT_OK; c <= TM_EXIT_LOCKED; c++)
 		cr_assert_str_neq(tm_exit_name(c), "unknown", "exit %d has no name", c);
 	cr_assert_str_eq(tm_exit_name(TM_EXIT_DIFF), "changes");
 }

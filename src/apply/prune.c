@@ -1,0 +1,491 @@
+/* Pruning: list the members of an ApplySet by label, keep what the new set holds (and
+ * what policy keeps), delete the rest phase by phase in reverse phase order, waiting
+ * for each phase to be gone so workloads stop before their config disappears. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "apply_private.h"
+#include "tarmac/doc.h"
+
+#define DEFAULT_PRUNE_TIMEOUT_MS (5 * 60 * 1000)
+/* metadata is all pruning reads: ask for PartialObjectMetadataList, JSON as fallback */
+#define ACCEPT_METADATA "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+
+struct member {
+	struct tm_kube_rsc rsc;
+	char ns[64], name[254];
+	char subject[400];
+	enum tm_phase phase;
+	bool gone;
+};
+
+struct listing {
+	struct tm_kube_rsc rsc;
+	const char *ns; /* NULL: cluster-wide */
+	const char *selector;
+	struct tm_buf path;
+};
+
+static void report(const struct tm_prune_opts *o, enum tm_level lvl, const char *kind, const char *subject,
+		   const char *fmt, ...) TM_PRINTF(5, 6);
+static void report(const struct tm_prune_opts *o, enum tm_level lvl, const char *kind, const char *subject,
+		   const char *fmt, ...)
+{
+	char msg[600];
+	va_list ap;
+
+	if (!o->report)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	o->report(o->report_ctx, &(struct tm_event){ .level = lvl, .kind = kind, .subject = subject, .msg = msg });
+}
+
+/* "Deployment.apps" -> the served resource (any served version of the group). */
+static int resolve_gk(struct tm_kube *k, const char *gk, struct tm_kube_rsc *out, struct tm_err *err)
+{
+	const char *dot = strchr(gk, '.'), *group = dot ? dot + 1 : "";
+	const char *const *gvs;
+	size_t n = tm_kube_api_versions(k, &gvs), glen = strlen(group);
+	char kind[160];
+	int rc = TM_ENOTFOUND;
+
+	snprintf(kind, sizeof(kind), "%.*s", (int)(dot ? (size_t)(dot - gk) : strlen(gk)), gk);
+	for (size_t i = 0; i < n; i++) {
+		const char *slash = strchr(gvs[i], '/');
+		bool match = glen ? slash && (size_t)(slash - gvs[i]) == glen && strncmp(gvs[i], group, glen) == 0 : !slash;
+		struct tm_err e;
+
+		if (!match)
+			continue;
+		tm_err_init(&e);
+		if ((rc = tm_kube_resolve(k, gvs[i], kind, false, out, &e)) == 0)
+			return 0;
+		if (rc != TM_ENOTFOUND) {
+			*err = e;
+			return rc;
+		}
+	}
+	return rc;
+}
+
+/* Fetches the resource lists of every version of the groups named in gks at once. */
+static int prefetch_groups(struct tm_kube *k, const json_t *gks, struct tm_err *err)
+{
+	const char *const *gvs;
+	size_t n = tm_kube_api_versions(k, &gvs), m = 0, i;
+	const char **want = calloc(n ? n : 1, sizeof(*want));
+	json_t *gk;
+	int rc;
+
+	if (!want)
+		return tm_err_set(err, TM_ERROR, "out of memory");
+	for (size_t j = 0; j < n; j++) {
+		const char *slash = strchr(gvs[j], '/');
+
+		json_array_foreach(gks, i, gk) {
+			const char *dot = strchr(json_string_value(gk), '.');
+
+			if (dot ? slash && strlen(dot + 1) == (size_t)(slash - gvs[j]) &&
+					  strncmp(dot + 1, gvs[j], strlen(dot + 1)) == 0
+				: !slash) {
+				want[m++] = gvs[j];
+				break;
+			}
+		}
+	}
+	rc = tm_kube_prefetch(k, want, m, err);
+	free(want);
+	return rc;
+}
+
+static void keep_key(char *out, size_t n, const char *group, const char *kind, const char *ns, const char *name)
+{
+	snprintf(out, n, "%s|%s|%s|%s", group, kind, ns ? ns : "", name);
+}
+
+/* The set of objects to keep: "group|Kind|ns|name". An object without a namespace
+ * is entered both as cluster-scoped and as in the default namespace, since which it
+ * is is only known once listed. */
+static int keep_set(json_t **out, const json_t *keep, const char *default_ns, struct tm_err *err)
+{
+	json_t *set = json_object(), *obj;
+	size_t i;
+
+	if (!set)
+		return tm_err_set(err, TM_ERROR, "out of memory");
+	json_array_foreach(keep, i, obj) {
+		const char *av = json_string_value(json_object_get(obj, "apiVersion"));
+		const char *kind = json_string_value(json_object_get(obj, "kind"));
+		const char *ns = json_string_value(tm_doc_get(obj, "metadata", "namespace", NULL));
+		const char *name = json_string_value(tm_doc_get(obj, "metadata", "name", NULL));
+		const char *slash = av ? strchr(av, '/') : NULL;
+		char group[200], key[800];
+
+		if (!av || !kind || !name)
+			continue;
+		snprintf(group, sizeof(group), "%.*s", slash ? (int)(slash - av) : 0, av);
+		keep_key(key, sizeof(key), group, kind, ns ? ns : "", name);
+		json_object_set_new(set, key, json_true());
+		if (!ns && default_ns) {
+			keep_key(key, sizeof(key), group, kind, default_ns, name);
+			json_object_set_new(set, key, json_true());
+		}
+	}
+	*out = set;
+	return 0;
+}
+
+static bool controlled(const json_t *md)
+{
+	size_t i;
+	json_t *ref;
+
+	json_array_foreach(json_object_get(md, "ownerReferences"), i, ref)
+		if (json_is_true(json_object_get(ref, "controller")))
+			return true;
+	return false;
+}
+
+/* Why an object is kept without --purge, or NULL. */
+static const char *kept_by_policy(const struct tm_kube_rsc *r, const json_t *md)
+{
+	const char *policy = json_string_value(tm_doc_get(md, "annotations", TM_POLICY_ANNOTATION, NULL));
+
+	if (!r->group[0] && strcmp(r->kind, "PersistentVolumeClaim") == 0)
+		return "a volume claim: its data stays";
+	if (!r->group[0] && strcmp(r->kind, "Namespace") == 0)
+		return "a namespace: deleting it would delete what is kept in it";
+	if (policy && strcmp(policy, "keep") == 0)
+		return TM_POLICY_ANNOTATION ": keep";
+	return NULL;
+}
+
+static enum tm_phase member_phase(const struct tm_kube_rsc *r, const json_t *md)
+{
+	char av[200];
+	json_t *pseudo;
+	enum tm_phase p;
+
+	if (r->group[0])
+		snprintf(av, sizeof(av), "%s/%s", r->group, r->version);
+	else
+		snprintf(av, sizeof(av), "%s", r->version);
+	pseudo = json_pack("{s:s, s:s, s:O}", "apiVersion", av, "kind", r->kind, "metadata", md);
+	p = tm_apply_phase_of(pseudo);
+	json_decref(pseudo);
+	return p;
+}
+
+/* Lists every (group-kind, namespace) pair at once and collects the members to delete. */
+static int find_members(struct tm_kube *k, const struct tm_applyset *s, const json_t *gks, const json_t *nss,
+			json_t *keep, const struct tm_prune_opts *o, struct member **out, size_t *nout,
+			struct tm_prune_result *res, struct tm_err *err)
+{
+	size_t ngk = json_array_size(gks), nns = json_array_size(nss) + 1, cap = (ngk + 1) * nns, nl = 0, nm = 0, i, j;
+	struct listing *l = calloc(cap ? cap : 1, sizeof(*l));
+	struct tm_kube_call *c = calloc(cap ? cap : 1, sizeof(*c));
+	struct member *m = NULL;
+	char selector[200], pvc_selector[400];
+	json_t *gk, *item;
+	int rc = 0;
+
+	if (!l || !c) {
+		rc = tm_err_set(err, TM_ERROR, "out of memory");
+		goto out;
+	}
+	if ((rc = prefetch_groups(k, gks, err)) < 0)
+		goto out;
+	snprintf(selector, sizeof(selector), TM_APPLYSET_PART_OF "%%3D%s", s->id);
+	json_array_foreach(gks, i, gk) {
+		struct tm_kube_rsc r;
+		struct tm_err e;
+
+		tm_err_init(&e);
+		if ((rc = resolve_gk(k, json_string_value(gk), &r, &e)) == TM_ENOTFOUND) {
+			report(o, TM_DEBUG, "log", json_string_value(gk), "not served any more: nothing of it to prune");
+			continue;
+		}
+		if (rc < 0) {
+			*err = e;
+			goto out;
+		}
+		for (j = 0; j < (r.namespaced ? nns : 1); j++) {
+			l[nl].rsc = r;
+			l[nl].ns = !r.namespaced ? NULL : j == 0 ? s->ns : json_string_value(json_array_get(nss, j - 1));
+			l[nl].selector = selector;
+			nl++;
+		}
+	}
+	if (o->purge && o->purge_pvcs) {
+		struct tm_kube_rsc r;
+
+		if ((rc = tm_kube_resolve(k, "v1", "PersistentVolumeClaim", false, &r, err)) < 0)
+			goto out;
+		/* "a=b" in a query: '=' as %3D, ',' as %2C */
+		pvc_selector[0] = '\0';
+		for (const char *p = o->purge_pvcs; *p && strlen(pvc_selector) + 4 < sizeof(pvc_selector); p++) {
+			size_t at = strlen(pvc_selector);
+
+			if (*p == '=' || *p == ',')
+				snprintf(pvc_selector + at, sizeof(pvc_selector) - at, "%%%02X", (unsigned char)*p);
+			else
+				snprintf(pvc_selector + at, sizeof(pvc_selector) - at, "%c", *p);
+		}
+		for (j = 0; j < nns; j++) {
+			l[nl].rsc = r;
+			l[nl].ns = j == 0 ? s->ns : json_string_value(json_array_get(nss, j - 1));
+			l[nl].selector = pvc_selector;
+			nl++;
+		}
+	}
+	for (i = 0; i < nl; i++) {
+		tm_buf_init(&l[i].path, "path", 2048);
+		if ((rc = tm_kube_path(&l[i].path, &l[i].rsc, l[i].ns, NULL, err)) < 0 ||
+		    (rc = tm_buf_printf(&l[i].path, err, "?labelSelector=%s", l[i].selector)) < 0)
+			goto out;
+		c[i].req = (struct tm_http_request){ .method = "GET", .path = l[i].path.data, .accept = ACCEPT_METADATA };
+		c[i].want_json = true;
+	}
+	if (nl && (rc = tm_kube_do(k, c, nl, err)) < 0)
+		goto out;
+	for (i = 0; i < nl; i++) {
+		if (c[i].rc == TM_ENOTFOUND)
+			continue;
+		if ((rc = c[i].rc) < 0) {
+			*err = c[i].err;
+			tm_err_wrap(err, "list the %s of release inventory '%s'", l[i].rsc.name, s->id);
+			goto out;
+		}
+		json_array_foreach(json_object_get(c[i].out, "items"), j, item) {
+			json_t *md = json_object_get(item, "metadata");
+			const char *name = json_string_value(json_object_get(md, "name"));
+			const char *ns = json_string_value(json_object_get(md, "namespace"));
+			const char *why;
+			struct member *grown;
+			char key[800], subject[400];
+
+			if (!name)
+				continue;
+			keep_key(key, sizeof(key), l[i].rsc.group, l[i].rsc.kind, ns ? ns : "", name);
+			if (json_object_get(keep, key))
+				continue;
+			json_object_set_new(keep, key, json_true()); /* listed once even if two selectors match */
+			snprintf(subject, sizeof(subject), "%s %s%s%s", l[i].rsc.kind, ns ? ns : "", ns ? "/" : "", name);
+			if (controlled(md)) {
+				res->skipped++;
+				report(o, TM_DEBUG, "log", subject, "owned by a controller: left to it");
+				continue;
+			}
+			if (!o->purge && (why = kept_by_policy(&l[i].rsc, md))) {
+				res->kept++;
+				report(o, TM_INFO, "kept", subject, "kept (%s)", why);
+				continue;
+			}
+			if (!(grown = realloc(m, (nm + 1) * sizeof(*m)))) {
+				rc = tm_err_set(err, TM_ERROR, "out of memory");
+				goto out;
+			}
+			m = grown;
+			memset(&m[nm], 0, sizeof(m[nm]));
+			m[nm].rsc = l[i].rsc;
+			snprintf(m[nm].ns, sizeof(m[nm].ns), "%s", ns ? ns : "");
+			snprintf(m[nm].name, sizeof(m[nm].name), "%s", name);
+			snprintf(m[nm].subject, sizeof(m[nm].subject), "%s", subject);
+			m[nm].phase = member_phase(&l[i].rsc, md);
+			nm++;
+		}
+	}
+	*out = m;
+	*nout = nm;
+	m = NULL;
+out:
+	for (i = 0; l && c && i < cap; i++) {
+		tm_kube_call_release(&c[i]);
+		tm_buf_release(&l[i].path);
+	}
+	free(l);
+	free(c);
+	free(m);
+	return rc;
+}
+
+/* Polls the deleted members of one phase until each answers 404. */
+static int wait_gone(struct tm_kube *k, struct member **ms, size_t n, int64_t deadline, const struct tm_prune_opts *o,
+		     struct tm_err *err)
+{
+	struct tm_kube_call *c = calloc(n ? n : 1, sizeof(*c));
+	struct tm_buf *paths = calloc(n ? n : 1, sizeof(*paths));
+	int rc = 0;
+
+	if (!c || !paths) {
+		rc = tm_err_set(err, TM_ERROR, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		tm_buf_init(&paths[i], "path", 2048);
+		if ((rc = tm_kube_path(&paths[i], &ms[i]->rsc, ms[i]->ns, ms[i]->name, err)) < 0)
+			goto out;
+	}
+	for (;;) {
+		size_t left = 0, first = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			tm_kube_call_release(&c[i]);
+			memset(&c[i], 0, sizeof(c[i]));
+			c[i].req = (struct tm_http_request){ .method = "GET", .path = paths[i].data,
+							     .accept = ACCEPT_METADATA };
+		}
+		if ((rc = tm_kube_do(k, c, n, err)) < 0)
+			goto out;
+		for (size_t i = 0; i < n; i++) {
+			if (ms[i]->gone || c[i].rc == TM_ENOTFOUND) {
+				ms[i]->gone = true;
+				continue;
+			}
+			if (c[i].rc < 0) {
+				rc = c[i].rc;
+				*err = c[i].err;
+				goto out;
+			}
+			if (!left++)
+				first = i;
+		}
+		if (!left)
+			break;
+		if (tm_now_ms() > deadline) {
+			rc = tm_err_set(err, TM_ETIMEOUT, "%s still there after its deletion (%zu object%s in all): a finalizer "
+					"may be holding it", ms[first]->subject, left, left == 1 ? "" : "s");
+			goto out;
+		}
+		report(o, TM_INFO, "wait", ms[first]->subject, "waiting for %zu deleted object%s to go", left,
+		       left == 1 ? "" : "s");
+		if ((rc = tm_kube_sleep(k, 300)) < 0) {
+			tm_err_set(err, rc, "interrupted while waiting for %s to be deleted", ms[first]->subject);
+			goto out;
+		}
+	}
+out:
+	for (size_t i = 0; c && paths && i < n; i++) {
+		tm_kube_call_release(&c[i]);
+		tm_buf_release(&paths[i]);
+	}
+	free(c);
+	free(paths);
+	return rc;
+}
+
+/* Workloads go in the foreground: the object stays until its pods are gone, so
+ * waiting for it waits for them, before the config they read is deleted. */
+static bool owns_pods(const struct tm_kube_rsc *r)
+{
+	static const char *const kinds[] = { "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job" };
+
+	for (size_t i = 0; i < TM_ARRAY_LEN(kinds); i++)
+		if (strcmp(r->kind, kinds[i]) == 0)
+			return true;
+	return false;
+}
+
+static int delete_phase(struct tm_kube *k, struct member **ms, size_t n, const struct tm_prune_opts *o,
+			struct tm_prune_result *res, struct tm_err *err)
+{
+	struct tm_kube_call *c = calloc(n ? n : 1, sizeof(*c));
+	struct tm_buf *paths = calloc(n ? n : 1, sizeof(*paths));
+	int rc = 0, first = 0;
+
+	if (!c || !paths) {
+		rc = tm_err_set(err, TM_ERROR, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		tm_buf_init(&paths[i], "path", 2048);
+		if ((rc = tm_kube_call_delete(&c[i], &paths[i], &ms[i]->rsc, ms[i]->ns[0] ? ms[i]->ns : NULL, ms[i]->name,
+					      owns_pods(&ms[i]->rsc) ? "Foreground" : "Background", o->dry_run, err)) < 0)
+			goto out;
+	}
+	if ((rc = tm_kube_do(k, c, n, err)) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (c[i].rc == TM_ENOTFOUND) {
+			ms[i]->gone = true;
+			continue;
+		}
+		if (c[i].rc < 0) {
+			tm_err_wrap(&c[i].err, "prune %s", ms[i]->subject);
+			report(o, TM_ERRORLVL, "deleted", ms[i]->subject, "%s", tm_err_msg(&c[i].err));
+			if (!first) {
+				first = c[i].rc;
+				*err = c[i].err;
+			}
+			continue;
+		}
+		res->deleted++;
+		report(o, TM_INFO, "deleted", ms[i]->subject, "%s", o->dry_run ? "would be deleted (server dry run)" : "deleted");
+	}
+	rc = first;
+out:
+	for (size_t i = 0; c && paths && i < n; i++) {
+		tm_kube_call_release(&c[i]);
+		tm_buf_release(&paths[i]);
+	}
+	free(c);
+	free(paths);
+	return rc;
+}
+
+int tm_apply_prune(struct tm_prune_result *out, struct tm_kube *k, const struct tm_applyset *s, const json_t *gks,
+		   const json_t *nss, const json_t *keep, const struct tm_prune_opts *o, struct tm_err *err)
+{
+	struct tm_prune_result res = { 0 };
+	struct member *m = NULL, **batch = NULL;
+	json_t *set = NULL;
+	size_t nm = 0;
+	int64_t deadline = tm_now_ms() + (o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_PRUNE_TIMEOUT_MS);
+	int rc;
+
+	if ((rc = tm_kube_discover(k, err)) < 0 || (rc = keep_set(&set, keep, o->namespace, err)) < 0 ||
+	    (rc = find_members(k, s, gks, nss, set, o, &m, &nm, &res, err)) < 0)
+		goto out;
+	if (!(batch = calloc(nm ? nm : 1, sizeof(*batch)))) {
+		rc = tm_err_set(err, TM_ERROR, "out of memory");
+		goto out;
+	}
+	for (int p = TM_PHASE_COUNT - 1; p >= 0; p--) {
+		size_t n = 0;
+
+		for (size_t i = 0; i < nm; i++)
+			if (m[i].phase == (enum tm_phase)p)
+				batch[n++] = &m[i];
+		if (!n)
+			continue;
+		report(o, TM_INFO, "phase", tm_phase_name((enum tm_phase)p), "deleting %zu object%s", n, n == 1 ? "" : "s");
+		if ((rc = delete_phase(k, batch, n, o, &res, err)) < 0)
+			goto out;
+		/* a Namespace takes its contents (the lock and records of a purged release
+		 * among them) with it: not waited for */
+		if (p != TM_PHASE_CLUSTER && o->wait && !o->dry_run && (rc = wait_gone(k, batch, n, deadline, o, err)) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	if (out)
+		*out = res;
+	free(m);
+	free(batch);
+	json_decref(set);
+	return rc;
+}
+
+int tm_apply_readiness(const json_t *live, char *reason, size_t n)
+{
+	const struct tm_kind_rule *rule = tm_kind_rule(json_string_value(json_object_get(live, "apiVersion")),
+						       json_string_value(json_object_get(live, "kind")));
+	struct tm_readiness rd = { TM_VERDICT_READY, "" };
+
+	if (rule->ready)
+		rule->ready(live, &rd);
+	snprintf(reason, n, "%s", rd.reason);
+	return rd.verdict == TM_VERDICT_READY ? 1 : rd.verdict == TM_VERDICT_FAILED ? -1 : 0;
+}

@@ -1,0 +1,412 @@
+/* The release lock: a coordination.k8s.io/v1 Lease taken with optimistic concurrency
+ * (create, or replace at a known resourceVersion), renewed from a thread with its own
+ * connection every ttl/3, deleted at the end. A run that dies stops renewing, and
+ * the lock is free ttl after its last renewal: nothing to unlock by hand. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tarmac/doc.h"
+#include "tarmac/release.h"
+
+#define A_COMMAND "tarmac.io/command"
+#define DEFAULT_TTL_MS 60000
+
+struct tm_lock {
+	char path[720];        /* the Lease */
+	char coll[400];        /* its collection, for create */
+	char name[300], ns[64];
+	char holder[300];
+	char command[64];
+	char rv[64];           /* resourceVersion we last wrote */
+	int64_t ttl_ms;
+	int64_t acquired_ms;   /* wall clock */
+	int64_t renewed_mono;  /* monotonic time of our last renewal the server took */
+	json_int_t transitions;
+	struct tm_kube *rk;    /* the renewal thread's client */
+	pthread_t thread;
+	bool running;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop;
+	volatile sig_atomic_t lost_flag;
+	volatile sig_atomic_t *lost; /* the caller's flag, raised with ours */
+	struct tm_err renew_err;
+};
+
+/* ------------------------------------------------------------------ the holder, pure */
+
+static void holder_identity(char *out, size_t n, int64_t start_ms)
+{
+	char host[256] = "unknown", when[40];
+
+	if (gethostname(host, sizeof(host) - 1) < 0)
+		snprintf(host, sizeof(host), "unknown");
+	host[sizeof(host) - 1] = '\0';
+	tm_format_rfc3339(when, start_ms, false);
+	/* host, process and start: enough to find it, and unique per run */
+	snprintf(out, n, "%.200s/%ld/%s", host, (long)getpid(), when);
+}
+
+/* "host 'h' pid 1" from "h/1/2026-...". */
+static void describe_holder(char *out, size_t n, const char *holder)
+{
+	const char *s1 = strchr(holder, '/'), *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+
+	if (!s1 || !s2)
+		snprintf(out, n, "'%s'", holder);
+	else
+		snprintf(out, n, "host '%.*s' pid %.*s (started %s)", (int)(s1 - holder), holder, (int)(s2 - s1 - 1), s1 + 1,
+			 s2 + 1);
+}
+
+int tm_lock_state(const json_t *lease, int64_t now_unix_ms, char *desc, size_t n)
+{
+	json_t *spec = json_object_get(lease, "spec");
+	const char *holder = json_string_value(json_object_get(spec, "holderIdentity"));
+	const char *renew = json_string_value(json_object_get(spec, "renewTime"));
+	const char *acquire = json_string_value(json_object_get(spec, "acquireTime"));
+	const char *cmd = json_string_value(tm_doc_get(lease, "metadata", "annotations", A_COMMAND, NULL));
+	json_int_t secs = json_integer_value(json_object_get(spec, "leaseDurationSeconds"));
+	int64_t renewed = 0;
+	char who[400];
+
+	if (!holder || !*holder) {
+		snprintf(desc, n, "nobody");
+		return 1;
+	}
+	describe_holder(who, sizeof(who), holder);
+	if ((!renew || tm_parse_rfc3339_ms(renew, &renewed) < 0) && (!acquire || tm_parse_rfc3339_ms(acquire, &renewed) < 0)) {
+		/* no time we can read: the holder never renewed in a way we understand */
+		snprintf(desc, n, "%s, with no renewal time", who);
+		return 1;
+	}
+	if (secs <= 0)
+		secs = DEFAULT_TTL_MS / 1000;
+	if (renewed + secs * 1000 <= now_unix_ms) {
+		snprintf(desc, n, "%s%s%s%s, expired %.0f s ago", who, cmd ? " ('tarmac " : "", cmd ? cmd : "", cmd ? "')" : "",
+			 (double)(now_unix_ms - renewed - secs * 1000) / 1000.0);
+		return 1;
+	}
+	snprintf(desc, n, "%s%s%s%s, renewed %.0f s ago, free in %.0f s unless renewed", who, cmd ? " ('tarmac " : "",
+		 cmd ? cmd : "", cmd ? "')" : "", (double)(now_unix_ms - renewed) / 1000.0,
+		 (double)(renewed + secs * 1000 - now_unix_ms) / 1000.0);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ requests */
+
+static json_t *lease_object(const struct tm_lock *l, int64_t acquired, int64_t renewed)
+{
+	char a[40], r[40];
+
+	tm_format_rfc3339(a, acquired, true);
+	tm_format_rfc3339(r, renewed, true);
+	return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}, s:{s:s}, s:s?}, s:{s:s, s:I, s:s, s:s, s:I}}", "apiVersion",
+			 "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name", l->name, "namespace", l->ns, "labels",
+			 "app.kubernetes.io/managed-by", "tarmac", "annotations", A_COMMAND, l->command, "resourceVersion",
+			 l->rv[0] ? l->rv : NULL, "spec", "holderIdentity", l->holder, "leaseDurationSeconds",
+			 (json_int_t)((l->ttl_ms + 999) / 1000), "acquireTime", a, "renewTime", r, "leaseTransitions",
+			 l->transitions);
+}
+
+static void remember_rv(struct tm_lock *l, const json_t *ans)
+{
+	const char *rv = json_string_value(tm_doc_get(ans, "metadata", "resourceVersion", NULL));
+
+	snprintf(l->rv, sizeof(l->rv), "%s", rv ? rv : "");
+}
+
+/* One attempt: create the Lease, or take it over when it is free. 0 taken, 1 held
+ * by someone else (desc says who), TM_E* on errors. */
+static int try_take(struct tm_lock *l, struct tm_kube *k, char *desc, size_t n, struct tm_err *err)
+{
+	json_t *live = NULL, *obj = NULL, *ans = NULL;
+	char *body = NULL;
+	int64_t now = tm_wall_ms();
+	int rc;
+
+	l->transitions = 0;
+	rc = tm_kube_get(k, l->path, &live, err);
+	if (rc < 0 && rc != TM_ENOTFOUND)
+		goto out;
+	if (rc == 0) {
+		if (tm_lock_state(live, now, desc, n) == 0) {
+			rc = 1;
+			goto out;
+		}
+		remember_rv(l, live);
+		l->transitions = json_integer_value(tm_doc_get(live, "spec", "leaseTransitions", NULL)) + 1;
+	} else {
+		l->rv[0] = '\0';
+		desc[0] = '\0';
+	}
+	if (!(obj = lease_object(l, now, now)) || !(body = json_dumps(obj, JSON_COMPACT))) {
+		rc = tm_err_set(err, TM_ERROR, "out of memory");
+		goto out;
+	}
+	/* create when there is none; replace at the version read when it was free: either
+	 * way a concurrent taker gets 409 and looks again */
+	rc = l->rv[0] ? tm_kube_request(k, "PUT", l->path, "application/json", body, &ans, err)
+		      : tm_kube_request(k, "POST", l->coll, "application/json", body, &ans, err);
+	if (rc == TM_ECONFLICT) {
+		snprintf(desc, n, "another run that took it just now");
+		rc = 1;
+		goto out;
+	}
+	if (rc < 0)
+		goto out;
+	remember_rv(l, ans);
+	l->acquired_ms = now;
+	l->renewed_mono = tm_now_ms();
+out:
+	json_decref(live);
+	json_decref(obj);
+	json_decref(ans);
+	free(body);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ renewal thread */
+
+static void mark_lost(struct tm_lock *l)
+{
+	l->lost_flag = 1;
+	if (l->lost)
+		*l->lost = 1;
+}
+
+/* One renewal: replace at our resourceVersion. A 409 means someone changed the Lease:
+ * it is still ours only if the holder is. */
+static int renew_once(struct tm_lock *l, struct tm_err *err)
+{
+	json_t *obj = NULL, *ans = NULL, *live = NULL;
+	char *body = NULL;
+	int64_t mono = tm_now_ms();
+	int rc;
+
+	if (!(obj = lease_object(l, l->acquired_ms, tm_wall_ms())) || !(body = json_dumps(obj, JSON_COMPACT))) {
+		rc = tm_err_set(err, TM_ERROR, "out of memory");
+		goto out;
+	}
+	rc = tm_kube_request(l->rk, "PUT", l->path, "application/json", body, &ans, err);
+	if (rc == TM_ECONFLICT) {
+		const char *holder;
+
+		if ((rc = tm_kube_get(l->rk, l->path, &live, err)) < 0)
+			goto out;
+		holder = json_string_value(tm_doc_get(live, "spec", "holderIdentity", NULL));
+		if (!holder || strcmp(holder, l->holder) != 0) {
+			rc = tm_err_set(err, TM_ELOCKED, "the lock was taken over by %s", holder ? holder : "nobody");
+			goto out;
+		}
+		remember_rv(l, live);
+		rc = TM_EUNAVAILABLE; /* ours still: try again at the new version */
+		goto out;
+	}
+	if (rc == TM_ENOTFOUND) {
+		rc = tm_err_set(err, TM_ELOCKED, "the lock was deleted by someone else");
+		goto out;
+	}
+	if (rc < 0)
+		goto out;
+	remember_rv(l, ans);
+	l->renewed_mono = mono;
+out:
+	json_decref(obj);
+	json_decref(ans);
+	json_decref(live);
+	free(body);
+	return rc;
+}
+
+static void *renewer(void *arg)
+{
+	struct tm_lock *l = arg;
+	int64_t interval = l->ttl_ms / 3 > 200 ? l->ttl_ms / 3 : 200;
+	int64_t next = tm_now_ms() + interval;
+
+	pthread_mutex_lock(&l->mu);
+	while (!l->stop) {
+		struct timespec until = { .tv_sec = (time_t)(next / 1000), .tv_nsec = (long)(next % 1000) * 1000000 };
+		struct tm_err e;
+		int rc;
+
+		if (pthread_cond_timedwait(&l->cv, &l->mu, &until) != ETIMEDOUT || l->stop)
+			continue;
+		pthread_mutex_unlock(&l->mu);
+		tm_err_init(&e);
+		rc = renew_once(l, &e);
+		pthread_mutex_lock(&l->mu);
+		if (rc == 0) {
+			next = tm_now_ms() + interval;
+			continue;
+		}
+		/* a failed renewal is tried again soon; past the TTL the lock is gone */
+		if (rc == TM_ELOCKED || tm_now_ms() >= l->renewed_mono + l->ttl_ms) {
+			l->renew_err = e;
+			if (rc != TM_ELOCKED)
+				tm_err_wrap(&l->renew_err, "could not renew the lock within its %.0f s",
+					    (double)l->ttl_ms / 1000.0);
+			mark_lost(l);
+			break;
+		}
+		next = tm_now_ms() + (interval / 4 > 100 ? interval / 4 : 100);
+	}
+	pthread_mutex_unlock(&l->mu);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ API */
+
+static void lock_free(struct tm_lock *l)
+{
+	if (!l)
+		return;
+	if (l->running) {
+		pthread_mutex_lock(&l->mu);
+		l->stop = true;
+		pthread_cond_signal(&l->cv);
+		pthread_mutex_unlock(&l->mu);
+		pthread_join(l->thread, NULL);
+	}
+	pthread_mutex_destroy(&l->mu);
+	pthread_cond_destroy(&l->cv);
+	tm_kube_free(l->rk);
+	free(l);
+}
+
+int tm_lock_acquire(struct tm_lock **out, struct tm_kube *k, const char *release, const char *ns,
+		    const struct tm_lock_opts *o, struct tm_err *err)
+{
+	struct tm_lock *l = calloc(1, sizeof(*l));
+	char desc[600], last[600] = "";
+	int64_t start = tm_now_ms();
+	pthread_condattr_t ca;
+	int rc;
+
+	if (!l)
+		return tm_err_set(err, TM_ERROR, "out of memory");
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_cond_init(&l->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	l->ttl_ms = o->ttl_ms > 0 ? o->ttl_ms : DEFAULT_TTL_MS;
+	l->lost = o->lost;
+	snprintf(l->command, sizeof(l->command), "%s", o->command ? o->command : "");
+	holder_identity(l->holder, sizeof(l->holder), tm_wall_ms());
+	snprintf(l->name, sizeof(l->name), "tarmac.lock.%s", release);
+	snprintf(l->ns, sizeof(l->ns), "%s", ns);
+	if (strpbrk(ns, "/?#%") || strpbrk(release, "/?#%")) {
+		rc = tm_err_set(err, TM_EINVALID, "'%s/%s': not a valid release", ns, release);
+		goto fail;
+	}
+	snprintf(l->coll, sizeof(l->coll), "/apis/coordination.k8s.io/v1/namespaces/%s/leases", ns);
+	snprintf(l->path, sizeof(l->path), "%s/%s", l->coll, l->name);
+	for (;;) {
+		rc = try_take(l, k, desc, sizeof(desc), err);
+		if (rc < 0) {
+			tm_err_wrap(err, "take the lock of release '%s'", release);
+			goto fail;
+		}
+		if (rc == 0)
+			break;
+		if (!o->wait) {
+			rc = tm_err_set(err, TM_ELOCKED, "release '%s' is locked by %s; wait for it with --wait-for-lock, or "
+					"let it expire if that run is gone", release, desc);
+			goto fail;
+		}
+		if (o->wait_ms > 0 && tm_now_ms() - start > o->wait_ms) {
+			rc = tm_err_set(err, TM_ETIMEOUT, "release '%s' is still locked by %s after waiting %.0f s", release,
+					desc, (double)o->wait_ms / 1000.0);
+			goto fail;
+		}
+		if (o->report && strcmp(desc, last) != 0) {
+			char msg[700];
+
+			snprintf(msg, sizeof(msg), "waiting for the lock, held by %s", desc);
+			o->report(o->report_ctx, &(struct tm_event){ .level = TM_INFO, .kind = "lock", .subject = release,
+								     .msg = msg, .status = true });
+			snprintf(last, sizeof(last), "%s", desc);
+		}
+		if ((rc = tm_kube_sleep(k, 1000)) < 0) {
+			tm_err_set(err, rc, "interrupted while waiting for the lock of release '%s'", release);
+			goto fail;
+		}
+	}
+	if (desc[0] && o->report) {
+		char msg[700];
+
+		snprintf(msg, sizeof(msg), "took the lock over from %s", desc);
+		o->report(o->report_ctx, &(struct tm_event){ .level = TM_WARN, .kind = "lock", .subject = release, .msg = msg });
+	}
+	/* renewals get a client of their own: the main one is busy in long waits */
+	if (o->cfg) {
+		struct tm_kube_opts ko;
+
+		if ((rc = tm_kube_open(&l->rk, o->cfg, NULL, err)) < 0)
+			goto release;
+		ko = *tm_kube_get_opts(l->rk);
+		ko.max_attempts = 2;
+		ko.timeout_ms = l->ttl_ms / 3 > 1000 ? l->ttl_ms / 3 : 1000;
+		tm_kube_set_opts(l->rk, &ko);
+		if (pthread_create(&l->thread, NULL, renewer, l) != 0) {
+			rc = tm_err_set(err, TM_ERROR, "cannot start the lock renewal thread");
+			goto release;
+		}
+		l->running = true;
+	}
+	*out = l;
+	return 0;
+release:
+	{
+		struct tm_err ignore;
+
+		tm_err_init(&ignore);
+		tm_kube_request(k, "DELETE", l->path, NULL, NULL, NULL, &ignore);
+	}
+fail:
+	lock_free(l);
+	return rc;
+}
+
+bool tm_lock_lost(const struct tm_lock *l)
+{
+	return l && l->lost_flag;
+}
+
+int tm_lock_release(struct tm_lock *l, struct tm_kube *k, struct tm_err *err)
+{
+	char body[200];
+	int rc = 0;
+
+	if (!l)
+		return 0;
+	/* stop renewing first: the delete below must name the last version we wrote */
+	if (l->running) {
+		pthread_mutex_lock(&l->mu);
+		l->stop = true;
+		pthread_cond_signal(&l->cv);
+		pthread_mutex_unlock(&l->mu);
+		pthread_join(l->thread, NULL);
+		l->running = false;
+	}
+	if (l->lost_flag) {
+		*err = l->renew_err;
+		rc = tm_err_wrap(err, "the lock was lost while this run held it");
+	} else {
+		/* only if it is still the version we wrote: never delete someone else's lock */
+		snprintf(body, sizeof(body), "{\"preconditions\":{\"resourceVersion\":\"%s\"}}", l->rv);
+		rc = tm_kube_request(k, "DELETE", l->path, "application/json", body, NULL, err);
+		if (rc == TM_ENOTFOUND)
+			rc = 0;
+		else if (rc == TM_ECONFLICT)
+			rc = tm_err_set(err, TM_ELOCKED, "the lock changed hands before it was released");
+	}
+	lock_free(l);
+	return rc;
+}

@@ -1,0 +1,301 @@
+/* Revision records: what a revision applied (Secrets reduced to names and hashes),
+ * the values without secret strings, the versions it ran; gzip'd JSON. */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "tarmac/doc.h"
+#include "tarmac/release.h"
+
+#define RECORD_API "tarmac.io/v1"
+#define RECORD_KIND "ReleaseRecord"
+
+static const char *const status_names[TM_REL_STATUS_COUNT] = {
+	[TM_REL_PENDING] = "pending",         [TM_REL_DEPLOYED] = "deployed",
+	[TM_REL_SUPERSEDED] = "superseded",   [TM_REL_FAILED] = "failed",
+	[TM_REL_ROLLED_BACK] = "rolled-back", [TM_REL_UNINSTALLED] = "uninstalled",
+};
+
+const char *tm_release_status_name(enum tm_release_status s)
+{
+	return (unsigned)s < TM_REL_STATUS_COUNT ? status_names[s] : NULL;
+}
+
+int tm_release_status_find(const char *s)
+{
+	for (int i = 0; s && i < TM_REL_STATUS_COUNT; i++)
+		if (strcmp(status_names[i], s) == 0)
+			return i;
+	return -1;
+}
+
+/* ------------------------------------------------------------------ redaction */
+
+/* A key whose string value is a secret: passwords, tokens, keys; not the names of
+ * Secrets that hold them ("passwordSecretName", "sshKeySecret") nor key names. */
+static bool secret_key(const char *key)
+{
+	static const char *const words[] = { "password", "passwd", "token", "fernetkey", "secretkey", "privatekey",
+					     "jwtsecret", "apikey", "credential", "webhookurl" };
+	char low[128];
+	size_t n = strlen(key), i;
+
+	if (n >= sizeof(low))
+		return false;
+	for (i = 0; i <= n; i++)
+		low[i] = (char)(key[i] >= 'A' && key[i] <= 'Z' ? key[i] + 32 : key[i]);
+	if (strcmp(low, "pass") == 0 || strcmp(low, "secret") == 0)
+		return true;
+	if ((n > 4 && strcmp(low + n - 4, "name") == 0) || (n > 6 && strcmp(low + n - 6, "secret") == 0) ||
+	    (n > 4 && strcmp(low + n - 4, "file") == 0) || (n > 3 && strcmp(low + n - 3, "ref") == 0))
+		return false;
+	for (i = 0; i < TM_ARRAY_LEN(words); i++)
+		if (strstr(low, words[i]))
+			return true;
+	return false;
+}
+
+static void redact(json_t *v)
+{
+	const char *key;
+	json_t *child;
+	size_t i;
+
+	if (json_is_object(v)) {
+		void *tmp;
+
+		json_object_foreach_safe(v, tmp, key, child) {
+			if (json_is_string(child) && *json_string_value(child) && secret_key(key))
+				json_object_set_new(v, key, json_string("(redacted)"));
+			else
+				redact(child);
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, child)
+			redact(child);
+	}
+}
+
+json_t *tm_record_redact_values(const json_t *values)
+{
+	json_t *copy = json_deep_copy(values);
+
+	if (copy)
+		redact(copy);
+	return copy;
+}
+
+/* A Secret as a record keeps it: everything but data and stringData, plus a sha256 of
+ * each value's bytes, so a change shows without the value. */
+static json_t *secret_for_record(const json_t *secret)
+{
+	json_t *copy = json_deep_copy(secret), *hashes = json_object(), *v;
+	const char *key;
+
+	if (!copy || !hashes)
+		goto oom;
+	json_object_foreach(json_object_get(secret, "data"), key, v) {
+		const char *b64 = json_string_value(v);
+		size_t cap = b64 ? strlen(b64) : 0, len = 0;
+		unsigned char *bin = malloc(cap + 1);
+		char hex[65], tagged[80];
+
+		if (!bin)
+			goto oom;
+		if (!b64 || sodium_base642bin(bin, cap + 1, b64, cap, "\n\r ", &len, NULL, sodium_base64_VARIANT_ORIGINAL) < 0)
+			len = 0; /* not base64: the server would refuse it anyway; hash nothing */
+		tm_sha256_hex(hex, bin, len);
+		tm_wipe(bin, cap + 1);
+		free(bin);
+		snprintf(tagged, sizeof(tagged), "sha256:%s", hex);
+		json_object_set_new(hashes, key, json_string(tagged));
+	}
+	json_object_foreach(json_object_get(secret, "stringData"), key, v) {
+		const char *s = json_string_value(v);
+		char hex[65], tagged[80];
+
+		tm_sha256_hex(hex, s ? s : "", s ? strlen(s) : 0);
+		snprintf(tagged, sizeof(tagged), "sha256:%s", hex);
+		json_object_set_new(hashes, key, json_string(tagged));
+	}
+	json_object_del(copy, "data");
+	json_object_del(copy, "stringData");
+	if (json_object_set_new(copy, "dataHashes", hashes) < 0)
+		goto oom_nohashes;
+	return copy;
+oom:
+	json_decref(hashes);
+oom_nohashes:
+	json_decref(copy);
+	return NULL;
+}
+
+static bool is_secret(const json_t *obj)
+{
+	const char *av = json_string_value(json_object_get(obj, "apiVersion"));
+	const char *kind = json_string_value(json_object_get(obj, "kind"));
+
+	return av && kind && strcmp(av, "v1") == 0 && strcmp(kind, "Secret") == 0;
+}
+
+static int set_opt_string(json_t *o, const char *key, const char *v)
+{
+	return json_object_set_new(o, key, v ? json_string(v) : json_null());
+}
+
+int tm_record_build(json_t **out, const json_t *objects, const json_t *values, const struct tm_record_meta *m,
+		    struct tm_err *err)
+{
+	json_t *rec = json_object(), *objs = json_array(), *obj, *schema;
+	size_t i;
+
+	if (!rec || !objs)
+		goto oom;
+	json_array_foreach(objects, i, obj) {
+		json_t *copy = is_secret(obj) ? secret_for_record(obj) : json_deep_copy(obj);
+
+		if (!copy || json_array_append_new(objs, copy) < 0)
+			goto oom;
+	}
+	schema = json_pack("{s:s?}", "airflowVersion", m->schema_version);
+	if (!schema || json_object_set_new(rec, "apiVersion", json_string(RECORD_API)) < 0 ||
+	    json_object_set_new(rec, "kind", json_string(RECORD_KIND)) < 0 ||
+	    json_object_set_new(rec, "release", json_string(m->release)) < 0 ||
+	    json_object_set_new(rec, "namespace", json_string(m->namespace)) < 0 ||
+	    json_object_set_new(rec, "revision", json_integer(m->revision)) < 0 ||
+	    set_opt_string(rec, "env", m->env) < 0 || set_opt_string(rec, "description", m->description) < 0 ||
+	    set_opt_string(rec, "tarmacVersion", m->tarmac_version) < 0 ||
+	    set_opt_string(rec, "airflowVersion", m->airflow_version) < 0 ||
+	    set_opt_string(rec, "dagCommit", m->dag_commit) < 0 || json_object_set_new(rec, "schema", schema) < 0 ||
+	    set_opt_string(rec, "digest", m->digest) < 0 ||
+	    json_object_set_new(rec, "values", values ? tm_record_redact_values(values) : json_object()) < 0 ||
+	    json_object_set_new(rec, "objects", objs) < 0)
+		goto oom_noobjs;
+	*out = rec;
+	return 0;
+oom:
+	json_decref(objs);
+oom_noobjs:
+	json_decref(rec);
+	return tm_err_set(err, TM_ERROR, "out of memory");
+}
+
+int tm_record_digest(char out[72], const json_t *objects, struct tm_err *err)
+{
+	char *text = json_dumps(objects, JSON_COMPACT | JSON_SORT_KEYS);
+	char hex[65];
+
+	if (!text)
+		return tm_err_set(err, TM_ERROR, "out of memory");
+	tm_sha256_hex(hex, text, strlen(text));
+	tm_wipe(text, strlen(text)); /* it held Secret data */
+	free(text);
+	snprintf(out, 72, "sha256:%s", hex);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ gzip */
+
+int tm_record_encode(struct tm_buf *out, const json_t *record, struct tm_err *err)
+{
+	char *text = json_dumps(record, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	z_stream z;
+	int rc = 0, zrc;
+
+	tm_buf_clear(out);
+	if (!text)
+		return tm_err_set(err, TM_ERROR, "out of memory");
+	memset(&z, 0, sizeof(z));
+	/* windowBits 15 + 16: a gzip wrapper (magic 1f 8b), as Helm's records have */
+	if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+		free(text);
+		return tm_err_set(err, TM_ERROR, "gzip: cannot start");
+	}
+	z.next_in = (unsigned char *)text;
+	z.avail_in = (uInt)strlen(text);
+	do {
+		unsigned char chunk[65536];
+
+		z.next_out = chunk;
+		z.avail_out = sizeof(chunk);
+		zrc = deflate(&z, Z_FINISH);
+		if (zrc == Z_STREAM_ERROR) {
+			rc = tm_err_set(err, TM_ERROR, "gzip the record: stream error");
+			break;
+		}
+		if ((rc = tm_buf_append(out, chunk, sizeof(chunk) - z.avail_out, err)) < 0)
+			break;
+	} while (zrc != Z_STREAM_END);
+	deflateEnd(&z);
+	free(text);
+	return rc;
+}
+
+int tm_record_decode(json_t **out, const void *gz, size_t len, struct tm_err *err)
+{
+	struct tm_buf text = TM_BUF_INIT("release record", TM_RECORD_MAX_JSON);
+	json_t *rec = NULL;
+	json_error_t jerr;
+	z_stream z;
+	int rc = 0, zrc = Z_OK;
+	const char *api, *kind;
+
+	if (len < 3 || memcmp(gz, "\x1f\x8b\x08", 3) != 0)
+		return tm_err_set(err, TM_EINVALID, "corrupt record: not gzip data");
+	memset(&z, 0, sizeof(z));
+	if (inflateInit2(&z, 15 + 16) != Z_OK)
+		return tm_err_set(err, TM_ERROR, "gunzip: cannot start");
+	z.next_in = (unsigned char *)(uintptr_t)gz;
+	z.avail_in = (uInt)len;
+	while (zrc != Z_STREAM_END) {
+		unsigned char chunk[65536];
+
+		z.next_out = chunk;
+		z.avail_out = sizeof(chunk);
+		zrc = inflate(&z, Z_NO_FLUSH);
+		if (zrc != Z_OK && zrc != Z_STREAM_END) {
+			rc = tm_err_set(err, TM_EINVALID, "corrupt record: %s", zrc == Z_BUF_ERROR ? "truncated gzip data"
+							: z.msg ? z.msg : "bad gzip data");
+			goto out;
+		}
+		if ((rc = tm_buf_append(&text, chunk, sizeof(chunk) - z.avail_out, err)) < 0)
+			goto out;
+	}
+	if (z.avail_in) {
+		rc = tm_err_set(err, TM_EINVALID, "corrupt record: %u bytes after the gzip data", z.avail_in);
+		goto out;
+	}
+	if (!(rec = json_loadb(tm_buf_cstr(&text), text.len, JSON_REJECT_DUPLICATES, &jerr))) {
+		rc = tm_err_set(err, TM_EINVALID, "corrupt record: JSON at %d:%d: %s", jerr.line, jerr.column, jerr.text);
+		goto out;
+	}
+	api = json_string_value(json_object_get(rec, "apiVersion"));
+	kind = json_string_value(json_object_get(rec, "kind"));
+	if (!api || strcmp(api, RECORD_API) != 0 || !kind || strcmp(kind, RECORD_KIND) != 0) {
+		rc = tm_err_set(err, TM_EINVALID, "not a tarmac release record (apiVersion '%s', kind '%s'; expected '"
+				RECORD_API "', '" RECORD_KIND "')", api ? api : "", kind ? kind : "");
+		goto out;
+	}
+	if (!json_is_array(json_object_get(rec, "objects")) || !json_is_integer(json_object_get(rec, "revision"))) {
+		rc = tm_err_set(err, TM_EINVALID, "corrupt record: no objects list or revision number");
+		goto out;
+	}
+	for (size_t i = 0; i < json_array_size(json_object_get(rec, "objects")); i++) {
+		json_t *o = json_array_get(json_object_get(rec, "objects"), i);
+
+		if (!json_is_object(o) || !json_is_string(json_object_get(o, "apiVersion")) ||
+		    !json_is_string(json_object_get(o, "kind")) ||
+		    !json_is_string(tm_doc_get(o, "metadata", "name", NULL))) {
+			rc = tm_err_set(err, TM_EINVALID, "corrupt record: object %zu has no apiVersion, kind or name", i + 1);
+			goto out;
+		}
+	}
+	*out = rec;
+	rec = NULL;
+out:
+	inflateEnd(&z);
+	json_decref(rec);
+	tm_buf_release(&text);
+	return rc;
+}
