@@ -10,6 +10,7 @@
 #define DEFAULT_PRUNE_TIMEOUT_MS (5 * 60 * 1000)
 /* metadata is all pruning reads: ask for PartialObjectMetadataList, JSON as fallback */
 #define ACCEPT_METADATA "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+#define ACCEPT_ONE_METADATA "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
 
 struct member {
 	struct tm_kube_rsc rsc;
@@ -335,7 +336,7 @@ static int wait_gone(struct tm_kube *k, struct member **ms, size_t n, int64_t de
 			tm_kube_call_release(&c[i]);
 			memset(&c[i], 0, sizeof(c[i]));
 			c[i].req = (struct tm_http_request){ .method = "GET", .path = paths[i].data,
-							     .accept = ACCEPT_METADATA };
+							     .accept = ACCEPT_ONE_METADATA };
 		}
 		if ((rc = tm_kube_do(k, c, n, err)) < 0)
 			goto out;
