@@ -80,6 +80,7 @@ const test_sources = [_][]const u8{
     "tests/apply/test_kinds.c",
     "tests/kube/test_exec.c",
     "tests/apply/test_objdiff.c",
+    "tests/release/test_record.c",
 };
 
 // Link order matters for static archives: users before what they use.

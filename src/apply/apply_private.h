@@ -33,6 +33,7 @@ struct tm_item {
 	json_t *live;             /* latest server state (owned), or NULL */
 	bool gone;                /* deleted while awaited; live holds its last state */
 	bool ready;
+	bool would_replace;       /* dry run: a changed immutable object, not sent */
 	char shown[TM_REASON_MAX + 200]; /* last progress text reported */
 };
 

@@ -660,7 +660,7 @@ static int dry_run(struct ctx *c, json_t *objects, struct tm_release_result *res
 static int ensure_namespace(struct ctx *c, json_t *objects, struct tm_err *err)
 {
 	char path[300];
-	json_t *live = NULL, *obj, *one = NULL;
+	json_t *live = NULL, *obj = NULL, *one = NULL;
 	struct tm_apply_opts ao;
 	size_t i;
 	int rc;
