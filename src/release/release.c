@@ -183,6 +183,25 @@ static int prune_history(struct ctx *c, struct tm_err *err)
 	return 0;
 }
 
+/* What records how a run ended must be written even after Ctrl-C: the stop flag is
+ * set aside for those few requests, with short timeouts so a dead API server cannot
+ * hold the exit up for long. */
+static void finishing(struct ctx *c, struct tm_kube_opts *saved)
+{
+	struct tm_kube_opts ko = *tm_kube_get_opts(c->k);
+
+	*saved = ko;
+	ko.cancel = NULL;
+	ko.max_attempts = 2;
+	ko.timeout_ms = 10000;
+	tm_kube_set_opts(c->k, &ko);
+}
+
+static void finished(struct ctx *c, const struct tm_kube_opts *saved)
+{
+	tm_kube_set_opts(c->k, saved);
+}
+
 static int take_lock(struct ctx *c, struct tm_err *err)
 {
 	struct tm_lock_opts lo = c->o->lock;
@@ -199,13 +218,16 @@ static int take_lock(struct ctx *c, struct tm_err *err)
 /* Releases the lock; a failure to do so only adds to an earlier error. */
 static int drop_lock(struct ctx *c, int rc, struct tm_err *err)
 {
+	struct tm_kube_opts saved;
 	struct tm_err e;
 	int lrc;
 
 	if (!c->lock)
 		return rc;
 	tm_err_init(&e);
+	finishing(c, &saved);
 	lrc = tm_lock_release(c->lock, c->k, &e);
+	finished(c, &saved);
 	c->lock = NULL;
 	if (lrc < 0 && rc == 0) {
 		*err = e;
@@ -505,9 +527,19 @@ failed:
 	if (tm_lock_lost(c->lock))
 		goto out; /* someone else may be writing: leave the records to them */
 	tm_err_init(&e);
-	if (set_status(c, s->rev, TM_REL_FAILED, tm_err_msg(err), &e) < 0)
-		report(c->o, TM_WARN, "revision", "could not mark revision %d failed: %s", s->rev->number, tm_err_msg(&e));
-	load_revs(c, &e);
+	{
+		struct tm_kube_opts saved;
+		char why[sizeof(s->rev->error)];
+
+		/* the error text is kept before err is used again */
+		snprintf(why, sizeof(why), "%s", tm_err_msg(err));
+		finishing(c, &saved);
+		if (set_status(c, s->rev, TM_REL_FAILED, why, &e) < 0)
+			report(c->o, TM_WARN, "revision", "could not mark revision %d failed: %s", s->rev->number,
+			       tm_err_msg(&e));
+		load_revs(c, &e);
+		finished(c, &saved);
+	}
 out:
 	json_decref(gks);
 	json_decref(nss);
