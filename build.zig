@@ -50,6 +50,15 @@ const sources = [_][]const u8{
     "src/cli/cmd_render.c",
     "src/cli/render_opts.c",
     "src/cli/cmd_apply.c",
+    "src/secret/format.c",
+    "src/secret/key.c",
+    "src/secret/seal.c",
+    "src/secret/gen.c",
+    "src/secret/openssh.c",
+    "src/secret/store.c",
+    "src/secret/objects.c",
+    "src/secret/kubeseal.c",
+    "src/cli/cmd_secrets.c",
 };
 const entry = "src/cli/entry.c";
 
@@ -73,6 +82,13 @@ const test_sources = [_][]const u8{
     "tests/apply/test_kinds.c",
     "tests/kube/test_exec.c",
     "tests/apply/test_objdiff.c",
+    "tests/secret/test_key.c",
+    "tests/secret/test_seal.c",
+    "tests/secret/test_gen.c",
+    "tests/secret/test_store.c",
+    "tests/secret/test_objects.c",
+    "tests/secret/test_kubeseal.c",
+    "tests/secret/test_cli_secrets.c",
 };
 
 // Link order matters for static archives: users before what they use.
@@ -215,6 +231,8 @@ const headers = [_][]const u8{
     "include/tarmac/kube.h",
     "include/tarmac/render.h",
     "include/tarmac/apply.h",
+    "include/tarmac/secret.h",
+    "src/secret/secret_private.h",
     "src/apply/ready.h",
     "src/apply/reason.h",
     "src/apply/objdiff.h",
@@ -223,6 +241,7 @@ const headers = [_][]const u8{
     "src/render/tmpl.h",
     "src/cli/cli.h",
     "tests/testutil.h",
+    "tests/secret/helpers.h",
 };
 
 fn pkgConfig(b: *std.Build) ?[]const []const u8 {
