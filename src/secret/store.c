@@ -510,7 +510,8 @@ int tm_secret_set_open(struct tm_secret_set **out, const char *dir, const struct
 	}
 	rc = read_text(&s->known_hosts, dir, KNOWN_HOSTS_FILE, KNOWN_HOSTS_MAX, err);
 	if (rc == TM_ENOTFOUND) {
-		tm_err_init(err);
+		if (err)
+			tm_err_init(err); /* no known_hosts is fine: nothing failed */
 		rc = 0;
 	} else if (rc < 0) {
 		goto out;
