@@ -79,6 +79,18 @@ int tm_secret_key_parse(struct tm_secret_key **out, const char *text, size_t len
  * (TM_EINVALID, naming the chmod); "-" reads standard input. */
 int tm_secret_recipient_load(struct tm_secret_recipient **out, const char *path, struct tm_err *err);
 int tm_secret_key_load(struct tm_secret_key **out, const char *path, struct tm_err *err);
+/* Where the private key comes from, most specific first; the caller fills the
+ * environment's parts (modules read no environment variables). */
+struct tm_secret_key_source {
+	const char *key_file;        /* --key-file; "-": standard input */
+	const char *env_key_file;    /* $TARMAC_KEY_FILE */
+	const char *env;             /* the environment, for the default path */
+	const char *xdg_config_home; /* $XDG_CONFIG_HOME */
+	const char *home;            /* $HOME */
+};
+/* Loads the first key named: key_file, env_key_file, then the default path. A missing
+ * default key is TM_ENOTFOUND saying how to name one. */
+int tm_secret_key_open(struct tm_secret_key **out, const struct tm_secret_key_source *src, struct tm_err *err);
 void tm_secret_recipient_free(struct tm_secret_recipient *r);
 void tm_secret_key_free(struct tm_secret_key *k);
 /* The 16-hex key id; borrowed. */

@@ -99,21 +99,15 @@ static int print_json(struct tm_cli *cli, json_t *v)
 /* The private key: --key-file, else $TARMAC_KEY_FILE, else keygen's default path. */
 static int load_key(struct ctx *c, struct tm_secret_key **key)
 {
-	struct tm_buf path = TM_BUF_INIT("key path", 4096);
-	const char *p = c->o->key_file ? c->o->key_file : getenv("TARMAC_KEY_FILE");
-	int rc;
+	struct tm_secret_key_source src = {
+		.key_file = c->o->key_file,
+		.env_key_file = getenv("TARMAC_KEY_FILE"),
+		.env = c->env,
+		.xdg_config_home = getenv("XDG_CONFIG_HOME"),
+		.home = getenv("HOME"),
+	};
 
-	if (p && *p) {
-		rc = tm_secret_key_load(key, p, &c->cli->err);
-	} else if ((rc = tm_secret_default_key_path(&path, c->env, getenv("XDG_CONFIG_HOME"), getenv("HOME"),
-						   &c->cli->err)) == 0) {
-		rc = tm_secret_key_load(key, path.data, &c->cli->err);
-		if (rc == TM_ENOTFOUND)
-			tm_err_wrap(&c->cli->err, "no private key for environment '%s' at its default place: pass "
-				    "--key-file or set TARMAC_KEY_FILE", c->env);
-	}
-	tm_buf_release(&path);
-	return rc;
+	return tm_secret_key_open(key, &src, &c->cli->err);
 }
 
 static int cmd_keygen(struct ctx *c)
@@ -249,9 +243,17 @@ static int cmd_show(struct ctx *c, int argc, char **argv)
 	}
 	if (c->cli->opts.output == TM_OUTPUT_JSON) {
 		json_t *j = json_pack("{s:s, s:s, s:s%}", "name", m.name, "created", m.created, "value", value.data, value.len);
-		rc = print_json(c->cli, j);
+		char *dump = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+		if (dump)
+			fprintf(c->cli->out, "%s\n", dump);
+		else
+			rc = tm_err_set(&c->cli->err, TM_ERROR, "out of memory");
+		/* both copies hold the value */
+		if (dump)
+			tm_wipe(dump, strlen(dump));
 		if (j)
 			tm_wipe((char *)json_string_value(json_object_get(j, "value")), value.len);
+		free(dump);
 		json_decref(j);
 	} else {
 		fwrite(value.data, 1, value.len, c->cli->out);

@@ -189,6 +189,22 @@ int tm_secret_default_key_path(struct tm_buf *out, const char *env, const char *
 	return tm_err_set(err, TM_ENOTFOUND, "neither XDG_CONFIG_HOME nor HOME is set: name the key file with --key-file");
 }
 
+int tm_secret_key_open(struct tm_secret_key **out, const struct tm_secret_key_source *src, struct tm_err *err)
+{
+	struct tm_buf path = TM_BUF_INIT("key path", 4096);
+	const char *named = src->key_file && *src->key_file ? src->key_file : src->env_key_file;
+	int rc;
+
+	if (named && *named)
+		return tm_secret_key_load(out, named, err);
+	if ((rc = tm_secret_default_key_path(&path, src->env, src->xdg_config_home, src->home, err)) == 0 &&
+	    (rc = tm_secret_key_load(out, path.data, err)) == TM_ENOTFOUND)
+		tm_err_wrap(err, "no private key for environment '%s' at its default place: pass --key-file or set "
+			    "TARMAC_KEY_FILE", src->env);
+	tm_buf_release(&path);
+	return rc;
+}
+
 /* mkdir -p with mode for the directories it makes. */
 static int make_dirs(const char *path, mode_t mode, struct tm_err *err)
 {

@@ -193,3 +193,39 @@ Test(secret_key, keygen_makes_the_key_directory_private)
 	cr_assert_eq(st.st_mode & 0777, 0700);
 	tu_rmdir(root);
 }
+
+Test(secret_key, key_open_prefers_the_flag_then_the_variable_then_the_default)
+{
+	struct env a, b;
+	struct tm_secret_key *k = NULL;
+	struct tm_err err;
+	char cfg[600], dflt[700];
+	struct tm_secret_key_source src = { .env = "dev", .xdg_config_home = cfg };
+
+	env_make(&a);
+	env_make_named(&b, "prod");
+	snprintf(cfg, sizeof(cfg), "%s/cfg", a.root);
+	tm_err_init(&err);
+	cr_assert_eq(tm_secret_key_open(&k, &src, &err), TM_ENOTFOUND);
+	cr_assert(strstr(tm_err_msg(&err), "pass --key-file or set TARMAC_KEY_FILE") != NULL, "%s", tm_err_msg(&err));
+	snprintf(dflt, sizeof(dflt), "%s/tarmac", cfg);
+	cr_assert_eq(mkdir(cfg, 0700), 0);
+	cr_assert_eq(mkdir(dflt, 0700), 0);
+	snprintf(dflt, sizeof(dflt), "%s/tarmac/keys", cfg);
+	cr_assert_eq(mkdir(dflt, 0700), 0);
+	snprintf(dflt, sizeof(dflt), "%s/tarmac/keys/dev.key", cfg);
+	cr_assert_eq(rename(a.key, dflt), 0);
+	cr_assert_eq(tm_secret_key_open(&k, &src, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_str_eq(tm_secret_key_id(k), a.id);
+	tm_secret_key_free(k);
+	src.env_key_file = b.key;
+	cr_assert_eq(tm_secret_key_open(&k, &src, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_str_eq(tm_secret_key_id(k), b.id);
+	tm_secret_key_free(k);
+	src.key_file = dflt;
+	cr_assert_eq(tm_secret_key_open(&k, &src, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_str_eq(tm_secret_key_id(k), a.id);
+	tm_secret_key_free(k);
+	env_drop(&a);
+	env_drop(&b);
+}
