@@ -57,6 +57,15 @@ const sources = [_][]const u8{
     "src/cli/render_opts.c",
     "src/cli/cmd_apply.c",
     "src/cli/cmd_release.c",
+    "src/secret/format.c",
+    "src/secret/key.c",
+    "src/secret/seal.c",
+    "src/secret/gen.c",
+    "src/secret/openssh.c",
+    "src/secret/store.c",
+    "src/secret/objects.c",
+    "src/secret/kubeseal.c",
+    "src/cli/cmd_secrets.c",
 };
 const entry = "src/cli/entry.c";
 
@@ -81,6 +90,13 @@ const test_sources = [_][]const u8{
     "tests/kube/test_exec.c",
     "tests/apply/test_objdiff.c",
     "tests/release/test_record.c",
+    "tests/secret/test_key.c",
+    "tests/secret/test_seal.c",
+    "tests/secret/test_gen.c",
+    "tests/secret/test_store.c",
+    "tests/secret/test_objects.c",
+    "tests/secret/test_kubeseal.c",
+    "tests/secret/test_cli_secrets.c",
 };
 
 // Link order matters for static archives: users before what they use.
@@ -224,6 +240,8 @@ const headers = [_][]const u8{
     "include/tarmac/render.h",
     "include/tarmac/apply.h",
     "include/tarmac/release.h",
+    "include/tarmac/secret.h",
+    "src/secret/secret_private.h",
     "src/apply/ready.h",
     "src/apply/reason.h",
     "src/apply/objdiff.h",
@@ -232,6 +250,7 @@ const headers = [_][]const u8{
     "src/render/tmpl.h",
     "src/cli/cli.h",
     "tests/testutil.h",
+    "tests/secret/helpers.h",
 };
 
 fn pkgConfig(b: *std.Build) ?[]const []const u8 {

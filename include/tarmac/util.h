@@ -34,9 +34,14 @@ enum tm_code {
 	TM_EINVALID = -7,    /* bad input: file:line:col says where */
 	TM_ELOCKED = -8,     /* a lock is held by someone else */
 	TM_ELIMIT = -9,      /* a size cap was hit */
-	TM_EINTERRUPTED = -10 /* the user asked us to stop (Ctrl-C) */
+	TM_EINTERRUPTED = -10, /* the user asked us to stop (Ctrl-C) */
+	/* Key and sealed files: "wrong key", "corrupt" and "unsupported" must read apart
+	 * (STYLE.md, signify): each asks the user for a different fix. */
+	TM_EWRONGKEY = -11,  /* sealed to another key than the one given */
+	TM_ECORRUPT = -12,   /* a key or sealed file was altered, truncated or is not one */
+	TM_EVERSION = -13    /* a file format version or algorithm this tarmac does not read */
 };
-#define TM_CODE_MIN TM_EINTERRUPTED
+#define TM_CODE_MIN TM_EVERSION
 
 /* "not found", "conflict", ...; "unknown" for a code outside the table. */
 const char *tm_code_name(int code);

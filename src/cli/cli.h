@@ -11,6 +11,7 @@
 #include "tarmac/exitcode.h"
 #include "tarmac/kube.h"
 #include "tarmac/render.h"
+#include "tarmac/secret.h"
 #include "tarmac/util.h"
 
 enum tm_output { TM_OUTPUT_TEXT, TM_OUTPUT_JSON };
@@ -205,5 +206,21 @@ int tm_cmd_rollback(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
 int tm_cmd_history(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
 int tm_cmd_status(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
 int tm_cmd_uninstall(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
+
+struct tm_secrets_cmd_opts {
+	struct tm_render_args r;     /* --env, and values for kubeseal and external */
+	const char *dir;             /* --dir: the environment's secrets directory */
+	const char *out;             /* keygen --out */
+	const char *key_file;        /* --key-file */
+	const char *known_hosts;     /* init --known-hosts */
+	bool force[TM_SECRET_COUNT]; /* init --force NAME */
+	bool reveal, finish, rollback;
+	const char *cert;            /* kubeseal --cert */
+	const char *secret_file;     /* kubeseal --secret-file */
+	enum tm_kubeseal_scope scope;
+};
+extern const struct tm_optspec tm_secrets_cmd_optspecs[];
+int tm_secrets_cmd_set_opt(void *opts, int id, const char *value, struct tm_err *err);
+int tm_cmd_secrets(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
 
 #endif

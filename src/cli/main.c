@@ -192,6 +192,30 @@ const struct tm_cmd tm_commands[] = {
 		.run = tm_cmd_values,
 	},
 	{
+		.name = "secrets",
+		.summary = "make, seal, list, show and rotate the environment's secrets",
+		.synopsis = "tarmac secrets keygen|init|list|show NAME|rotate NAME|kubeseal|external --env ENV [--dir DIR] "
+			    "[--key-file PATH] [...]",
+		.description = "Secrets are generated once, sealed to the environment's public key in "
+			       "secrets/<env>/ (commit it) and never changed unless asked. 'keygen' makes the "
+			       "environment's X25519 key pair: recipient.pub in the secrets directory, the private "
+			       "key 0600 outside the repository (--out). 'init' generates every missing secret "
+			       "(fernet-key, api-secret-key, jwt-secret, webserver-secret-key, db-password, "
+			       "redis-password, admin-password, git-ssh-key; --known-hosts FILE stores the git "
+			       "server's host keys); --force NAME regenerates one and says what breaks. 'list' shows "
+			       "name, creation time and fingerprint, without the private key. 'show NAME --reveal' "
+			       "prints one value. 'rotate fernet' stages a new Fernet key in front of the old one "
+			       "and '--finish' drops the old one; other secrets get a new value at once, the old "
+			       "kept for '--rollback'. 'kubeseal --cert FILE' prints the environment's Kubernetes "
+			       "Secrets as Bitnami SealedSecrets (or seals --secret-file). 'external' lists the "
+			       "Secrets the values say exist already. The private key comes from --key-file ('-': "
+			       "standard input), TARMAC_KEY_FILE, or keygen's default path. See docs/secrets.md.",
+		.opts = tm_secrets_cmd_optspecs,
+		.set_opt = tm_secrets_cmd_set_opt,
+		.opts_size = sizeof(struct tm_secrets_cmd_opts),
+		.run = tm_cmd_secrets,
+	},
+	{
 		.name = "version",
 		.summary = "print tarmac's version, build, linked libraries and the cluster's version",
 		.synopsis = "tarmac version [--client] [-o json]",

@@ -19,6 +19,9 @@ static const char *const code_names[] = {
 	[-TM_ELOCKED] = "locked",
 	[-TM_ELIMIT] = "limit exceeded",
 	[-TM_EINTERRUPTED] = "interrupted",
+	[-TM_EWRONGKEY] = "wrong key",
+	[-TM_ECORRUPT] = "corrupt",
+	[-TM_EVERSION] = "unsupported version",
 };
 
 const char *tm_code_name(int code)

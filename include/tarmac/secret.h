@@ -1,0 +1,239 @@
+/* secret: the environment's key pair, secrets generated once and sealed at rest in
+ * secrets/<env>/, the Kubernetes Secrets made from them, and Bitnami SealedSecrets.
+ * Formats and the threat model: docs/secrets.md. Never logs, prints or writes a
+ * secret's plaintext; unsealed values live in memory that is wiped when freed.
+ * Errors distinct for files: TM_EWRONGKEY, TM_ECORRUPT, TM_EVERSION (util.h). */
+#ifndef TARMAC_SECRET_H
+#define TARMAC_SECRET_H
+
+#include <jansson.h>
+
+#include "tarmac/util.h"
+
+#define TM_SECRET_KEY_ID_LEN 16  /* hex characters: the first 8 bytes of SHA-256(public key) */
+#define TM_SECRET_MAX_FILE (1u << 20) /* one key or sealed file */
+#define TM_SECRET_MAX_VALUE (64u << 10) /* one secret's plaintext */
+
+/* ------------------------------------------------------------------ the secrets */
+
+/* What `tarmac secrets init` keeps per environment. Names are the file names
+ * (<name>.sealed) and what list, show and rotate take. */
+enum tm_secret_id {
+	TM_SECRET_FERNET_KEY,           /* "fernet-key": 32 random bytes, URL-safe base64 (44) */
+	TM_SECRET_API_SECRET_KEY,       /* "api-secret-key" */
+	TM_SECRET_JWT_SECRET,           /* "jwt-secret" */
+	TM_SECRET_WEBSERVER_SECRET_KEY, /* "webserver-secret-key": Airflow 2 */
+	TM_SECRET_DB_PASSWORD,          /* "db-password": the metadata database user's */
+	TM_SECRET_REDIS_PASSWORD,       /* "redis-password": the Celery broker's */
+	TM_SECRET_ADMIN_PASSWORD,       /* "admin-password": the first Airflow user's */
+	TM_SECRET_GIT_SSH_KEY,          /* "git-ssh-key": OpenSSH ed25519 private key text */
+	TM_SECRET_COUNT
+};
+
+/* "fernet-key", ...; NULL outside the enum. */
+const char *tm_secret_name(enum tm_secret_id id);
+/* A name or a short alias ("fernet", "jwt") into *out. TM_ENOTFOUND for others. */
+int tm_secret_lookup(const char *name, enum tm_secret_id *out);
+/* What stops working when the secret changes: for --force and rotate warnings. */
+const char *tm_secret_breaks(enum tm_secret_id id);
+
+/* A new value for id (for git-ssh-key the private key; comment goes into it),
+ * appended to out. Wipe out after use (tm_buf_wipe). */
+int tm_secret_generate(struct tm_buf *out, enum tm_secret_id id, const char *comment, struct tm_err *err);
+
+/* The "ssh-ed25519 AAAA... comment" line of an OpenSSH private key made by
+ * tm_secret_generate. TM_ECORRUPT for anything but an unencrypted ed25519 key. */
+int tm_secret_ssh_public_line(struct tm_buf *out, const char *private_key, size_t len, struct tm_err *err);
+
+/* ------------------------------------------------------------------ keys */
+
+/* The environment's public recipient key (secrets/<env>/recipient.pub) and its
+ * private key (0600, outside the repository). The private key is wiped when freed. */
+struct tm_secret_recipient;
+struct tm_secret_key;
+
+struct tm_secret_keygen_opts {
+	const char *env;            /* recorded in both files */
+	const char *recipient_path; /* written 0644; must not exist */
+	const char *key_path;       /* written 0600 (its directory made 0700); must not exist */
+	int64_t now;                /* creation time (Unix seconds); 0: the clock */
+};
+/* Makes an X25519 key pair and writes both files atomically; key_id gets the key id.
+ * TM_ECONFLICT when either file exists (overwriting would orphan sealed secrets). */
+int tm_secret_keygen(char key_id[TM_SECRET_KEY_ID_LEN + 1], const struct tm_secret_keygen_opts *o,
+		     struct tm_err *err);
+
+/* $XDG_CONFIG_HOME/tarmac/keys/<env>.key, else $HOME/.config/tarmac/keys/<env>.key
+ * (either may be NULL). TM_ENOTFOUND when neither is set. */
+int tm_secret_default_key_path(struct tm_buf *out, const char *env, const char *xdg_config_home,
+			       const char *home, struct tm_err *err);
+
+/* Parse a recipient or private key file's text; name is for messages ("file:line").
+ * Errors: TM_ECORRUPT (malformed, truncated, key id not matching the key),
+ * TM_EVERSION (format version or algorithm), TM_EINVALID (the other kind of file). */
+int tm_secret_recipient_parse(struct tm_secret_recipient **out, const char *text, size_t len, const char *name,
+			      struct tm_err *err);
+int tm_secret_key_parse(struct tm_secret_key **out, const char *text, size_t len, const char *name,
+			struct tm_err *err);
+/* Read and parse. The private key file is refused when group or others may access it
+ * (TM_EINVALID, naming the chmod); "-" reads standard input. */
+int tm_secret_recipient_load(struct tm_secret_recipient **out, const char *path, struct tm_err *err);
+int tm_secret_key_load(struct tm_secret_key **out, const char *path, struct tm_err *err);
+/* Where the private key comes from, most specific first; the caller fills the
+ * environment's parts (modules read no environment variables). */
+struct tm_secret_key_source {
+	const char *key_file;        /* --key-file; "-": standard input */
+	const char *env_key_file;    /* $TARMAC_KEY_FILE */
+	const char *env;             /* the environment, for the default path */
+	const char *xdg_config_home; /* $XDG_CONFIG_HOME */
+	const char *home;            /* $HOME */
+};
+/* Loads the first key named: key_file, env_key_file, then the default path. A missing
+ * default key is TM_ENOTFOUND saying how to name one. */
+int tm_secret_key_open(struct tm_secret_key **out, const struct tm_secret_key_source *src, struct tm_err *err);
+void tm_secret_recipient_free(struct tm_secret_recipient *r);
+void tm_secret_key_free(struct tm_secret_key *k);
+/* The 16-hex key id; borrowed. */
+const char *tm_secret_recipient_id(const struct tm_secret_recipient *r);
+const char *tm_secret_key_id(const struct tm_secret_key *k);
+
+/* ------------------------------------------------------------------ sealed files */
+
+/* What a sealed file's header says: readable without the private key. The
+ * fingerprint is SHA-256 of the ciphertext, so it tells files apart and shows
+ * tampering but says nothing about the value. */
+struct tm_secret_meta {
+	char name[64];        /* "fernet-key" */
+	char created[32];     /* RFC 3339 UTC: when this value was sealed */
+	char key_id[TM_SECRET_KEY_ID_LEN + 1];
+	char fingerprint[72]; /* "sha256:<64 hex>" */
+};
+
+/* The text of a sealed file holding value for recipient r; appended to out.
+ * created is an RFC 3339 time (NULL: now). */
+int tm_secret_seal(struct tm_buf *out, const struct tm_secret_recipient *r, const char *name, const char *created,
+		   const void *value, size_t len, struct tm_err *err);
+/* Parses a sealed file's header and checks its body against the fingerprint,
+ * without a key. Errors: TM_ECORRUPT, TM_EVERSION, each with name:line. */
+int tm_secret_inspect(struct tm_secret_meta *out, const char *text, size_t len, const char *name,
+		      struct tm_err *err);
+/* Opens a sealed file with k; the plaintext is appended to out (wipe it after use),
+ * meta (may be NULL) gets the header. TM_EWRONGKEY when sealed to another key, else
+ * as tm_secret_inspect; a body that does not open or does not match its header is
+ * TM_ECORRUPT. */
+int tm_secret_unseal(struct tm_buf *out, struct tm_secret_meta *meta, const struct tm_secret_key *k,
+		     const char *text, size_t len, const char *name, struct tm_err *err);
+
+/* ------------------------------------------------------------------ secrets/<env>/ */
+
+/* Every <name>.sealed and <name>.previous.sealed in dir, sorted by file name, each
+ * inspected (no key needed). *out is a new array the caller frees. */
+struct tm_secret_listed {
+	char file[96]; /* "fernet-key.previous.sealed" */
+	bool previous;
+	struct tm_secret_meta meta;
+};
+int tm_secret_list(struct tm_secret_listed **out, size_t *n, const char *dir, struct tm_err *err);
+
+enum tm_secret_action { TM_SECRET_KEPT, TM_SECRET_GENERATED, TM_SECRET_REGENERATED };
+
+struct tm_secret_init_opts {
+	const char *dir;              /* secrets/<env>/ with recipient.pub */
+	const char *env;              /* for the deploy key's comment */
+	const char *known_hosts_path; /* copied to <dir>/known_hosts when set */
+	bool force[TM_SECRET_COUNT];  /* regenerate these even when present */
+	int64_t now;                  /* 0: the clock */
+};
+/* Generates and seals every missing secret (and the forced ones; the value they
+ * replace is kept as <name>.previous.sealed). Never needs the private key.
+ * actions[id] says what happened. The deploy key's public line goes to
+ * <dir>/git-ssh-key.pub. TM_ENOTFOUND without recipient.pub. */
+int tm_secret_init(enum tm_secret_action actions[TM_SECRET_COUNT], const struct tm_secret_init_opts *o,
+		   struct tm_err *err);
+
+enum tm_secret_rotate_step {
+	TM_ROTATE_START,    /* fernet-key: stage "new,old"; others: new value, old kept as previous */
+	TM_ROTATE_FINISH,   /* fernet-key only: drop the old key ("new") */
+	TM_ROTATE_ROLLBACK, /* swap <name>.sealed and <name>.previous.sealed */
+};
+/* Rotates one secret in dir. key is needed for fernet-key's start and finish (the
+ * stored value is read) and ignored otherwise. TM_ECONFLICT for a fernet start with
+ * a rotation already staged or a finish with none; TM_ENOTFOUND without the secret
+ * (or, for rollback, without a previous value). */
+int tm_secret_rotate(const char *dir, enum tm_secret_id id, enum tm_secret_rotate_step step,
+		     const struct tm_secret_key *key, int64_t now, struct tm_err *err);
+
+/* The unsealed secrets of one environment, in memory only; wiped when freed. */
+struct tm_secret_set;
+/* Opens every current <name>.sealed of dir with key (which must be recipient.pub's
+ * pair: TM_EWRONGKEY otherwise), plus known_hosts when present. A missing secret is
+ * no error here: tm_secret_objects names it if it is needed. */
+int tm_secret_set_open(struct tm_secret_set **out, const char *dir, const struct tm_secret_key *key,
+		       struct tm_err *err);
+/* The value of id (borrowed, NUL-terminated), or TM_ENOTFOUND. */
+int tm_secret_set_get(const struct tm_secret_set *s, enum tm_secret_id id, const char **value, size_t *len);
+void tm_secret_set_free(struct tm_secret_set *s);
+
+/* ------------------------------------------------------------------ Kubernetes Secrets */
+
+/* Where the Secrets go and the effective values that say which to make. */
+struct tm_secret_target {
+	const char *release;
+	const char *namespace;
+	json_t *values; /* tm_values.tree; borrowed */
+};
+
+/* The metadata database URI: <protocol>://<user>:<password>@<host>:<port>/<db>?sslmode=<m>
+ * with user and password percent-encoded. Derived each time from the stored password
+ * and the current values (host moves, sslmode changes), never stored. */
+struct tm_secret_db {
+	const char *protocol, *user, *host, *db, *sslmode;
+	long port;
+};
+int tm_secret_db_uri(struct tm_buf *out, const struct tm_secret_db *p, const char *password, struct tm_err *err);
+/* What the values say Airflow connects to: metadataConnection, through PgBouncer
+ * (<release>-pgbouncer.<ns>:6543, database <release>-metadata) when it is enabled,
+ * the built-in PostgreSQL's Service when no host is set. Strings borrow from
+ * t->values or the arena. */
+int tm_secret_db_from_values(struct tm_secret_db *out, const struct tm_secret_target *t, struct tm_arena *a,
+			     struct tm_err *err);
+
+/* The Secrets the templates reference, as the official chart names and keys them,
+ * that tarmac makes (not those the values say exist already), each with the
+ * annotations tarmac.io/resource-policy: keep and tarmac.io/content-hash (a keyed
+ * BLAKE2b of the data, keyed from the private key: pods roll when a value changes,
+ * the hash tells nothing). *out is a new array; free it with tm_secret_objects_free.
+ * TM_ENOTFOUND naming the secret (and 'tarmac secrets init') when one is missing. */
+int tm_secret_objects(json_t **out, const struct tm_secret_set *s, const struct tm_secret_target *t,
+		      struct tm_err *err);
+/* Wipes every data and stringData value, then releases the array. NULL is fine. */
+void tm_secret_objects_free(json_t *objects);
+/* The Secrets that must exist already (for a pre-apply check): a new array of
+ * {"name", "key", "because"} (because: the values key, or why tarmac cannot make it).
+ * s may be NULL (the deploy key is then taken as present). */
+int tm_secret_external(json_t **out, const struct tm_secret_set *s, const struct tm_secret_target *t,
+		       struct tm_err *err);
+
+/* ------------------------------------------------------------------ SealedSecrets */
+
+/* A sealed-secrets controller's certificate (PEM X.509 with an RSA key). */
+struct tm_secret_cert;
+int tm_secret_cert_parse(struct tm_secret_cert **out, const char *pem, size_t len, const char *name,
+			 struct tm_err *err);
+void tm_secret_cert_free(struct tm_secret_cert *c);
+
+enum tm_kubeseal_scope { TM_KUBESEAL_STRICT, TM_KUBESEAL_NAMESPACE_WIDE, TM_KUBESEAL_CLUSTER_WIDE };
+/* "strict", "namespace-wide", "cluster-wide" */
+const char *tm_kubeseal_scope_name(enum tm_kubeseal_scope s);
+int tm_kubeseal_scope_parse(const char *s, enum tm_kubeseal_scope *out);
+
+/* One Secret (data and/or stringData) as a bitnami.com/v1alpha1 SealedSecret in
+ * kubeseal's wire format for cert: per key RSA-OAEP(SHA-256, label) of a fresh
+ * AES-256 key, then AES-256-GCM with a zero nonce. The label is "<ns>/<name>"
+ * (strict), "<ns>" or "". spec.template keeps the Secret's labels, annotations and
+ * type. *out is new. TM_EINVALID for a Secret without the name or namespace the
+ * scope needs. */
+int tm_secret_kubeseal(json_t **out, const json_t *secret, const struct tm_secret_cert *cert,
+		       enum tm_kubeseal_scope scope, struct tm_err *err);
+
+#endif

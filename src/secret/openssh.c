@@ -1,0 +1,236 @@
+/* The DAG repository's deploy key: an ed25519 key pair in OpenSSH's own private key
+ * format (PROTOCOL.key: "openssh-key-v1", cipher and KDF "none", two equal check
+ * integers, padding 1, 2, 3... to the 8-byte block), readable by ssh and git-sync. */
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "secret_private.h"
+
+#define AUTH_MAGIC "openssh-key-v1" /* written with its NUL */
+#define ARMOR_BEGIN "-----BEGIN OPENSSH PRIVATE KEY-----\n"
+#define ARMOR_END "-----END OPENSSH PRIVATE KEY-----\n"
+#define ARMOR_WRAP 70 /* what ssh-keygen writes */
+#define KEY_TYPE "ssh-ed25519"
+#define BLOCK 8 /* the "none" cipher's block size */
+#define COMMENT_MAX 256
+
+static int put_u32(struct tm_buf *b, uint32_t v, struct tm_err *err)
+{
+	unsigned char be[4] = { (unsigned char)(v >> 24), (unsigned char)(v >> 16), (unsigned char)(v >> 8),
+				(unsigned char)v };
+
+	return tm_buf_append(b, be, 4, err);
+}
+
+/* SSH "string": uint32 length, then the bytes */
+static int put_string(struct tm_buf *b, const void *p, size_t n, struct tm_err *err)
+{
+	int rc = put_u32(b, (uint32_t)n, err);
+
+	return rc < 0 ? rc : tm_buf_append(b, p, n, err);
+}
+
+static int put_cstring(struct tm_buf *b, const char *s, struct tm_err *err)
+{
+	return put_string(b, s, strlen(s), err);
+}
+
+/* string "ssh-ed25519", string pk: the public key blob */
+static int public_blob(struct tm_buf *b, const unsigned char pk[crypto_sign_PUBLICKEYBYTES], struct tm_err *err)
+{
+	int rc = put_cstring(b, KEY_TYPE, err);
+
+	return rc < 0 ? rc : put_string(b, pk, crypto_sign_PUBLICKEYBYTES, err);
+}
+
+int sec_openssh_generate(struct tm_buf *out, const char *comment, struct tm_err *err)
+{
+	unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+	struct tm_buf blob = TM_BUF_INIT("ssh key", 8192), priv = TM_BUF_INIT("ssh key", 8192);
+	struct tm_buf pub = TM_BUF_INIT("ssh public key", 1024);
+	uint32_t check;
+	int rc;
+
+	if (strlen(comment) > COMMENT_MAX || strpbrk(comment, "\r\n"))
+		return tm_err_set(err, TM_EINVALID, "ssh key comment '%s' is too long or holds a line break", comment);
+	if ((rc = sec_reserve(&blob, 8192, err)) < 0 || (rc = sec_reserve(&priv, 8192, err)) < 0)
+		goto out;
+	/* libsodium's secret key is seed || public key: the 64 bytes OpenSSH stores */
+	crypto_sign_keypair(pk, sk);
+	randombytes_buf(&check, sizeof(check));
+	if ((rc = public_blob(&pub, pk, err)) < 0)
+		goto out;
+	if ((rc = put_u32(&priv, check, err)) < 0 || (rc = put_u32(&priv, check, err)) < 0 ||
+	    (rc = public_blob(&priv, pk, err)) < 0 || (rc = put_string(&priv, sk, sizeof(sk), err)) < 0 ||
+	    (rc = put_cstring(&priv, comment, err)) < 0)
+		goto out;
+	for (unsigned char pad = 1; rc == 0 && priv.len % BLOCK; pad++)
+		rc = tm_buf_append(&priv, &pad, 1, err);
+	if (rc < 0)
+		goto out;
+	if ((rc = tm_buf_append(&blob, AUTH_MAGIC, sizeof(AUTH_MAGIC), err)) < 0 ||
+	    (rc = put_cstring(&blob, "none", err)) < 0 || (rc = put_cstring(&blob, "none", err)) < 0 ||
+	    (rc = put_cstring(&blob, "", err)) < 0 || (rc = put_u32(&blob, 1, err)) < 0 ||
+	    (rc = put_string(&blob, pub.data, pub.len, err)) < 0 || (rc = put_string(&blob, priv.data, priv.len, err)) < 0)
+		goto out;
+	if ((rc = tm_buf_puts(out, ARMOR_BEGIN, err)) < 0 ||
+	    (rc = sec_b64_append(out, blob.data, blob.len, sodium_base64_VARIANT_ORIGINAL, ARMOR_WRAP, err)) < 0)
+		goto out;
+	rc = tm_buf_puts(out, ARMOR_END, err);
+out:
+	sodium_memzero(sk, sizeof(sk));
+	tm_buf_wipe(&blob);
+	tm_buf_wipe(&priv);
+	tm_buf_release(&pub);
+	return rc;
+}
+
+/* A bounds-checked reader over the decoded key. */
+struct rd {
+	const unsigned char *p;
+	size_t n;
+	bool bad;
+};
+
+static uint32_t get_u32(struct rd *r)
+{
+	uint32_t v;
+
+	if (r->bad || r->n < 4) {
+		r->bad = true;
+		return 0;
+	}
+	v = (uint32_t)r->p[0] << 24 | (uint32_t)r->p[1] << 16 | (uint32_t)r->p[2] << 8 | r->p[3];
+	r->p += 4;
+	r->n -= 4;
+	return v;
+}
+
+static const unsigned char *get_string(struct rd *r, size_t *len)
+{
+	size_t n = get_u32(r);
+	const unsigned char *s;
+
+	if (r->bad || n > r->n) {
+		r->bad = true;
+		*len = 0;
+		return NULL;
+	}
+	s = r->p;
+	r->p += n;
+	r->n -= n;
+	*len = n;
+	return s;
+}
+
+static bool string_is(struct rd *r, const char *want)
+{
+	size_t n;
+	const unsigned char *s = get_string(r, &n);
+
+	return s && n == strlen(want) && memcmp(s, want, n) == 0;
+}
+
+/* The armored text into its decoded bytes (wiped by the caller). */
+static int dearmor(struct tm_buf *bin, const char *text, size_t len, struct tm_err *err)
+{
+	struct tm_buf b64 = TM_BUF_INIT("ssh key", 16384);
+	size_t bl = strlen(ARMOR_BEGIN), el = strlen(ARMOR_END);
+	int rc = 0;
+
+	if (len < bl + el || memcmp(text, ARMOR_BEGIN, bl) != 0 || memcmp(text + len - el, ARMOR_END, el) != 0)
+		return tm_err_set(err, TM_ECORRUPT, "not an OpenSSH private key (no BEGIN/END OPENSSH PRIVATE KEY lines)");
+	if ((rc = sec_reserve(&b64, len, err)) < 0)
+		goto out;
+	for (size_t i = bl; i < len - el; i++) {
+		if (text[i] == '\n')
+			continue;
+		if ((rc = tm_buf_append(&b64, text + i, 1, err)) < 0)
+			goto out;
+	}
+	bin->max = len;
+	if (sec_b64_decode(bin, tm_buf_cstr(&b64), b64.len, sodium_base64_VARIANT_ORIGINAL) < 0)
+		rc = tm_err_set(err, TM_ECORRUPT, "OpenSSH private key: not valid base64");
+out:
+	tm_buf_wipe(&b64);
+	return rc;
+}
+
+int tm_secret_ssh_public_line(struct tm_buf *out, const char *private_key, size_t len, struct tm_err *err)
+{
+	struct tm_buf bin = TM_BUF_INIT("ssh key", 16384);
+	const unsigned char *pubblob, *privsec, *pk, *sk, *comment;
+	size_t publen, privlen, pklen, sklen, clen, nkeys;
+	struct rd r, p;
+	int rc;
+
+	if ((rc = sec_ready(err)) < 0)
+		return rc;
+	if (len > 16384)
+		return tm_err_set(err, TM_ECORRUPT, "OpenSSH private key: larger than 16384 bytes");
+	if ((rc = dearmor(&bin, private_key, len, err)) < 0)
+		goto out;
+	r = (struct rd){ (const unsigned char *)bin.data, bin.len, false };
+	if (r.n < sizeof(AUTH_MAGIC) || memcmp(r.p, AUTH_MAGIC, sizeof(AUTH_MAGIC)) != 0) {
+		rc = tm_err_set(err, TM_ECORRUPT, "OpenSSH private key: no '" AUTH_MAGIC "' magic");
+		goto out;
+	}
+	r.p += sizeof(AUTH_MAGIC);
+	r.n -= sizeof(AUTH_MAGIC);
+	if (!string_is(&r, "none") || !string_is(&r, "none") || !string_is(&r, "")) {
+		rc = tm_err_set(err, TM_ECORRUPT, "OpenSSH private key: encrypted keys are not supported (cipher and "
+				"KDF must be 'none')");
+		goto out;
+	}
+	nkeys = get_u32(&r);
+	pubblob = get_string(&r, &publen);
+	privsec = get_string(&r, &privlen);
+	if (r.bad || nkeys != 1 || r.n != 0 || privlen % BLOCK) {
+		rc = tm_err_set(err, TM_ECORRUPT, "OpenSSH private key: truncated or malformed");
+		goto out;
+	}
+	p = (struct rd){ privsec, privlen, false };
+	if (get_u32(&p) != get_u32(&p) || p.bad) {
+		rc = tm_err_set(err, TM_ECORRUPT, "OpenSSH private key: check integers differ");
+		goto out;
+	}
+	if (!string_is(&p, KEY_TYPE)) {
+		rc = tm_err_set(err, TM_ECORRUPT, "OpenSSH private key: not an ssh-ed25519 key");
+		goto out;
+	}
+	pk = get_string(&p, &pklen);
+	sk = get_string(&p, &sklen);
+	comment = get_string(&p, &clen);
+	if (p.bad || pklen != crypto_sign_PUBLICKEYBYTES || sklen != crypto_sign_SECRETKEYBYTES ||
+	    memcmp(sk + 32, pk, 32) != 0 || clen > COMMENT_MAX || memchr(comment, '\n', clen) ||
+	    memchr(comment, '\r', clen) || memchr(comment, '\0', clen)) {
+		rc = tm_err_set(err, TM_ECORRUPT, "OpenSSH private key: malformed ed25519 key");
+		goto out;
+	}
+	for (size_t i = 0; i < p.n; i++) {
+		if (p.p[i] != (unsigned char)(i + 1) || i >= BLOCK) {
+			rc = tm_err_set(err, TM_ECORRUPT, "OpenSSH private key: bad padding");
+			goto out;
+		}
+	}
+	/* the outer public blob must be the same key */
+	{
+		struct rd q = { pubblob, publen, false };
+		size_t qlen;
+		const unsigned char *qpk;
+		if (!string_is(&q, KEY_TYPE) || !(qpk = get_string(&q, &qlen)) || q.n != 0 || qlen != pklen ||
+		    memcmp(qpk, pk, pklen) != 0) {
+			rc = tm_err_set(err, TM_ECORRUPT, "OpenSSH private key: the public key does not match the private one");
+			goto out;
+		}
+	}
+	if ((rc = tm_buf_puts(out, KEY_TYPE " ", err)) < 0 ||
+	    (rc = sec_b64_append(out, pubblob, publen, sodium_base64_VARIANT_ORIGINAL, 0, err)) < 0)
+		goto out;
+	if (clen)
+		rc = tm_buf_printf(out, err, " %.*s", (int)clen, (const char *)comment);
+out:
+	tm_buf_wipe(&bin);
+	return rc;
+}

@@ -1,0 +1,87 @@
+/* Private to secret/: the key structs and the text file format shared by key,
+ * recipient and sealed files (a versioned header, then a base64 body). */
+#ifndef TARMAC_SECRET_PRIVATE_H
+#define TARMAC_SECRET_PRIVATE_H
+
+#include <stdint.h>
+
+#include "tarmac/secret.h"
+
+#define SEC_X25519_LEN 32
+#define SEC_ALG_KEY "x25519"
+#define SEC_ALG_SEALED "x25519-xsalsa20poly1305-sealedbox"
+#define SEC_MAGIC_RECIPIENT "tarmac-recipient"
+#define SEC_MAGIC_KEY "tarmac-key"
+#define SEC_MAGIC_SEALED "tarmac-sealed"
+#define SEC_B64_WRAP 76
+#define SEC_CREATED_LEN 20 /* "2025-01-02T03:04:05Z" */
+
+struct tm_secret_recipient {
+	uint8_t pk[SEC_X25519_LEN];
+	char id[TM_SECRET_KEY_ID_LEN + 1];
+	char env[64];
+	char created[32];
+};
+
+struct tm_secret_key {
+	uint8_t sk[SEC_X25519_LEN]; /* wiped by tm_secret_key_free */
+	uint8_t pk[SEC_X25519_LEN]; /* derived from sk */
+	char id[TM_SECRET_KEY_ID_LEN + 1];
+	char env[64];
+	char created[32];
+};
+
+/* The unsealed secrets of one environment. Every buffer is reserved once and wiped
+ * when freed. */
+struct tm_secret_set {
+	struct tm_buf value[TM_SECRET_COUNT];
+	bool have[TM_SECRET_COUNT];
+	struct tm_buf known_hosts; /* empty when the environment has none */
+	/* keys tarmac.io/content-hash, derived from the private key: stable across runs,
+	 * useless to anyone without the key */
+	unsigned char hash_key[32];
+};
+
+/* sodium_init, which is safe to call any number of times. */
+int sec_ready(struct tm_err *err);
+/* First 8 bytes of SHA-256(pk) in hex. */
+void sec_key_id(char out[TM_SECRET_KEY_ID_LEN + 1], const uint8_t pk[SEC_X25519_LEN]);
+/* RFC 3339 UTC of now (0: the clock). */
+void sec_time(char out[32], int64_t now);
+bool sec_time_valid(const char *s);
+
+/* Makes room for n bytes (and the NUL) without leaving a copy of what b holds in
+ * freed memory: buffers of plaintext reserve once, up front. */
+int sec_reserve(struct tm_buf *b, size_t n, struct tm_err *err);
+/* Appends base64 of p (sodium variant) to out, a newline every wrap characters
+ * (0: one line, no newline). */
+int sec_b64_append(struct tm_buf *out, const void *p, size_t n, int variant, size_t wrap, struct tm_err *err);
+/* Decodes exactly s[0..len) (no whitespace) into out (cleared first). -1 when s is
+ * not canonical base64 of that variant. */
+int sec_b64_decode(struct tm_buf *out, const char *s, size_t len, int variant);
+
+/* One "key: value" header line, in the order the format fixes. */
+struct sec_field {
+	const char *key;
+	char *value;  /* filled by sec_parse_file */
+	size_t cap;   /* bytes of value, NUL included */
+};
+
+/* Parses "<magic> v1", the fields in order, a blank line and a base64 body (lines of
+ * at most 76 characters, each ending in a newline) decoded into body (at most
+ * body_max bytes). Errors name name:line: TM_EVERSION for a version other than 1,
+ * TM_EINVALID for another tarmac file kind, TM_ECORRUPT for the rest. */
+int sec_parse_file(const char *text, size_t len, const char *name, const char *magic, struct sec_field *fields,
+		   size_t nfields, struct tm_buf *body, size_t body_max, struct tm_err *err);
+/* Writes the header, the blank line and the wrapped base64 body. */
+int sec_write_file(struct tm_buf *out, const char *magic, const struct sec_field *fields, size_t nfields,
+		   const void *body, size_t body_len, struct tm_err *err);
+
+/* An ed25519 key pair as OpenSSH writes it (openssh-key-v1, no cipher), appended
+ * to out. */
+int sec_openssh_generate(struct tm_buf *out, const char *comment, struct tm_err *err);
+
+/* "<dir>/<file>" into out; TM_EINVALID when it does not fit. */
+int sec_path(char *out, size_t cap, const char *dir, const char *file, struct tm_err *err);
+
+#endif
