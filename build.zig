@@ -57,6 +57,7 @@ const sources = [_][]const u8{
     "src/cli/render_opts.c",
     "src/cli/cmd_apply.c",
     "src/cli/cmd_release.c",
+    "src/cli/stack_secrets.c",
     "src/secret/format.c",
     "src/secret/key.c",
     "src/secret/seal.c",
@@ -65,6 +66,7 @@ const sources = [_][]const u8{
     "src/secret/store.c",
     "src/secret/objects.c",
     "src/secret/kubeseal.c",
+    "src/secret/consumers.c",
     "src/cli/cmd_secrets.c",
 };
 const entry = "src/cli/entry.c";

@@ -236,4 +236,16 @@ int tm_kubeseal_scope_parse(const char *s, enum tm_kubeseal_scope *out);
 int tm_secret_kubeseal(json_t **out, const json_t *secret, const struct tm_secret_cert *cert,
 		       enum tm_kubeseal_scope scope, struct tm_err *err);
 
+/* Gives every pod template among objects that reads one of secrets (env, envFrom,
+ * secret or projected volumes) the annotation checksum/secret-<name> = that Secret's
+ * tarmac.io/content-hash, so a changed Secret rolls all its consumers together.
+ * *annotated (may be NULL) counts the annotations set. */
+int tm_secret_checksum_consumers(unsigned *annotated, json_t *objects, const json_t *secrets, struct tm_err *err);
+/* When s holds a staged Fernet rotation ("new,old"), *out is a Job like the stack's
+ * migration Job running 'airflow rotate-fernet-key', in the last apply phase (after
+ * the pods rolled onto both keys); otherwise *out is NULL. TM_ENOTFOUND when a rotation
+ * is staged but the stack has no migration Job to model it on. */
+int tm_secret_rotation_job(json_t **out, const json_t *objects, const struct tm_secret_set *s, const char *release,
+			   struct tm_err *err);
+
 #endif

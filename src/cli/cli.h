@@ -148,8 +148,30 @@ int tm_render_cmd_set_opt(void *opts, int id, const char *value, struct tm_err *
 int tm_cmd_render(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
 int tm_cmd_values(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
 
+/* The environment's Secrets for commands that deploy the stack (stack_secrets.c). */
+struct tm_stack_secrets {
+	const char *dir;      /* --secrets-dir (default secrets/<env>) */
+	const char *key_file; /* --key-file */
+	const char *cert;     /* --sealed-secrets-cert */
+	bool none;            /* --no-secrets */
+};
+#define TM_STACK_SECRETS_OPTSPECS                                                                             \
+	{ 'd', "secrets-dir", 0, TM_OPT_VALUE, "DIR", "the environment's sealed secrets (default secrets/ENV)" },  \
+	{ 'K', "key-file", 0, TM_OPT_VALUE, "PATH", "the environment's private key ('-': standard input; default $TARMAC_KEY_FILE, then where keygen puts it)" }, \
+	{ 'Z', "sealed-secrets-cert", 0, TM_OPT_VALUE, "FILE", "deploy Bitnami SealedSecrets sealed to this controller certificate instead of Secrets" }, \
+	{ 'N', "no-secrets", 0, TM_OPT_FLAG, NULL, "leave the environment's Secrets out (managed elsewhere)" }
+int tm_stack_secrets_set(struct tm_stack_secrets *s, int id, const char *value, struct tm_err *err);
+/* Adds the environment's Secrets (unsealed in memory; first generated, with the
+ * environment's key pair, when make) to objects, annotates their consumers, adds a
+ * staged Fernet rotation's Job, and (with a cluster) checks the Secrets the values
+ * name exist. *secrets_out: the Secret objects, to wipe with tm_secret_objects_free
+ * once the run is done (NULL when there are none). */
+int tm_cli_stack_secrets(struct tm_cli *cli, const struct tm_stack_secrets *o, const char *env, const char *release,
+			 const char *ns, json_t *values, json_t *objects, bool make, json_t **secrets_out);
+
 struct tm_apply_cmd_opts {
 	struct tm_render_args r;
+	struct tm_stack_secrets sec;
 	const char *manifests;  /* --manifests PATH|- */
 	bool dry_run;           /* --dry-run=server */
 	bool no_wait;

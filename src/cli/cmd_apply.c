@@ -11,11 +11,13 @@
 #include "cli.h"
 #include "tarmac/apply.h"
 #include "tarmac/doc.h"
+#include "tarmac/secret.h"
 
 #define MANIFEST_MAX (64u << 20)
 
 const struct tm_optspec tm_apply_cmd_optspecs[] = {
 	TM_RENDER_OPTSPECS,
+	TM_STACK_SECRETS_OPTSPECS,
 	{ 'm', "manifests", 0, TM_OPT_VALUE, "PATH", "apply these manifests (a file, a directory of .yaml/.json files, or '-') instead of the stack" },
 	{ 'D', "dry-run", 0, TM_OPT_VALUE, "MODE", "'server': the API server checks everything, nothing is stored or awaited" },
 	{ 'W', "no-wait", 0, TM_OPT_FLAG, NULL, "apply phase after phase without waiting for readiness" },
@@ -27,6 +29,7 @@ const struct tm_optspec tm_apply_cmd_optspecs[] = {
 
 const struct tm_optspec tm_diff_cmd_optspecs[] = {
 	TM_RENDER_OPTSPECS,
+	TM_STACK_SECRETS_OPTSPECS,
 	{ 'm', "manifests", 0, TM_OPT_VALUE, "PATH", "compare these manifests (file, directory or '-') instead of the stack" },
 	{ 'x', "force-conflicts", 0, TM_OPT_FLAG, NULL, "compare as if taking ownership of fields other managers own" },
 	{ 0 }
@@ -40,6 +43,11 @@ int tm_apply_cmd_set_opt(void *opts, int id, const char *value, struct tm_err *e
 	int p;
 
 	switch (id) {
+	case 'd':
+	case 'K':
+	case 'Z':
+	case 'N':
+		return tm_stack_secrets_set(&o->sec, id, value, err);
 	case 'm':
 		o->manifests = value;
 		return 0;
@@ -269,15 +277,23 @@ int tm_cli_render_for_cluster(struct tm_cli *cli, struct tm_render_args *a, json
 	return rc;
 }
 
-static int load_objects(struct tm_cli *cli, struct tm_apply_cmd_opts *o, json_t **out)
+static int load_objects(struct tm_cli *cli, struct tm_apply_cmd_opts *o, const struct tm_apply_opts *ao, json_t **out,
+			json_t **secrets)
 {
+	json_t *values = NULL;
+	int rc;
+
 	if (o->manifests) {
 		if (o->r.env || o->r.nfiles || o->r.nsets)
 			return tm_err_set(&cli->err, TM_EINVALID, "--manifests takes the objects as they are: --env, -f and "
 					  "--set do not apply to them");
 		return load_manifests(cli, o->manifests, out);
 	}
-	return tm_cli_render_for_cluster(cli, &o->r, out, NULL);
+	if ((rc = tm_cli_render_for_cluster(cli, &o->r, out, &values)) == 0)
+		rc = tm_cli_stack_secrets(cli, &o->sec, o->r.env ? o->r.env : "dev", cli->opts.release ? cli->opts.release
+					  : "airflow", ao->namespace, values, *out, false, secrets);
+	json_decref(values);
+	return rc;
 }
 
 void tm_cli_set_kube_opts(struct tm_cli *cli)
@@ -308,10 +324,8 @@ void tm_cli_fill_apply_opts(struct tm_cli *cli, const struct tm_apply_cmd_opts *
  * client reporting to the sink, the objects loaded. Returns a usage exit code (> 0,
  * nothing to undo), or 0 / a TM_E* code with the signals caught (undo them). */
 static int begin(struct tm_cli *cli, struct tm_apply_cmd_opts *o, int argc, const char *cmd, struct tm_signals *sig,
-		 json_t **objects, struct tm_apply_opts *ao)
+		 json_t **objects, json_t **secrets, struct tm_apply_opts *ao)
 {
-	int rc;
-
 	if (argc > 0) {
 		tm_render_args_release(&o->r);
 		return tm_cli_usage(cli, "%s takes no arguments (values come with -f and --set, objects with --manifests)",
@@ -319,10 +333,8 @@ static int begin(struct tm_cli *cli, struct tm_apply_cmd_opts *o, int argc, cons
 	}
 	tm_cli_catch_signals(sig);
 	tm_cli_set_kube_opts(cli);
-	if ((rc = load_objects(cli, o, objects)) < 0)
-		return rc;
 	tm_cli_fill_apply_opts(cli, o, ao);
-	return 0;
+	return load_objects(cli, o, ao, objects, secrets);
 }
 
 void tm_cli_summary_retries(char *buf, size_t n, const struct tm_kube_stats *st)
@@ -341,12 +353,12 @@ int tm_cmd_apply(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 	struct tm_apply_opts ao;
 	struct tm_apply_result res;
 	struct tm_signals sig;
-	json_t *objects = NULL;
+	json_t *objects = NULL, *secrets = NULL;
 	char retries[256];
 	int rc;
 
 	(void)argv;
-	if ((rc = begin(cli, o, argc, "apply", &sig, &objects, &ao)) > 0)
+	if ((rc = begin(cli, o, argc, "apply", &sig, &objects, &secrets, &ao)) > 0)
 		return rc;
 	if (rc < 0)
 		goto out;
@@ -364,6 +376,7 @@ int tm_cmd_apply(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 out:
 	tm_cli_restore_signals(&sig);
 	json_decref(objects);
+	tm_secret_objects_free(secrets);
 	tm_render_args_release(&o->r);
 	return rc < 0 ? tm_cli_fail(cli, &cli->err) : TM_EXIT_OK;
 }
@@ -375,13 +388,13 @@ int tm_cmd_diff(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 	struct tm_diff_summary sum = { 0 };
 	struct tm_buf out = TM_BUF_INIT("diff", 256u << 20);
 	struct tm_signals sig;
-	json_t *objects = NULL;
+	json_t *objects = NULL, *secrets = NULL;
 	bool color = cli->sink.mode == TM_SINK_TTY && !cli->opts.no_color && !getenv("NO_COLOR") &&
 		     isatty(fileno(cli->out));
 	int rc;
 
 	(void)argv;
-	if ((rc = begin(cli, o, argc, "diff", &sig, &objects, &ao)) > 0)
+	if ((rc = begin(cli, o, argc, "diff", &sig, &objects, &secrets, &ao)) > 0)
 		return rc;
 	if (rc < 0)
 		goto out;
@@ -406,6 +419,7 @@ int tm_cmd_diff(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 out:
 	tm_cli_restore_signals(&sig);
 	json_decref(objects);
+	tm_secret_objects_free(secrets);
 	tm_buf_release(&out);
 	tm_render_args_release(&o->r);
 	if (rc < 0)

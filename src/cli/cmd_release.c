@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "tarmac/release.h"
+#include "tarmac/secret.h"
 
 #define DEFAULT_HISTORY_MAX 10
 
@@ -22,6 +23,7 @@
 
 const struct tm_optspec tm_deploy_cmd_optspecs[] = {
 	TM_RENDER_OPTSPECS,
+	TM_STACK_SECRETS_OPTSPECS,
 	WAIT_OPTSPECS,
 	LOCK_OPTSPECS,
 	HISTORY_OPTSPEC,
@@ -201,7 +203,7 @@ static int deploy(struct tm_cli *cli, struct tm_release_cmd_opts *o, int argc, e
 	struct tm_release_opts ro;
 	struct tm_release_result res = { 0 };
 	struct tm_signals sig;
-	json_t *objects = NULL, *values = NULL;
+	json_t *objects = NULL, *values = NULL, *secrets = NULL;
 	int64_t start = tm_now_ms();
 	int rc;
 
@@ -216,7 +218,8 @@ static int deploy(struct tm_cli *cli, struct tm_release_cmd_opts *o, int argc, e
 	tm_cli_catch_signals(&sig);
 	tm_cli_set_kube_opts(cli);
 	fill_opts(cli, o, command, &ro);
-	if ((rc = tm_cli_render_for_cluster(cli, &o->a.r, &objects, &values)) < 0)
+	if ((rc = tm_cli_render_for_cluster(cli, &o->a.r, &objects, &values)) < 0 ||
+	    (rc = tm_cli_stack_secrets(cli, &o->a.sec, ro.env, ro.name, ro.ns, values, objects, !ro.dry_run, &secrets)) < 0)
 		goto out;
 	rc = tm_release_deploy(&res, cli->kube, mode, objects, values, &ro, &cli->err);
 	if (!res.unchanged && (res.revision || res.apply.objects))
@@ -226,6 +229,7 @@ out:
 	tm_cli_restore_signals(&sig);
 	json_decref(objects);
 	json_decref(values);
+	tm_secret_objects_free(secrets);
 	tm_render_args_release(&o->a.r);
 	return rc < 0 ? tm_cli_fail(cli, &cli->err) : TM_EXIT_OK;
 }

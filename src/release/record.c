@@ -90,11 +90,16 @@ json_t *tm_record_redact_values(const json_t *values)
  * each value's bytes, so a change shows without the value. */
 static json_t *secret_for_record(const json_t *secret)
 {
-	json_t *copy = json_deep_copy(secret), *hashes = json_object(), *v;
+	json_t *copy = json_object(), *hashes = json_object(), *v;
 	const char *key;
 
 	if (!copy || !hashes)
 		goto oom;
+	/* only what is not data is copied: no stray copy of a value outlives the run */
+	json_object_foreach((json_t *)secret, key, v)
+		if (strcmp(key, "data") != 0 && strcmp(key, "stringData") != 0 &&
+		    json_object_set_new(copy, key, json_deep_copy(v)) < 0)
+			goto oom;
 	json_object_foreach(json_object_get(secret, "data"), key, v) {
 		const char *b64 = json_string_value(v);
 		size_t cap = b64 ? strlen(b64) : 0, len = 0;
@@ -119,8 +124,6 @@ static json_t *secret_for_record(const json_t *secret)
 		snprintf(tagged, sizeof(tagged), "sha256:%s", hex);
 		json_object_set_new(hashes, key, json_string(tagged));
 	}
-	json_object_del(copy, "data");
-	json_object_del(copy, "stringData");
 	if (json_object_set_new(copy, "dataHashes", hashes) < 0)
 		goto oom_nohashes;
 	return copy;

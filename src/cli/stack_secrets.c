@@ -1,0 +1,249 @@
+/* The environment's Secrets joined to the rendered stack: generated and sealed on
+ * first use (up, install, upgrade), unsealed in memory with the private key, their
+ * consumers annotated, a staged Fernet rotation's Job added, Secrets named in values
+ * checked to exist. Files and keys are read here because render reads none. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "tarmac/doc.h"
+#include "tarmac/secret.h"
+
+int tm_stack_secrets_set(struct tm_stack_secrets *s, int id, const char *value, struct tm_err *err)
+{
+	switch (id) {
+	case 'd':
+		s->dir = value;
+		return 0;
+	case 'K':
+		s->key_file = value;
+		return 0;
+	case 'Z':
+		s->cert = value;
+		return 0;
+	case 'N':
+		s->none = true;
+		return 0;
+	}
+	return tm_err_set(err, TM_EINVALID, "unknown option");
+}
+
+static void say(struct tm_cli *cli, enum tm_level lvl, const char *fmt, ...) TM_PRINTF(3, 4);
+static void say(struct tm_cli *cli, enum tm_level lvl, const char *fmt, ...)
+{
+	char msg[1200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	tm_sink_event(&cli->sink, &(struct tm_event){ .level = lvl, .kind = "secrets", .msg = msg });
+}
+
+/* mkdir -p, for secrets/<env> on first use. */
+static int make_dirs(const char *dir, struct tm_err *err)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s", dir);
+	for (char *p = path + 1;; p++) {
+		if (*p == '/' || !*p) {
+			char c = *p;
+
+			*p = '\0';
+			if (mkdir(path, 0755) < 0 && errno != EEXIST)
+				return tm_err_errno(err, errno, "create '%s'", path);
+			*p = c;
+			if (!c)
+				return 0;
+		}
+	}
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+/* First use of an environment: its key pair, then every secret. */
+static int generate(struct tm_cli *cli, const struct tm_stack_secrets *o, const char *dir, const char *env)
+{
+	struct tm_buf keypath = TM_BUF_INIT("key path", 4096);
+	enum tm_secret_action actions[TM_SECRET_COUNT];
+	struct tm_secret_init_opts io = { .dir = dir, .env = env };
+	char recipient[4200], id[TM_SECRET_KEY_ID_LEN + 1];
+	struct tm_secret_keygen_opts ko = { .env = env, .recipient_path = recipient };
+	int rc = 0, made = 0;
+
+	snprintf(recipient, sizeof(recipient), "%s/recipient.pub", dir);
+	if (!exists(recipient)) {
+		const char *key = o->key_file ? o->key_file : getenv("TARMAC_KEY_FILE");
+
+		if (key && strcmp(key, "-") == 0)
+			return tm_err_set(&cli->err, TM_EINVALID, "'%s' has no recipient.pub, and a key from standard input "
+					  "cannot be made: run 'tarmac secrets keygen --env %s' first", dir, env);
+		if (!key) {
+			if ((rc = tm_secret_default_key_path(&keypath, env, getenv("XDG_CONFIG_HOME"), getenv("HOME"),
+							     &cli->err)) < 0)
+				goto out;
+			key = keypath.data;
+		}
+		if (exists(key)) {
+			rc = tm_err_set(&cli->err, TM_ECONFLICT, "'%s' has no recipient.pub, but the private key '%s' exists: "
+					"restore recipient.pub from version control (or move the key away to start over)",
+					dir, key);
+			goto out;
+		}
+		if ((rc = make_dirs(dir, &cli->err)) < 0)
+			goto out;
+		ko.key_path = key;
+		if ((rc = tm_secret_keygen(id, &ko, &cli->err)) < 0)
+			goto out;
+		say(cli, TM_WARN, "made key %s for environment '%s': public %s (commit it), private %s (back it up: "
+		    "without it the sealed secrets cannot be opened)", id, env, recipient, key);
+	}
+	if ((rc = tm_secret_init(actions, &io, &cli->err)) < 0)
+		goto out;
+	for (int i = 0; i < TM_SECRET_COUNT; i++)
+		if (actions[i] == TM_SECRET_GENERATED) {
+			made++;
+			say(cli, TM_DEBUG, "generated and sealed '%s'", tm_secret_name((enum tm_secret_id)i));
+		}
+	if (made)
+		say(cli, TM_INFO, "generated and sealed %d secret%s into %s (existing ones are never regenerated)", made,
+		    made == 1 ? "" : "s", dir);
+out:
+	tm_buf_release(&keypath);
+	return rc;
+}
+
+/* Secrets the values name instead of tarmac's own must exist with their key. */
+static int check_external(struct tm_cli *cli, const json_t *ext, const char *ns)
+{
+	struct tm_buf missing = TM_BUF_INIT("missing", 8192);
+	size_t i, n = 0;
+	json_t *e;
+	int rc = 0;
+
+	json_array_foreach(ext, i, e) {
+		const char *name = json_string_value(json_object_get(e, "name"));
+		const char *key = json_string_value(json_object_get(e, "key"));
+		const char *because = json_string_value(json_object_get(e, "because"));
+		json_t *live = NULL;
+		char path[600];
+		struct tm_err gerr;
+		int grc;
+
+		if (!name)
+			continue;
+		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", ns, name);
+		tm_err_init(&gerr);
+		grc = tm_kube_get(cli->kube, path, &live, &gerr);
+		if (grc == 0 && (!key || tm_doc_get(live, "data", key, NULL))) {
+			json_decref(live);
+			continue;
+		}
+		json_decref(live);
+		if (grc < 0 && grc != TM_ENOTFOUND) {
+			cli->err = gerr;
+			rc = tm_err_wrap(&cli->err, "check the Secret '%s/%s' the values name", ns, name);
+			goto out;
+		}
+		if (n++ < 8 && (rc = tm_buf_printf(&missing, &cli->err, "%s'%s/%s'%s%s%s (%s)", n > 1 ? "; " : "", ns, name,
+						   grc == 0 ? " has no key '" : "", grc == 0 && key ? key : "",
+						   grc == 0 ? "'" : " does not exist", because ? because : "")) < 0)
+			goto out;
+	}
+	if (n)
+		rc = tm_err_set(&cli->err, TM_ENOTFOUND, "%zu Secret%s the values name %s missing: %s; create %s first, or "
+				"drop the values key to let tarmac generate %s", n, n == 1 ? "" : "s", n == 1 ? "is" : "are",
+				tm_buf_cstr(&missing), n == 1 ? "it" : "them", n == 1 ? "it" : "them");
+out:
+	tm_buf_release(&missing);
+	return rc;
+}
+
+/* Replaces each Secret of secrets in objects by its SealedSecret. */
+static int seal_for_controller(struct tm_cli *cli, const char *cert_path, json_t *secrets)
+{
+	struct tm_buf pem = TM_BUF_INIT("certificate", 1u << 20);
+	struct tm_secret_cert *cert = NULL;
+	size_t i;
+	json_t *s;
+	int rc;
+
+	if ((rc = tm_file_read(&pem, cert_path, 1u << 20, &cli->err)) < 0 ||
+	    (rc = tm_secret_cert_parse(&cert, pem.data, pem.len, cert_path, &cli->err)) < 0)
+		goto out;
+	json_array_foreach(secrets, i, s) {
+		json_t *sealed = NULL;
+
+		if ((rc = tm_secret_kubeseal(&sealed, s, cert, TM_KUBESEAL_STRICT, &cli->err)) < 0)
+			goto out;
+		json_array_set_new(secrets, i, sealed);
+	}
+out:
+	tm_secret_cert_free(cert);
+	tm_buf_release(&pem);
+	return rc;
+}
+
+int tm_cli_stack_secrets(struct tm_cli *cli, const struct tm_stack_secrets *o, const char *env, const char *release,
+			 const char *ns, json_t *values, json_t *objects, bool make, json_t **secrets_out)
+{
+	struct tm_secret_key_source src = { .key_file = o->key_file, .env_key_file = getenv("TARMAC_KEY_FILE"), .env = env,
+					    .xdg_config_home = getenv("XDG_CONFIG_HOME"), .home = getenv("HOME") };
+	struct tm_secret_target target = { .release = release, .namespace = ns, .values = values };
+	struct tm_secret_key *key = NULL;
+	struct tm_secret_set *set = NULL;
+	json_t *secrets = NULL, *ext = NULL, *job = NULL;
+	char dir[4096], recipient[4200];
+	unsigned annotated = 0;
+	int rc = 0;
+
+	*secrets_out = NULL;
+	if (o->none)
+		return 0;
+	snprintf(dir, sizeof(dir), "%s%s", o->dir ? o->dir : "secrets/", o->dir ? "" : env);
+	snprintf(recipient, sizeof(recipient), "%s/recipient.pub", dir);
+	if (make && (rc = generate(cli, o, dir, env)) < 0)
+		goto out;
+	if (!exists(recipient)) {
+		say(cli, TM_INFO, "no sealed secrets in '%s': the stack's Secrets are left out ('tarmac up' makes them, or "
+		    "'tarmac secrets keygen' and 'init')", dir);
+		goto out;
+	}
+	if ((rc = tm_secret_key_open(&key, &src, &cli->err)) < 0 || (rc = tm_secret_set_open(&set, dir, key, &cli->err)) < 0 ||
+	    (rc = tm_secret_objects(&secrets, set, &target, &cli->err)) < 0 ||
+	    (rc = tm_secret_external(&ext, set, &target, &cli->err)) < 0 ||
+	    (rc = tm_secret_rotation_job(&job, objects, set, release, &cli->err)) < 0) {
+		tm_err_wrap(&cli->err, "secrets of environment '%s'", env);
+		goto out;
+	}
+	if (cli->kube && (rc = check_external(cli, ext, ns)) < 0)
+		goto out;
+	if ((rc = tm_secret_checksum_consumers(&annotated, objects, secrets, &cli->err)) < 0)
+		goto out;
+	if (o->cert && (rc = seal_for_controller(cli, o->cert, secrets)) < 0)
+		goto out;
+	if (json_array_extend(objects, secrets) < 0 || (job && json_array_append(objects, job) < 0)) {
+		rc = tm_err_set(&cli->err, TM_ERROR, "out of memory");
+		goto out;
+	}
+	say(cli, TM_DEBUG, "%zu %s from '%s', %u pod template annotation%s%s", json_array_size(secrets),
+	    o->cert ? "SealedSecrets" : "Secrets", dir, annotated, annotated == 1 ? "" : "s",
+	    job ? "; a Fernet key rotation is staged: its Job runs after the workloads" : "");
+	*secrets_out = secrets;
+	secrets = NULL;
+out:
+	tm_secret_objects_free(secrets);
+	tm_secret_set_free(set);
+	tm_secret_key_free(key);
+	json_decref(ext);
+	json_decref(job);
+	return rc;
+}
