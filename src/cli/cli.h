@@ -138,16 +138,6 @@ int tm_version_set_opt(void *opts, int id, const char *value, struct tm_err *err
 int tm_cmd_help(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
 int tm_cmd_version(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
 
-struct tm_render_cmd_opts {
-	struct tm_render_args r;
-	const char *output_dir; /* render --output-dir */
-};
-extern const struct tm_optspec tm_render_cmd_optspecs[];
-extern const struct tm_optspec tm_values_cmd_optspecs[];
-int tm_render_cmd_set_opt(void *opts, int id, const char *value, struct tm_err *err);
-int tm_cmd_render(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
-int tm_cmd_values(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
-
 /* The environment's Secrets for commands that deploy the stack (stack_secrets.c). */
 struct tm_stack_secrets {
 	const char *dir;      /* --secrets-dir (default secrets/<env>) */
@@ -168,6 +158,18 @@ int tm_stack_secrets_set(struct tm_stack_secrets *s, int id, const char *value, 
  * once the run is done (NULL when there are none). */
 int tm_cli_stack_secrets(struct tm_cli *cli, const struct tm_stack_secrets *o, const char *env, const char *release,
 			 const char *ns, json_t *values, json_t *objects, bool make, json_t **secrets_out);
+
+struct tm_render_cmd_opts {
+	struct tm_render_args r;
+	const char *output_dir; /* render --output-dir */
+	struct tm_stack_secrets sec;
+	bool show_secrets;      /* render --show-secrets */
+};
+extern const struct tm_optspec tm_render_cmd_optspecs[];
+extern const struct tm_optspec tm_values_cmd_optspecs[];
+int tm_render_cmd_set_opt(void *opts, int id, const char *value, struct tm_err *err);
+int tm_cmd_render(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
+int tm_cmd_values(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
 
 struct tm_apply_cmd_opts {
 	struct tm_render_args r;

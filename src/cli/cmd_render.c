@@ -7,10 +7,16 @@
 
 #include "cli.h"
 #include "tarmac/doc.h"
+#include "tarmac/secret.h"
+
+#include <sodium.h>
+#include <stdint.h>
 
 const struct tm_optspec tm_render_cmd_optspecs[] = {
 	TM_RENDER_OPTSPECS,
+	TM_STACK_SECRETS_OPTSPECS,
 	{ 'O', "output-dir", 0, TM_OPT_VALUE, "DIR", "write one file per object under DIR instead of standard output" },
+	{ 'V', "show-secrets", 0, TM_OPT_FLAG, NULL, "print the Secrets' values (hidden otherwise)" },
 	{ 0 }
 };
 
@@ -23,9 +29,18 @@ int tm_render_cmd_set_opt(void *opts, int id, const char *value, struct tm_err *
 {
 	struct tm_render_cmd_opts *o = opts;
 
-	if (id == 'O') {
+	switch (id) {
+	case 'O':
 		o->output_dir = value;
 		return 0;
+	case 'V':
+		o->show_secrets = true;
+		return 0;
+	case 'd':
+	case 'K':
+	case 'Z':
+	case 'N':
+		return tm_stack_secrets_set(&o->sec, id, value, err);
 	}
 	return tm_render_args_set(&o->r, id, value, err);
 }
@@ -103,6 +118,39 @@ static int print_json(struct tm_cli *cli, json_t *v)
 	return 0;
 }
 
+/* Whether the environment has sealed secrets to render (secrets/<env>/recipient.pub). */
+static bool has_secrets(const struct tm_render_cmd_opts *o)
+{
+	char path[4200];
+	struct stat st;
+
+	if (o->sec.none)
+		return false;
+	snprintf(path, sizeof(path), "secrets/%s/recipient.pub", o->r.env ? o->r.env : "dev");
+	return stat(path, &st) == 0;
+}
+
+/* Replaces every Secret value by a marker (wiping the value first): render shows
+ * them only with --show-secrets, and the marker is not base64, so output applied by
+ * hand fails instead of deploying empty Secrets. */
+static void hide_values(json_t *secrets)
+{
+	size_t i;
+	json_t *s, *v;
+	const char *key;
+
+	json_array_foreach(secrets, i, s) {
+		json_t *data = json_object_get(s, "data");
+
+		if (strcmp(json_string_value(json_object_get(s, "kind")) ?: "", "Secret") != 0)
+			continue; /* a SealedSecret holds ciphertext only */
+		json_object_foreach(data, key, v) {
+			sodium_memzero((char *)(uintptr_t)json_string_value(v), json_string_length(v));
+			json_object_set_new(data, key, json_string("<hidden: tarmac render --show-secrets>"));
+		}
+	}
+}
+
 int tm_cmd_render(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 {
 	struct tm_render_cmd_opts *o = cmdopts;
@@ -110,7 +158,7 @@ int tm_cmd_render(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 	struct tm_rendered r = { 0 };
 	struct tm_buf out = TM_BUF_INIT("rendered stack", 256u << 20);
 	size_t i;
-	json_t *obj;
+	json_t *obj, *secrets = NULL;
 	int rc;
 
 	(void)argv;
@@ -118,6 +166,17 @@ int tm_cmd_render(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 		return rc;
 	if ((rc = tm_render(&r, &ro, &cli->err)) < 0)
 		goto out;
+	if (o->sec.dir || o->sec.key_file || o->sec.cert || has_secrets(o)) {
+		size_t before = json_array_size(r.objects);
+
+		if ((rc = tm_cli_stack_secrets(cli, &o->sec, ro.env ? ro.env : "dev", ro.release ? ro.release : "airflow",
+					       ro.namespace, r.values.tree, r.objects, false, &secrets)) < 0)
+			goto out;
+		for (i = before; i < json_array_size(r.objects); i++)
+			json_array_append_new(r.sources, json_string("secrets (unsealed in memory)"));
+		if (!o->show_secrets)
+			hide_values(secrets);
+	}
 	if (o->output_dir) {
 		rc = write_dir(cli, o->output_dir, &r);
 		if (rc == 0)
@@ -134,7 +193,11 @@ int tm_cmd_render(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 	}
 	fwrite(tm_buf_cstr(&out), 1, out.len, cli->out);
 out:
-	tm_buf_release(&out);
+	if (o->show_secrets)
+		tm_buf_wipe(&out);
+	else
+		tm_buf_release(&out);
+	tm_secret_objects_free(secrets);
 	tm_rendered_release(&r);
 	tm_render_args_release(&o->r);
 	return rc < 0 ? tm_cli_fail(cli, &cli->err) : TM_EXIT_OK;
