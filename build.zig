@@ -252,6 +252,7 @@ const headers = [_][]const u8{
     "src/render/tmpl.h",
     "src/cli/cli.h",
     "tests/testutil.h",
+    "tests/clirun.h",
     "tests/secret/helpers.h",
 };
 

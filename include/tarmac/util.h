@@ -200,6 +200,11 @@ struct tm_event {
 	bool status;         /* a passing status line a TTY may overwrite in place */
 };
 typedef void (*tm_report_fn)(void *ctx, const struct tm_event *ev);
+/* Formats the message and calls fn (nothing when fn is NULL): how modules report. */
+void tm_reportf(tm_report_fn fn, void *ctx, enum tm_level lvl, const char *kind, const char *subject, bool status,
+		const char *fmt, ...) TM_PRINTF(7, 8);
+void tm_vreportf(tm_report_fn fn, void *ctx, enum tm_level lvl, const char *kind, const char *subject, bool status,
+		 const char *fmt, va_list ap) TM_PRINTF(7, 0);
 
 /* A TTY keeps the latest status of each subject on a board of lines redrawn in
  * place under the permanent lines ("scheduler: 1/2 available, pod ...: ..."). */

@@ -32,15 +32,11 @@ static void report(const struct tm_prune_opts *o, enum tm_level lvl, const char 
 static void report(const struct tm_prune_opts *o, enum tm_level lvl, const char *kind, const char *subject,
 		   const char *fmt, ...)
 {
-	char msg[600];
 	va_list ap;
 
-	if (!o->report)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	tm_vreportf(o->report, o->report_ctx, lvl, kind, subject, false, fmt, ap);
 	va_end(ap);
-	o->report(o->report_ctx, &(struct tm_event){ .level = lvl, .kind = kind, .subject = subject, .msg = msg });
 }
 
 /* "Deployment.apps" -> the served resource (any served version of the group). */

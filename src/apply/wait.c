@@ -29,17 +29,11 @@ struct waiter {
 void tm_apply_report(const struct tm_apply_opts *o, enum tm_level lvl, const char *kind, const char *subject,
 		     bool status, const char *fmt, ...)
 {
-	struct tm_event ev = { .level = lvl, .kind = kind, .subject = subject, .status = status };
-	char msg[1024];
 	va_list ap;
 
-	if (!o->report)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	tm_vreportf(o->report, o->report_ctx, lvl, kind, subject, status, fmt, ap);
 	va_end(ap);
-	ev.msg = msg;
-	o->report(o->report_ctx, &ev);
 }
 
 static size_t add_path(struct waiter *w, const char *path, bool pods, struct tm_err *err)

@@ -89,6 +89,8 @@ void tm_suggest(FILE *f, const char *word, const char *const *candidates, const 
 void tm_help_main(struct tm_cli *cli, FILE *f);
 void tm_help_cmd(const struct tm_cmd *cmd, FILE *f);
 
+/* Prints v on the results stream as indented JSON with sorted keys (deterministic). */
+int tm_cli_print_json(struct tm_cli *cli, const json_t *v);
 /* Reports a failed module call: prints err (text or JSON) and returns the exit code. */
 int tm_cli_fail(struct tm_cli *cli, struct tm_err *err);
 /* Prints a usage error and returns TM_EXIT_USAGE. */

@@ -146,16 +146,6 @@ static void fill_opts(struct tm_cli *cli, struct tm_release_cmd_opts *o, const c
 	ro->report_ctx = &cli->sink;
 }
 
-static void print_json(struct tm_cli *cli, json_t *j)
-{
-	char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-
-	if (s)
-		fprintf(cli->out, "%s\n", s);
-	free(s);
-	fflush(cli->out);
-}
-
 /* The closing line of a run that applied something. */
 static void summary(struct tm_cli *cli, const char *what, const struct tm_release_result *r, int64_t start)
 {
@@ -178,7 +168,7 @@ static void print_result(struct tm_cli *cli, const char *command, const struct t
 				      "rollbackRevision", r->rollback_revision, "pruned", r->prune.deleted, "result",
 				      tm_exit_name(tm_exit_for(rc)), "requests", tm_kube_requests(cli->kube));
 
-		print_json(cli, j);
+		tm_cli_print_json(cli, j);
 		json_decref(j);
 		return;
 	}
@@ -355,7 +345,7 @@ int tm_cmd_history(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 							   r->created, "updated", r->updated, "recordParts", r->parts,
 							   "error", r->error[0] ? r->error : NULL));
 		}
-		print_json(cli, a);
+		tm_cli_print_json(cli, a);
 		json_decref(a);
 		goto out;
 	}
@@ -388,7 +378,7 @@ int tm_cmd_status(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 	json_array_foreach(json_object_get(st, "components"), i, comp)
 		notready += !json_is_true(json_object_get(comp, "ready"));
 	if (cli->opts.output == TM_OUTPUT_JSON) {
-		print_json(cli, st);
+		tm_cli_print_json(cli, st);
 		goto out;
 	}
 	fprintf(cli->out, "release:   %s (namespace %s)\nrevision:  %d, %s, %s (%s)\nairflow:   %s%s%s%s\nlock:      %s\n",

@@ -106,18 +106,6 @@ static int prepare(struct tm_cli *cli, struct tm_render_cmd_opts *o, int argc, c
 	return rc;
 }
 
-/* Prints v as indented JSON with sorted keys (deterministic). */
-static int print_json(struct tm_cli *cli, json_t *v)
-{
-	char *s = v ? json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
-
-	if (!s)
-		return tm_err_set(&cli->err, TM_ERROR, "out of memory");
-	fprintf(cli->out, "%s\n", s);
-	free(s);
-	return 0;
-}
-
 /* Whether the environment has sealed secrets to render (secrets/<env>/recipient.pub). */
 static bool has_secrets(const struct tm_render_cmd_opts *o)
 {
@@ -184,7 +172,7 @@ int tm_cmd_render(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 		goto out;
 	}
 	if (cli->opts.output == TM_OUTPUT_JSON) {
-		rc = print_json(cli, r.objects);
+		rc = tm_cli_print_json(cli, r.objects);
 		goto out;
 	}
 	json_array_foreach(r.objects, i, obj) {
@@ -302,7 +290,7 @@ int tm_cmd_values(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 		goto out;
 	if (cli->opts.output == TM_OUTPUT_JSON) {
 		json_t *both = json_pack("{s:O, s:O}", "values", v.tree, "origins", v.origin);
-		rc = print_json(cli, both);
+		rc = tm_cli_print_json(cli, both);
 		json_decref(both);
 		goto out;
 	}

@@ -85,17 +85,6 @@ struct ctx {
 	char dir[4096];
 };
 
-static int print_json(struct tm_cli *cli, json_t *v)
-{
-	char *s = v ? json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
-
-	if (!s)
-		return tm_err_set(&cli->err, TM_ERROR, "out of memory");
-	fprintf(cli->out, "%s\n", s);
-	free(s);
-	return 0;
-}
-
 /* The private key: --key-file, else $TARMAC_KEY_FILE, else keygen's default path. */
 static int load_key(struct ctx *c, struct tm_secret_key **key)
 {
@@ -131,7 +120,7 @@ static int cmd_keygen(struct ctx *c)
 	if (c->cli->opts.output == TM_OUTPUT_JSON) {
 		json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "env", c->env, "key_id", id, "recipient", recipient,
 				      "key_file", ko.key_path);
-		rc = print_json(c->cli, j);
+		rc = tm_cli_print_json(c->cli, j);
 		json_decref(j);
 	} else {
 		fprintf(c->cli->out, "key %s for environment '%s'\n  public (commit it):  %s\n  private (0600, keep it "
@@ -172,7 +161,7 @@ static int cmd_init(struct ctx *c)
 			fprintf(c->cli->out, "%-12s %s\n", action_name(act[id]), name);
 	}
 	if (j) {
-		rc = print_json(c->cli, j);
+		rc = tm_cli_print_json(c->cli, j);
 		json_decref(j);
 	} else {
 		fprintf(c->cli->out, "sealed in %s/ (commit it)\n", c->dir);
@@ -199,7 +188,7 @@ static int cmd_list(struct ctx *c)
 							     "file", items[i].file, "previous", items[i].previous,
 							     "created", items[i].meta.created, "key_id", items[i].meta.key_id,
 							     "fingerprint", items[i].meta.fingerprint));
-		rc = print_json(c->cli, arr);
+		rc = tm_cli_print_json(c->cli, arr);
 		goto out;
 	}
 	fprintf(c->cli->out, "%-32s %-20s  %-16s  %s\n", "NAME", "CREATED", "KEY", "FINGERPRINT");
@@ -327,7 +316,7 @@ static int emit(struct tm_cli *cli, json_t *arr)
 	int rc = 0;
 
 	if (cli->opts.output == TM_OUTPUT_JSON)
-		return print_json(cli, arr);
+		return tm_cli_print_json(cli, arr);
 	json_array_foreach(arr, i, obj) {
 		if ((rc = tm_buf_puts(&out, "---\n", &cli->err)) < 0 || (rc = tm_doc_emit_yaml(&out, obj, 0, &cli->err)) < 0 ||
 		    (rc = tm_buf_puts(&out, "\n", &cli->err)) < 0)
@@ -405,7 +394,7 @@ static int cmd_external(struct ctx *c)
 	if ((rc = load_values(c, &v, &t)) < 0 || (rc = tm_secret_external(&arr, NULL, &t, &c->cli->err)) < 0)
 		goto out;
 	if (c->cli->opts.output == TM_OUTPUT_JSON) {
-		rc = print_json(c->cli, arr);
+		rc = tm_cli_print_json(c->cli, arr);
 		goto out;
 	}
 	json_array_foreach(arr, i, e)

@@ -253,6 +253,18 @@ int tm_cli_usage(struct tm_cli *cli, const char *fmt, ...)
 	return TM_EXIT_USAGE;
 }
 
+int tm_cli_print_json(struct tm_cli *cli, const json_t *v)
+{
+	char *s = v ? json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+
+	if (!s)
+		return tm_err_set(&cli->err, TM_ERROR, "out of memory");
+	fprintf(cli->out, "%s\n", s);
+	fflush(cli->out);
+	free(s);
+	return 0;
+}
+
 int tm_cli_fail(struct tm_cli *cli, struct tm_err *err)
 {
 	int code = tm_exit_for(err->code);

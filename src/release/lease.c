@@ -262,17 +262,23 @@ static void *renewer(void *arg)
 
 /* ------------------------------------------------------------------ API */
 
+static void stop_renewing(struct tm_lock *l)
+{
+	if (!l->running)
+		return;
+	pthread_mutex_lock(&l->mu);
+	l->stop = true;
+	pthread_cond_signal(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+	pthread_join(l->thread, NULL);
+	l->running = false;
+}
+
 static void lock_free(struct tm_lock *l)
 {
 	if (!l)
 		return;
-	if (l->running) {
-		pthread_mutex_lock(&l->mu);
-		l->stop = true;
-		pthread_cond_signal(&l->cv);
-		pthread_mutex_unlock(&l->mu);
-		pthread_join(l->thread, NULL);
-	}
+	stop_renewing(l);
 	pthread_mutex_destroy(&l->mu);
 	pthread_cond_destroy(&l->cv);
 	tm_kube_free(l->rk);
@@ -325,12 +331,9 @@ int tm_lock_acquire(struct tm_lock **out, struct tm_kube *k, const char *release
 					desc, (double)o->wait_ms / 1000.0);
 			goto fail;
 		}
-		if (o->report && strcmp(desc, last) != 0) {
-			char msg[700];
-
-			snprintf(msg, sizeof(msg), "waiting for the lock, held by %s", desc);
-			o->report(o->report_ctx, &(struct tm_event){ .level = TM_INFO, .kind = "lock", .subject = release,
-								     .msg = msg, .status = true });
+		if (strcmp(desc, last) != 0) {
+			tm_reportf(o->report, o->report_ctx, TM_INFO, "lock", release, true, "waiting for the lock, held by %s",
+				   desc);
 			snprintf(last, sizeof(last), "%s", desc);
 		}
 		if ((rc = tm_kube_sleep(k, 1000)) < 0) {
@@ -338,12 +341,8 @@ int tm_lock_acquire(struct tm_lock **out, struct tm_kube *k, const char *release
 			goto fail;
 		}
 	}
-	if (desc[0] && o->report) {
-		char msg[700];
-
-		snprintf(msg, sizeof(msg), "took the lock over from %s", desc);
-		o->report(o->report_ctx, &(struct tm_event){ .level = TM_WARN, .kind = "lock", .subject = release, .msg = msg });
-	}
+	if (desc[0])
+		tm_reportf(o->report, o->report_ctx, TM_WARN, "lock", release, false, "took the lock over from %s", desc);
 	/* renewals get a client of their own: the main one is busy in long waits */
 	if (o->cfg) {
 		struct tm_kube_opts ko;
@@ -387,14 +386,7 @@ int tm_lock_release(struct tm_lock *l, struct tm_kube *k, struct tm_err *err)
 	if (!l)
 		return 0;
 	/* stop renewing first: the delete below must name the last version we wrote */
-	if (l->running) {
-		pthread_mutex_lock(&l->mu);
-		l->stop = true;
-		pthread_cond_signal(&l->cv);
-		pthread_mutex_unlock(&l->mu);
-		pthread_join(l->thread, NULL);
-		l->running = false;
-	}
+	stop_renewing(l);
 	if (l->lost_flag) {
 		*err = l->renew_err;
 		rc = tm_err_wrap(err, "the lock was lost while this run held it");

@@ -23,15 +23,11 @@ static void report(const struct tm_release_opts *o, enum tm_level lvl, const cha
 	TM_PRINTF(4, 5);
 static void report(const struct tm_release_opts *o, enum tm_level lvl, const char *kind, const char *fmt, ...)
 {
-	char msg[1200];
 	va_list ap;
 
-	if (!o->report)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	tm_vreportf(o->report, o->report_ctx, lvl, kind, o->name, false, fmt, ap);
 	va_end(ap);
-	o->report(o->report_ctx, &(struct tm_event){ .level = lvl, .kind = kind, .subject = o->name, .msg = msg });
 }
 
 static void now_text(char out[40])
@@ -108,6 +104,19 @@ static struct tm_revision *find_rev(struct ctx *c, int number)
 static struct tm_revision *latest(struct ctx *c)
 {
 	return c->nrevs ? &c->revs[c->nrevs - 1] : NULL;
+}
+
+/* Records as a finished run leaves them: one deployed revision, none pending. */
+static bool settled(struct ctx *c)
+{
+	size_t deployed = 0;
+
+	for (size_t i = 0; i < c->nrevs; i++) {
+		if (c->revs[i].status == TM_REL_PENDING)
+			return false;
+		deployed += c->revs[i].status == TM_REL_DEPLOYED;
+	}
+	return deployed == 1;
 }
 
 /* The DB schema now: what the newest revision that knows it says. */
@@ -736,8 +745,10 @@ int tm_release_deploy(struct tm_release_result *out, struct tm_kube *k, enum tm_
 	if ((rc = tm_kube_discover(k, err)) < 0 || (rc = tm_applyset_label(&c.set, objects, err)) < 0 ||
 	    (rc = tm_record_digest(digest, objects, err)) < 0 || (rc = load_revs(&c, err)) < 0)
 		goto out;
-	/* nothing changed: no lock, no write (a run in progress has a pending revision) */
-	if (mode == TM_RELEASE_UP && !o->dry_run && (last = latest(&c)) && last->status == TM_REL_DEPLOYED &&
+	/* nothing changed: no lock, no write. Only when the records are settled: a run in
+	 * progress has a pending revision, and a run killed between its two status marks
+	 * left two deployed, which only the locked path's recovery repairs */
+	if (mode == TM_RELEASE_UP && !o->dry_run && settled(&c) && (last = latest(&c))->status == TM_REL_DEPLOYED &&
 	    strcmp(last->digest, digest) == 0) {
 		res.unchanged = true;
 		res.revision = last->number;

@@ -236,3 +236,24 @@ void tm_sink_log(struct tm_sink *s, enum tm_level lvl, const char *fmt, ...)
 	ev.msg = msg;
 	tm_sink_event(s, &ev);
 }
+
+void tm_vreportf(tm_report_fn fn, void *ctx, enum tm_level lvl, const char *kind, const char *subject, bool status,
+		 const char *fmt, va_list ap)
+{
+	char msg[1200];
+
+	if (!fn)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	fn(ctx, &(struct tm_event){ .level = lvl, .kind = kind, .subject = subject, .msg = msg, .status = status });
+}
+
+void tm_reportf(tm_report_fn fn, void *ctx, enum tm_level lvl, const char *kind, const char *subject, bool status,
+		const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	tm_vreportf(fn, ctx, lvl, kind, subject, status, fmt, ap);
+	va_end(ap);
+}

@@ -4,46 +4,7 @@
 #include <sodium.h>
 #include <yaml.h>
 
-#include "../testutil.h"
-#include "../../src/cli/cli.h"
-#include "tarmac/exitcode.h"
-
-struct run {
-	int rc;
-	struct tu_capture out, err;
-};
-
-/* Runs tarmac with a NULL-terminated argument list (argv[0] added). */
-static void run_tarmac(struct run *r, const char *first, ...)
-{
-	char *argv[32] = { "tarmac" };
-	int argc = 1;
-	va_list ap;
-
-	va_start(ap, first);
-	for (const char *a = first; a && argc < 31; a = va_arg(ap, const char *))
-		argv[argc++] = (char *)a;
-	va_end(ap);
-	tu_capture_start(&r->out);
-	tu_capture_start(&r->err);
-	r->rc = tm_cli_main(argc, argv, r->out.f, r->err.f);
-}
-
-static const char *out_of(struct run *r)
-{
-	return tu_capture_text(&r->out);
-}
-
-static const char *err_of(struct run *r)
-{
-	return tu_capture_text(&r->err);
-}
-
-static void done(struct run *r)
-{
-	tu_capture_end(&r->out);
-	tu_capture_end(&r->err);
-}
+#include "../clirun.h"
 
 Test(cli, help_lists_every_command_and_global_option)
 {
