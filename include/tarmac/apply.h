@@ -110,6 +110,9 @@ int tm_applyset_label(const struct tm_applyset *s, json_t *objects, struct tm_er
  * the parent's of objects to the arrays gks and nss, kept sorted and unique. */
 int tm_applyset_collect(json_t *gks, json_t *nss, const json_t *objects, const struct tm_applyset *s,
 			struct tm_err *err);
+/* Adds the strings of more_gks and more_nss (either may be NULL) to gks and nss, kept
+ * sorted and unique. */
+int tm_applyset_merge(json_t *gks, json_t *nss, const json_t *more_gks, const json_t *more_nss, struct tm_err *err);
 /* The parent's group-kinds and additional namespaces (new arrays; empty when there
  * is no parent, and *exists false). TM_ECONFLICT when another tool owns the set. */
 int tm_applyset_read(json_t **gks, json_t **nss, bool *exists, const struct tm_applyset *s, struct tm_kube *k,
@@ -129,6 +132,8 @@ struct tm_prune_opts {
 	bool dry_run;           /* say what would go; delete nothing */
 	bool wait;              /* wait until a phase's objects are gone before the next */
 	int64_t timeout_ms;     /* for those waits; 0: 5 minutes */
+	json_t *kept_gks;       /* when not NULL: the group-kinds of members kept are added (sorted) */
+	json_t *kept_nss;       /* ... and their namespaces other than the parent's */
 	tm_report_fn report;
 	void *report_ctx;
 };

@@ -70,7 +70,8 @@ struct tm_record_meta {
  * under a key that names a password, token or key. */
 int tm_record_build(json_t **out, const json_t *objects, const json_t *values, const struct tm_record_meta *m,
 		    struct tm_err *err);
-/* "sha256:<hex>" of the objects as applied (keys sorted), into out. */
+/* "sha256:<hex>" of the objects as applied (keys sorted; a SealedSecret without its
+ * ciphertext, which is new on every seal), into out. */
 int tm_record_digest(char out[72], const json_t *objects, struct tm_err *err);
 /* gzip of the record's JSON. */
 int tm_record_encode(struct tm_buf *out, const json_t *record, struct tm_err *err);
@@ -121,6 +122,9 @@ struct tm_lock_opts {
  * not waiting; TM_ETIMEOUT when waiting ran out. */
 int tm_lock_acquire(struct tm_lock **out, struct tm_kube *k, const char *release, const char *ns,
 		    const struct tm_lock_opts *o, struct tm_err *err);
+/* The namespace holding the Lease is being deleted (uninstall --purge): its vanishing
+ * ends renewal quietly instead of counting as a lost lock. */
+void tm_lock_expect_gone(struct tm_lock *l);
 /* Whether renewal failed (someone else holds it now, or it could not be renewed in time). */
 bool tm_lock_lost(const struct tm_lock *l);
 /* Stops renewing and deletes the Lease through k (only if still ours); frees l.

@@ -89,6 +89,20 @@ int tm_applyset_collect(json_t *gks, json_t *nss, const json_t *objects, const s
 	return 0;
 }
 
+int tm_applyset_merge(json_t *gks, json_t *nss, const json_t *more_gks, const json_t *more_nss, struct tm_err *err)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(more_gks, i, v)
+		if (json_is_string(v) && add_sorted(gks, json_string_value(v)) < 0)
+			return tm_err_set(err, TM_ERROR, "out of memory");
+	json_array_foreach(more_nss, i, v)
+		if (json_is_string(v) && add_sorted(nss, json_string_value(v)) < 0)
+			return tm_err_set(err, TM_ERROR, "out of memory");
+	return 0;
+}
+
 /* "a,b,c" into a sorted array. */
 static int split_list(json_t *a, const char *text)
 {

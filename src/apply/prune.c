@@ -159,6 +159,25 @@ static const char *kept_by_policy(const struct tm_kube_rsc *r, const json_t *md)
 	return NULL;
 }
 
+/* A kept member stays in the set: its group-kind and namespace stay in the inventory. */
+static int note_kept(const struct tm_prune_opts *o, const struct tm_applyset *s, const struct tm_kube_rsc *r,
+		     const char *ns, struct tm_err *err)
+{
+	char gk[300];
+	json_t *g, *n;
+	int rc;
+
+	if (!o->kept_gks || !o->kept_nss)
+		return 0;
+	snprintf(gk, sizeof(gk), "%s%s%s", r->kind, r->group[0] ? "." : "", r->group);
+	g = json_pack("[s]", gk);
+	n = ns && strcmp(ns, s->ns) != 0 ? json_pack("[s]", ns) : json_array();
+	rc = g && n ? tm_applyset_merge(o->kept_gks, o->kept_nss, g, n, err) : tm_err_set(err, TM_ERROR, "out of memory");
+	json_decref(g);
+	json_decref(n);
+	return rc;
+}
+
 static enum tm_phase member_phase(const struct tm_kube_rsc *r, const json_t *md)
 {
 	char av[200];
@@ -278,6 +297,8 @@ static int find_members(struct tm_kube *k, const struct tm_applyset *s, const js
 			if (!o->purge && (why = kept_by_policy(&l[i].rsc, md))) {
 				res->kept++;
 				report(o, TM_INFO, "kept", subject, "kept (%s)", why);
+				if ((rc = note_kept(o, s, &l[i].rsc, ns, err)) < 0)
+					goto out;
 				continue;
 			}
 			if (!(grown = realloc(m, (nm + 1) * sizeof(*m)))) {

@@ -178,8 +178,9 @@ static void print_result(struct tm_cli *cli, const char *command, const struct t
 		fprintf(cli->out, "release %s: nothing changed since revision %d; no new revision (%u requests)\n", ro->name,
 			r->revision, tm_kube_requests(cli->kube));
 	else if (ro->dry_run)
-		fprintf(cli->out, "release %s: server dry run passed (%u objects checked, %u would be pruned); nothing "
-			"recorded\n", ro->name, r->apply.objects, r->prune.deleted);
+		fprintf(cli->out, "release %s: server dry run passed (%u objects checked by the server, %u Jobs would be "
+			"replaced, %u not checked yet, %u would be pruned); nothing recorded\n", ro->name,
+			r->apply.created + r->apply.applied, r->apply.replaced, r->apply.skipped, r->prune.deleted);
 	else
 		fprintf(cli->out, "release %s: revision %d deployed\n", ro->name, r->revision);
 	fflush(cli->out);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "tarmac/apply.h"
 #include "tarmac/doc.h"
 #include "tarmac/secret.h"
 
@@ -180,11 +181,24 @@ static int seal_for_controller(struct tm_cli *cli, const char *cert_path, json_t
 	    (rc = tm_secret_cert_parse(&cert, pem.data, pem.len, cert_path, &cli->err)) < 0)
 		goto out;
 	json_array_foreach(secrets, i, s) {
-		json_t *sealed = NULL;
+		json_t *sealed = NULL, *plain;
 
 		if ((rc = tm_secret_kubeseal(&sealed, s, cert, TM_KUBESEAL_STRICT, &cli->err)) < 0)
 			goto out;
+		/* the plaintext Secret it replaces is wiped, not just freed */
+		if (!(plain = json_pack("[O]", s))) {
+			json_decref(sealed);
+			rc = tm_err_set(&cli->err, TM_ERROR, "out of memory");
+			goto out;
+		}
+		/* kept on uninstall like the Secret it stands for (the controller's Secret goes
+		 * with its SealedSecret) */
+		if (!json_is_object(tm_doc_get(sealed, "metadata", "annotations", NULL)))
+			json_object_set_new(json_object_get(sealed, "metadata"), "annotations", json_object());
+		json_object_set_new(tm_doc_get(sealed, "metadata", "annotations", NULL), TM_POLICY_ANNOTATION,
+				    json_string("keep"));
 		json_array_set_new(secrets, i, sealed);
+		tm_secret_objects_free(plain);
 	}
 out:
 	tm_secret_cert_free(cert);
@@ -208,6 +222,8 @@ int tm_cli_stack_secrets(struct tm_cli *cli, const struct tm_stack_secrets *o, c
 	*secrets_out = NULL;
 	if (o->none)
 		return 0;
+	if (o->dir && !*o->dir)
+		return tm_err_set(&cli->err, TM_EINVALID, "--secrets-dir: an empty path");
 	snprintf(dir, sizeof(dir), "%s%s", o->dir ? o->dir : "secrets/", o->dir ? "" : env);
 	snprintf(recipient, sizeof(recipient), "%s/recipient.pub", dir);
 	if (make && (rc = generate(cli, o, dir, env)) < 0)
@@ -219,14 +235,16 @@ int tm_cli_stack_secrets(struct tm_cli *cli, const struct tm_stack_secrets *o, c
 	}
 	if ((rc = tm_secret_key_open(&key, &src, &cli->err)) < 0 || (rc = tm_secret_set_open(&set, dir, key, &cli->err)) < 0 ||
 	    (rc = tm_secret_objects(&secrets, set, &target, &cli->err)) < 0 ||
-	    (rc = tm_secret_external(&ext, set, &target, &cli->err)) < 0 ||
-	    (rc = tm_secret_rotation_job(&job, objects, set, release, &cli->err)) < 0) {
+	    (rc = tm_secret_external(&ext, set, &target, &cli->err)) < 0) {
 		tm_err_wrap(&cli->err, "secrets of environment '%s'", env);
 		goto out;
 	}
 	if (cli->kube && (rc = check_external(cli, ext, ns)) < 0)
 		goto out;
-	if ((rc = tm_secret_checksum_consumers(&annotated, objects, secrets, &cli->err)) < 0)
+	/* the rotation Job is made from the annotated migration Job: its spec carries the
+	 * Fernet key's checksum, so every rotation replaces (and runs) it again */
+	if ((rc = tm_secret_checksum_consumers(&annotated, objects, secrets, &cli->err)) < 0 ||
+	    (rc = tm_secret_rotation_job(&job, objects, set, release, &cli->err)) < 0)
 		goto out;
 	if (o->cert && (rc = seal_for_controller(cli, o->cert, secrets)) < 0)
 		goto out;

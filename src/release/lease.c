@@ -34,7 +34,11 @@ struct tm_lock {
 	bool stop;
 	volatile sig_atomic_t lost_flag;
 	volatile sig_atomic_t *lost; /* the caller's flag, raised with ours */
+	volatile sig_atomic_t stop_requests; /* ends the renewal client's request at once */
+	volatile sig_atomic_t gone_ok; /* the namespace is being deleted: a vanished Lease is no loss */
+	volatile sig_atomic_t gone;    /* ... and it vanished */
 	struct tm_err renew_err;
+	struct tm_err last_err;  /* the last failed renewal, for the message when it is lost */
 };
 
 /* ------------------------------------------------------------------ the holder, pure */
@@ -153,9 +157,20 @@ static int try_take(struct tm_lock *l, struct tm_kube *k, char *desc, size_t n, 
 	rc = l->rv[0] ? tm_kube_request(k, "PUT", l->path, "application/json", body, &ans, err)
 		      : tm_kube_request(k, "POST", l->coll, "application/json", body, &ans, err);
 	if (rc == TM_ECONFLICT) {
-		snprintf(desc, n, "another run that took it just now");
-		rc = 1;
-		goto out;
+		/* a POST retried after a lost answer also gets 409 once the first one landed:
+		 * the Lease may be ours already */
+		const char *holder;
+
+		json_decref(ans);
+		ans = NULL;
+		if ((rc = tm_kube_get(k, l->path, &ans, err)) < 0)
+			goto out;
+		holder = json_string_value(tm_doc_get(ans, "spec", "holderIdentity", NULL));
+		if (!holder || strcmp(holder, l->holder) != 0) {
+			snprintf(desc, n, "another run that took it just now");
+			rc = 1;
+			goto out;
+		}
 	}
 	if (rc < 0)
 		goto out;
@@ -207,6 +222,11 @@ static int renew_once(struct tm_lock *l, struct tm_err *err)
 		rc = TM_EUNAVAILABLE; /* ours still: try again at the new version */
 		goto out;
 	}
+	if (rc == TM_ENOTFOUND && l->gone_ok) {
+		l->gone = 1;
+		rc = 0;
+		goto out;
+	}
 	if (rc == TM_ENOTFOUND) {
 		rc = tm_err_set(err, TM_ELOCKED, "the lock was deleted by someone else");
 		goto out;
@@ -223,6 +243,10 @@ out:
 	return rc;
 }
 
+/* Renews every ttl/3. A renewal that fails is tried again soon, each attempt bounded
+ * by the time left; the lock counts as lost once a sixth of the TTL is all that is
+ * left, so the run stops while the Lease is still its own and no other run can have
+ * taken it yet. */
 static void *renewer(void *arg)
 {
 	struct tm_lock *l = arg;
@@ -230,30 +254,39 @@ static void *renewer(void *arg)
 	int64_t next = tm_now_ms() + interval;
 
 	pthread_mutex_lock(&l->mu);
-	while (!l->stop) {
+	while (!l->stop && !l->gone) {
 		struct timespec until = { .tv_sec = (time_t)(next / 1000), .tv_nsec = (long)(next % 1000) * 1000000 };
+		int64_t left;
+		struct tm_kube_opts ko;
 		struct tm_err e;
 		int rc;
 
 		if (pthread_cond_timedwait(&l->cv, &l->mu, &until) != ETIMEDOUT || l->stop)
 			continue;
-		pthread_mutex_unlock(&l->mu);
+		left = l->renewed_mono + l->ttl_ms - l->ttl_ms / 6 - tm_now_ms();
 		tm_err_init(&e);
+		if (left <= 0) {
+			l->renew_err = l->last_err;
+			tm_err_wrap(&l->renew_err, "could not renew the lock within its %.0f s", (double)l->ttl_ms / 1000.0);
+			mark_lost(l);
+			break;
+		}
+		ko = *tm_kube_get_opts(l->rk);
+		ko.timeout_ms = left < interval ? (long)left : (long)interval;
+		tm_kube_set_opts(l->rk, &ko);
+		pthread_mutex_unlock(&l->mu);
 		rc = renew_once(l, &e);
 		pthread_mutex_lock(&l->mu);
 		if (rc == 0) {
 			next = tm_now_ms() + interval;
 			continue;
 		}
-		/* a failed renewal is tried again soon; past the TTL the lock is gone */
-		if (rc == TM_ELOCKED || tm_now_ms() >= l->renewed_mono + l->ttl_ms) {
+		if (rc == TM_ELOCKED) {
 			l->renew_err = e;
-			if (rc != TM_ELOCKED)
-				tm_err_wrap(&l->renew_err, "could not renew the lock within its %.0f s",
-					    (double)l->ttl_ms / 1000.0);
 			mark_lost(l);
 			break;
 		}
+		l->last_err = e;
 		next = tm_now_ms() + (interval / 4 > 100 ? interval / 4 : 100);
 	}
 	pthread_mutex_unlock(&l->mu);
@@ -266,6 +299,7 @@ static void stop_renewing(struct tm_lock *l)
 {
 	if (!l->running)
 		return;
+	l->stop_requests = 1; /* an exchange in flight ends now */
 	pthread_mutex_lock(&l->mu);
 	l->stop = true;
 	pthread_cond_signal(&l->cv);
@@ -350,8 +384,9 @@ int tm_lock_acquire(struct tm_lock **out, struct tm_kube *k, const char *release
 		if ((rc = tm_kube_open(&l->rk, o->cfg, NULL, err)) < 0)
 			goto release;
 		ko = *tm_kube_get_opts(l->rk);
-		ko.max_attempts = 2;
+		ko.max_attempts = 1; /* the renewer retries itself, within the time left */
 		ko.timeout_ms = l->ttl_ms / 3 > 1000 ? l->ttl_ms / 3 : 1000;
+		ko.cancel = &l->stop_requests;
 		tm_kube_set_opts(l->rk, &ko);
 		if (pthread_create(&l->thread, NULL, renewer, l) != 0) {
 			rc = tm_err_set(err, TM_ERROR, "cannot start the lock renewal thread");
@@ -366,11 +401,20 @@ release:
 		struct tm_err ignore;
 
 		tm_err_init(&ignore);
-		tm_kube_request(k, "DELETE", l->path, NULL, NULL, NULL, &ignore);
+		char body[200];
+
+		snprintf(body, sizeof(body), "{\"preconditions\":{\"resourceVersion\":\"%s\"}}", l->rv);
+		tm_kube_request(k, "DELETE", l->path, "application/json", body, NULL, &ignore);
 	}
 fail:
 	lock_free(l);
 	return rc;
+}
+
+void tm_lock_expect_gone(struct tm_lock *l)
+{
+	if (l)
+		l->gone_ok = 1;
 }
 
 bool tm_lock_lost(const struct tm_lock *l)
@@ -388,16 +432,34 @@ int tm_lock_release(struct tm_lock *l, struct tm_kube *k, struct tm_err *err)
 	/* stop renewing first: the delete below must name the last version we wrote */
 	stop_renewing(l);
 	if (l->lost_flag) {
-		*err = l->renew_err;
-		rc = tm_err_wrap(err, "the lock was lost while this run held it");
-	} else {
+		rc = tm_err_set(err, TM_ELOCKED, "the lock was lost while this run held it (%s)", tm_err_msg(&l->renew_err));
+	} else if (!l->gone) {
 		/* only if it is still the version we wrote: never delete someone else's lock */
-		snprintf(body, sizeof(body), "{\"preconditions\":{\"resourceVersion\":\"%s\"}}", l->rv);
-		rc = tm_kube_request(k, "DELETE", l->path, "application/json", body, NULL, err);
+		for (int attempt = 0; attempt < 2; attempt++) {
+			json_t *live = NULL;
+			const char *holder;
+
+			snprintf(body, sizeof(body), "{\"preconditions\":{\"resourceVersion\":\"%s\"}}", l->rv);
+			rc = tm_kube_request(k, "DELETE", l->path, "application/json", body, NULL, err);
+			if (rc != TM_ECONFLICT)
+				break;
+			/* a renewal whose answer was lost moved the version on: ours still? */
+			if ((rc = tm_kube_get(k, l->path, &live, err)) < 0) {
+				json_decref(live);
+				break;
+			}
+			holder = json_string_value(tm_doc_get(live, "spec", "holderIdentity", NULL));
+			if (!holder || strcmp(holder, l->holder) != 0) {
+				json_decref(live);
+				rc = tm_err_set(err, TM_ELOCKED, "the lock changed hands before it was released");
+				break;
+			}
+			remember_rv(l, live);
+			json_decref(live);
+			rc = TM_ECONFLICT;
+		}
 		if (rc == TM_ENOTFOUND)
 			rc = 0;
-		else if (rc == TM_ECONFLICT)
-			rc = tm_err_set(err, TM_ELOCKED, "the lock changed hands before it was released");
 	}
 	lock_free(l);
 	return rc;

@@ -32,24 +32,34 @@ int tm_release_status_find(const char *s)
 
 /* ------------------------------------------------------------------ redaction */
 
-/* A key whose string value is a secret: passwords, tokens, keys; not the names of
- * Secrets that hold them ("passwordSecretName", "sshKeySecret") nor key names. */
+static bool ends_with(const char *s, size_t n, const char *end)
+{
+	size_t e = strlen(end);
+
+	return n >= e && strcmp(s + n - e, end) == 0;
+}
+
+/* A key whose value is a secret: passwords, tokens, keys, secrets, in any spelling
+ * (fernetKey, fernet_key, FERNET-KEY); not the names of Secrets that hold them
+ * ("passwordSecretName", "credentialsSecretRef", "sshKeySecret") nor files. */
 static bool secret_key(const char *key)
 {
-	static const char *const words[] = { "password", "passwd", "token", "fernetkey", "secretkey", "privatekey",
-					     "jwtsecret", "apikey", "credential", "webhookurl" };
+	static const char *const words[] = { "password", "passwd", "pass", "token", "fernetkey", "secretkey",
+					     "privatekey", "secret", "apikey", "credential", "webhookurl" };
+	/* keys of our values that name a Secret rather than hold one */
+	static const char *const names[] = { "sshkeysecret", "credentialssecret" };
 	char low[128];
-	size_t n = strlen(key), i;
+	size_t n = 0, i;
 
-	if (n >= sizeof(low))
+	for (i = 0; key[i] && n < sizeof(low) - 1; i++)
+		if (key[i] != '_' && key[i] != '-' && key[i] != '.')
+			low[n++] = (char)(key[i] >= 'A' && key[i] <= 'Z' ? key[i] + 32 : key[i]);
+	low[n] = '\0';
+	if (ends_with(low, n, "name") || ends_with(low, n, "ref") || ends_with(low, n, "file") || ends_with(low, n, "path"))
 		return false;
-	for (i = 0; i <= n; i++)
-		low[i] = (char)(key[i] >= 'A' && key[i] <= 'Z' ? key[i] + 32 : key[i]);
-	if (strcmp(low, "pass") == 0 || strcmp(low, "secret") == 0)
-		return true;
-	if ((n > 4 && strcmp(low + n - 4, "name") == 0) || (n > 6 && strcmp(low + n - 6, "secret") == 0) ||
-	    (n > 4 && strcmp(low + n - 4, "file") == 0) || (n > 3 && strcmp(low + n - 3, "ref") == 0))
-		return false;
+	for (i = 0; i < TM_ARRAY_LEN(names); i++)
+		if (strcmp(low, names[i]) == 0)
+			return false;
 	for (i = 0; i < TM_ARRAY_LEN(words); i++)
 		if (strstr(low, words[i]))
 			return true;
@@ -66,7 +76,8 @@ static void redact(json_t *v)
 		void *tmp;
 
 		json_object_foreach_safe(v, tmp, key, child) {
-			if (json_is_string(child) && *json_string_value(child) && secret_key(key))
+			/* any scalar: --set a.pass=123456 is typed as a number */
+			if ((json_is_string(child) || json_is_number(child)) && secret_key(key))
 				json_object_set_new(v, key, json_string("(redacted)"));
 			else
 				redact(child);
@@ -150,7 +161,7 @@ static int set_opt_string(json_t *o, const char *key, const char *v)
 int tm_record_build(json_t **out, const json_t *objects, const json_t *values, const struct tm_record_meta *m,
 		    struct tm_err *err)
 {
-	json_t *rec = json_object(), *objs = json_array(), *obj, *schema;
+	json_t *rec = json_object(), *objs = json_array(), *obj, *schema = NULL;
 	size_t i;
 
 	if (!rec || !objs)
@@ -161,8 +172,16 @@ int tm_record_build(json_t **out, const json_t *objects, const json_t *values, c
 		if (!copy || json_array_append_new(objs, copy) < 0)
 			goto oom;
 	}
-	schema = json_pack("{s:s?}", "airflowVersion", m->schema_version);
-	if (!schema || json_object_set_new(rec, "apiVersion", json_string(RECORD_API)) < 0 ||
+	/* objects and schema go in first: from then on rec owns them */
+	if (json_object_set_new(rec, "objects", objs) < 0) {
+		objs = NULL;
+		goto oom;
+	}
+	objs = NULL;
+	if (!(schema = json_pack("{s:s?}", "airflowVersion", m->schema_version)) ||
+	    json_object_set_new(rec, "schema", schema) < 0)
+		goto oom;
+	if (json_object_set_new(rec, "apiVersion", json_string(RECORD_API)) < 0 ||
 	    json_object_set_new(rec, "kind", json_string(RECORD_KIND)) < 0 ||
 	    json_object_set_new(rec, "release", json_string(m->release)) < 0 ||
 	    json_object_set_new(rec, "namespace", json_string(m->namespace)) < 0 ||
@@ -170,25 +189,53 @@ int tm_record_build(json_t **out, const json_t *objects, const json_t *values, c
 	    set_opt_string(rec, "env", m->env) < 0 || set_opt_string(rec, "description", m->description) < 0 ||
 	    set_opt_string(rec, "tarmacVersion", m->tarmac_version) < 0 ||
 	    set_opt_string(rec, "airflowVersion", m->airflow_version) < 0 ||
-	    set_opt_string(rec, "dagCommit", m->dag_commit) < 0 || json_object_set_new(rec, "schema", schema) < 0 ||
-	    set_opt_string(rec, "digest", m->digest) < 0 ||
-	    json_object_set_new(rec, "values", values ? tm_record_redact_values(values) : json_object()) < 0 ||
-	    json_object_set_new(rec, "objects", objs) < 0)
-		goto oom_noobjs;
+	    set_opt_string(rec, "dagCommit", m->dag_commit) < 0 || set_opt_string(rec, "digest", m->digest) < 0 ||
+	    json_object_set_new(rec, "values", values ? tm_record_redact_values(values) : json_object()) < 0)
+		goto oom;
 	*out = rec;
 	return 0;
 oom:
 	json_decref(objs);
-oom_noobjs:
 	json_decref(rec);
 	return tm_err_set(err, TM_ERROR, "out of memory");
 }
 
+/* A SealedSecret's ciphertext is new on every seal; its template's content hash says
+ * whether the values changed. The digest leaves the ciphertext out. */
+static json_t *digest_view(const json_t *objects)
+{
+	json_t *view = json_array(), *obj;
+	size_t i;
+
+	if (!view)
+		return NULL;
+	json_array_foreach(objects, i, obj) {
+		const char *kind = json_string_value(json_object_get(obj, "kind"));
+		json_t *o = json_incref(obj);
+
+		if (kind && strcmp(kind, "SealedSecret") == 0) {
+			json_decref(o);
+			if (!(o = json_deep_copy(obj))) {
+				json_decref(view);
+				return NULL;
+			}
+			json_object_del(json_object_get(o, "spec"), "encryptedData");
+		}
+		if (json_array_append_new(view, o) < 0) {
+			json_decref(view);
+			return NULL;
+		}
+	}
+	return view;
+}
+
 int tm_record_digest(char out[72], const json_t *objects, struct tm_err *err)
 {
-	char *text = json_dumps(objects, JSON_COMPACT | JSON_SORT_KEYS);
+	json_t *view = digest_view(objects);
+	char *text = view ? json_dumps(view, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	char hex[65];
 
+	json_decref(view);
 	if (!text)
 		return tm_err_set(err, TM_ERROR, "out of memory");
 	tm_sha256_hex(hex, text, strlen(text));

@@ -229,15 +229,26 @@ static int drop_lock(struct ctx *c, int rc, struct tm_err *err)
 {
 	struct tm_kube_opts saved;
 	struct tm_err e;
+	bool lost;
 	int lrc;
 
 	if (!c->lock)
 		return rc;
 	tm_err_init(&e);
+	lost = tm_lock_lost(c->lock);
 	finishing(c, &saved);
 	lrc = tm_lock_release(c->lock, c->k, &e);
 	finished(c, &saved);
 	c->lock = NULL;
+	if (lost && rc < 0) {
+		/* the lost lock is why the run stopped (it raised the stop flag): say that first */
+		char why[TM_ERR_TEXT];
+
+		snprintf(why, sizeof(why), "%s", tm_err_msg(err));
+		*err = e;
+		tm_err_wrap(err, "stopped (%s)", why);
+		return lrc < 0 ? lrc : TM_ELOCKED;
+	}
 	if (lrc < 0 && rc == 0) {
 		*err = e;
 		return lrc;
@@ -454,21 +465,28 @@ struct step {
 	const json_t *keep;         /* objects to keep when pruning (apply plus what is kept as is) */
 	enum tm_release_status replaced_as; /* what the deployed revision becomes */
 	const char *migrates_to;    /* the Airflow version a completed migration leaves, or NULL */
+	/* set by run_revision: where it stopped. Only a failure while applying or pruning
+	 * is a failed revision that a rollback may undo */
+	enum { STEP_RECORD, STEP_APPLY, STEP_FINISH } failed_at;
 };
 
 /* Writes the pending revision, applies, prunes, and marks it deployed (the one it
  * replaces superseded or rolled-back) or failed. On failure err holds the cause and
- * the revision is marked failed unless the lock was lost. */
+ * s->failed_at where: STEP_RECORD (nothing applied, no revision written unless
+ * res->revision says so), STEP_APPLY (the revision is marked failed unless the lock
+ * was lost), STEP_FINISH (applied; marking or tidying failed: the next run's recovery
+ * settles the statuses). */
 static int run_revision(struct ctx *c, struct step *s, struct tm_release_result *res, struct tm_err *err)
 {
 	struct tm_revision *prev = newest(c, TM_REL_DEPLOYED);
 	int prev_number = prev ? prev->number : 0;
 	json_t *gks = NULL, *nss = NULL, *rec = NULL;
-	struct tm_prune_opts po;
+	struct tm_prune_opts po = { 0 };
 	struct tm_err e;
 	bool exists;
 	int rc;
 
+	s->failed_at = STEP_RECORD;
 	s->rev->number = latest(c) ? latest(c)->number + 1 : 1;
 	s->rev->status = TM_REL_PENDING;
 	now_text(s->rev->created);
@@ -486,9 +504,11 @@ static int run_revision(struct ctx *c, struct step *s, struct tm_release_result 
 	}
 	json_object_set_new(rec, "revision", json_integer(s->rev->number));
 	json_object_set_new(rec, "description", json_string(s->rev->description));
+	s->failed_at = STEP_RECORD;
 	if ((rc = tm_release_write(c->k, c->o->name, c->o->ns, s->rev, rec, err)) < 0)
 		goto out;
 	res->revision = s->rev->number;
+	s->failed_at = STEP_APPLY;
 	if ((rc = load_revs(c, err)) < 0)
 		goto out;
 	report(c->o, TM_INFO, "revision", "revision %d: %s (%d record part%s)", s->rev->number, s->rev->description,
@@ -505,12 +525,14 @@ static int run_revision(struct ctx *c, struct step *s, struct tm_release_result 
 		po.timeout_ms = c->o->apply.timeout_ms;
 		po.report = c->o->apply.report;
 		po.report_ctx = c->o->apply.report_ctx;
-		rc = tm_apply_prune(&res->prune, c->k, &c->set, gks, nss, s->keep, &po, err);
-		if (rc < 0)
+		if (!(po.kept_gks = json_array()) || !(po.kept_nss = json_array()))
+			rc = tm_err_set(err, TM_ERROR, "out of memory");
+		else if ((rc = tm_apply_prune(&res->prune, c->k, &c->set, gks, nss, s->keep, &po, err)) < 0)
 			tm_err_wrap(err, "prune what revision %d no longer has", s->rev->number);
 	}
 	if (rc < 0)
 		goto failed;
+	s->failed_at = STEP_FINISH;
 	if (tm_lock_lost(c->lock)) {
 		rc = tm_err_set(err, TM_ELOCKED, "the lock was lost before revision %d could be marked deployed",
 				s->rev->number);
@@ -523,10 +545,12 @@ static int run_revision(struct ctx *c, struct step *s, struct tm_release_result 
 	if (prev_number && (prev = find_rev(c, prev_number)) && prev->number != s->rev->number &&
 	    (rc = set_status(c, prev, s->replaced_as, NULL, err)) < 0)
 		goto out;
-	/* the exact set, now that what the revision lacks is gone */
+	/* the exact set, now that what the revision lacks is gone: its objects and what
+	 * pruning kept (a kept member is still a member, for uninstall --purge) */
 	json_array_clear(gks);
 	json_array_clear(nss);
 	if ((rc = tm_applyset_collect(gks, nss, s->keep, &c->set, err)) < 0 ||
+	    (rc = tm_applyset_merge(gks, nss, po.kept_gks, po.kept_nss, err)) < 0 ||
 	    (rc = tm_applyset_write(&c->set, c->k, gks, nss, c->tooling, err)) < 0)
 		goto out;
 	if ((rc = load_revs(c, err)) < 0 || (rc = prune_history(c, err)) < 0)
@@ -552,12 +576,16 @@ failed:
 out:
 	json_decref(gks);
 	json_decref(nss);
+	json_decref(po.kept_gks);
+	json_decref(po.kept_nss);
 	json_decref(rec);
 	return rc;
 }
 
-/* The objects of a stored record to apply again: Secrets hold no data in a record,
- * so they are kept as they are in the cluster; each must still exist. */
+/* The objects of a stored record to apply again. Secrets hold no data in a record,
+ * and a SealedSecret's ciphertext is of the values then: both are kept as they are in
+ * the cluster (secret values change by rotation, never by rollback); each must still
+ * exist. */
 static int restore_objects(struct ctx *c, const json_t *record, json_t **apply, struct tm_err *err)
 {
 	json_t *objs = json_object_get(record, "objects"), *out = json_array(), *secrets = json_array(), *obj;
@@ -570,7 +598,7 @@ static int restore_objects(struct ctx *c, const json_t *record, json_t **apply, 
 		goto out;
 	}
 	json_array_foreach(objs, i, obj)
-		json_array_append(is_kind(obj, "v1", "Secret") ? secrets : out, obj);
+		json_array_append(is_kind(obj, "v1", "Secret") || is_kind(obj, NULL, "SealedSecret") ? secrets : out, obj);
 	if (json_array_size(secrets) && (rc = get_all(c, secrets, &calls, err)) < 0)
 		goto out;
 	for (i = 0; i < json_array_size(secrets); i++) {
@@ -587,7 +615,7 @@ static int restore_objects(struct ctx *c, const json_t *record, json_t **apply, 
 			*err = calls[i].err;
 			goto out;
 		}
-		report(c->o, TM_DEBUG, "log", "%s kept as it is (records hold no secret data)", subject);
+		report(c->o, TM_DEBUG, "log", "%s kept as it is (secrets change by rotation, not by rollback)", subject);
 	}
 	*apply = out;
 	out = NULL;
@@ -599,9 +627,11 @@ out:
 }
 
 /* Rolls back to target as a new revision. */
-static int rollback_to(struct ctx *c, struct tm_revision *target, enum tm_release_status replaced_as,
+static int rollback_to(struct ctx *c, const struct tm_revision *target_in, enum tm_release_status replaced_as,
 		       const char *description, struct tm_release_result *res, struct tm_err *err)
 {
+	/* a copy: target_in points into c->revs, which run_revision reloads */
+	struct tm_revision target_copy = *target_in, *target = &target_copy;
 	struct tm_revision rev;
 	json_t *record = NULL, *apply = NULL;
 	struct step s;
@@ -612,10 +642,10 @@ static int rollback_to(struct ctx *c, struct tm_revision *target, enum tm_releas
 		goto out;
 	memset(&rev, 0, sizeof(rev));
 	snprintf(rev.description, sizeof(rev.description), "%s", description);
-	snprintf(rev.airflow_version, sizeof(rev.airflow_version), "%s", target->airflow_version);
+	memcpy(rev.airflow_version, target->airflow_version, sizeof(rev.airflow_version));
 	snprintf(rev.tarmac_version, sizeof(rev.tarmac_version), "%s", c->o->tarmac_version);
-	snprintf(rev.env, sizeof(rev.env), "%s", target->env);
-	snprintf(rev.digest, sizeof(rev.digest), "%s", target->digest);
+	memcpy(rev.env, target->env, sizeof(rev.env));
+	memcpy(rev.digest, target->digest, sizeof(rev.digest));
 	s = (struct step){ .rev = &rev, .record = record, .apply = apply, .keep = json_object_get(record, "objects"),
 			   .replaced_as = replaced_as,
 			   .migrates_to = c->o->allow_schema_downgrade ? target->airflow_version : NULL };
@@ -787,9 +817,9 @@ int tm_release_deploy(struct tm_release_result *out, struct tm_kube *k, enum tm_
 	prev = newest(&c, TM_REL_DEPLOYED);
 	if (prev && (rc = tm_release_read(&prev_record, k, o->name, o->ns, prev, err)) < 0)
 		goto out;
+	/* the digest stays that of what was rendered, even if a foreign Namespace is left
+	 * out below: the next run renders it again and must find nothing changed */
 	if ((rc = check_ownership(&c, objects, json_object_get(prev_record, "objects"), err)) < 0)
-		goto out;
-	if ((rc = tm_record_digest(digest, objects, err)) < 0)
 		goto out;
 	if (res.installed)
 		snprintf(rev.description, sizeof(rev.description), "install (Airflow %s)", airflow ? airflow : "unknown");
@@ -824,14 +854,22 @@ int tm_release_deploy(struct tm_release_result *out, struct tm_kube *k, enum tm_
 			s.migrates_to = NULL;
 		if ((rc = run_revision(&c, &s, &res, err)) == 0)
 			goto out;
-		if (rc == TM_EINTERRUPTED || rc == TM_ELOCKED || tm_lock_lost(c.lock)) {
-			if (!tm_lock_lost(c.lock))
-				tm_err_wrap(err, "revision %d marked failed; nothing was rolled back: run 'tarmac up' again, "
-					    "or 'tarmac rollback'", rev.number);
+		if (tm_lock_lost(c.lock))
+			goto out; /* drop_lock says so; nothing more may be written */
+		if (s.failed_at == STEP_RECORD) {
+			tm_err_wrap(err, "nothing was applied");
 			goto out;
 		}
-		if (!rev.number) /* nothing was recorded or applied */
+		if (s.failed_at == STEP_FINISH) {
+			tm_err_wrap(err, "revision %d was applied, but its records could not be brought up to date: run "
+				    "'tarmac up' again (it settles them)", rev.number);
 			goto out;
+		}
+		if (rc == TM_EINTERRUPTED) {
+			tm_err_wrap(err, "revision %d marked failed; nothing was rolled back: run 'tarmac up' again, or "
+				    "'tarmac rollback'", rev.number);
+			goto out;
+		}
 		if (!o->atomic || !prev_number) {
 			tm_err_wrap(err, "%s failed as revision %d%s", res.installed ? "install" : "upgrade", rev.number,
 				    !prev_number ? " (nothing deployed before it to roll back to: fix the cause and run "
@@ -841,8 +879,7 @@ int tm_release_deploy(struct tm_release_result *out, struct tm_kube *k, enum tm_
 			goto out;
 		}
 		first = *err;
-		target = find_rev(&c, prev_number);
-		if (!target) {
+		if (!(target = find_rev(&c, prev_number))) {
 			tm_err_wrap(err, "upgrade failed as revision %d; revision %d to roll back to is gone", rev.number,
 				    prev_number);
 			goto out;
@@ -852,19 +889,19 @@ int tm_release_deploy(struct tm_release_result *out, struct tm_kube *k, enum tm_
 				    tm_err_msg(&first));
 			goto out;
 		}
-		report(o, TM_WARN, "rollback", "revision %d failed: rolling back to revision %d", rev.number, target->number);
+		report(o, TM_WARN, "rollback", "revision %d failed: rolling back to revision %d", rev.number, prev_number);
 		{
 			char desc[512];
 			struct tm_release_result rb = { 0 };
 			int failed_number = rev.number;
 
-			snprintf(desc, sizeof(desc), "rollback to %d (upgrade to %d failed)", target->number, failed_number);
+			snprintf(desc, sizeof(desc), "rollback to %d (upgrade to %d failed)", prev_number, failed_number);
 			if ((rc = rollback_to(&c, target, TM_REL_SUPERSEDED, desc, &rb, err)) < 0) {
 				tm_err_wrap(err, "upgrade failed as revision %d (%s); the rollback to revision %d failed too",
-					    failed_number, tm_err_msg(&first), target->number);
+					    failed_number, tm_err_msg(&first), prev_number);
 				goto out;
 			}
-			res.rolled_back_to = target->number;
+			res.rolled_back_to = prev_number;
 			res.rollback_revision = rb.revision;
 			*err = first;
 			tm_err_wrap(err, "upgrade failed as revision %d; rolled back to revision %d as revision %d",
@@ -932,11 +969,13 @@ int tm_release_rollback(struct tm_release_result *out, struct tm_kube *k, int ta
 	}
 	if (schema_now(&c) && (rc = schema_allows(&c, to->airflow_version, to->number, schema_now(&c), err)) < 0)
 		goto out;
-	snprintf(desc, sizeof(desc), "rollback to %d", to->number);
+	target = to->number; /* to points into the list rollback_to reloads */
+	snprintf(desc, sizeof(desc), "rollback to %d", target);
 	if ((rc = rollback_to(&c, to, TM_REL_ROLLED_BACK, desc, &res, err)) < 0)
-		tm_err_wrap(err, "rollback to revision %d failed as revision %d", to->number, res.revision);
+		tm_err_wrap(err, "rollback to revision %d failed%s%.0d", target, res.revision ? " as revision " : "",
+			    res.revision);
 	else
-		res.rolled_back_to = to->number;
+		res.rolled_back_to = target;
 out:
 	rc = drop_lock(&c, rc, err);
 	if (out)
@@ -983,6 +1022,8 @@ int tm_release_uninstall(struct tm_release_result *out, struct tm_kube *k, const
 	po.timeout_ms = o->apply.timeout_ms;
 	po.report = o->apply.report;
 	po.report_ctx = o->apply.report_ctx;
+	if (o->purge)
+		tm_lock_expect_gone(c.lock); /* the namespace, and the Lease in it, may go */
 	if (exists && (rc = tm_apply_prune(&res.prune, k, &c.set, gks, nss, NULL, &po, err)) < 0)
 		goto out;
 	if (o->purge) {

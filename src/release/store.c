@@ -220,7 +220,11 @@ int tm_release_read(json_t **out, struct tm_kube *k, const char *release, const 
 	}
 	tm_sha256_hex(hex, gz.data ? gz.data : "", gz.len);
 	snprintf(tagged, sizeof(tagged), "sha256:%s", hex);
-	if (rev->record_sha256[0] && strcmp(tagged, rev->record_sha256) != 0) {
+	if (!rev->record_sha256[0]) {
+		rc = tm_err_set(err, TM_EINVALID, "corrupt record: its head has no tarmac.io/record-sha256 to check it by");
+		goto fail;
+	}
+	if (strcmp(tagged, rev->record_sha256) != 0) {
 		rc = tm_err_set(err, TM_EINVALID, "corrupt record: its %d part%s hash to %s, the head says %s", parts,
 				parts == 1 ? "" : "s", tagged, rev->record_sha256);
 		goto fail;
@@ -261,6 +265,23 @@ static json_t *record_secret(const char *name, const char *ns, json_t *md, const
 	return obj;
 }
 
+/* Whether the Secret that answered a POST with 409 holds what that POST sent. */
+static bool same_as_sent(struct tm_kube *k, const char *ns, const json_t *obj)
+{
+	struct tm_buf path = TM_BUF_INIT("path", 1024);
+	json_t *live = NULL;
+	struct tm_err e;
+	bool same = false;
+
+	tm_err_init(&e);
+	if (secrets_path(&path, ns, json_string_value(tm_doc_get(obj, "metadata", "name", NULL)), &e) == 0 &&
+	    tm_kube_get(k, path.data, &live, &e) == 0)
+		same = json_equal(tm_doc_get(live, "data", "release", NULL), tm_doc_get(obj, "data", "release", NULL));
+	json_decref(live);
+	tm_buf_release(&path);
+	return same;
+}
+
 int tm_release_write(struct tm_kube *k, const char *release, const char *ns, struct tm_revision *rev,
 		     const json_t *record, struct tm_err *err)
 {
@@ -268,11 +289,14 @@ int tm_release_write(struct tm_kube *k, const char *release, const char *ns, str
 	struct tm_buf path = TM_BUF_INIT("path", 1024);
 	struct tm_kube_call c[TM_RECORD_MAX_PARTS];
 	char *bodies[TM_RECORD_MAX_PARTS] = { 0 };
+	json_t *sent = json_array(); /* the objects posted, index = part */
 	char name[300], hex[65];
 	size_t nparts;
 	int rc;
 
 	memset(c, 0, sizeof(c));
+	if (!sent)
+		return tm_err_set(err, TM_ERROR, "out of memory");
 	if ((rc = tm_record_encode(&gz, record, err)) < 0) {
 		if (rc == TM_ELIMIT)
 			tm_err_wrap(err, "the record of revision %d is larger than %d Secrets of %u KiB", rev->number,
@@ -304,12 +328,12 @@ int tm_release_write(struct tm_kube *k, const char *release, const char *ns, str
 				       release, L_REVISION, num, L_PART, pnum);
 		}
 		if (!(obj = record_secret(name, ns, md, gz.data + off, len)) ||
-		    !(bodies[p] = json_dumps(obj, JSON_COMPACT))) {
-			json_decref(obj);
+		    !(bodies[p] = json_dumps(obj, JSON_COMPACT)) || json_array_append_new(sent, obj) < 0) {
+			if (!bodies[p])
+				json_decref(obj);
 			rc = tm_err_set(err, TM_ERROR, "out of memory");
 			goto out;
 		}
-		json_decref(obj);
 		c[p].req = (struct tm_http_request){ .method = "POST", .path = path.data, .content_type = "application/json",
 						     .body = bodies[p], .body_len = strlen(bodies[p]) };
 	}
@@ -322,13 +346,16 @@ int tm_release_write(struct tm_kube *k, const char *release, const char *ns, str
 			continue;
 		if ((rc = tm_kube_do(k, c + from, cnt, err)) < 0)
 			goto out;
-		for (size_t j = from; j < from + cnt; j++)
-			if ((rc = c[j].rc) < 0) {
+		for (size_t j = from; j < from + cnt; j++) {
+			if ((rc = c[j].rc) == TM_ECONFLICT && same_as_sent(k, ns, json_array_get(sent, j)))
+				rc = 0; /* our own POST, retried after its answer was lost */
+			if (rc < 0) {
 				*err = c[j].err;
 				if (rc == TM_ECONFLICT && j == 0)
 					tm_err_wrap(err, "revision %d exists already", rev->number);
 				goto fail;
 			}
+		}
 	}
 	goto out;
 fail:
@@ -338,6 +365,7 @@ out:
 		tm_kube_call_release(&c[i]);
 		free(bodies[i]);
 	}
+	json_decref(sent);
 	tm_buf_release(&gz);
 	tm_buf_release(&path);
 	return rc;

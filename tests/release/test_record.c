@@ -77,7 +77,10 @@ Test(release_record, values_lose_secret_strings_but_not_secret_names)
 			 "\"metadataSecretName\":\"my-db\"},\"webserverSecretKey\":\"abc\",\"redis\":{\"password\":\"pw1\","
 			 "\"passwordSecretName\":\"redis-pw\"},\"dags\":{\"gitSync\":{\"sshKeySecret\":\"git-key\"}},"
 			 "\"alerting\":{\"slack\":{\"webhookSecret\":{\"name\":\"n\",\"key\":\"slack-webhook-url\"}}},"
-			 "\"apiToken\":\"t0k\",\"replicas\":3,\"list\":[{\"password\":\"inlist\"}]}");
+			 "\"apiToken\":\"t0k\",\"replicas\":3,\"list\":[{\"password\":\"inlist\"}],"
+			 "\"config\":{\"core\":{\"fernet_key\":\"fk-in-config\"},\"webserver\":{\"secret_key\":\"sk-cfg\"}},"
+			 "\"jwtSecret\":\"jwt-plain\",\"numeric\":{\"pass\":123456},"
+			 "\"logs\":{\"remote\":{\"credentialsSecret\":\"gcs-creds\"}}}");
 	json_t *r = tm_record_redact_values(v);
 	char *text = json_dumps(r, JSON_COMPACT);
 
@@ -86,6 +89,11 @@ Test(release_record, values_lose_secret_strings_but_not_secret_names)
 	cr_assert_null(strstr(text, "pw1"));
 	cr_assert_null(strstr(text, "t0k"));
 	cr_assert_null(strstr(text, "inlist"));
+	cr_assert_null(strstr(text, "fk-in-config"), "snake_case keys in config are secrets too");
+	cr_assert_null(strstr(text, "sk-cfg"));
+	cr_assert_null(strstr(text, "jwt-plain"), "a key ending in Secret that holds one");
+	cr_assert_null(strstr(text, "123456"), "a password typed as a number");
+	cr_assert_not_null(strstr(text, "gcs-creds"), "credentialsSecret names a Secret");
 	cr_assert_not_null(strstr(text, "my-db"));
 	cr_assert_not_null(strstr(text, "redis-pw"));
 	cr_assert_not_null(strstr(text, "git-key"));
