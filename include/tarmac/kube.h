@@ -184,6 +184,16 @@ struct tm_kube_call {
 };
 void tm_kube_call_release(struct tm_kube_call *c);
 
+/* n calls, each with a path buffer (capped at path_max), allocated together: the
+ * usual shape of a batch. Release frees both, and each call's answer. */
+struct tm_kube_batch {
+	struct tm_kube_call *calls;
+	struct tm_buf *paths;
+	size_t n;
+};
+int tm_kube_batch_init(struct tm_kube_batch *b, size_t n, size_t path_max, struct tm_err *err);
+void tm_kube_batch_release(struct tm_kube_batch *b);
+
 /* Runs the calls at once, retrying each with backoff and jitter on 429 (after its
  * Retry-After), 5xx, timeouts and dropped connections, re-running an exec plugin
  * on a 401. Returns 0 when every call got its final answer (each call's rc says

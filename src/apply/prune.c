@@ -333,26 +333,23 @@ out:
 static int wait_gone(struct tm_kube *k, struct member **ms, size_t n, int64_t deadline, const struct tm_prune_opts *o,
 		     struct tm_err *err)
 {
-	struct tm_kube_call *c = calloc(n ? n : 1, sizeof(*c));
-	struct tm_buf *paths = calloc(n ? n : 1, sizeof(*paths));
-	int rc = 0;
+	struct tm_kube_batch b;
+	struct tm_kube_call *c;
+	int rc;
 
-	if (!c || !paths) {
-		rc = tm_err_set(err, TM_ERROR, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		tm_buf_init(&paths[i], "path", 2048);
-		if ((rc = tm_kube_path(&paths[i], &ms[i]->rsc, ms[i]->ns, ms[i]->name, err)) < 0)
+	if ((rc = tm_kube_batch_init(&b, n, 2048, err)) < 0)
+		return rc;
+	c = b.calls;
+	for (size_t i = 0; i < n; i++)
+		if ((rc = tm_kube_path(&b.paths[i], &ms[i]->rsc, ms[i]->ns, ms[i]->name, err)) < 0)
 			goto out;
-	}
 	for (;;) {
 		size_t left = 0, first = 0;
 
 		for (size_t i = 0; i < n; i++) {
 			tm_kube_call_release(&c[i]);
 			memset(&c[i], 0, sizeof(c[i]));
-			c[i].req = (struct tm_http_request){ .method = "GET", .path = paths[i].data,
+			c[i].req = (struct tm_http_request){ .method = "GET", .path = b.paths[i].data,
 							     .accept = ACCEPT_ONE_METADATA };
 		}
 		if ((rc = tm_kube_do(k, c, n, err)) < 0)
@@ -385,12 +382,7 @@ static int wait_gone(struct tm_kube *k, struct member **ms, size_t n, int64_t de
 		}
 	}
 out:
-	for (size_t i = 0; c && paths && i < n; i++) {
-		tm_kube_call_release(&c[i]);
-		tm_buf_release(&paths[i]);
-	}
-	free(c);
-	free(paths);
+	tm_kube_batch_release(&b);
 	return rc;
 }
 
@@ -409,17 +401,15 @@ static bool owns_pods(const struct tm_kube_rsc *r)
 static int delete_phase(struct tm_kube *k, struct member **ms, size_t n, const struct tm_prune_opts *o,
 			struct tm_prune_result *res, struct tm_err *err)
 {
-	struct tm_kube_call *c = calloc(n ? n : 1, sizeof(*c));
-	struct tm_buf *paths = calloc(n ? n : 1, sizeof(*paths));
-	int rc = 0, first = 0;
+	struct tm_kube_batch b;
+	struct tm_kube_call *c;
+	int rc, first = 0;
 
-	if (!c || !paths) {
-		rc = tm_err_set(err, TM_ERROR, "out of memory");
-		goto out;
-	}
+	if ((rc = tm_kube_batch_init(&b, n, 2048, err)) < 0)
+		return rc;
+	c = b.calls;
 	for (size_t i = 0; i < n; i++) {
-		tm_buf_init(&paths[i], "path", 2048);
-		if ((rc = tm_kube_call_delete(&c[i], &paths[i], &ms[i]->rsc, ms[i]->ns[0] ? ms[i]->ns : NULL, ms[i]->name,
+		if ((rc = tm_kube_call_delete(&c[i], &b.paths[i], &ms[i]->rsc, ms[i]->ns[0] ? ms[i]->ns : NULL, ms[i]->name,
 					      owns_pods(&ms[i]->rsc) ? "Foreground" : "Background", o->dry_run, err)) < 0)
 			goto out;
 	}
@@ -444,12 +434,7 @@ static int delete_phase(struct tm_kube *k, struct member **ms, size_t n, const s
 	}
 	rc = first;
 out:
-	for (size_t i = 0; c && paths && i < n; i++) {
-		tm_kube_call_release(&c[i]);
-		tm_buf_release(&paths[i]);
-	}
-	free(c);
-	free(paths);
+	tm_kube_batch_release(&b);
 	return rc;
 }
 

@@ -510,3 +510,28 @@ int tm_kube_server_version(struct tm_kube *k, char **out, struct tm_err *err)
 	json_decref(v);
 	return rc;
 }
+
+int tm_kube_batch_init(struct tm_kube_batch *b, size_t n, size_t path_max, struct tm_err *err)
+{
+	b->n = n;
+	b->calls = calloc(n ? n : 1, sizeof(*b->calls));
+	b->paths = calloc(n ? n : 1, sizeof(*b->paths));
+	if (!b->calls || !b->paths) {
+		tm_kube_batch_release(b);
+		return tm_err_set(err, TM_ERROR, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++)
+		tm_buf_init(&b->paths[i], "path", path_max);
+	return 0;
+}
+
+void tm_kube_batch_release(struct tm_kube_batch *b)
+{
+	for (size_t i = 0; b->calls && b->paths && i < b->n; i++) {
+		tm_kube_call_release(&b->calls[i]);
+		tm_buf_release(&b->paths[i]);
+	}
+	free(b->calls);
+	free(b->paths);
+	memset(b, 0, sizeof(*b));
+}

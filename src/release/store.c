@@ -399,19 +399,17 @@ out:
 /* DELETEs of these names at once; a 404 counts as done. */
 static int delete_names(struct tm_kube *k, const char *ns, char (*names)[300], size_t n, struct tm_err *err)
 {
-	struct tm_kube_call *c = calloc(n ? n : 1, sizeof(*c));
-	struct tm_buf *paths = calloc(n ? n : 1, sizeof(*paths));
-	int rc = 0;
+	struct tm_kube_batch b;
+	struct tm_kube_call *c;
+	int rc;
 
-	if (!c || !paths) {
-		rc = tm_err_set(err, TM_ERROR, "out of memory");
-		goto out;
-	}
+	if ((rc = tm_kube_batch_init(&b, n, 1024, err)) < 0)
+		return rc;
+	c = b.calls;
 	for (size_t i = 0; i < n; i++) {
-		tm_buf_init(&paths[i], "path", 1024);
-		if ((rc = secrets_path(&paths[i], ns, names[i], err)) < 0)
+		if ((rc = secrets_path(&b.paths[i], ns, names[i], err)) < 0)
 			goto out;
-		c[i].req = (struct tm_http_request){ .method = "DELETE", .path = paths[i].data };
+		c[i].req = (struct tm_http_request){ .method = "DELETE", .path = b.paths[i].data };
 	}
 	if (n && (rc = tm_kube_do(k, c, n, err)) < 0)
 		goto out;
@@ -423,12 +421,7 @@ static int delete_names(struct tm_kube *k, const char *ns, char (*names)[300], s
 			break;
 		}
 out:
-	for (size_t i = 0; c && paths && i < n; i++) {
-		tm_kube_call_release(&c[i]);
-		tm_buf_release(&paths[i]);
-	}
-	free(c);
-	free(paths);
+	tm_kube_batch_release(&b);
 	return rc;
 }
 
