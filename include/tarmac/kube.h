@@ -171,7 +171,8 @@ void tm_kube_set_opts(struct tm_kube *k, const struct tm_kube_opts *o);
 const struct tm_kube_opts *tm_kube_get_opts(const struct tm_kube *k);
 
 /* One API call in a batch. The caller fills req (and want_json); the client fills
- * the rest. */
+ * the rest. A call left without req.method is not sent, and keeps the rc and err the
+ * caller gave it (an object whose path could not be built, in a batch of many). */
 struct tm_kube_call {
 	struct tm_http_request req;
 	bool want_json;   /* parse a 2xx body into out */
@@ -253,6 +254,11 @@ int tm_kube_prefetch(struct tm_kube *k, const char *const *api_versions, size_t 
  * was created). */
 int tm_kube_resolve(struct tm_kube *k, const char *api_version, const char *kind, bool refresh,
 		    struct tm_kube_rsc *out, struct tm_err *err);
+/* A group-kind as kubectl's ApplySet writes it ("Deployment.apps", "ConfigMap"): the
+ * resource of any served version of its group. TM_ENOTFOUND when none serves it. */
+int tm_kube_resolve_gk(struct tm_kube *k, const char *gk, struct tm_kube_rsc *out, struct tm_err *err);
+/* Fetches the resource lists of every served version of the groups of gks at once. */
+int tm_kube_prefetch_gks(struct tm_kube *k, const char *const *gks, size_t n, struct tm_err *err);
 /* "/apis/apps/v1/namespaces/ns/deployments[/name]" into out (cleared first); ns is
  * ignored for cluster-scoped resources; name may be NULL for the collection. */
 int tm_kube_path(struct tm_buf *out, const struct tm_kube_rsc *r, const char *ns, const char *name,

@@ -39,61 +39,20 @@ static void report(const struct tm_prune_opts *o, enum tm_level lvl, const char 
 	va_end(ap);
 }
 
-/* "Deployment.apps" -> the served resource (any served version of the group). */
-static int resolve_gk(struct tm_kube *k, const char *gk, struct tm_kube_rsc *out, struct tm_err *err)
+/* The resource lists of every group in gks, fetched in one batch. */
+static int prefetch_gks(struct tm_kube *k, const json_t *gks, struct tm_err *err)
 {
-	const char *dot = strchr(gk, '.'), *group = dot ? dot + 1 : "";
-	const char *const *gvs;
-	size_t n = tm_kube_api_versions(k, &gvs), glen = strlen(group);
-	char kind[160];
-	int rc = TM_ENOTFOUND;
-
-	snprintf(kind, sizeof(kind), "%.*s", (int)(dot ? (size_t)(dot - gk) : strlen(gk)), gk);
-	for (size_t i = 0; i < n; i++) {
-		const char *slash = strchr(gvs[i], '/');
-		bool match = glen ? slash && (size_t)(slash - gvs[i]) == glen && strncmp(gvs[i], group, glen) == 0 : !slash;
-		struct tm_err e;
-
-		if (!match)
-			continue;
-		tm_err_init(&e);
-		if ((rc = tm_kube_resolve(k, gvs[i], kind, false, out, &e)) == 0)
-			return 0;
-		if (rc != TM_ENOTFOUND) {
-			*err = e;
-			return rc;
-		}
-	}
-	return rc;
-}
-
-/* Fetches the resource lists of every version of the groups named in gks at once. */
-static int prefetch_groups(struct tm_kube *k, const json_t *gks, struct tm_err *err)
-{
-	const char *const *gvs;
-	size_t n = tm_kube_api_versions(k, &gvs), m = 0, i;
-	const char **want = calloc(n ? n : 1, sizeof(*want));
+	size_t n = json_array_size(gks), i;
+	const char **names = calloc(n ? n : 1, sizeof(*names));
 	json_t *gk;
 	int rc;
 
-	if (!want)
+	if (!names)
 		return tm_err_set(err, TM_ERROR, "out of memory");
-	for (size_t j = 0; j < n; j++) {
-		const char *slash = strchr(gvs[j], '/');
-
-		json_array_foreach(gks, i, gk) {
-			const char *dot = strchr(json_string_value(gk), '.');
-
-			if (dot ? slash && strlen(dot + 1) == (size_t)(slash - gvs[j]) &&
-					  strncmp(dot + 1, gvs[j], strlen(dot + 1)) == 0
-				: !slash) {
-				want[m++] = gvs[j];
-				break;
-			}
-		}
-	}
-	rc = tm_kube_prefetch(k, want, m, err);
-	free(want);
+	json_array_foreach(gks, i, gk)
+		names[i] = json_string_value(gk);
+	rc = tm_kube_prefetch_gks(k, names, n, err);
+	free(names);
 	return rc;
 }
 
@@ -211,7 +170,7 @@ static int find_members(struct tm_kube *k, const struct tm_applyset *s, const js
 		rc = tm_err_set(err, TM_ERROR, "out of memory");
 		goto out;
 	}
-	if ((rc = prefetch_groups(k, gks, err)) < 0)
+	if ((rc = prefetch_gks(k, gks, err)) < 0)
 		goto out;
 	snprintf(selector, sizeof(selector), TM_APPLYSET_PART_OF "%%3D%s", s->id);
 	json_array_foreach(gks, i, gk) {
@@ -219,7 +178,7 @@ static int find_members(struct tm_kube *k, const struct tm_applyset *s, const js
 		struct tm_err e;
 
 		tm_err_init(&e);
-		if ((rc = resolve_gk(k, json_string_value(gk), &r, &e)) == TM_ENOTFOUND) {
+		if ((rc = tm_kube_resolve_gk(k, json_string_value(gk), &r, &e)) == TM_ENOTFOUND) {
 			report(o, TM_DEBUG, "log", json_string_value(gk), "not served any more: nothing of it to prune");
 			continue;
 		}

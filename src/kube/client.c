@@ -371,11 +371,17 @@ int tm_kube_do(struct tm_kube *k, struct tm_kube_call *calls, size_t n, struct t
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
+		tm_buf_init(&resps[i].body, "response body", TM_KUBE_MAX_BODY);
+		if (!calls[i].req.method) {
+			/* nothing to send (the caller could not build it): its rc is the caller's */
+			done[i] = true;
+			left--;
+			continue;
+		}
 		tm_err_init(&calls[i].err);
 		calls[i].rc = 0;
 		calls[i].attempts = 0;
 		calls[i].status = 0;
-		tm_buf_init(&resps[i].body, "response body", TM_KUBE_MAX_BODY);
 	}
 	while (left) {
 		size_t m = 0;

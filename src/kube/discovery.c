@@ -264,6 +264,69 @@ int tm_kube_path(struct tm_buf *out, const struct tm_kube_rsc *r, const char *ns
 	return 0;
 }
 
+/* ------------------------------------------------------------------ group-kinds */
+
+/* Whether "group/version" (core: "v1") belongs to group (glen bytes; 0: core). */
+static bool gv_in_group(const char *gv, const char *group, size_t glen)
+{
+	const char *slash = strchr(gv, '/');
+
+	return glen ? slash && (size_t)(slash - gv) == glen && strncmp(gv, group, glen) == 0 : !slash;
+}
+
+/* "Deployment.apps" -> its group ("apps"; "" for "ConfigMap") and kind. */
+static const char *gk_group(const char *gk)
+{
+	const char *dot = strchr(gk, '.');
+
+	return dot ? dot + 1 : "";
+}
+
+int tm_kube_prefetch_gks(struct tm_kube *k, const char *const *gks, size_t n, struct tm_err *err)
+{
+	const char *const *gvs;
+	size_t ngv = tm_kube_api_versions(k, &gvs), m = 0;
+	const char **want = calloc(ngv ? ngv : 1, sizeof(*want));
+	int rc;
+
+	if (!want)
+		return tm_err_set(err, TM_ERROR, "out of memory");
+	for (size_t j = 0; j < ngv; j++)
+		for (size_t i = 0; i < n; i++)
+			if (gks[i] && gv_in_group(gvs[j], gk_group(gks[i]), strlen(gk_group(gks[i])))) {
+				want[m++] = gvs[j];
+				break;
+			}
+	rc = tm_kube_prefetch(k, want, m, err);
+	free(want);
+	return rc;
+}
+
+int tm_kube_resolve_gk(struct tm_kube *k, const char *gk, struct tm_kube_rsc *out, struct tm_err *err)
+{
+	const char *group = gk_group(gk);
+	const char *const *gvs;
+	size_t n = tm_kube_api_versions(k, &gvs), glen = strlen(group);
+	char kind[160];
+	int rc = TM_ENOTFOUND;
+
+	snprintf(kind, sizeof(kind), "%.*s", (int)(*group ? (size_t)(group - 1 - gk) : strlen(gk)), gk);
+	for (size_t i = 0; i < n; i++) {
+		struct tm_err e;
+
+		if (!gv_in_group(gvs[i], group, glen))
+			continue;
+		tm_err_init(&e);
+		if ((rc = tm_kube_resolve(k, gvs[i], kind, false, out, &e)) == 0)
+			return 0;
+		if (rc != TM_ENOTFOUND) {
+			*err = e;
+			return rc;
+		}
+	}
+	return tm_err_set(err, TM_ENOTFOUND, "the cluster serves no '%s'", gk);
+}
+
 /* ------------------------------------------------------------------ call builders */
 
 int tm_kube_call_apply(struct tm_kube_call *c, struct tm_buf *path, struct tm_buf *body,

@@ -60,7 +60,13 @@ static bool rev_from_metadata(struct tm_revision *r, const json_t *md)
 		return false;
 	r->number = (int)v;
 	r->status = (enum tm_release_status)s;
-	r->parts = parts ? atoi(parts) : 1;
+	/* 0: not a number of parts, which reading reports as a corrupt record */
+	r->parts = 1;
+	if (parts) {
+		long p = strtol(parts, &end, 10);
+
+		r->parts = end != parts && !*end && p >= 1 && p <= TM_RECORD_MAX_PARTS ? (int)p : 0;
+	}
 	COPY(r->description, ann(md, "description"));
 	COPY(r->error, ann(md, "error"));
 	COPY(r->airflow_version, ann(md, "airflow-version"));
@@ -185,27 +191,27 @@ static int append_b64(struct tm_buf *out, const char *b64, struct tm_err *err)
 int tm_release_read(json_t **out, struct tm_kube *k, const char *release, const char *ns,
 		    const struct tm_revision *rev, struct tm_err *err)
 {
-	int parts = rev->parts > 0 ? rev->parts : 1;
-	struct tm_kube_call c[TM_RECORD_MAX_PARTS];
-	struct tm_buf paths[TM_RECORD_MAX_PARTS];
+	int parts = rev->parts;
+	struct tm_kube_batch b = { 0 };
+	struct tm_kube_call *c;
 	struct tm_buf gz = TM_BUF_INIT("release record", (size_t)TM_RECORD_MAX_PARTS * TM_RECORD_PART_MAX);
 	char name[300], hex[65], tagged[80];
-	int rc = 0;
+	int rc;
 
-	if (parts > TM_RECORD_MAX_PARTS)
-		return tm_err_set(err, TM_EINVALID, "revision %d: %d parts, more than the %d a record may have",
-				  rev->number, parts, TM_RECORD_MAX_PARTS);
-	memset(c, 0, sizeof(c));
-	for (int i = 0; i < parts; i++)
-		tm_buf_init(&paths[i], "path", 1024);
+	if (parts < 1 || parts > TM_RECORD_MAX_PARTS)
+		return tm_err_set(err, TM_EINVALID, "corrupt record: revision %d's tarmac.io/parts is not a number from 1 "
+				  "to %d", rev->number, TM_RECORD_MAX_PARTS);
+	if ((rc = tm_kube_batch_init(&b, (size_t)parts, 1024, err)) < 0)
+		return rc;
+	c = b.calls;
 	for (int i = 0; i < parts; i++) {
 		if (i == 0)
 			head_name(name, sizeof(name), release, rev->number);
 		else
 			part_name(name, sizeof(name), release, rev->number, i);
-		if ((rc = secrets_path(&paths[i], ns, name, err)) < 0)
+		if ((rc = secrets_path(&b.paths[i], ns, name, err)) < 0)
 			goto out;
-		c[i].req = (struct tm_http_request){ .method = "GET", .path = paths[i].data };
+		c[i].req = (struct tm_http_request){ .method = "GET", .path = b.paths[i].data };
 		c[i].want_json = true;
 	}
 	if ((rc = tm_kube_do(k, c, (size_t)parts, err)) < 0)
@@ -235,10 +241,7 @@ int tm_release_read(json_t **out, struct tm_kube *k, const char *release, const 
 fail:
 	tm_err_wrap(err, "read revision %d of release '%s'", rev->number, release);
 out:
-	for (int i = 0; i < parts; i++) {
-		tm_kube_call_release(&c[i]);
-		tm_buf_release(&paths[i]);
-	}
+	tm_kube_batch_release(&b);
 	tm_buf_release(&gz);
 	return rc;
 }
