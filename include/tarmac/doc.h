@@ -51,4 +51,19 @@ int tm_doc_yaml_quote(struct tm_buf *out, const char *s, size_t len, struct tm_e
  * shortest form that reads back the same. */
 int tm_doc_emit_scalar(struct tm_buf *out, json_t *v, struct tm_err *err);
 
+/* JSON from outside (API answers, watch events, records, plugin output) is checked
+ * before jansson parses it: jansson takes about 240 bytes for "{}", so 20 MB of "{},"
+ * would take 1.6 GiB. The memory a text may take grows with its size: a floor, then
+ * TM_JSON_MEM_RATIO bytes per byte of text, never more than TM_JSON_MEM_MAX. */
+#define TM_JSON_MEM_FLOOR (16u << 20)
+#define TM_JSON_MEM_RATIO 32u
+#define TM_JSON_MEM_MAX (256u << 20)
+/* An upper bound of what jansson allocates to parse text (counted from its tokens). */
+size_t tm_json_cost(const char *text, size_t len);
+/* The memory a text of len bytes may take. */
+size_t tm_json_budget(size_t len);
+/* 0 when text may be parsed, or TM_ELIMIT saying what it would take (no text quoted:
+ * it may hold secrets). Callers parse with json_loadb afterwards. */
+int tm_json_check(const char *text, size_t len, struct tm_err *err);
+
 #endif

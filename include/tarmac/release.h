@@ -36,6 +36,11 @@ int tm_release_status_find(const char *s);
 #define TM_RECORD_PART_MAX (900u * 1024u) /* bytes of gzip per Secret (the API allows 1 MiB) */
 #define TM_RECORD_MAX_PARTS 64
 #define TM_RECORD_MAX_JSON (256u << 20)   /* the record's JSON, inflated */
+/* Inflation is bounded by ratio as well: records gzip about 10:1 (15:1 with many alike
+ * objects), so more than TM_RECORD_MAX_RATIO bytes per byte of gzip, past the first
+ * TM_RECORD_RATIO_FLOOR, is a crafted record, not one tarmac wrote. */
+#define TM_RECORD_MAX_RATIO 100u
+#define TM_RECORD_RATIO_FLOOR (4u << 20)
 
 /* A revision as history shows it (metadata of its head Secret). */
 struct tm_revision {
@@ -75,8 +80,10 @@ int tm_record_build(json_t **out, const json_t *objects, const json_t *values, c
 int tm_record_digest(char out[72], const json_t *objects, struct tm_err *err);
 /* gzip of the record's JSON. */
 int tm_record_encode(struct tm_buf *out, const json_t *record, struct tm_err *err);
-/* Inflates (at most TM_RECORD_MAX_JSON) and parses a record, checking its shape
- * (apiVersion, kind, objects array). TM_EINVALID says what is wrong ("corrupt record"). */
+/* Inflates (at most TM_RECORD_MAX_JSON, and TM_RECORD_MAX_RATIO times len past
+ * TM_RECORD_RATIO_FLOOR) and parses a record within tm_json_check's memory bound,
+ * checking its shape (apiVersion, kind, objects array). TM_EINVALID says what is
+ * wrong ("corrupt record"), also for a record over those bounds. */
 int tm_record_decode(json_t **out, const void *gz, size_t len, struct tm_err *err);
 /* New values with secret strings replaced by "(redacted)"; values borrowed. */
 json_t *tm_record_redact_values(const json_t *values);

@@ -163,11 +163,18 @@ static int try_take(struct tm_lock *l, struct tm_kube *k, char *desc, size_t n, 
 
 		json_decref(ans);
 		ans = NULL;
-		if ((rc = tm_kube_get(k, l->path, &ans, err)) < 0)
+		rc = tm_kube_get(k, l->path, &ans, err);
+		if (rc == TM_ENOTFOUND) {
+			snprintf(desc, n, "another run, which took it just now and has let it go since");
+			rc = 1;
+			goto out;
+		}
+		if (rc < 0)
 			goto out;
 		holder = json_string_value(tm_doc_get(ans, "spec", "holderIdentity", NULL));
 		if (!holder || strcmp(holder, l->holder) != 0) {
-			snprintf(desc, n, "another run that took it just now");
+			/* the race's winner, named as any holder is */
+			tm_lock_state(ans, tm_wall_ms(), desc, n);
 			rc = 1;
 			goto out;
 		}

@@ -282,9 +282,19 @@ int tm_record_encode(struct tm_buf *out, const json_t *record, struct tm_err *er
 	return rc;
 }
 
+/* The most a record of len bytes of gzip may inflate to. */
+static size_t inflate_max(size_t len)
+{
+	size_t by_ratio = len > TM_RECORD_MAX_JSON / TM_RECORD_MAX_RATIO ? TM_RECORD_MAX_JSON : len * TM_RECORD_MAX_RATIO;
+
+	if (by_ratio < TM_RECORD_RATIO_FLOOR)
+		by_ratio = TM_RECORD_RATIO_FLOOR;
+	return by_ratio < TM_RECORD_MAX_JSON ? by_ratio : TM_RECORD_MAX_JSON;
+}
+
 int tm_record_decode(json_t **out, const void *gz, size_t len, struct tm_err *err)
 {
-	struct tm_buf text = TM_BUF_INIT("release record", TM_RECORD_MAX_JSON);
+	struct tm_buf text = TM_BUF_INIT("release record", inflate_max(len));
 	json_t *rec = NULL;
 	json_error_t jerr;
 	z_stream z;
@@ -309,11 +319,26 @@ int tm_record_decode(json_t **out, const void *gz, size_t len, struct tm_err *er
 							: z.msg ? z.msg : "bad gzip data");
 			goto out;
 		}
-		if ((rc = tm_buf_append(&text, chunk, sizeof(chunk) - z.avail_out, err)) < 0)
+		if ((rc = tm_buf_append(&text, chunk, sizeof(chunk) - z.avail_out, NULL)) == TM_ERROR) {
+			rc = tm_err_set(err, TM_ERROR, "out of memory");
 			goto out;
+		}
+		if (rc < 0) {
+			/* stopped here: a bomb is never inflated whole */
+			rc = tm_err_set(err, TM_EINVALID, "corrupt record: %zu bytes of gzip inflate to more than %zu "
+					"bytes, and no record tarmac writes inflates past %u MiB by more than %u times: "
+					"not read further", len, text.max,
+					(unsigned)(TM_RECORD_RATIO_FLOOR >> 20), (unsigned)TM_RECORD_MAX_RATIO);
+			goto out;
+		}
 	}
 	if (z.avail_in) {
 		rc = tm_err_set(err, TM_EINVALID, "corrupt record: %u bytes after the gzip data", z.avail_in);
+		goto out;
+	}
+	if ((rc = tm_json_check(tm_buf_cstr(&text), text.len, err)) < 0) {
+		rc = err ? (err->code = TM_EINVALID) : TM_EINVALID;
+		tm_err_wrap(err, "corrupt record");
 		goto out;
 	}
 	if (!(rec = json_loadb(tm_buf_cstr(&text), text.len, JSON_REJECT_DUPLICATES, &jerr))) {

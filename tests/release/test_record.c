@@ -322,3 +322,89 @@ Test(apply_applyset, collect_sorts_group_kinds_and_other_namespaces)
 	json_decref(want_g);
 	json_decref(want_n);
 }
+
+/* gzip of text (caller frees *out). */
+static size_t gzip_text(unsigned char **out, const char *text, size_t len)
+{
+	z_stream z;
+	size_t cap = len / 2 + 65536;
+
+	cr_assert_not_null(*out = malloc(cap));
+	memset(&z, 0, sizeof(z));
+	cr_assert_eq(deflateInit2(&z, 9, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	z.next_in = (unsigned char *)(uintptr_t)text;
+	z.avail_in = (uInt)len;
+	z.next_out = *out;
+	z.avail_out = (uInt)cap;
+	cr_assert_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+	deflateEnd(&z);
+	return z.total_out;
+}
+
+/* A record whose objects are 16 MB of "{}": 21 KB of gzip. */
+Test(release_record, a_record_inflating_past_its_ratio_is_refused_early)
+{
+	const char *head = "{\"apiVersion\":\"tarmac.io/v1\",\"kind\":\"ReleaseRecord\",\"revision\":1,\"objects\":[";
+	size_t n = (16u << 20) / 3, len = strlen(head);
+	char *text = malloc(len + 3 * n + 8);
+	unsigned char *gz = NULL;
+	size_t gzlen;
+	json_t *back = NULL;
+	struct tm_err err;
+
+	cr_assert_not_null(text);
+	memcpy(text, head, len);
+	for (size_t i = 0; i < n; i++) {
+		memcpy(text + len, i ? ",{}" : "{} ", 3);
+		len += 3;
+	}
+	memcpy(text + len, "]}", 3);
+	len += 2;
+	gzlen = gzip_text(&gz, text, len);
+	cr_assert_lt(gzlen, 64u << 10, "%zu bytes of gzip", gzlen);
+	tm_err_init(&err);
+	cr_assert_eq(tm_record_decode(&back, gz, gzlen, &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "corrupt record") != NULL, "%s", tm_err_msg(&err));
+	cr_assert(strstr(tm_err_msg(&err), "inflate to more than 4194304 bytes") != NULL, "%s", tm_err_msg(&err));
+	cr_assert_null(back);
+	free(gz);
+	free(text);
+}
+
+/* Within the ratio (a random string keeps gzip honest) but all structure: the JSON
+ * bound refuses it as a corrupt record. */
+Test(release_record, a_record_that_is_all_structure_is_refused)
+{
+	const char *head = "{\"apiVersion\":\"tarmac.io/v1\",\"kind\":\"ReleaseRecord\",\"revision\":1,\"pad\":\"";
+	size_t n = 2u << 20, len = strlen(head), rnd = 4u << 20;
+	char *text = malloc(len + rnd + 3 * n + 16);
+	unsigned char *gz = NULL;
+	size_t gzlen;
+	json_t *back = NULL;
+	struct tm_err err;
+	uint64_t x = 88172645463325252ull;
+
+	cr_assert_not_null(text);
+	memcpy(text, head, len);
+	for (size_t i = 0; i < rnd; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		text[len++] = (char)('a' + x % 26);
+	}
+	memcpy(text + len, "\",\"objects\":[", 13);
+	len += 13;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(text + len, i ? ",{}" : "{} ", 3);
+		len += 3;
+	}
+	memcpy(text + len, "]}", 3);
+	len += 2;
+	gzlen = gzip_text(&gz, text, len);
+	tm_err_init(&err);
+	cr_assert_eq(tm_record_decode(&back, gz, gzlen, &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "corrupt record") != NULL, "%s", tm_err_msg(&err));
+	cr_assert(strstr(tm_err_msg(&err), "would take about") != NULL, "%s", tm_err_msg(&err));
+	free(gz);
+	free(text);
+}
