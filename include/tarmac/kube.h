@@ -23,6 +23,8 @@ struct tm_kube_source {
 	const char *sa_dir;         /* NULL: /var/run/secrets/kubernetes.io/serviceaccount */
 	const char *service_host;   /* $KUBERNETES_SERVICE_HOST (in-cluster), or NULL */
 	const char *service_port;   /* $KUBERNETES_SERVICE_PORT, or NULL */
+	const char *allow_plain_http; /* $TARMAC_ALLOW_PLAIN_HTTP: "1" lets credentials go
+				       * over http:// to a loopback server (tests); or NULL */
 };
 
 /* One context, resolved to what a client needs. Owns everything it points to. */
@@ -39,6 +41,8 @@ struct tm_kube_config {
 	char *tls_server_name; /* or NULL */
 	char *proxy_url;       /* or NULL */
 	struct tm_kube_exec *exec; /* user.exec (a credential plugin), or NULL */
+	bool plain_http_creds; /* credentials over http:// to loopback, allowed by
+				* allow_plain_http: the client warns before its first request */
 };
 
 /* users[].user.exec of a kubeconfig: a credential plugin (client-go's protocol,
@@ -84,6 +88,11 @@ void tm_kube_cred_release(struct tm_kube_cred *c);
  * printed more than 1 MiB), TM_ETIMEOUT. The token never appears in a message. */
 int tm_kube_exec_run(struct tm_kube_cred *out, const struct tm_kube_config *cfg, bool interactive,
 		     int64_t timeout_ms, struct tm_err *err);
+
+/* A token or other header value is refused when it holds a control character (below
+ * 0x20, or 0x7f): CR or LF would end the header and start another. Errors:
+ * TM_EINVALID naming what (the value itself never appears in the message). */
+int tm_kube_check_header_value(const char *value, const char *what, struct tm_err *err);
 
 void tm_kube_config_init(struct tm_kube_config *c);
 void tm_kube_config_release(struct tm_kube_config *c);
@@ -165,6 +174,7 @@ struct tm_kube_opts {
 	long base_backoff_ms;  /* first retry delay before jitter, doubling (250) */
 	long max_backoff_ms;   /* cap of one backoff delay (10000); a Retry-After is honoured up to 60 s */
 	long timeout_ms;       /* one exchange (60000) */
+	long exec_timeout_ms;  /* an exec plugin's run (60000); running out is TM_EAUTH */
 	bool interactive;      /* exec plugins may prompt */
 };
 void tm_kube_set_opts(struct tm_kube *k, const struct tm_kube_opts *o);

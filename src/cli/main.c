@@ -293,6 +293,7 @@ int tm_cli_connect(struct tm_cli *cli)
 		.context = cli->opts.context,
 		.service_host = getenv("KUBERNETES_SERVICE_HOST"),
 		.service_port = getenv("KUBERNETES_SERVICE_PORT"),
+		.allow_plain_http = getenv("TARMAC_ALLOW_PLAIN_HTTP"),
 	};
 	int rc;
 

@@ -18,6 +18,7 @@ static const struct tm_kube_opts default_opts = {
 	.base_backoff_ms = 250,
 	.max_backoff_ms = 10000,
 	.timeout_ms = 60000,
+	.exec_timeout_ms = EXEC_TIMEOUT_MS,
 };
 
 int tm_kube_open(struct tm_kube **out, const struct tm_kube_config *cfg, struct tm_transport *tr,
@@ -73,6 +74,8 @@ void tm_kube_set_opts(struct tm_kube *k, const struct tm_kube_opts *o)
 		k->opts.max_backoff_ms = k->opts.base_backoff_ms;
 	if (k->opts.timeout_ms <= 0)
 		k->opts.timeout_ms = default_opts.timeout_ms;
+	if (k->opts.exec_timeout_ms <= 0)
+		k->opts.exec_timeout_ms = default_opts.exec_timeout_ms;
 }
 
 const struct tm_kube_opts *tm_kube_get_opts(const struct tm_kube *k)
@@ -159,9 +162,15 @@ void tm_kube_roundtrip_many(struct tm_kube *k, size_t n, const struct tm_http_re
 /* ------------------------------------------------------------------ status mapping */
 
 /* The message of a metav1.Status body, or a short excerpt of whatever came. */
+static json_t *load_status(const struct tm_buf *body)
+{
+	return tm_json_check(tm_buf_cstr(body), body->len, NULL) == 0 ? json_loadb(tm_buf_cstr(body), body->len, 0, NULL)
+								      : NULL;
+}
+
 static void status_message(const struct tm_buf *body, char *msg, size_t n)
 {
-	json_t *st = json_loadb(tm_buf_cstr(body), body->len, 0, NULL);
+	json_t *st = load_status(body);
 	const char *m = json_string_value(json_object_get(st, "message"));
 
 	if (m && *m)
@@ -178,7 +187,7 @@ static void status_message(const struct tm_buf *body, char *msg, size_t n)
  * field: ".spec.replicas"}. Returns false when the body has no such causes. */
 static bool conflict_message(const struct tm_buf *body, char *msg, size_t n)
 {
-	json_t *st = json_loadb(tm_buf_cstr(body), body->len, 0, NULL);
+	json_t *st = load_status(body);
 	json_t *causes = tm_doc_get(st, "details", "causes", NULL), *c;
 	size_t i, used = 0, count = 0;
 
@@ -260,7 +269,7 @@ int tm_kube_refresh_cred(struct tm_kube *k, bool refused, struct tm_err *err)
 	if (k->have_cred)
 		k->stats.reauth++;
 	tm_kube_cred_init(&cred);
-	rc = tm_kube_exec_run(&cred, k->cfg, k->opts.interactive, EXEC_TIMEOUT_MS, err);
+	rc = tm_kube_exec_run(&cred, k->cfg, k->opts.interactive, k->opts.exec_timeout_ms, err);
 	if (rc == 0)
 		rc = k->tr.set_auth(k->tr.ctx, cred.token, cred.cert_pem.len ? &cred.cert_pem : NULL,
 				    cred.key_pem.len ? &cred.key_pem : NULL, err);
@@ -271,6 +280,10 @@ int tm_kube_refresh_cred(struct tm_kube *k, bool refused, struct tm_err *err)
 			tm_kube_report(k, TM_INFO, "auth", "the cluster refused the plugin's credential: ran the exec plugin again");
 	}
 	tm_kube_cred_release(&cred);
+	/* no credentials in time is a failure to authenticate, not a health wait running
+	 * out (exit 5, not 4) */
+	if (rc == TM_ETIMEOUT)
+		rc = err ? (err->code = TM_EAUTH) : TM_EAUTH;
 	if (rc < 0)
 		tm_err_wrap(err, "context '%s'", k->context);
 	return rc;
@@ -336,9 +349,13 @@ static int settle(struct tm_kube *k, struct tm_kube_call *c, int trc, struct tm_
 		return 1;
 	}
 	if (trc < 0) {
-		c->rc = trc;
+		/* a server that does not answer in time is unreachable (exit 5); TM_ETIMEOUT
+		 * is kept for the deadlines of waits (exit 4) */
+		c->rc = trc == TM_ETIMEOUT ? (c->err.code = TM_EUNAVAILABLE) : trc;
 	} else if ((c->rc = tm_kube_map_status(k, &c->req, resp->status, &resp->body, c->apply, &c->err)) < 0) {
 		/* the status error is final */
+	} else if (c->want_json && (c->rc = tm_json_check(tm_buf_cstr(&resp->body), resp->body.len, &c->err)) < 0) {
+		tm_err_wrap(&c->err, "%s %s: the answer", c->req.method, c->req.path);
 	} else if (c->want_json) {
 		json_decref(c->out);
 		c->out = json_loadb(tm_buf_cstr(&resp->body), resp->body.len, 0, &jerr);
@@ -364,6 +381,11 @@ int tm_kube_do(struct tm_kube *k, struct tm_kube_call *calls, size_t n, struct t
 	size_t left = n;
 	int rc = 0;
 
+	if (k->cfg && k->cfg->plain_http_creds && !k->warned_plain_http) {
+		k->warned_plain_http = true;
+		tm_kube_report(k, TM_WARN, "auth", "credentials go to '%s' over plain http, unencrypted "
+			       "(TARMAC_ALLOW_PLAIN_HTTP=1): for a test server on this machine only", k->server);
+	}
 	if (!reqs || !resps || !errs || !idx || !due || !done || !reauth || !rcs) {
 		for (size_t i = 0; i < n; i++)
 			calls[i].rc = tm_err_set(&calls[i].err, TM_ERROR, "out of memory");

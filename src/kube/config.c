@@ -6,6 +6,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -218,6 +219,56 @@ static int pem_field(struct tm_buf *buf, json_t *obj, const char *key, const cha
 	return 0;
 }
 
+int tm_kube_check_header_value(const char *value, const char *what, struct tm_err *err)
+{
+	for (size_t i = 0; value && value[i]; i++) {
+		unsigned char ch = (unsigned char)value[i];
+
+		if (ch < 0x20 || ch == 0x7f)
+			return tm_err_set(err, TM_EINVALID, "%s has a control character (0x%02x at byte %zu), which "
+					  "would end the HTTP header it is sent in: refused", what, ch, i + 1);
+	}
+	return 0;
+}
+
+/* The host of an http:// URL is 127.0.0.1, [::1] or localhost, and the URL carries no
+ * user:password. */
+static bool loopback_http(const char *url)
+{
+	const char *h = url + 7, *end = h + strcspn(h, "/?#");
+	size_t n;
+
+	if (memchr(h, '@', (size_t)(end - h)))
+		return false;
+	if (strncmp(h, "[::1]", 5) == 0)
+		return h + 5 == end || h[5] == ':';
+	n = strcspn(h, ":/?#");
+	return n == 9 && (strncmp(h, "127.0.0.1", 9) == 0 || strncasecmp(h, "localhost", 9) == 0);
+}
+
+/* Credentials go over TLS only. A test server on this machine may be plain http when
+ * the caller opts in (TARMAC_ALLOW_PLAIN_HTTP=1); the client then warns. */
+static int check_plain_http(struct tm_kube_config *c, const char *allow, const char *file, const char *cluster,
+			    struct tm_err *err)
+{
+	bool loopback;
+
+	if (strncmp(c->server, "http://", 7) != 0 || (!c->token && !c->exec))
+		return 0;
+	loopback = loopback_http(c->server);
+	if (loopback && allow && strcmp(allow, "1") == 0) {
+		c->plain_http_creds = true;
+		return 0;
+	}
+	return tm_err_set(err, TM_EINVALID,
+			  "kubeconfig '%s': cluster '%s': server '%s' is plain http, and the %s would go over it "
+			  "unencrypted: refused; use an https:// server%s", file, cluster, c->server,
+			  c->token ? "bearer token" : "exec plugin's token",
+			  loopback ? ", or set TARMAC_ALLOW_PLAIN_HTTP=1 for a test server on this machine"
+				   : " (plain http with credentials is allowed only to 127.0.0.1, ::1 or localhost, "
+				     "with TARMAC_ALLOW_PLAIN_HTTP=1)");
+}
+
 static int read_token_file(char **out, const char *path, struct tm_err *err)
 {
 	struct tm_buf b = TM_BUF_INIT("token file", 64 * 1024);
@@ -226,8 +277,11 @@ static int read_token_file(char **out, const char *path, struct tm_err *err)
 	if ((rc = tm_file_read(&b, path, 64 * 1024, err)) == 0) {
 		while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r' || b.data[b.len - 1] == ' '))
 			b.data[--b.len] = '\0';
-		*out = strdup(b.data);
-		if (!*out)
+		if (memchr(b.data, '\0', b.len))
+			rc = tm_err_set(err, TM_EINVALID, "token file '%s' has a NUL byte: refused", path);
+		else if ((rc = tm_kube_check_header_value(b.data, "the token", err)) < 0)
+			tm_err_wrap(err, "token file '%s'", path);
+		else if (!(*out = strdup(b.data)))
 			rc = tm_err_set(err, TM_ERROR, "out of memory");
 	}
 	tm_buf_wipe(&b);
@@ -424,7 +478,39 @@ out:
 	return rc;
 }
 
-static int resolve(struct tm_kube_config *c, struct merged *m, const char *want, struct tm_err *err)
+/* A token (from the kubeconfig, a token file or the service account) goes into the
+ * Authorization header; the namespace into URL paths; the server, tls-server-name and
+ * proxy-url into the URL and the connection. */
+static int check_values(const struct tm_kube_config *c, const char *file, struct tm_err *err)
+{
+	int rc = 0;
+
+	if (c->namespace && !tm_is_dns_label(c->namespace, 63))
+		return tm_err_set(err, TM_EINVALID, "kubeconfig '%s': context '%s': namespace '%.80s' is not a DNS label "
+				  "(lowercase letters, digits and '-', at most 63)", file, c->context, c->namespace);
+	if ((rc = tm_kube_check_header_value(c->token, "the token", err)) < 0 ||
+	    (rc = tm_kube_check_header_value(c->server, "'server'", err)) < 0 ||
+	    (rc = tm_kube_check_header_value(c->tls_server_name, "'tls-server-name'", err)) < 0 ||
+	    (rc = tm_kube_check_header_value(c->proxy_url, "'proxy-url'", err)) < 0)
+		tm_err_wrap(err, "kubeconfig '%s': context '%s'", file, c->context);
+	return rc;
+}
+
+/* A token string of the kubeconfig: a NUL inside would cut it short unseen. */
+static int token_field(const char **out, json_t *user, const char *file, struct tm_err *err)
+{
+	json_t *v = json_object_get(user, "token");
+	int rc;
+
+	if ((rc = str_field(out, user, "token", "user", file, err)) < 0 || !*out)
+		return rc;
+	if (strlen(*out) != json_string_length(v))
+		return tm_err_set(err, TM_EINVALID, "kubeconfig '%s': user: 'token' has a NUL byte: refused", file);
+	return 0;
+}
+
+static int resolve(struct tm_kube_config *c, struct merged *m, const char *want, const char *allow_http,
+		   struct tm_err *err)
 {
 	const char *ctxname = want ? want : m->current, *cluster_name, *user_name, *ns, *server;
 	const char *s, *cfile, *ufile, *xfile;
@@ -476,6 +562,8 @@ static int resolve(struct tm_kube_config *c, struct merged *m, const char *want,
 	    (rc = str_field(&s, cl, "proxy-url", "cluster", cfile, err)) < 0 ||
 	    (rc = dup_opt(&c->proxy_url, s, err)) < 0)
 		return rc;
+	if ((rc = check_values(c, xfile, err)) < 0)
+		return rc;
 	if (!user_name)
 		return 0; /* no credentials: the server decides what anonymous may do */
 	ue = json_object_get(m->users, user_name);
@@ -490,7 +578,7 @@ static int resolve(struct tm_kube_config *c, struct merged *m, const char *want,
 	if ((c->cert_pem.len == 0) != (c->key_pem.len == 0))
 		return tm_err_set(err, TM_EINVALID, "kubeconfig '%s': user '%s': a client certificate needs its key and a key its certificate",
 				  ufile, user_name);
-	if ((rc = str_field(&s, user, "token", "user", ufile, err)) < 0 || (rc = dup_opt(&c->token, s, err)) < 0)
+	if ((rc = token_field(&s, user, ufile, err)) < 0 || (rc = dup_opt(&c->token, s, err)) < 0)
 		return rc;
 	if (!c->token) {
 		if ((rc = str_field(&s, user, "tokenFile", "user", ufile, err)) < 0)
@@ -505,7 +593,10 @@ static int resolve(struct tm_kube_config *c, struct merged *m, const char *want,
 				return broken(err, "kubeconfig '%s': user '%s': '%s'", ufile, user_name, "tokenFile");
 		}
 	}
-	return parse_exec(&c->exec, json_object_get(user, "exec"), ufile, user_name, err);
+	if ((rc = parse_exec(&c->exec, json_object_get(user, "exec"), ufile, user_name, err)) < 0 ||
+	    (rc = check_values(c, ufile, err)) < 0)
+		return rc;
+	return check_plain_http(c, allow_http, cfile, cluster_name, err);
 }
 
 static int load_incluster(struct tm_kube_config *c, const struct tm_kube_source *src, struct tm_err *err)
@@ -530,7 +621,11 @@ static int load_incluster(struct tm_kube_config *c, const struct tm_kube_source 
 	if (tm_file_read(&ns, path, 4096, NULL) == 0 && ns.len) {
 		while (ns.len && ns.data[ns.len - 1] == '\n')
 			ns.data[--ns.len] = '\0';
-		rc = dup_opt(&c->namespace, ns.data, err);
+		if (!tm_is_dns_label(ns.data, 63))
+			rc = tm_err_set(err, TM_EINVALID, "in-cluster service account: namespace file '%s' does not "
+					"hold a DNS label", path);
+		else
+			rc = dup_opt(&c->namespace, ns.data, err);
 	}
 	tm_buf_release(&ns);
 	if (rc < 0)
@@ -596,7 +691,7 @@ int tm_kube_config_load(struct tm_kube_config *out, const struct tm_kube_source 
 			rc = tm_err_set(err, TM_ERROR, "out of memory");
 			goto out;
 		}
-		if ((rc = resolve(&c, &m, src->context, err)) < 0)
+		if ((rc = resolve(&c, &m, src->context, src->allow_plain_http, err)) < 0)
 			goto out;
 	}
 	*out = c;

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tarmac/doc.h"
 #include "tarmac/kube.h"
 
 #define EXEC_OUT_MAX (1u << 20) /* a plugin's stdout: tokens and PEM, never this big */
@@ -340,6 +341,10 @@ static int parse_cred(struct tm_kube_cred *c, const struct run *r, const struct 
 		return tm_err_set(err, TM_EINVALID, "exec plugin '%s' printed nothing on standard output", x->command);
 	/* jansson's message may quote the text near the error, which can be the token:
 	 * only the position goes into ours */
+	if ((rc = tm_json_check(r->out, r->len, err)) < 0) {
+		tm_err_wrap(err, "exec plugin '%s' printed more JSON than an ExecCredential holds", x->command);
+		goto out;
+	}
 	if (!(doc = json_loadb(r->out, r->len, 0, &jerr))) {
 		rc = tm_err_set(err, TM_EINVALID, "exec plugin '%s' printed something that is not JSON (line %d, column %d)",
 				x->command, jerr.line, jerr.column);
@@ -388,6 +393,10 @@ static int parse_cred(struct tm_kube_cred *c, const struct run *r, const struct 
 		goto out;
 	}
 	c->expires /= 1000;
+	if (token && (rc = tm_kube_check_header_value(token, "the token", err)) < 0) {
+		tm_err_wrap(err, "exec plugin '%s'", x->command);
+		goto out;
+	}
 	if (token && !(c->token = strdup(token))) {
 		rc = tm_err_set(err, TM_ERROR, "out of memory");
 		goto out;

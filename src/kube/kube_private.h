@@ -15,6 +15,7 @@ struct tm_kube {
 	uint64_t rng;            /* jitter; not for secrets */
 	/* exec credential plugin */
 	bool have_cred;
+	bool warned_plain_http;  /* the plain-http warning was reported */
 	int64_t cred_expires;    /* Unix seconds, 0: none */
 	/* discovery */
 	bool discovered;

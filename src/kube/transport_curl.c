@@ -3,6 +3,8 @@
  * server offers it), and a batch of exchanges runs at once. TLS material is passed
  * from memory. Single-threaded: the batch loop polls the sockets. */
 #include <curl/curl.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +116,29 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 	return len;
 }
 
+/* Which CA the server's certificate was checked against, for the message when it
+ * could not be: the kubeconfig's (with its first certificate's subject), or the
+ * system bundle. */
+static void describe_ca(const struct curl_tr *t, char *out, size_t n)
+{
+	BIO *bio;
+	X509 *x = NULL;
+	char subject[256] = "";
+
+	if (!t->ca.len) {
+		snprintf(out, n, t->bundle ? "the system CA bundle '%s' (SSL_CERT_FILE overrides it)"
+					   : "no CA: no system bundle was found (set SSL_CERT_FILE)%s",
+			 t->bundle ? t->bundle : "");
+		return;
+	}
+	if ((bio = BIO_new_mem_buf(t->ca.data, (int)t->ca.len)) && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)))
+		X509_NAME_oneline(X509_get_subject_name(x), subject, sizeof(subject));
+	X509_free(x);
+	BIO_free(bio);
+	snprintf(out, n, "the kubeconfig's certificate-authority%s%s%s", subject[0] ? " '" : "", subject,
+		 subject[0] ? "'" : "");
+}
+
 static int map_curl_error(CURLcode cc, const struct slot *s)
 {
 	const struct tm_http_request *req = s->req;
@@ -129,7 +154,15 @@ static int map_curl_error(CURLcode cc, const struct slot *s)
 				  (double)(req->timeout_ms ? req->timeout_ms : DEFAULT_TIMEOUT_MS) / 1000.0);
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
-		return tm_err_set(s->err, TM_EUNAVAILABLE, "cannot verify the server '%s': %s", server, detail);
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH: {
+		char ca[400];
+
+		/* TM_EAUTH: not retried, as asking again gets the same certificate */
+		describe_ca(s->t, ca, sizeof(ca));
+		return tm_err_set(s->err, TM_EAUTH, "cannot verify the server '%s' against %s: %s; check the cluster's "
+				  "certificate-authority in the kubeconfig (and tls-server-name)", server, ca, detail);
+	}
 	default:
 		return tm_err_set(s->err, TM_EUNAVAILABLE, "%s %s: cannot reach the cluster at '%s': %s", req->method,
 				  req->path, server, detail);
@@ -410,6 +443,8 @@ static int set_auth(void *ctx, const char *token, const struct tm_buf *cert, con
 	bool new_cert = cert && (cert->len != t->cert.len || memcmp(cert->data, t->cert.data, cert->len) != 0);
 	int rc;
 
+	if (token && (rc = tm_kube_check_header_value(token, "the exec plugin's token", err)) < 0)
+		return rc;
 	if (t->token_header) {
 		tm_wipe(t->token_header, strlen(t->token_header));
 		free(t->token_header);
@@ -510,7 +545,7 @@ int tm_transport_curl(struct tm_transport *out, const struct tm_kube_config *cfg
 		rc = tm_err_set(err, TM_ERROR, "cannot start libcurl");
 		goto out;
 	}
-	if ((rc = set_server(t, cfg, err)) < 0)
+	if ((rc = set_server(t, cfg, err)) < 0 || (rc = tm_kube_check_header_value(cfg->token, "the token", err)) < 0)
 		goto out;
 	if ((cfg->proxy_url && !(t->proxy = strdup(cfg->proxy_url))) ||
 	    (cfg->token && asprintf(&t->token_header, "Authorization: Bearer %s", cfg->token) < 0)) {

@@ -51,11 +51,17 @@ static int on_line(struct stream *s, const char *p, size_t n)
 {
 	struct watch_all *w = s->w;
 	json_error_t jerr;
-	json_t *ev = json_loadb(p, n, 0, &jerr);
-	const char *type = json_string_value(json_object_get(ev, "type"));
-	json_t *obj = json_object_get(ev, "object");
+	json_t *ev, *obj;
+	const char *type;
 	int r = 0;
 
+	if ((r = tm_json_check(p, n, w->err)) < 0) {
+		w->result = tm_err_wrap(w->err, "watch '%s': an event", s->path.data);
+		return 2;
+	}
+	ev = json_loadb(p, n, 0, &jerr);
+	type = json_string_value(json_object_get(ev, "type"));
+	obj = json_object_get(ev, "object");
 	if (!ev) {
 		w->result = tm_err_set(w->err, TM_ERROR, "watch '%s': an event is not JSON (%s)", s->path.data, jerr.text);
 		return 2;
@@ -272,12 +278,20 @@ int tm_kube_watch(struct tm_kube *k, const char *const *paths, size_t n, int64_t
 			} else if (rcs[i] == 0 && (resps[i].status == 401 || resps[i].status == 403 || resps[i].status == 404)) {
 				rc = tm_kube_map_status(k, &reqs[i], resps[i].status, &resps[i].body, false, err);
 				goto out;
+			} else if (rcs[i] == TM_EAUTH) {
+				/* the server's certificate cannot be verified: trying again cannot help */
+				*err = errs[i];
+				rc = errs[i].code;
+				goto out;
 			} else if (rcs[i] < 0 || resps[i].status >= 400 || st[i].failed) {
 				st[i].failed = false;
 				/* a dropped or refused watch: resume it after a pause, like any retry */
 				if (++failures > 30) {
 					if (rcs[i] < 0)
 						*err = errs[i];
+					/* a server that does not answer is unreachable, not a wait that ran out */
+					if (err && err->code == TM_ETIMEOUT)
+						err->code = TM_EUNAVAILABLE;
 					else
 						tm_kube_map_status(k, &reqs[i], resps[i].status, &resps[i].body, false, err);
 					rc = tm_err_wrap(err, "watch '%s' kept failing", paths[i]);

@@ -2,6 +2,7 @@
 #include <signal.h>
 
 #include "../testutil.h"
+#include "tarmac/exitcode.h"
 #include "tarmac/kube.h"
 
 struct exchange {
@@ -487,5 +488,160 @@ Test(kube_client, exec_plugin_credentials_and_a_rerun_on_401)
 	tm_kube_free(k);
 	free(plugin);
 	free(counter);
+	tu_rmdir(dir);
+}
+
+/* ------------------------------------------------------------------ issue 11 */
+
+Test(kube_client, a_request_that_keeps_timing_out_is_unreachable_not_a_wait)
+{
+	const struct exchange ex[] = {
+		{ "GET", "/x", 0, NULL, TM_ETIMEOUT, 0 },
+		{ "GET", "/x", 0, NULL, TM_ETIMEOUT, 0 },
+	};
+	struct script s = SCRIPT(ex);
+	struct tm_kube *k = open_scripted(&s);
+	struct tm_kube_opts o = *tm_kube_get_opts(k);
+	struct tm_err err;
+	json_t *v = NULL;
+
+	o.max_attempts = 2;
+	tm_kube_set_opts(k, &o);
+	tm_err_init(&err);
+	cr_assert_eq(tm_kube_get(k, "/x", &v, &err), TM_EUNAVAILABLE, "%s", tm_err_msg(&err));
+	cr_assert_eq(err.code, TM_EUNAVAILABLE);
+	cr_assert_eq(tm_exit_for(err.code), TM_EXIT_UNREACHABLE, "exit 5, not 4 (a health wait)");
+	cr_assert_eq(tm_kube_stats(k)->retry_timeout, 1, "timeouts are still retried");
+	tm_kube_free(k);
+}
+
+Test(kube_client, a_certificate_failure_is_not_retried)
+{
+	/* the curl transport reports a server certificate it cannot verify as TM_EAUTH */
+	const struct exchange ex[] = { { "GET", "/x", 0, NULL, TM_EAUTH, 0 } };
+	struct script s = SCRIPT(ex);
+	struct tm_kube *k = open_scripted(&s);
+	struct tm_err err;
+	json_t *v = NULL;
+
+	tm_err_init(&err);
+	cr_assert_eq(tm_kube_get(k, "/x", &v, &err), TM_EAUTH);
+	cr_assert_eq(s.next, 1, "one attempt");
+	cr_assert_eq(tm_kube_stats(k)->retries, 0);
+	cr_assert_eq(tm_exit_for(err.code), TM_EXIT_UNREACHABLE);
+	tm_kube_free(k);
+}
+
+Test(kube_client, an_answer_that_is_all_structure_is_refused_before_parsing)
+{
+	size_t n = 1u << 20, len = 0;
+	char *bomb = malloc(3 * n + 2);
+	struct exchange ex[] = { { "GET", "/x", 200, NULL, 0, 0 }, { "GET", "/y", 500, NULL, 0, 0 } };
+	struct script s;
+	struct tm_kube *k;
+	struct tm_kube_opts o;
+	struct tm_err err;
+	json_t *v = NULL;
+
+	cr_assert_not_null(bomb);
+	bomb[len++] = '[';
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)sprintf(bomb + len, i ? ",{}" : "{}");
+	bomb[len++] = ']';
+	bomb[len] = '\0';
+	ex[0].body = ex[1].body = bomb;
+	s = (struct script)SCRIPT(ex);
+	k = open_scripted(&s);
+	o = *tm_kube_get_opts(k);
+	o.max_attempts = 1;
+	tm_kube_set_opts(k, &o);
+	tm_err_init(&err);
+	cr_assert_eq(tm_kube_get(k, "/x", &v, &err), TM_ELIMIT, "%s", tm_err_msg(&err));
+	cr_assert(strstr(tm_err_msg(&err), "GET /x: the answer") != NULL, "%s", tm_err_msg(&err));
+	cr_assert(strstr(tm_err_msg(&err), "1048576 objects") != NULL, "%s", tm_err_msg(&err));
+	cr_assert_null(v);
+	/* an error body of the same shape is not parsed for its message either */
+	cr_assert_eq(tm_kube_get(k, "/y", &v, &err), TM_EUNAVAILABLE);
+	cr_assert(strstr(tm_err_msg(&err), "500") != NULL, "%s", tm_err_msg(&err));
+	tm_kube_free(k);
+	free(bomb);
+}
+
+static void keep_warnings(void *ctx, const struct tm_event *ev)
+{
+	struct tm_buf *b = ctx;
+
+	if (ev->level == TM_WARN)
+		cr_assert_eq(tm_buf_printf(b, NULL, "%s|%s\n", ev->kind, ev->msg), 0);
+}
+
+Test(kube_client, credentials_over_allowed_plain_http_are_warned_about_once)
+{
+	const struct exchange ex[] = { { "GET", "/a", 200, "{}", 0, 0 }, { "GET", "/b", 200, "{}", 0, 0 } };
+	struct script s = SCRIPT(ex);
+	struct tm_buf warnings = TM_BUF_INIT("warnings", 4096);
+	struct tm_kube *k;
+	struct tm_kube_opts o;
+	struct tm_err err;
+	json_t *v = NULL;
+
+	tm_kube_config_init(&s.cfg);
+	s.cfg.server = strdup("http://127.0.0.1:8080");
+	s.cfg.context = strdup("local");
+	s.cfg.token = strdup("tok");
+	s.cfg.plain_http_creds = true;
+	k = open_scripted(&s);
+	o = *tm_kube_get_opts(k);
+	o.report = keep_warnings;
+	o.report_ctx = &warnings;
+	tm_kube_set_opts(k, &o);
+	tm_err_init(&err);
+	cr_assert_eq(tm_kube_get(k, "/a", &v, &err), 0, "%s", tm_err_msg(&err));
+	json_decref(v);
+	cr_assert_eq(tm_kube_get(k, "/b", &v, &err), 0, "%s", tm_err_msg(&err));
+	json_decref(v);
+	cr_assert_str_eq(tm_buf_cstr(&warnings),
+			 "auth|credentials go to 'http://127.0.0.1:8080' over plain http, unencrypted "
+			 "(TARMAC_ALLOW_PLAIN_HTTP=1): for a test server on this machine only\n");
+	tm_buf_release(&warnings);
+	tm_kube_free(k);
+}
+
+Test(kube_client, an_exec_plugin_that_runs_out_of_time_is_an_auth_failure)
+{
+	struct script s = { .ex = NULL, .n = 0 };
+	char *dir = tu_mkdtemp(), *p = NULL;
+	struct tm_kube_exec *x;
+	struct tm_kube *k;
+	struct tm_kube_opts o;
+	struct tm_err err;
+	json_t *v = NULL;
+	FILE *f;
+
+	cr_assert(asprintf(&p, "%s/hang", dir) > 0);
+	cr_assert_not_null(f = fopen(p, "w"));
+	fputs("#!/bin/sh\nexec sleep 30\n", f);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(chmod(p, 0700), 0);
+	tm_kube_config_init(&s.cfg);
+	s.cfg.server = strdup("https://127.0.0.1:6443");
+	s.cfg.context = strdup("plug");
+	cr_assert_not_null(x = calloc(1, sizeof(*x)));
+	x->command = p;
+	x->args = calloc(1, sizeof(char *));
+	x->env = calloc(1, sizeof(char *));
+	x->api_version = strdup("client.authentication.k8s.io/v1");
+	x->interactive_mode = strdup("Never");
+	s.cfg.exec = x;
+	k = open_scripted(&s);
+	o = *tm_kube_get_opts(k);
+	o.exec_timeout_ms = 300;
+	tm_kube_set_opts(k, &o);
+	tm_err_init(&err);
+	cr_assert_eq(tm_kube_get(k, "/x", &v, &err), TM_EAUTH, "%s", tm_err_msg(&err));
+	cr_assert(strstr(tm_err_msg(&err), "did not finish within 300 ms") != NULL, "%s", tm_err_msg(&err));
+	cr_assert_eq(tm_exit_for(err.code), TM_EXIT_UNREACHABLE, "exit 5, not 4 (a health wait)");
+	cr_assert_eq(s.next, 0, "no request went out without credentials");
+	tm_kube_free(k);
 	tu_rmdir(dir);
 }

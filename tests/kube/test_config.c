@@ -384,3 +384,164 @@ Test(kube_config, exec_errors_name_file_user_and_field)
 	}
 	tu_rmdir(dir);
 }
+
+/* ------------------------------------------------------------------ issue 11: credentials and names */
+
+static const char *KC_HTTP =
+	"apiVersion: v1\nkind: Config\ncurrent-context: h\n"
+	"clusters:\n- {name: local, cluster: {server: 'http://127.0.0.1:8080'}}\n"
+	"- {name: six, cluster: {server: 'http://[::1]:8080'}}\n"
+	"- {name: named, cluster: {server: 'http://localhost:8080'}}\n"
+	"- {name: remote, cluster: {server: 'http://10.1.2.3:8080'}}\n"
+	"- {name: sneaky, cluster: {server: 'http://127.0.0.1.example.com:8080'}}\n"
+	"users:\n- {name: tok, user: {token: plain-secret}}\n"
+	"- {name: plug, user: {exec: {command: p, apiVersion: client.authentication.k8s.io/v1, interactiveMode: Never}}}\n"
+	"contexts:\n- {name: h, context: {cluster: local, user: tok}}\n"
+	"- {name: six, context: {cluster: six, user: plug}}\n"
+	"- {name: named, context: {cluster: named, user: tok}}\n"
+	"- {name: remote, context: {cluster: remote, user: tok}}\n"
+	"- {name: sneaky, context: {cluster: sneaky, user: tok}}\n"
+	"- {name: anon, context: {cluster: remote}}\n";
+
+Test(kube_config, credentials_over_plain_http_are_refused)
+{
+	char *dir = tu_mkdtemp(), *p = write_file(dir, "h.yaml", KC_HTTP, 0600);
+	static const char *const ctxs[] = { "h", "six", "named", "remote", "sneaky" };
+	struct tm_kube_source src = { .kubeconfig = p };
+	struct tm_kube_config c;
+	struct tm_err err;
+
+	for (size_t i = 0; i < TM_ARRAY_LEN(ctxs); i++) {
+		src.context = ctxs[i];
+		cr_assert_eq(load(&c, &src, &err), TM_EINVALID, "%s", ctxs[i]);
+		cr_assert(strstr(tm_err_msg(&err), "is plain http") != NULL, "%s", tm_err_msg(&err));
+		cr_assert(strstr(tm_err_msg(&err), "use an https:// server") != NULL, "%s", tm_err_msg(&err));
+		cr_assert(strstr(tm_err_msg(&err), i < 3 ? "set TARMAC_ALLOW_PLAIN_HTTP=1" : "allowed only to 127.0.0.1") !=
+				  NULL, "%s", tm_err_msg(&err));
+		cr_assert(strstr(tm_err_msg(&err), "plain-secret") == NULL);
+	}
+	/* no credentials: nothing to protect */
+	src.context = "anon";
+	cr_assert_eq(load(&c, &src, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_not(c.plain_http_creds);
+	tm_kube_config_release(&c);
+	free(p);
+	tu_rmdir(dir);
+}
+
+Test(kube_config, plain_http_to_loopback_only_with_the_opt_in)
+{
+	char *dir = tu_mkdtemp(), *p = write_file(dir, "h.yaml", KC_HTTP, 0600);
+	static const char *const ok[] = { "h", "six", "named" }, *const never[] = { "remote", "sneaky" };
+	struct tm_kube_source src = { .kubeconfig = p, .allow_plain_http = "1" };
+	struct tm_kube_config c;
+	struct tm_err err;
+
+	for (size_t i = 0; i < TM_ARRAY_LEN(ok); i++) {
+		src.context = ok[i];
+		cr_assert_eq(load(&c, &src, &err), 0, "%s: %s", ok[i], tm_err_msg(&err));
+		cr_assert(c.plain_http_creds, "%s: the client is told to warn", ok[i]);
+		tm_kube_config_release(&c);
+	}
+	for (size_t i = 0; i < TM_ARRAY_LEN(never); i++) {
+		src.context = never[i];
+		cr_assert_eq(load(&c, &src, &err), TM_EINVALID, "%s", never[i]);
+	}
+	src.context = "h";
+	src.allow_plain_http = "yes";
+	cr_assert_eq(load(&c, &src, &err), TM_EINVALID, "only \"1\" opts in");
+	free(p);
+	tu_rmdir(dir);
+}
+
+Test(kube_config, tokens_with_control_characters_are_refused_unquoted)
+{
+	static const char *const bad[] = { "\"abc\\r\\nImpersonate-User: system:admin\"", "\"abc\\ndef\"", "\"a\\tb\"",
+					   "\"a\\x7fb\"", "\"a\\x01b\"" };
+	char *dir = tu_mkdtemp();
+
+	for (size_t i = 0; i < TM_ARRAY_LEN(bad); i++) {
+		char *text = NULL, *p;
+		struct tm_kube_source src = { 0 };
+		struct tm_kube_config c;
+		struct tm_err err;
+
+		cr_assert(asprintf(&text, "clusters: [{name: c, cluster: {server: 'https://k:6443'}}]\n"
+				   "users: [{name: u, user: {token: %s}}]\n"
+				   "contexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n", bad[i]) > 0);
+		src.kubeconfig = p = write_file(dir, "k.yaml", text, 0600);
+		cr_assert_eq(load(&c, &src, &err), TM_EINVALID, "%s", bad[i]);
+		cr_assert(strstr(tm_err_msg(&err), "control character") != NULL, "%s", tm_err_msg(&err));
+		cr_assert(strstr(tm_err_msg(&err), "abc") == NULL && strstr(tm_err_msg(&err), "Impersonate") == NULL,
+			  "the token is not shown: %s", tm_err_msg(&err));
+		free(text);
+		free(p);
+	}
+	tu_rmdir(dir);
+}
+
+Test(kube_config, token_files_with_control_characters_or_nul_are_refused)
+{
+	char *dir = tu_mkdtemp(), *p = write_file(dir, "k.yaml",
+		"clusters: [{name: c, cluster: {server: 'https://k:6443'}}]\nusers: [{name: u, user: {tokenFile: tok}}]\n"
+		"contexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n", 0600);
+	struct tm_kube_source src = { .kubeconfig = p };
+	struct tm_kube_config c;
+	struct tm_err err;
+	char *tok = NULL;
+	FILE *f;
+
+	free(write_file(dir, "tok", "secret-part\r\nImpersonate-User: system:admin\n", 0600));
+	cr_assert_eq(load(&c, &src, &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "control character (0x0d at byte 12)") != NULL, "%s", tm_err_msg(&err));
+	cr_assert(strstr(tm_err_msg(&err), "secret-part") == NULL, "%s", tm_err_msg(&err));
+	cr_assert(asprintf(&tok, "%s/tok", dir) > 0);
+	cr_assert_not_null(f = fopen(tok, "w"));
+	fwrite("abc\0def\n", 1, 8, f);
+	fclose(f);
+	cr_assert_eq(load(&c, &src, &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "NUL byte") != NULL, "%s", tm_err_msg(&err));
+	free(tok);
+	free(p);
+	tu_rmdir(dir);
+}
+
+Test(kube_config, namespaces_from_the_kubeconfig_are_dns_labels)
+{
+	static const char *const bad[] = { "'../kube-system/secrets/x'", "'a/b'", "'UPPER'", "'a?b'", "'a%2Fb'",
+					   "'-lead'", "'x-very-long-namespace-name-that-goes-over-sixty-three-characters-x'" };
+	char *dir = tu_mkdtemp();
+
+	for (size_t i = 0; i < TM_ARRAY_LEN(bad); i++) {
+		char *text = NULL, *p;
+		struct tm_kube_source src = { 0 };
+		struct tm_kube_config c;
+		struct tm_err err;
+
+		cr_assert(asprintf(&text, "clusters: [{name: c, cluster: {server: 'https://k:6443'}}]\n"
+				   "contexts: [{name: x, context: {cluster: c, namespace: %s}}]\ncurrent-context: x\n",
+				   bad[i]) > 0);
+		src.kubeconfig = p = write_file(dir, "k.yaml", text, 0600);
+		cr_assert_eq(load(&c, &src, &err), TM_EINVALID, "%s", bad[i]);
+		cr_assert(strstr(tm_err_msg(&err), "is not a DNS label") != NULL, "%s", tm_err_msg(&err));
+		cr_assert(strstr(tm_err_msg(&err), "context 'x'") != NULL, "%s", tm_err_msg(&err));
+		free(text);
+		free(p);
+	}
+	tu_rmdir(dir);
+}
+
+Test(kube_config, in_cluster_namespace_file_is_a_dns_label)
+{
+	char *dir = tu_mkdtemp();
+	struct tm_kube_source src = { .sa_dir = dir, .service_host = "10.0.0.1" };
+	struct tm_kube_config c;
+	struct tm_err err;
+
+	free(write_file(dir, "token", "sa-token\n", 0600));
+	free(write_file(dir, "ca.crt", "SA-CA\n", 0644));
+	free(write_file(dir, "namespace", "../default\n", 0644));
+	cr_assert_eq(load(&c, &src, &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "does not hold a DNS label") != NULL, "%s", tm_err_msg(&err));
+	tu_rmdir(dir);
+}

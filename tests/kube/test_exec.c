@@ -562,3 +562,35 @@ Test(kube_exec, kubeconfig_relative_command_runs)
 	free(bin);
 	tu_rmdir(dir);
 }
+
+/* ------------------------------------------------------------------ issue 11 */
+
+Test(kube_exec, a_token_with_a_line_break_is_refused_unquoted)
+{
+	char *dir = tu_mkdtemp(), *p = plugin(dir, "crlf",
+		"cat <<'EOF'\n{\"apiVersion\": \"" V1 "\", \"kind\": \"ExecCredential\", \"status\": {\"token\": \"" SECRET
+		"\\r\\nImpersonate-User: system:admin\"}}\nEOF\n");
+	struct tm_kube_config cfg;
+
+	setup(&cfg, p, V1, "Never");
+	expect_fail(&cfg, TM_EINVALID, "the token has a control character (0x0d at byte 18)");
+	assert_no_children();
+	tm_kube_config_release(&cfg);
+	free(p);
+	tu_rmdir(dir);
+}
+
+Test(kube_exec, output_that_is_all_structure_is_refused_before_parsing)
+{
+	char *dir = tu_mkdtemp(), *p = plugin(dir, "bomb",
+		"printf '{\"apiVersion\": \"" V1 "\", \"kind\": \"ExecCredential\", \"status\": {\"token\": \"" SECRET
+		"\"}, \"x\": ['\nyes '{},' | head -n 300000 | tr -d '\\n'\nprintf '{}]}'\n");
+	struct tm_kube_config cfg;
+
+	setup(&cfg, p, V1, "Never");
+	expect_fail(&cfg, TM_ELIMIT, "would take about");
+	assert_no_children();
+	tm_kube_config_release(&cfg);
+	free(p);
+	tu_rmdir(dir);
+}
