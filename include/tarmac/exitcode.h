@@ -9,7 +9,8 @@ enum tm_exit {
 	TM_EXIT_USAGE = 2,       /* bad command line: unknown command or option, bad value */
 	TM_EXIT_DIFF = 3,        /* diff found changes */
 	TM_EXIT_TIMEOUT = 4,     /* a health wait ran out of time */
-	TM_EXIT_UNREACHABLE = 5, /* the cluster could not be reached, or refused our credentials */
+	TM_EXIT_UNREACHABLE = 5, /* the cluster could not be reached or did not answer in time,
+				  * or refused our credentials */
 	TM_EXIT_LOCKED = 6,      /* the release is locked by another run (retry, or --wait-for-lock) */
 	TM_EXIT_INTERRUPTED = 130, /* stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells do) */
 };
