@@ -128,7 +128,8 @@ struct tm_http_response {
 };
 
 /* One HTTP exchange. Returns 0 when a response arrived (whatever its status), or
- * TM_EUNAVAILABLE (could not connect, TLS failed, connection dropped), TM_ETIMEOUT,
+ * TM_EUNAVAILABLE (could not connect, TLS failed, connection dropped), TM_EAUTH (the
+ * server's certificate does not verify: the client does not retry it), TM_ETIMEOUT,
  * TM_ELIMIT (body over its cap), TM_EINTERRUPTED, with err set. */
 struct tm_transport {
 	int (*roundtrip)(void *ctx, const struct tm_http_request *req, struct tm_http_response *resp,
@@ -215,7 +216,9 @@ int tm_kube_do(struct tm_kube *k, struct tm_kube_call *calls, size_t n, struct t
 /* GET path and parse the JSON answer into *out (new reference). Status codes map to
  * TM_EAUTH (401, 403), TM_ENOTFOUND (404), TM_ECONFLICT (409), TM_EUNAVAILABLE (429,
  * 5xx after the retries), TM_EINVALID (422), TM_ERROR otherwise, with the server's
- * Status message in err. */
+ * Status message in err. A request still timing out after the retries is
+ * TM_EUNAVAILABLE (TM_ETIMEOUT is for the deadlines of waits); an exec plugin that
+ * does not finish in time is TM_EAUTH; an answer tm_json_check refuses is TM_ELIMIT. */
 int tm_kube_get(struct tm_kube *k, const char *path, json_t **out, struct tm_err *err);
 /* One call of any method; body may be NULL. *out may be NULL when not wanted. */
 int tm_kube_request(struct tm_kube *k, const char *method, const char *path, const char *content_type,
