@@ -307,7 +307,15 @@ int tm_cli_connect(struct tm_cli *cli)
 			tm_sink_log(&cli->sink, TM_WARN, "context '%s' skips TLS verification "
 				    "(insecure-skip-tls-verify): the server's identity is not checked", cli->kcfg.context);
 	}
-	return tm_kube_open(&cli->kube, &cli->kcfg, NULL, &cli->err);
+	if ((rc = tm_kube_open(&cli->kube, &cli->kcfg, NULL, &cli->err)) == 0) {
+		/* every command hears the client: retries, re-authentication, plain http */
+		struct tm_kube_opts ko = *tm_kube_get_opts(cli->kube);
+
+		ko.report = tm_sink_report;
+		ko.report_ctx = &cli->sink;
+		tm_kube_set_opts(cli->kube, &ko);
+	}
+	return rc;
 }
 
 /* ------------------------------------------------------------------ option parsing */
