@@ -47,6 +47,9 @@ json_t *tm_doc_get(const json_t *v, ...) __attribute__((sentinel));
 int tm_doc_emit_yaml(struct tm_buf *out, json_t *v, int indent, struct tm_err *err);
 /* Appends s as a YAML double-quoted scalar. */
 int tm_doc_yaml_quote(struct tm_buf *out, const char *s, size_t len, struct tm_err *err);
+/* Appends s escaped for the inside of a double-quoted scalar (tm_doc_yaml_quote less its
+ * quotes): '"', '\\', line breaks and characters YAML readers refuse become escapes. */
+int tm_doc_yaml_escape(struct tm_buf *out, const char *s, size_t len, struct tm_err *err);
 /* Appends a number or boolean as YAML/JSON text: integers in decimal, reals in the
  * shortest form that reads back the same. */
 int tm_doc_emit_scalar(struct tm_buf *out, json_t *v, struct tm_err *err);
