@@ -21,6 +21,9 @@ struct yparser {
 	const char *name;
 	struct anchor *anchors;
 	size_t nanchors, capanchors;
+	json_t *anchor_index; /* name -> index into anchors: lookups stay O(1) however many */
+	const char *text;     /* the input, to place reader errors */
+	size_t len;
 	size_t alias_nodes;
 	struct tm_err *err;
 	bool share_aliases;   /* an alias is the anchored node itself (read-only trees) */
@@ -34,6 +37,28 @@ static int fail_at(struct yparser *y, int code, const yaml_mark_t *m, const char
 			  detail ? ": " : "", detail ? detail : "");
 }
 
+/* libyaml's reader errors (bad UTF-8, control characters) carry a byte offset, not a
+ * mark: the line and column (in characters, as libyaml counts) of that offset. */
+static yaml_mark_t mark_of_offset(const struct yparser *y, size_t offset)
+{
+	yaml_mark_t m = { 0 };
+	const unsigned char *t = (const unsigned char *)y->text;
+
+	for (size_t i = 0; i < offset && i < y->len; i++) {
+		bool nel = t[i] == 0xc2 && i + 1 < y->len && t[i + 1] == 0x85;
+		bool lsps = t[i] == 0xe2 && i + 2 < y->len && t[i + 1] == 0x80 && (t[i + 2] == 0xa8 || t[i + 2] == 0xa9);
+		if (t[i] == '\n' || (t[i] == '\r' && !(i + 1 < y->len && t[i + 1] == '\n')) || nel || lsps) {
+			m.line++;
+			m.column = 0;
+			i += nel ? 1 : lsps ? 2 : 0;
+		} else if ((t[i] & 0xc0) != 0x80) {
+			m.column++; /* one per character: continuation bytes do not count */
+		}
+	}
+	m.index = offset;
+	return m;
+}
+
 static int next_event(struct yparser *y)
 {
 	if (y->have_ev)
@@ -41,6 +66,13 @@ static int next_event(struct yparser *y)
 	y->have_ev = false;
 	if (!yaml_parser_parse(&y->p, &y->ev)) {
 		const char *problem = y->p.problem ? y->p.problem : "malformed YAML";
+		if (y->p.error == YAML_READER_ERROR) {
+			yaml_mark_t at = mark_of_offset(y, y->p.problem_offset);
+			char detail[32];
+			if (y->p.problem_value >= 0)
+				snprintf(detail, sizeof(detail), "#x%X", (unsigned)y->p.problem_value);
+			return fail_at(y, TM_EINVALID, &at, problem, y->p.problem_value >= 0 ? detail : NULL);
+		}
 		return fail_at(y, TM_EINVALID, &y->p.problem_mark, problem, y->p.context);
 	}
 	y->have_ev = true;
@@ -108,15 +140,15 @@ static int mark(struct yparser *y, const yaml_mark_t *m)
 
 static int remember_anchor(struct yparser *y, const char *name, json_t *node)
 {
+	json_t *at = json_object_get(y->anchor_index, name);
 	struct anchor *a;
 
-	for (size_t i = 0; i < y->nanchors; i++) {
-		if (strcmp(y->anchors[i].name, name) == 0) { /* a later anchor of the same name wins */
-			json_decref(y->anchors[i].node);
-			y->anchors[i].node = json_incref(node);
-			y->anchors[i].nodes = count_nodes(node);
-			return 0;
-		}
+	if (at) { /* a later anchor of the same name wins */
+		a = &y->anchors[json_integer_value(at)];
+		json_decref(a->node);
+		a->node = json_incref(node);
+		a->nodes = count_nodes(node);
+		return 0;
 	}
 	if (y->nanchors == y->capanchors) {
 		size_t cap = y->capanchors ? y->capanchors * 2 : 8;
@@ -128,12 +160,25 @@ static int remember_anchor(struct yparser *y, const char *name, json_t *node)
 	}
 	a = &y->anchors[y->nanchors];
 	a->name = strdup(name);
-	if (!a->name)
+	if (!a->name || json_object_set_new(y->anchor_index, name, json_integer((json_int_t)y->nanchors)) < 0) {
+		free(a->name);
 		return tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
+	}
 	a->node = json_incref(node);
 	a->nodes = count_nodes(node);
 	y->nanchors++;
 	return 0;
+}
+
+/* Forgets every anchor (they do not cross documents). */
+static void forget_anchors(struct yparser *y)
+{
+	for (size_t i = 0; i < y->nanchors; i++) {
+		free(y->anchors[i].name);
+		json_decref(y->anchors[i].node);
+	}
+	y->nanchors = 0;
+	json_object_clear(y->anchor_index);
 }
 
 static bool all_digits(const char *s, const char *set)
@@ -338,26 +383,30 @@ static int parse_node(struct yparser *y, json_t **out, int depth)
 	switch (ev->type) {
 	case YAML_ALIAS_EVENT: {
 		const char *name = (const char *)ev->data.alias.anchor;
-		for (size_t i = 0; i < y->nanchors; i++) {
-			if (strcmp(y->anchors[i].name, name) != 0)
-				continue;
-			y->alias_nodes += y->anchors[i].nodes;
-			if (y->alias_nodes > TM_DOC_MAX_ALIAS_NODES)
-				return fail_at(y, TM_ELIMIT, &at, "aliases expand to too many nodes", name);
-			*out = y->share_aliases ? json_incref(y->anchors[i].node) : json_deep_copy(y->anchors[i].node);
-			return *out ? 0 : tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
-		}
-		return fail_at(y, TM_EINVALID, &at, "unknown alias", name);
+		json_t *idx = json_object_get(y->anchor_index, name);
+		const struct anchor *a = idx ? &y->anchors[json_integer_value(idx)] : NULL;
+		if (!a)
+			return fail_at(y, TM_EINVALID, &at, "unknown alias", name);
+		y->alias_nodes += a->nodes;
+		if (y->alias_nodes > TM_DOC_MAX_ALIAS_NODES)
+			return fail_at(y, TM_ELIMIT, &at, "aliases expand to too many nodes", name);
+		*out = y->share_aliases ? json_incref(a->node) : json_deep_copy(a->node);
+		return *out ? 0 : tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
 	}
 	case YAML_SCALAR_EVENT: {
 		const char *s = (const char *)ev->data.scalar.value;
 		const char *tag = (const char *)ev->data.scalar.tag;
 		if (ev->data.scalar.anchor && !(anchor = strdup((const char *)ev->data.scalar.anchor)))
 			return tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
+		if (strlen(s) != ev->data.scalar.length) {
+			/* a "\0" escape: jansson would keep it, every C string after would stop there */
+			rc = fail_at(y, TM_EINVALID, &at, "a value contains a NUL character (\\0)", NULL);
+			goto out;
+		}
 		if (tag && strcmp(tag, "tag:yaml.org,2002:str") == 0)
 			v = json_stringn(s, ev->data.scalar.length);
 		else if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !tag)
-			v = strlen(s) == ev->data.scalar.length ? resolve_plain(s) : json_stringn(s, ev->data.scalar.length);
+			v = resolve_plain(s);
 		else
 			v = json_stringn(s, ev->data.scalar.length);
 		if (!v) {
@@ -394,16 +443,21 @@ out:
 static int parse_all(json_t **out, json_t **marks, const char *text, size_t len, const char *name, bool stream,
 		     bool share, struct tm_err *err)
 {
-	struct yparser y = { .name = name ? name : "<input>", .err = err, .share_aliases = share };
+	struct yparser y = { .name = name ? name : "<input>", .err = err, .share_aliases = share, .text = text, .len = len };
 
 	tm_buf_init(&y.path, "YAML path", 1u << 20);
-	if (marks && !(y.marks = json_object()))
+	if ((marks && !(y.marks = json_object())) || !(y.anchor_index = json_object())) {
+		json_decref(y.marks);
+		json_decref(y.anchor_index);
 		return tm_err_set(err, TM_ERROR, "out of memory");
+	}
 	json_t *docs = json_array();
 	int rc = 0;
 
 	if (!docs || !yaml_parser_initialize(&y.p)) {
 		json_decref(docs);
+		json_decref(y.marks);
+		json_decref(y.anchor_index);
 		return tm_err_set(err, TM_ERROR, "%s: out of memory", y.name);
 	}
 	yaml_parser_set_input_string(&y.p, (const unsigned char *)text, len);
@@ -429,12 +483,7 @@ static int parse_all(json_t **out, json_t **marks, const char *text, size_t len,
 			rc = fail_at(&y, TM_EINVALID, &at, "expected one YAML document, found a second", NULL);
 			goto out;
 		}
-		/* anchors do not cross documents */
-		for (size_t i = 0; i < y.nanchors; i++) {
-			free(y.anchors[i].name);
-			json_decref(y.anchors[i].node);
-		}
-		y.nanchors = 0;
+		forget_anchors(&y); /* anchors do not cross documents */
 		if (stream && json_is_null(doc)) {
 			json_decref(doc);
 			continue;
@@ -456,10 +505,8 @@ out:
 	tm_buf_release(&y.path);
 	if (y.have_ev)
 		yaml_event_delete(&y.ev);
-	for (size_t i = 0; i < y.nanchors; i++) {
-		free(y.anchors[i].name);
-		json_decref(y.anchors[i].node);
-	}
+	forget_anchors(&y);
+	json_decref(y.anchor_index);
 	free(y.anchors);
 	yaml_parser_delete(&y.p);
 	json_decref(docs);
