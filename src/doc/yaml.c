@@ -121,21 +121,17 @@ static void pop_path(struct yparser *y, long keep)
 
 static int mark(struct yparser *y, const yaml_mark_t *m)
 {
-	char *pos = NULL;
-	int rc = 0;
+	json_t *v;
 
 	if (!y->marks)
 		return 0;
-	if (asprintf(&pos, "%s:%zu:%zu", y->name, m->line + 1, m->column + 1) < 0)
-		return tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
 	/* a file name that is not UTF-8 cannot be a JSON string: keep the position alone */
-	json_t *v = json_string(pos);
+	v = json_sprintf("%s:%zu:%zu", y->name, m->line + 1, m->column + 1);
 	if (!v)
 		v = json_sprintf("line %zu, column %zu", m->line + 1, m->column + 1);
 	if (!v || json_object_set_new(y->marks, tm_buf_cstr(&y->path), v) < 0)
-		rc = tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
-	free(pos);
-	return rc;
+		return tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
+	return 0;
 }
 
 static int remember_anchor(struct yparser *y, const char *name, json_t *node)
@@ -304,18 +300,19 @@ static int parse_mapping(struct yparser *y, json_t **out, int depth)
 			free(key);
 			continue;
 		}
-		if (json_object_get(map, key)) {
+		/* one hash operation per key: a set that does not grow the mapping replaced a key */
+		size_t before = json_object_size(map);
+		if (json_object_set_new(map, key, val) < 0) {
+			rc = tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
+			free(key);
+			goto out;
+		}
+		if (json_object_size(map) == before) {
 			rc = fail_at(y, TM_EINVALID, &km, "duplicate key", key);
 			free(key);
-			json_decref(val);
 			goto out;
 		}
-		rc = json_object_set_new(map, key, val);
 		free(key);
-		if (rc < 0) {
-			rc = tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
-			goto out;
-		}
 	}
 	for (size_t i = 0; merges && i < json_array_size(merges); i++) {
 		json_t *m = json_array_get(merges, i), *e;

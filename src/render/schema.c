@@ -286,7 +286,9 @@ static int check(struct checker *c, json_t *v, json_t *schema, int depth)
 		size_t keep = c->ptr.len;
 		json_array_foreach(v, i, x) {
 			int rc;
-			if ((rc = tm_buf_printf(&c->ptr, c->err, "/%zu", i)) < 0 ||
+			char idx[24];
+			int n = snprintf(idx, sizeof(idx), "/%zu", i);
+			if ((rc = tm_buf_append(&c->ptr, idx, (size_t)n, c->err)) < 0 ||
 			    (rc = check(c, x, json_object_get(schema, "items"), depth + 1)) < 0)
 				return rc;
 			c->ptr.len = keep;
