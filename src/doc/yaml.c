@@ -28,6 +28,9 @@ struct yparser {
 	struct tm_err *err;
 	bool share_aliases;   /* an alias is the anchored node itself (read-only trees) */
 	json_t *marks;        /* JSON pointer -> "name:line:col", or NULL when not wanted */
+	struct tm_buf pos;    /* "name:" then a position, for marks */
+	size_t name_len;
+	bool name_utf8;
 	struct tm_buf path;   /* JSON pointer of the node being parsed */
 };
 
@@ -119,16 +122,32 @@ static void pop_path(struct yparser *y, long keep)
 	}
 }
 
+/* Writes n in decimal at the end of buf; returns where the digits start. */
+static char *decimal(char *end, size_t n)
+{
+	*--end = '\0';
+	do
+		*--end = (char)('0' + n % 10);
+	while ((n /= 10) > 0);
+	return end;
+}
+
+/* "name:line:col" for every node: formatted by hand, as there is one per node of a
+ * values file (hundreds of thousands in a hostile one). */
 static int mark(struct yparser *y, const yaml_mark_t *m)
 {
+	char num[24];
 	json_t *v;
 
 	if (!y->marks)
 		return 0;
+	y->pos.len = y->name_len;
+	if (tm_buf_puts(&y->pos, ":", y->err) < 0 || tm_buf_puts(&y->pos, decimal(num + sizeof(num), m->line + 1), y->err) < 0 ||
+	    tm_buf_puts(&y->pos, ":", y->err) < 0 || tm_buf_puts(&y->pos, decimal(num + sizeof(num), m->column + 1), y->err) < 0)
+		return TM_ELIMIT;
 	/* a file name that is not UTF-8 cannot be a JSON string: keep the position alone */
-	v = json_sprintf("%s:%zu:%zu", y->name, m->line + 1, m->column + 1);
-	if (!v)
-		v = json_sprintf("line %zu, column %zu", m->line + 1, m->column + 1);
+	v = y->name_utf8 ? json_stringn_nocheck(y->pos.data, y->pos.len)
+			 : json_sprintf("line %zu, column %zu", m->line + 1, m->column + 1);
 	if (!v || json_object_set_new(y->marks, tm_buf_cstr(&y->path), v) < 0)
 		return tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
 	return 0;
@@ -346,7 +365,8 @@ static int parse_sequence(struct yparser *y, json_t **out, int depth)
 		if (y->ev.type == YAML_SEQUENCE_END_EVENT)
 			break;
 		char idx[32];
-		long keep = push_path(y, idx, (size_t)snprintf(idx, sizeof(idx), "%zu", json_array_size(seq)));
+		char *digits = decimal(idx + sizeof(idx), json_array_size(seq));
+		long keep = push_path(y, digits, strlen(digits));
 		if (keep < 0 || (rc = parse_node(y, &v, depth + 1)) < 0) {
 			rc = rc < 0 ? rc : TM_ELIMIT;
 			goto out;
@@ -443,9 +463,19 @@ static int parse_all(json_t **out, json_t **marks, const char *text, size_t len,
 	struct yparser y = { .name = name ? name : "<input>", .err = err, .share_aliases = share, .text = text, .len = len };
 
 	tm_buf_init(&y.path, "YAML path", 1u << 20);
+	tm_buf_init(&y.pos, "YAML position", 64u << 10);
+	if (marks) {
+		json_t *probe = json_string(y.name);
+		y.name_utf8 = probe != NULL;
+		json_decref(probe);
+		y.name_len = strlen(y.name);
+		if (tm_buf_puts(&y.pos, y.name, err) < 0)
+			return TM_ELIMIT;
+	}
 	if ((marks && !(y.marks = json_object())) || !(y.anchor_index = json_object())) {
 		json_decref(y.marks);
 		json_decref(y.anchor_index);
+		tm_buf_release(&y.pos);
 		return tm_err_set(err, TM_ERROR, "out of memory");
 	}
 	json_t *docs = json_array();
@@ -455,6 +485,7 @@ static int parse_all(json_t **out, json_t **marks, const char *text, size_t len,
 		json_decref(docs);
 		json_decref(y.marks);
 		json_decref(y.anchor_index);
+		tm_buf_release(&y.pos);
 		return tm_err_set(err, TM_ERROR, "%s: out of memory", y.name);
 	}
 	yaml_parser_set_input_string(&y.p, (const unsigned char *)text, len);
@@ -500,6 +531,7 @@ static int parse_all(json_t **out, json_t **marks, const char *text, size_t len,
 out:
 	json_decref(y.marks);
 	tm_buf_release(&y.path);
+	tm_buf_release(&y.pos);
 	if (y.have_ev)
 		yaml_event_delete(&y.ev);
 	forget_anchors(&y);
