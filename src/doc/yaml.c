@@ -9,7 +9,6 @@
 #include "tarmac/doc.h"
 
 struct anchor {
-	char *name;
 	json_t *node;
 	size_t nodes; /* size of the subtree, charged to the alias budget on each use */
 };
@@ -27,11 +26,13 @@ struct yparser {
 	size_t alias_nodes;
 	struct tm_err *err;
 	bool share_aliases;   /* an alias is the anchored node itself (read-only trees) */
-	json_t *marks;        /* JSON pointer -> "name:line:col", or NULL when not wanted */
+	bool want_marks;      /* build a tree of positions beside the document */
+	json_t *mk_root;      /* the document's marks (owned) */
+	json_t *mk_in;        /* where the next node's mark goes: a mapping (under mk_key) or a list */
+	const char *mk_key;
 	struct tm_buf pos;    /* "name:" then a position, for marks */
 	size_t name_len;
 	bool name_utf8;
-	struct tm_buf path;   /* JSON pointer of the node being parsed */
 };
 
 static int fail_at(struct yparser *y, int code, const yaml_mark_t *m, const char *what, const char *detail)
@@ -95,33 +96,6 @@ static size_t count_nodes(json_t *v)
 	return n;
 }
 
-/* Appends "/<token>" to the current JSON pointer (RFC 6901: '~' -> ~0, '/' -> ~1);
- * returns the length to restore afterwards, or -1 when out of room. */
-static long push_path(struct yparser *y, const char *token, size_t len)
-{
-	size_t keep = y->path.len;
-
-	if (!y->marks)
-		return (long)keep;
-	if (tm_buf_puts(&y->path, "/", y->err) < 0)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		const char *rep = token[i] == '~' ? "~0" : token[i] == '/' ? "~1" : NULL;
-		if ((rep ? tm_buf_puts(&y->path, rep, y->err) : tm_buf_append(&y->path, &token[i], 1, y->err)) < 0)
-			return -1;
-	}
-	return (long)keep;
-}
-
-static void pop_path(struct yparser *y, long keep)
-{
-	if (y->marks && keep >= 0) {
-		y->path.len = (size_t)keep;
-		if (y->path.data)
-			y->path.data[keep] = '\0';
-	}
-}
-
 /* Writes n in decimal at the end of buf; returns where the digits start. */
 static char *decimal(char *end, size_t n)
 {
@@ -134,37 +108,59 @@ static char *decimal(char *end, size_t n)
 
 /* "name:line:col" for every node: formatted by hand, as there is one per node of a
  * values file (hundreds of thousands in a hostile one). */
-static int mark(struct yparser *y, const yaml_mark_t *m)
+static json_t *position(struct yparser *y, const yaml_mark_t *m)
 {
 	char num[24];
-	json_t *v;
 
-	if (!y->marks)
-		return 0;
 	y->pos.len = y->name_len;
-	if (tm_buf_puts(&y->pos, ":", y->err) < 0 || tm_buf_puts(&y->pos, decimal(num + sizeof(num), m->line + 1), y->err) < 0 ||
-	    tm_buf_puts(&y->pos, ":", y->err) < 0 || tm_buf_puts(&y->pos, decimal(num + sizeof(num), m->column + 1), y->err) < 0)
-		return TM_ELIMIT;
+	if (tm_buf_puts(&y->pos, ":", NULL) < 0 || tm_buf_puts(&y->pos, decimal(num + sizeof(num), m->line + 1), NULL) < 0 ||
+	    tm_buf_puts(&y->pos, ":", NULL) < 0 || tm_buf_puts(&y->pos, decimal(num + sizeof(num), m->column + 1), NULL) < 0)
+		return NULL;
 	/* a file name that is not UTF-8 cannot be a JSON string: keep the position alone */
-	v = y->name_utf8 ? json_stringn_nocheck(y->pos.data, y->pos.len)
-			 : json_sprintf("line %zu, column %zu", m->line + 1, m->column + 1);
-	if (!v || json_object_set_new(y->marks, tm_buf_cstr(&y->path), v) < 0)
-		return tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
-	return 0;
+	return y->name_utf8 ? json_stringn_nocheck(y->pos.data, y->pos.len)
+			    : json_sprintf("line %zu, column %zu", m->line + 1, m->column + 1);
 }
 
-static int remember_anchor(struct yparser *y, const char *name, json_t *node)
+/* Puts v (taken over) where the current node's mark goes. */
+static int place_mark(struct yparser *y, json_t *in, const char *key, json_t *v)
 {
-	json_t *at = json_object_get(y->anchor_index, name);
-	struct anchor *a;
+	int rc;
 
-	if (at) { /* a later anchor of the same name wins */
-		a = &y->anchors[json_integer_value(at)];
-		json_decref(a->node);
-		a->node = json_incref(node);
-		a->nodes = count_nodes(node);
+	if (!v)
+		return tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
+	if (!in) {
+		json_decref(y->mk_root);
+		y->mk_root = v;
 		return 0;
 	}
+	rc = json_is_object(in) ? json_object_set_new(in, key, v) : json_array_append_new(in, v);
+	return rc < 0 ? tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name) : 0;
+}
+
+/* The mark of the node starting at m: a position for a scalar or an alias, a mapping
+ * or list of its children's marks for a collection (*self, borrowed). */
+static int mark(struct yparser *y, const yaml_mark_t *m, yaml_event_type_t type, json_t **self)
+{
+	json_t *v;
+	int rc;
+
+	*self = NULL;
+	if (!y->want_marks)
+		return 0;
+	v = type == YAML_MAPPING_START_EVENT ? json_object() : type == YAML_SEQUENCE_START_EVENT ? json_array()
+												 : position(y, m);
+	if ((rc = place_mark(y, y->mk_in, y->mk_key, v)) == 0)
+		*self = v;
+	return rc;
+}
+
+/* Anchors live in an array, found through anchor_index (name -> slot). A later anchor of
+ * the same name wins: it takes a new slot and the index points there (one hash
+ * operation per anchor). */
+static int remember_anchor(struct yparser *y, const char *name, json_t *node)
+{
+	struct anchor *a;
+
 	if (y->nanchors == y->capanchors) {
 		size_t cap = y->capanchors ? y->capanchors * 2 : 8;
 		a = realloc(y->anchors, cap * sizeof(*a));
@@ -173,25 +169,19 @@ static int remember_anchor(struct yparser *y, const char *name, json_t *node)
 		y->anchors = a;
 		y->capanchors = cap;
 	}
-	a = &y->anchors[y->nanchors];
-	a->name = strdup(name);
-	if (!a->name || json_object_set_new(y->anchor_index, name, json_integer((json_int_t)y->nanchors)) < 0) {
-		free(a->name);
+	if (json_object_set_new(y->anchor_index, name, json_integer((json_int_t)y->nanchors)) < 0)
 		return tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
-	}
+	a = &y->anchors[y->nanchors++];
 	a->node = json_incref(node);
 	a->nodes = count_nodes(node);
-	y->nanchors++;
 	return 0;
 }
 
 /* Forgets every anchor (they do not cross documents). */
 static void forget_anchors(struct yparser *y)
 {
-	for (size_t i = 0; i < y->nanchors; i++) {
-		free(y->anchors[i].name);
+	for (size_t i = 0; i < y->nanchors; i++)
 		json_decref(y->anchors[i].node);
-	}
 	y->nanchors = 0;
 	json_object_clear(y->anchor_index);
 }
@@ -273,7 +263,7 @@ static int merge_into(struct yparser *y, json_t *map, json_t *src, const yaml_ma
 	return 0;
 }
 
-static int parse_mapping(struct yparser *y, json_t **out, int depth)
+static int parse_mapping(struct yparser *y, json_t **out, int depth, json_t *self)
 {
 	json_t *map = json_object(), *merges = NULL;
 	int rc = 0;
@@ -304,13 +294,12 @@ static int parse_mapping(struct yparser *y, json_t **out, int depth)
 			free(key);
 			goto out;
 		}
-		long keep = push_path(y, key, strlen(key));
-		if (keep < 0 || (rc = next_event(y)) < 0 || (rc = parse_node(y, &val, depth + 1)) < 0) {
-			rc = rc < 0 ? rc : TM_ELIMIT;
+		y->mk_in = self;
+		y->mk_key = key;
+		if ((rc = next_event(y)) < 0 || (rc = parse_node(y, &val, depth + 1)) < 0) {
 			free(key);
 			goto out;
 		}
-		pop_path(y, keep);
 		if (strcmp(key, "<<") == 0 && y->ev.type != YAML_SCALAR_EVENT) {
 			/* merged after the mapping's own keys are known: explicit keys win */
 			if (!merges)
@@ -351,7 +340,7 @@ out:
 	return rc;
 }
 
-static int parse_sequence(struct yparser *y, json_t **out, int depth)
+static int parse_sequence(struct yparser *y, json_t **out, int depth, json_t *self)
 {
 	json_t *seq = json_array();
 	int rc = 0;
@@ -364,14 +353,9 @@ static int parse_sequence(struct yparser *y, json_t **out, int depth)
 			goto out;
 		if (y->ev.type == YAML_SEQUENCE_END_EVENT)
 			break;
-		char idx[32];
-		char *digits = decimal(idx + sizeof(idx), json_array_size(seq));
-		long keep = push_path(y, digits, strlen(digits));
-		if (keep < 0 || (rc = parse_node(y, &v, depth + 1)) < 0) {
-			rc = rc < 0 ? rc : TM_ELIMIT;
+		y->mk_in = self;
+		if ((rc = parse_node(y, &v, depth + 1)) < 0)
 			goto out;
-		}
-		pop_path(y, keep);
 		if (json_array_append_new(seq, v) < 0) {
 			rc = tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
 			goto out;
@@ -389,13 +373,15 @@ static int parse_node(struct yparser *y, json_t **out, int depth)
 {
 	yaml_event_t *ev = &y->ev;
 	yaml_mark_t at = ev->start_mark;
+	json_t *in = y->mk_in, *self = NULL;
+	const char *key = y->mk_key;
 	char *anchor = NULL;
 	json_t *v = NULL;
 	int rc = 0;
 
 	if (depth > TM_DOC_MAX_DEPTH)
 		return fail_at(y, TM_ELIMIT, &at, "nested deeper than the limit", NULL);
-	if ((rc = mark(y, &at)) < 0)
+	if ((rc = mark(y, &at, ev->type, &self)) < 0)
 		return rc;
 	switch (ev->type) {
 	case YAML_ALIAS_EVENT: {
@@ -435,17 +421,26 @@ static int parse_node(struct yparser *y, json_t **out, int depth)
 	case YAML_MAPPING_START_EVENT:
 		if (ev->data.mapping_start.anchor && !(anchor = strdup((const char *)ev->data.mapping_start.anchor)))
 			return tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
-		if ((rc = parse_mapping(y, &v, depth)) < 0)
+		if ((rc = parse_mapping(y, &v, depth, self)) < 0)
 			goto out;
 		break;
 	case YAML_SEQUENCE_START_EVENT:
 		if (ev->data.sequence_start.anchor && !(anchor = strdup((const char *)ev->data.sequence_start.anchor)))
 			return tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
-		if ((rc = parse_sequence(y, &v, depth)) < 0)
+		if ((rc = parse_sequence(y, &v, depth, self)) < 0)
 			goto out;
 		break;
 	default:
 		return fail_at(y, TM_EINVALID, &at, "unexpected YAML event", NULL);
+	}
+	y->mk_in = in;
+	y->mk_key = key;
+	/* an empty collection is a leaf: its mark is its position */
+	if (self && ((json_is_object(v) && !json_object_size(v)) || (json_is_array(v) && !json_array_size(v)))) {
+		if (json_is_array(in))
+			json_array_remove(in, json_array_size(in) - 1);
+		if ((rc = place_mark(y, in, key, position(y, &at))) < 0)
+			goto out;
 	}
 	if (anchor && (rc = remember_anchor(y, anchor, v)) < 0)
 		goto out;
@@ -462,8 +457,8 @@ static int parse_all(json_t **out, json_t **marks, const char *text, size_t len,
 {
 	struct yparser y = { .name = name ? name : "<input>", .err = err, .share_aliases = share, .text = text, .len = len };
 
-	tm_buf_init(&y.path, "YAML path", 1u << 20);
 	tm_buf_init(&y.pos, "YAML position", 64u << 10);
+	y.want_marks = marks != NULL;
 	if (marks) {
 		json_t *probe = json_string(y.name);
 		y.name_utf8 = probe != NULL;
@@ -472,9 +467,7 @@ static int parse_all(json_t **out, json_t **marks, const char *text, size_t len,
 		if (tm_buf_puts(&y.pos, y.name, err) < 0)
 			return TM_ELIMIT;
 	}
-	if ((marks && !(y.marks = json_object())) || !(y.anchor_index = json_object())) {
-		json_decref(y.marks);
-		json_decref(y.anchor_index);
+	if (!(y.anchor_index = json_object())) {
 		tm_buf_release(&y.pos);
 		return tm_err_set(err, TM_ERROR, "out of memory");
 	}
@@ -483,7 +476,6 @@ static int parse_all(json_t **out, json_t **marks, const char *text, size_t len,
 
 	if (!docs || !yaml_parser_initialize(&y.p)) {
 		json_decref(docs);
-		json_decref(y.marks);
 		json_decref(y.anchor_index);
 		tm_buf_release(&y.pos);
 		return tm_err_set(err, TM_ERROR, "%s: out of memory", y.name);
@@ -525,12 +517,11 @@ static int parse_all(json_t **out, json_t **marks, const char *text, size_t len,
 		*out = json_array_size(docs) ? json_incref(json_array_get(docs, 0)) : json_null();
 	}
 	if (marks) {
-		*marks = y.marks;
-		y.marks = NULL;
+		*marks = y.mk_root ? y.mk_root : json_null();
+		y.mk_root = NULL;
 	}
 out:
-	json_decref(y.marks);
-	tm_buf_release(&y.path);
+	json_decref(y.mk_root);
 	tm_buf_release(&y.pos);
 	if (y.have_ev)
 		yaml_event_delete(&y.ev);

@@ -178,18 +178,30 @@ Test(doc_yaml, invalid_utf8_is_refused)
 
 Test(doc_yaml, marks_say_where_every_node_starts)
 {
-	const char *text = "scheduler:\n  replicas: 2\n  env:\n  - name: A\n\"a/b~c\": x\n";
+	const char *text = "scheduler:\n  replicas: 2\n  env:\n  - name: A\n\"a/b~c\": x\ne: {}\nl: [*x]\n";
+	const char *anchored = "a: &x {k: 1}\nb: *x\n";
 	struct tm_err err;
-	json_t *v = NULL, *marks = NULL;
+	json_t *v = NULL, *marks = NULL, *want;
 
 	tm_err_init(&err);
+	cr_assert_eq(tm_doc_parse_yaml_marked(&v, &marks, text, strlen(text), "prod.yaml", &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "prod.yaml:7:5: unknown alias") != NULL, "%s", tm_err_msg(&err));
+	cr_assert_null(v);
+	text = "scheduler:\n  replicas: 2\n  env:\n  - name: A\n\"a/b~c\": x\ne: {}\nl: []\n";
 	cr_assert_eq(tm_doc_parse_yaml_marked(&v, &marks, text, strlen(text), "prod.yaml", &err), 0, "%s",
 		     tm_err_msg(&err));
-	cr_assert_str_eq(json_string_value(json_object_get(marks, "")), "prod.yaml:1:1");
-	cr_assert_str_eq(json_string_value(json_object_get(marks, "/scheduler/replicas")), "prod.yaml:2:13");
-	cr_assert_str_eq(json_string_value(json_object_get(marks, "/scheduler/env/0")), "prod.yaml:4:5");
-	cr_assert_str_eq(json_string_value(json_object_get(marks, "/scheduler/env/0/name")), "prod.yaml:4:11");
-	cr_assert_str_eq(json_string_value(json_object_get(marks, "/a~1b~0c")), "prod.yaml:5:10");
+	/* a tree beside the document: positions at the leaves (empty collections included) */
+	want = json_pack("{s:{s:s, s:[{s:s}]}, s:s, s:s, s:s}", "scheduler", "replicas", "prod.yaml:2:13", "env", "name",
+			 "prod.yaml:4:11", "a/b~c", "prod.yaml:5:10", "e", "prod.yaml:6:4", "l", "prod.yaml:7:4");
+	cr_assert(json_equal(marks, want), "%s", json_dumps(marks, JSON_SORT_KEYS));
+	json_decref(want);
+	json_decref(v);
+	json_decref(marks);
+	/* an alias is marked where it stands */
+	cr_assert_eq(tm_doc_parse_yaml_marked(&v, &marks, anchored, strlen(anchored), "a.yaml", &err), 0);
+	want = json_pack("{s:{s:s}, s:s}", "a", "k", "a.yaml:1:11", "b", "a.yaml:2:4");
+	cr_assert(json_equal(marks, want), "%s", json_dumps(marks, JSON_SORT_KEYS));
+	json_decref(want);
 	json_decref(v);
 	json_decref(marks);
 }
