@@ -13,7 +13,8 @@
 /* Parses YAML text holding exactly one document (an empty text is a null document)
  * into *out (a new reference the caller decrefs). Scalars follow YAML 1.2's core
  * schema: null/~, true/false, integers (decimal, 0x, 0o), floats; quoted scalars
- * are always strings. Aliases are copied; the merge key "<<" is honoured. Duplicate
+ * are always strings. Aliases are copied; the merge key "<<" is honoured (copying too:
+ * no node of the result is shared, so a caller may take subtrees over). Duplicate
  * keys and non-scalar keys are errors. name is used in messages: "name:line:col: ...".
  * Errors: TM_EINVALID (with position), TM_ELIMIT (depth or alias budget). */
 int tm_doc_parse_yaml(json_t **out, const char *text, size_t len, const char *name, struct tm_err *err);

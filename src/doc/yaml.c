@@ -257,8 +257,9 @@ static int merge_into(struct yparser *y, json_t *map, json_t *src, const yaml_ma
 
 	if (!json_is_object(src))
 		return fail_at(y, TM_EINVALID, m, "the merge key '<<' takes a mapping or a list of mappings", NULL);
+	/* copies, so that no node of a document is shared (values take nodes over) */
 	json_object_foreach(src, k, v)
-		if (!json_object_get(map, k) && json_object_set(map, k, v) < 0)
+		if (!json_object_get(map, k) && json_object_set_new(map, k, y->share_aliases ? json_incref(v) : json_deep_copy(v)) < 0)
 			return tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
 	return 0;
 }

@@ -156,9 +156,9 @@ static int merge(struct tm_values *v, json_t *dst, json_t *src, struct tm_buf *p
 			if ((rc = merge(v, dv, sv, ptr, child_mark(marks, k, 0), fallback, err)) < 0)
 				return rc;
 		} else {
-			json_t *copy = json_deep_copy(sv);
-			if (!copy)
-				return tm_err_set(err, TM_ERROR, "out of memory");
+			/* taken over, not copied: the document is dropped after the merge and
+			 * shares no node (tm_doc_parse_yaml) */
+			json_t *copy = json_incref(sv);
 			if ((rc = drop_origins(v->origin, dv, ptr, err)) < 0) {
 				json_decref(copy);
 				return rc;
