@@ -13,7 +13,8 @@
 /* Parses YAML text holding exactly one document (an empty text is a null document)
  * into *out (a new reference the caller decrefs). Scalars follow YAML 1.2's core
  * schema: null/~, true/false, integers (decimal, 0x, 0o), floats; quoted scalars
- * are always strings. Aliases are copied; the merge key "<<" is honoured. Duplicate
+ * are always strings. Aliases are copied; the merge key "<<" is honoured (copying too:
+ * no node of the result is shared, so a caller may take subtrees over). Duplicate
  * keys and non-scalar keys are errors. name is used in messages: "name:line:col: ...".
  * Errors: TM_EINVALID (with position), TM_ELIMIT (depth or alias budget). */
 int tm_doc_parse_yaml(json_t **out, const char *text, size_t len, const char *name, struct tm_err *err);
@@ -22,8 +23,11 @@ int tm_doc_parse_yaml(json_t **out, const char *text, size_t len, const char *na
  * node itself, not a copy, so the result may share subtrees. */
 int tm_doc_parse_yaml_readonly(json_t **out, const char *text, size_t len, const char *name, struct tm_err *err);
 
-/* tm_doc_parse_yaml that also gives, in *marks (a new object), where each node
- * starts: JSON pointer (RFC 6901, "" for the root) -> "name:line:col". */
+/* tm_doc_parse_yaml that also gives, in *marks (a new reference), where each node
+ * starts, as a tree beside the document: for a scalar, an alias or an empty mapping or
+ * list, "name:line:col"; for any other mapping or list, a mapping or list of its
+ * children's marks (keys merged in with "<<" have none). Walking both trees together
+ * costs no lookup by path, however large the document. */
 int tm_doc_parse_yaml_marked(json_t **out, json_t **marks, const char *text, size_t len, const char *name,
 			     struct tm_err *err);
 
@@ -47,6 +51,9 @@ json_t *tm_doc_get(const json_t *v, ...) __attribute__((sentinel));
 int tm_doc_emit_yaml(struct tm_buf *out, json_t *v, int indent, struct tm_err *err);
 /* Appends s as a YAML double-quoted scalar. */
 int tm_doc_yaml_quote(struct tm_buf *out, const char *s, size_t len, struct tm_err *err);
+/* Appends s escaped for the inside of a double-quoted scalar (tm_doc_yaml_quote less its
+ * quotes): '"', '\\', line breaks and characters YAML readers refuse become escapes. */
+int tm_doc_yaml_escape(struct tm_buf *out, const char *s, size_t len, struct tm_err *err);
 /* Appends a number or boolean as YAML/JSON text: integers in decimal, reals in the
  * shortest form that reads back the same. */
 int tm_doc_emit_scalar(struct tm_buf *out, json_t *v, struct tm_err *err);

@@ -38,9 +38,12 @@ int tm_doc_emit_scalar(struct tm_buf *out, json_t *v, struct tm_err *err)
 	}
 }
 
-int tm_doc_yaml_quote(struct tm_buf *out, const char *s, size_t len, struct tm_err *err)
+/* Escapes what a double-quoted scalar cannot hold as it is: quotes, backslashes, line
+ * breaks (NEL, LS, PS too), and the controls YAML readers refuse in a stream (C0, DEL, C1,
+ * U+FFFE, U+FFFF). */
+int tm_doc_yaml_escape(struct tm_buf *out, const char *s, size_t len, struct tm_err *err)
 {
-	int rc = tm_buf_puts(out, "\"", err);
+	int rc = 0;
 
 	for (size_t i = 0; rc == 0 && i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -71,11 +74,27 @@ int tm_doc_yaml_quote(struct tm_buf *out, const char *s, size_t len, struct tm_e
 				i += 2;
 			} else if (c < 0x20 || c == 0x7f) {
 				rc = tm_buf_printf(out, err, "\\x%02x", c);
+			} else if (c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] < 0xa0) {
+				rc = tm_buf_printf(out, err, "\\x%02x", (unsigned char)s[i + 1]); /* C1 controls */
+				i++;
+			} else if (c == 0xef && i + 2 < len && (unsigned char)s[i + 1] == 0xbf &&
+				   (unsigned char)s[i + 2] >= 0xbe) {
+				rc = tm_buf_printf(out, err, "\\u%04x", 0xffc0u + ((unsigned char)s[i + 2] & 0x3f));
+				i += 2;
 			} else {
 				rc = tm_buf_append(out, &s[i], 1, err);
 			}
 		}
 	}
+	return rc;
+}
+
+int tm_doc_yaml_quote(struct tm_buf *out, const char *s, size_t len, struct tm_err *err)
+{
+	int rc = tm_buf_puts(out, "\"", err);
+
+	if (rc == 0)
+		rc = tm_doc_yaml_escape(out, s, len, err);
 	return rc ? rc : tm_buf_puts(out, "\"", err);
 }
 

@@ -9,7 +9,6 @@
 #include "tarmac/doc.h"
 
 struct anchor {
-	char *name;
 	json_t *node;
 	size_t nodes; /* size of the subtree, charged to the alias budget on each use */
 };
@@ -21,17 +20,47 @@ struct yparser {
 	const char *name;
 	struct anchor *anchors;
 	size_t nanchors, capanchors;
+	json_t *anchor_index; /* name -> index into anchors: lookups stay O(1) however many */
+	const char *text;     /* the input, to place reader errors */
+	size_t len;
 	size_t alias_nodes;
 	struct tm_err *err;
 	bool share_aliases;   /* an alias is the anchored node itself (read-only trees) */
-	json_t *marks;        /* JSON pointer -> "name:line:col", or NULL when not wanted */
-	struct tm_buf path;   /* JSON pointer of the node being parsed */
+	bool want_marks;      /* build a tree of positions beside the document */
+	json_t *mk_root;      /* the document's marks (owned) */
+	json_t *mk_in;        /* where the next node's mark goes: a mapping (under mk_key) or a list */
+	const char *mk_key;
+	struct tm_buf pos;    /* "name:" then a position, for marks */
+	size_t name_len;
+	bool name_utf8;
 };
 
 static int fail_at(struct yparser *y, int code, const yaml_mark_t *m, const char *what, const char *detail)
 {
 	return tm_err_set(y->err, code, "%s:%zu:%zu: %s%s%s", y->name, m->line + 1, m->column + 1, what,
 			  detail ? ": " : "", detail ? detail : "");
+}
+
+/* libyaml's reader errors (bad UTF-8, control characters) carry a byte offset, not a
+ * mark: the line and column (in characters, as libyaml counts) of that offset. */
+static yaml_mark_t mark_of_offset(const struct yparser *y, size_t offset)
+{
+	yaml_mark_t m = { 0 };
+	const unsigned char *t = (const unsigned char *)y->text;
+
+	for (size_t i = 0; i < offset && i < y->len; i++) {
+		bool nel = t[i] == 0xc2 && i + 1 < y->len && t[i + 1] == 0x85;
+		bool lsps = t[i] == 0xe2 && i + 2 < y->len && t[i + 1] == 0x80 && (t[i + 2] == 0xa8 || t[i + 2] == 0xa9);
+		if (t[i] == '\n' || (t[i] == '\r' && !(i + 1 < y->len && t[i + 1] == '\n')) || nel || lsps) {
+			m.line++;
+			m.column = 0;
+			i += nel ? 1 : lsps ? 2 : 0;
+		} else if ((t[i] & 0xc0) != 0x80) {
+			m.column++; /* one per character: continuation bytes do not count */
+		}
+	}
+	m.index = offset;
+	return m;
 }
 
 static int next_event(struct yparser *y)
@@ -41,6 +70,13 @@ static int next_event(struct yparser *y)
 	y->have_ev = false;
 	if (!yaml_parser_parse(&y->p, &y->ev)) {
 		const char *problem = y->p.problem ? y->p.problem : "malformed YAML";
+		if (y->p.error == YAML_READER_ERROR) {
+			yaml_mark_t at = mark_of_offset(y, y->p.problem_offset);
+			char detail[32];
+			if (y->p.problem_value >= 0)
+				snprintf(detail, sizeof(detail), "#x%X", (unsigned)y->p.problem_value);
+			return fail_at(y, TM_EINVALID, &at, problem, y->p.problem_value >= 0 ? detail : NULL);
+		}
 		return fail_at(y, TM_EINVALID, &y->p.problem_mark, problem, y->p.context);
 	}
 	y->have_ev = true;
@@ -60,64 +96,71 @@ static size_t count_nodes(json_t *v)
 	return n;
 }
 
-/* Appends "/<token>" to the current JSON pointer (RFC 6901: '~' -> ~0, '/' -> ~1);
- * returns the length to restore afterwards, or -1 when out of room. */
-static long push_path(struct yparser *y, const char *token, size_t len)
+/* Writes n in decimal at the end of buf; returns where the digits start. */
+static char *decimal(char *end, size_t n)
 {
-	size_t keep = y->path.len;
-
-	if (!y->marks)
-		return (long)keep;
-	if (tm_buf_puts(&y->path, "/", y->err) < 0)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		const char *rep = token[i] == '~' ? "~0" : token[i] == '/' ? "~1" : NULL;
-		if ((rep ? tm_buf_puts(&y->path, rep, y->err) : tm_buf_append(&y->path, &token[i], 1, y->err)) < 0)
-			return -1;
-	}
-	return (long)keep;
+	*--end = '\0';
+	do
+		*--end = (char)('0' + n % 10);
+	while ((n /= 10) > 0);
+	return end;
 }
 
-static void pop_path(struct yparser *y, long keep)
+/* "name:line:col" for every node: formatted by hand, as there is one per node of a
+ * values file (hundreds of thousands in a hostile one). */
+static json_t *position(struct yparser *y, const yaml_mark_t *m)
 {
-	if (y->marks && keep >= 0) {
-		y->path.len = (size_t)keep;
-		if (y->path.data)
-			y->path.data[keep] = '\0';
-	}
-}
+	char num[24];
 
-static int mark(struct yparser *y, const yaml_mark_t *m)
-{
-	char *pos = NULL;
-	int rc = 0;
-
-	if (!y->marks)
-		return 0;
-	if (asprintf(&pos, "%s:%zu:%zu", y->name, m->line + 1, m->column + 1) < 0)
-		return tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
+	y->pos.len = y->name_len;
+	if (tm_buf_puts(&y->pos, ":", NULL) < 0 || tm_buf_puts(&y->pos, decimal(num + sizeof(num), m->line + 1), NULL) < 0 ||
+	    tm_buf_puts(&y->pos, ":", NULL) < 0 || tm_buf_puts(&y->pos, decimal(num + sizeof(num), m->column + 1), NULL) < 0)
+		return NULL;
 	/* a file name that is not UTF-8 cannot be a JSON string: keep the position alone */
-	json_t *v = json_string(pos);
+	return y->name_utf8 ? json_stringn_nocheck(y->pos.data, y->pos.len)
+			    : json_sprintf("line %zu, column %zu", m->line + 1, m->column + 1);
+}
+
+/* Puts v (taken over) where the current node's mark goes. */
+static int place_mark(struct yparser *y, json_t *in, const char *key, json_t *v)
+{
+	int rc;
+
 	if (!v)
-		v = json_sprintf("line %zu, column %zu", m->line + 1, m->column + 1);
-	if (!v || json_object_set_new(y->marks, tm_buf_cstr(&y->path), v) < 0)
-		rc = tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
-	free(pos);
+		return tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
+	if (!in) {
+		json_decref(y->mk_root);
+		y->mk_root = v;
+		return 0;
+	}
+	rc = json_is_object(in) ? json_object_set_new(in, key, v) : json_array_append_new(in, v);
+	return rc < 0 ? tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name) : 0;
+}
+
+/* The mark of the node starting at m: a position for a scalar or an alias, a mapping
+ * or list of its children's marks for a collection (*self, borrowed). */
+static int mark(struct yparser *y, const yaml_mark_t *m, yaml_event_type_t type, json_t **self)
+{
+	json_t *v;
+	int rc;
+
+	*self = NULL;
+	if (!y->want_marks)
+		return 0;
+	v = type == YAML_MAPPING_START_EVENT ? json_object() : type == YAML_SEQUENCE_START_EVENT ? json_array()
+												 : position(y, m);
+	if ((rc = place_mark(y, y->mk_in, y->mk_key, v)) == 0)
+		*self = v;
 	return rc;
 }
 
+/* Anchors live in an array, found through anchor_index (name -> slot). A later anchor of
+ * the same name wins: it takes a new slot and the index points there (one hash
+ * operation per anchor). */
 static int remember_anchor(struct yparser *y, const char *name, json_t *node)
 {
 	struct anchor *a;
 
-	for (size_t i = 0; i < y->nanchors; i++) {
-		if (strcmp(y->anchors[i].name, name) == 0) { /* a later anchor of the same name wins */
-			json_decref(y->anchors[i].node);
-			y->anchors[i].node = json_incref(node);
-			y->anchors[i].nodes = count_nodes(node);
-			return 0;
-		}
-	}
 	if (y->nanchors == y->capanchors) {
 		size_t cap = y->capanchors ? y->capanchors * 2 : 8;
 		a = realloc(y->anchors, cap * sizeof(*a));
@@ -126,14 +169,21 @@ static int remember_anchor(struct yparser *y, const char *name, json_t *node)
 		y->anchors = a;
 		y->capanchors = cap;
 	}
-	a = &y->anchors[y->nanchors];
-	a->name = strdup(name);
-	if (!a->name)
+	if (json_object_set_new(y->anchor_index, name, json_integer((json_int_t)y->nanchors)) < 0)
 		return tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
+	a = &y->anchors[y->nanchors++];
 	a->node = json_incref(node);
 	a->nodes = count_nodes(node);
-	y->nanchors++;
 	return 0;
+}
+
+/* Forgets every anchor (they do not cross documents). */
+static void forget_anchors(struct yparser *y)
+{
+	for (size_t i = 0; i < y->nanchors; i++)
+		json_decref(y->anchors[i].node);
+	y->nanchors = 0;
+	json_object_clear(y->anchor_index);
 }
 
 static bool all_digits(const char *s, const char *set)
@@ -207,13 +257,14 @@ static int merge_into(struct yparser *y, json_t *map, json_t *src, const yaml_ma
 
 	if (!json_is_object(src))
 		return fail_at(y, TM_EINVALID, m, "the merge key '<<' takes a mapping or a list of mappings", NULL);
+	/* copies, so that no node of a document is shared (values take nodes over) */
 	json_object_foreach(src, k, v)
-		if (!json_object_get(map, k) && json_object_set(map, k, v) < 0)
+		if (!json_object_get(map, k) && json_object_set_new(map, k, y->share_aliases ? json_incref(v) : json_deep_copy(v)) < 0)
 			return tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
 	return 0;
 }
 
-static int parse_mapping(struct yparser *y, json_t **out, int depth)
+static int parse_mapping(struct yparser *y, json_t **out, int depth, json_t *self)
 {
 	json_t *map = json_object(), *merges = NULL;
 	int rc = 0;
@@ -244,13 +295,12 @@ static int parse_mapping(struct yparser *y, json_t **out, int depth)
 			free(key);
 			goto out;
 		}
-		long keep = push_path(y, key, strlen(key));
-		if (keep < 0 || (rc = next_event(y)) < 0 || (rc = parse_node(y, &val, depth + 1)) < 0) {
-			rc = rc < 0 ? rc : TM_ELIMIT;
+		y->mk_in = self;
+		y->mk_key = key;
+		if ((rc = next_event(y)) < 0 || (rc = parse_node(y, &val, depth + 1)) < 0) {
 			free(key);
 			goto out;
 		}
-		pop_path(y, keep);
 		if (strcmp(key, "<<") == 0 && y->ev.type != YAML_SCALAR_EVENT) {
 			/* merged after the mapping's own keys are known: explicit keys win */
 			if (!merges)
@@ -259,18 +309,19 @@ static int parse_mapping(struct yparser *y, json_t **out, int depth)
 			free(key);
 			continue;
 		}
-		if (json_object_get(map, key)) {
+		/* one hash operation per key: a set that does not grow the mapping replaced a key */
+		size_t before = json_object_size(map);
+		if (json_object_set_new(map, key, val) < 0) {
+			rc = tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
+			free(key);
+			goto out;
+		}
+		if (json_object_size(map) == before) {
 			rc = fail_at(y, TM_EINVALID, &km, "duplicate key", key);
 			free(key);
-			json_decref(val);
 			goto out;
 		}
-		rc = json_object_set_new(map, key, val);
 		free(key);
-		if (rc < 0) {
-			rc = tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
-			goto out;
-		}
 	}
 	for (size_t i = 0; merges && i < json_array_size(merges); i++) {
 		json_t *m = json_array_get(merges, i), *e;
@@ -290,7 +341,7 @@ out:
 	return rc;
 }
 
-static int parse_sequence(struct yparser *y, json_t **out, int depth)
+static int parse_sequence(struct yparser *y, json_t **out, int depth, json_t *self)
 {
 	json_t *seq = json_array();
 	int rc = 0;
@@ -303,13 +354,9 @@ static int parse_sequence(struct yparser *y, json_t **out, int depth)
 			goto out;
 		if (y->ev.type == YAML_SEQUENCE_END_EVENT)
 			break;
-		char idx[32];
-		long keep = push_path(y, idx, (size_t)snprintf(idx, sizeof(idx), "%zu", json_array_size(seq)));
-		if (keep < 0 || (rc = parse_node(y, &v, depth + 1)) < 0) {
-			rc = rc < 0 ? rc : TM_ELIMIT;
+		y->mk_in = self;
+		if ((rc = parse_node(y, &v, depth + 1)) < 0)
 			goto out;
-		}
-		pop_path(y, keep);
 		if (json_array_append_new(seq, v) < 0) {
 			rc = tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
 			goto out;
@@ -327,37 +374,43 @@ static int parse_node(struct yparser *y, json_t **out, int depth)
 {
 	yaml_event_t *ev = &y->ev;
 	yaml_mark_t at = ev->start_mark;
+	json_t *in = y->mk_in, *self = NULL;
+	const char *key = y->mk_key;
 	char *anchor = NULL;
 	json_t *v = NULL;
 	int rc = 0;
 
 	if (depth > TM_DOC_MAX_DEPTH)
 		return fail_at(y, TM_ELIMIT, &at, "nested deeper than the limit", NULL);
-	if ((rc = mark(y, &at)) < 0)
+	if ((rc = mark(y, &at, ev->type, &self)) < 0)
 		return rc;
 	switch (ev->type) {
 	case YAML_ALIAS_EVENT: {
 		const char *name = (const char *)ev->data.alias.anchor;
-		for (size_t i = 0; i < y->nanchors; i++) {
-			if (strcmp(y->anchors[i].name, name) != 0)
-				continue;
-			y->alias_nodes += y->anchors[i].nodes;
-			if (y->alias_nodes > TM_DOC_MAX_ALIAS_NODES)
-				return fail_at(y, TM_ELIMIT, &at, "aliases expand to too many nodes", name);
-			*out = y->share_aliases ? json_incref(y->anchors[i].node) : json_deep_copy(y->anchors[i].node);
-			return *out ? 0 : tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
-		}
-		return fail_at(y, TM_EINVALID, &at, "unknown alias", name);
+		json_t *idx = json_object_get(y->anchor_index, name);
+		const struct anchor *a = idx ? &y->anchors[json_integer_value(idx)] : NULL;
+		if (!a)
+			return fail_at(y, TM_EINVALID, &at, "unknown alias", name);
+		y->alias_nodes += a->nodes;
+		if (y->alias_nodes > TM_DOC_MAX_ALIAS_NODES)
+			return fail_at(y, TM_ELIMIT, &at, "aliases expand to too many nodes", name);
+		*out = y->share_aliases ? json_incref(a->node) : json_deep_copy(a->node);
+		return *out ? 0 : tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
 	}
 	case YAML_SCALAR_EVENT: {
 		const char *s = (const char *)ev->data.scalar.value;
 		const char *tag = (const char *)ev->data.scalar.tag;
 		if (ev->data.scalar.anchor && !(anchor = strdup((const char *)ev->data.scalar.anchor)))
 			return tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
+		if (strlen(s) != ev->data.scalar.length) {
+			/* a "\0" escape: jansson would keep it, every C string after would stop there */
+			rc = fail_at(y, TM_EINVALID, &at, "a value contains a NUL character (\\0)", NULL);
+			goto out;
+		}
 		if (tag && strcmp(tag, "tag:yaml.org,2002:str") == 0)
 			v = json_stringn(s, ev->data.scalar.length);
 		else if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !tag)
-			v = strlen(s) == ev->data.scalar.length ? resolve_plain(s) : json_stringn(s, ev->data.scalar.length);
+			v = resolve_plain(s);
 		else
 			v = json_stringn(s, ev->data.scalar.length);
 		if (!v) {
@@ -369,17 +422,26 @@ static int parse_node(struct yparser *y, json_t **out, int depth)
 	case YAML_MAPPING_START_EVENT:
 		if (ev->data.mapping_start.anchor && !(anchor = strdup((const char *)ev->data.mapping_start.anchor)))
 			return tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
-		if ((rc = parse_mapping(y, &v, depth)) < 0)
+		if ((rc = parse_mapping(y, &v, depth, self)) < 0)
 			goto out;
 		break;
 	case YAML_SEQUENCE_START_EVENT:
 		if (ev->data.sequence_start.anchor && !(anchor = strdup((const char *)ev->data.sequence_start.anchor)))
 			return tm_err_set(y->err, TM_ERROR, "%s: out of memory", y->name);
-		if ((rc = parse_sequence(y, &v, depth)) < 0)
+		if ((rc = parse_sequence(y, &v, depth, self)) < 0)
 			goto out;
 		break;
 	default:
 		return fail_at(y, TM_EINVALID, &at, "unexpected YAML event", NULL);
+	}
+	y->mk_in = in;
+	y->mk_key = key;
+	/* an empty collection is a leaf: its mark is its position */
+	if (self && ((json_is_object(v) && !json_object_size(v)) || (json_is_array(v) && !json_array_size(v)))) {
+		if (json_is_array(in))
+			json_array_remove(in, json_array_size(in) - 1);
+		if ((rc = place_mark(y, in, key, position(y, &at))) < 0)
+			goto out;
 	}
 	if (anchor && (rc = remember_anchor(y, anchor, v)) < 0)
 		goto out;
@@ -394,16 +456,29 @@ out:
 static int parse_all(json_t **out, json_t **marks, const char *text, size_t len, const char *name, bool stream,
 		     bool share, struct tm_err *err)
 {
-	struct yparser y = { .name = name ? name : "<input>", .err = err, .share_aliases = share };
+	struct yparser y = { .name = name ? name : "<input>", .err = err, .share_aliases = share, .text = text, .len = len };
 
-	tm_buf_init(&y.path, "YAML path", 1u << 20);
-	if (marks && !(y.marks = json_object()))
+	tm_buf_init(&y.pos, "YAML position", 64u << 10);
+	y.want_marks = marks != NULL;
+	if (marks) {
+		json_t *probe = json_string(y.name);
+		y.name_utf8 = probe != NULL;
+		json_decref(probe);
+		y.name_len = strlen(y.name);
+		if (tm_buf_puts(&y.pos, y.name, err) < 0)
+			return TM_ELIMIT;
+	}
+	if (!(y.anchor_index = json_object())) {
+		tm_buf_release(&y.pos);
 		return tm_err_set(err, TM_ERROR, "out of memory");
+	}
 	json_t *docs = json_array();
 	int rc = 0;
 
 	if (!docs || !yaml_parser_initialize(&y.p)) {
 		json_decref(docs);
+		json_decref(y.anchor_index);
+		tm_buf_release(&y.pos);
 		return tm_err_set(err, TM_ERROR, "%s: out of memory", y.name);
 	}
 	yaml_parser_set_input_string(&y.p, (const unsigned char *)text, len);
@@ -429,12 +504,7 @@ static int parse_all(json_t **out, json_t **marks, const char *text, size_t len,
 			rc = fail_at(&y, TM_EINVALID, &at, "expected one YAML document, found a second", NULL);
 			goto out;
 		}
-		/* anchors do not cross documents */
-		for (size_t i = 0; i < y.nanchors; i++) {
-			free(y.anchors[i].name);
-			json_decref(y.anchors[i].node);
-		}
-		y.nanchors = 0;
+		forget_anchors(&y); /* anchors do not cross documents */
 		if (stream && json_is_null(doc)) {
 			json_decref(doc);
 			continue;
@@ -448,18 +518,16 @@ static int parse_all(json_t **out, json_t **marks, const char *text, size_t len,
 		*out = json_array_size(docs) ? json_incref(json_array_get(docs, 0)) : json_null();
 	}
 	if (marks) {
-		*marks = y.marks;
-		y.marks = NULL;
+		*marks = y.mk_root ? y.mk_root : json_null();
+		y.mk_root = NULL;
 	}
 out:
-	json_decref(y.marks);
-	tm_buf_release(&y.path);
+	json_decref(y.mk_root);
+	tm_buf_release(&y.pos);
 	if (y.have_ev)
 		yaml_event_delete(&y.ev);
-	for (size_t i = 0; i < y.nanchors; i++) {
-		free(y.anchors[i].name);
-		json_decref(y.anchors[i].node);
-	}
+	forget_anchors(&y);
+	json_decref(y.anchor_index);
 	free(y.anchors);
 	yaml_parser_delete(&y.p);
 	json_decref(docs);

@@ -41,20 +41,70 @@ static void dotted(const char *ptr, char *out, size_t n)
 		snprintf(out, n, "(the values)");
 }
 
+/* The node at an RFC 6901 pointer in v, or NULL. */
+static json_t *at_pointer(json_t *v, const char *ptr)
+{
+	char tok[1024];
+
+	while (v && *ptr == '/') {
+		size_t n = 0;
+		for (ptr++; *ptr && *ptr != '/'; ptr++) {
+			char c = *ptr;
+			if (c == '~' && (ptr[1] == '0' || ptr[1] == '1'))
+				c = *++ptr == '0' ? '~' : '/';
+			if (n + 1 < sizeof(tok))
+				tok[n++] = c;
+		}
+		tok[n] = '\0';
+		v = json_is_object(v) ? json_object_get(v, tok)
+		    : json_is_array(v) ? json_array_get(v, strtoul(tok, NULL, 10)) : NULL;
+	}
+	return v;
+}
+
+/* The smallest pointer at or below ptr (the node v) that has an origin, into *best (a
+ * key of origin). Walks v, not every origin: linear in what is below ptr. */
+static void first_origin(json_t *origin, json_t *v, struct tm_buf *ptr, const char **best)
+{
+	void *it = json_object_iter_at(origin, tm_buf_cstr(ptr));
+	size_t keep = ptr->len, i;
+	const char *k;
+	json_t *c;
+
+	if (it && (!*best || strcmp(json_object_iter_key(it), *best) < 0))
+		*best = json_object_iter_key(it);
+	json_object_foreach(json_is_object(v) ? v : NULL, k, c) {
+		if (tm_buf_puts(ptr, "/", NULL) < 0)
+			return;
+		for (const char *q = k; *q; q++)
+			if ((*q == '~' ? tm_buf_puts(ptr, "~0", NULL) : *q == '/' ? tm_buf_puts(ptr, "~1", NULL)
+										 : tm_buf_append(ptr, q, 1, NULL)) < 0)
+				return;
+		first_origin(origin, c, ptr, best);
+		ptr->len = keep;
+		ptr->data[keep] = '\0';
+	}
+	json_array_foreach(json_is_array(v) ? v : NULL, i, c) {
+		if (tm_buf_printf(ptr, NULL, "/%zu", i) < 0)
+			return;
+		first_origin(origin, c, ptr, best);
+		ptr->len = keep;
+		ptr->data[keep] = '\0';
+	}
+}
+
 /* Where the value at ptr came from: its own origin, or the first origin below it. */
 static const char *where(const struct checker *c, const char *ptr)
 {
 	json_t *o = json_object_get(c->v->origin, ptr);
-	size_t n = strlen(ptr);
-	const char *k, *best = NULL;
-	json_t *x;
+	struct tm_buf walk = TM_BUF_INIT("values path", 1u << 20);
+	const char *best = NULL;
 
 	if (o)
 		return json_string_value(o);
-	json_object_foreach(c->v->origin, k, x) {
-		if (strncmp(k, ptr, n) == 0 && k[n] == '/' && (!best || strcmp(k, best) < 0))
-			best = k;
-	}
+	if (c->v->origin && tm_buf_puts(&walk, ptr, NULL) == 0)
+		first_origin(c->v->origin, at_pointer(c->v->tree, ptr), &walk, &best);
+	tm_buf_release(&walk);
 	return best ? json_string_value(json_object_get(c->v->origin, best)) : "values";
 }
 
@@ -236,7 +286,9 @@ static int check(struct checker *c, json_t *v, json_t *schema, int depth)
 		size_t keep = c->ptr.len;
 		json_array_foreach(v, i, x) {
 			int rc;
-			if ((rc = tm_buf_printf(&c->ptr, c->err, "/%zu", i)) < 0 ||
+			char idx[24];
+			int n = snprintf(idx, sizeof(idx), "/%zu", i);
+			if ((rc = tm_buf_append(&c->ptr, idx, (size_t)n, c->err)) < 0 ||
 			    (rc = check(c, x, json_object_get(schema, "items"), depth + 1)) < 0)
 				return rc;
 			c->ptr.len = keep;

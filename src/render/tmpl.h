@@ -52,6 +52,36 @@ struct tm_tmpl {
 	struct tm_arena arena; /* owns nodes, expressions, names */
 };
 
+/* How far the text of a {{ }} is trusted to be YAML already (tmpl_place.c). */
+enum tm_trust {
+	TM_TRUST_NONE,     /* a value: written as the YAML around it allows */
+	TM_TRUST_DATA,     /* serialized by 'yaml', 'json' or 'quote': never starts a document */
+	TM_TRUST_TEMPLATE, /* template text: a literal, or an 'include' */
+};
+
+/* What the YAML written so far is in the middle of: the lexical state at its end. */
+struct tm_ylex {
+	size_t done;          /* bytes of the output scanned */
+	int col;              /* column of the next byte */
+	int indent;           /* indentation of this line, -1 until its first non-space */
+	int flow;             /* depth of [ and { */
+	int block_parent;     /* in a block scalar: the indentation it must exceed; else -1 */
+	int block_indent;     /* its content's indentation, -1 until known */
+	char quote;           /* 0, '"' or '\'' while inside a quoted scalar */
+	char pending;         /* '-', '?' or ':': an indicator when a blank follows */
+	bool escaped;         /* after a '\' in "..." */
+	bool sq_end;          /* after a ' in '...': closing, unless another ' follows */
+	bool comment, header; /* the rest of the line is a comment / a block scalar header */
+	bool node_start;      /* the next non-blank byte starts a node */
+	bool in_plain;        /* inside a plain scalar */
+	bool after_node;      /* a quoted scalar or a flow collection just ended */
+	bool prop;            /* inside an anchor or tag */
+	bool blank;           /* the last byte was a space or tab, or the line just began */
+	bool must_end;        /* the byte at must_at must end the scalar a value was quoted as */
+	size_t must_at;
+	int must_line, must_col;
+};
+
 /* Names visible at one point: a chain of frames, innermost first. */
 struct frame {
 	json_t *vars; /* owned object */
@@ -67,6 +97,7 @@ struct render_ctx {
 	int depth;
 	struct tm_err *err;
 	struct tm_tmpl_cache *cache; /* partials parsed once, however often included */
+	struct tm_ylex lex;          /* where the next {{ }} lands in out */
 };
 
 #define CACHE_SLOTS 32
@@ -93,6 +124,14 @@ json_t *tm_tmpl_sorted_keys(json_t *obj);
 int tm_tmpl_run(struct render_ctx *rc, const struct node *n);
 
 const struct filter *tm_tmpl_find_filter(const char *name);
+
+/* tmpl_place.c: lexer state for an output buffer that already holds at bytes. */
+void tm_ylex_init(struct tm_ylex *lx, size_t at);
+/* Appends the text of the {{ }} n to rc->out, written for where it lands. Errors:
+ * TM_EINVALID naming n's template:line:col when the text cannot be placed there. */
+int tm_tmpl_place(struct render_ctx *rc, const struct node *n, const char *s, size_t len, enum tm_trust trust);
+/* At the end of a template's output: the checks still pending on its last bytes. */
+int tm_tmpl_place_finish(struct render_ctx *rc);
 /* The filter name nearest to a misspelt one, or NULL. */
 const char *tm_tmpl_nearest_filter(const char *name);
 

@@ -295,12 +295,47 @@ static int step(struct render_ctx *rc, const struct node *n)
 	return 0;
 }
 
+/* How far the text of e is already YAML: literals and includes are template text;
+ * 'yaml', 'json' and 'quote' serialize; indentation keeps what it indents; 'a and b'
+ * gives a only when a is false-like (no text that could matter). */
+static enum tm_trust trust_of(const struct expr *e)
+{
+	enum tm_trust a, b;
+
+	switch (e->kind) {
+	case E_LIT:
+		return TM_TRUST_TEMPLATE;
+	case E_FILTER:
+		if (!strcmp(e->filter->name, "include"))
+			return TM_TRUST_TEMPLATE;
+		if (!strcmp(e->filter->name, "yaml") || !strcmp(e->filter->name, "json") || !strcmp(e->filter->name, "quote"))
+			return TM_TRUST_DATA;
+		if (!strcmp(e->filter->name, "indent") || !strcmp(e->filter->name, "nindent"))
+			return trust_of(e->a);
+		return TM_TRUST_NONE;
+	case E_AND:
+		return trust_of(e->b);
+	case E_OR:
+		a = trust_of(e->a);
+		b = trust_of(e->b);
+		return a < b ? a : b;
+	default:
+		return TM_TRUST_NONE;
+	}
+}
+
 static int emit_value(struct render_ctx *rc, const struct node *n, json_t *v)
 {
+	struct tm_buf t = TM_BUF_INIT("text", TM_TMPL_MAX_OUTPUT);
+	int r;
+
 	if (json_is_object(v) || json_is_array(v))
 		return tm_tmpl_fail(rc, n->line, n->col, TM_EINVALID, "cannot write %s as text: use '| yaml' or '| json'%s",
 			    tm_tmpl_type_name(v), NULL);
-	return tm_tmpl_to_text(rc->out, v, rc->err);
+	if ((r = tm_tmpl_to_text(&t, v, rc->err)) == 0)
+		r = tm_tmpl_place(rc, n, tm_buf_cstr(&t), t.len, trust_of(n->expr));
+	tm_buf_release(&t);
+	return r;
 }
 
 /* Runs body in a new frame holding the given name(s). */
@@ -449,7 +484,9 @@ int tm_tmpl_render_cached(const struct tm_tmpl *t, json_t *scope, struct tm_tmpl
 
 	if (!vars)
 		return tm_err_set(err, TM_ERROR, "out of memory");
-	r = run_scoped(&rc, t->root, vars);
+	tm_ylex_init(&rc.lex, out->len);
+	if ((r = run_scoped(&rc, t->root, vars)) == 0)
+		r = tm_tmpl_place_finish(&rc);
 	json_decref(vars);
 	return r;
 }

@@ -385,12 +385,17 @@ static int f_include(struct render_ctx *rc, const struct expr *at, json_t *v, js
 		}
 	}
 	{
-		/* the partial's own 'set' names stay inside it */
+		/* the partial's own 'set' names stay inside it; its text is YAML of its own */
 		struct frame fr = { json_object(), rc->top };
+		struct tm_ylex saved_lex = rc->lex;
 		rc->out = &text;
 		rc->t = t;
 		rc->top = &fr;
+		tm_ylex_init(&rc->lex, 0);
 		r = fr.vars ? tm_tmpl_run(rc, t->root) : tm_err_set(rc->err, TM_ERROR, "out of memory");
+		if (r == 0)
+			r = tm_tmpl_place_finish(rc);
+		rc->lex = saved_lex;
 		rc->top = fr.up;
 		rc->out = saved;
 		rc->t = saved_t;

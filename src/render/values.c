@@ -46,24 +46,59 @@ static void ptr_pop(struct tm_buf *ptr, size_t keep)
 		ptr->data[keep] = '\0';
 }
 
-/* Forgets the origins of ptr and everything below it. */
-static void drop_origins(json_t *origin, const char *ptr)
+/* "/<i>" appended to a JSON pointer: list indexes, without printf (one per list item). */
+static int ptr_push_index(struct tm_buf *ptr, size_t i, struct tm_err *err)
 {
-	size_t n = strlen(ptr);
-	const char *k;
-	json_t *x;
-	void *tmp;
+	char num[24], *d = num + sizeof(num);
 
-	if (!origin)
-		return;
-	json_object_foreach_safe(origin, tmp, k, x) {
-		if (strncmp(k, ptr, n) == 0 && (k[n] == '\0' || k[n] == '/'))
-			json_object_del(origin, k);
-	}
+	do
+		*--d = (char)('0' + i % 10);
+	while ((i /= 10) > 0);
+	*--d = '/';
+	return tm_buf_append(ptr, d, (size_t)(num + sizeof(num) - d), err);
 }
 
-/* Records origins for the leaves of v placed at ptr: from marks where the source
- * had them, otherwise the fallback text. */
+/* Forgets the origins of old (the node at ptr, about to be replaced or deleted) and of
+ * everything below it. Walks old rather than every origin, so that merging many keys
+ * stays linear (origins are only ever recorded at paths of the tree). */
+static int drop_origins(json_t *origin, json_t *old, struct tm_buf *ptr, struct tm_err *err)
+{
+	size_t keep = ptr->len, i;
+	const char *k;
+	json_t *c;
+	int rc = 0;
+
+	if (!origin || !old)
+		return 0;
+	json_object_del(origin, tm_buf_cstr(ptr));
+	if (json_is_object(old)) {
+		json_object_foreach(old, k, c) {
+			if ((rc = ptr_push(ptr, k, err)) < 0 || (rc = drop_origins(origin, c, ptr, err)) < 0)
+				return rc;
+			ptr_pop(ptr, keep);
+		}
+	} else if (json_is_array(old)) {
+		json_array_foreach(old, i, c) {
+			if ((rc = ptr_push_index(ptr, i, err)) < 0 || (rc = drop_origins(origin, c, ptr, err)) < 0)
+				return rc;
+			ptr_pop(ptr, keep);
+		}
+	}
+	return 0;
+}
+
+/* The mark of a child (key k, or index i when k is NULL) in a marks tree
+ * (tm_doc_parse_yaml_marked); below an alias (a position for a whole collection), the
+ * alias's position. */
+static json_t *child_mark(json_t *marks, const char *k, size_t i)
+{
+	if (json_is_string(marks))
+		return marks;
+	return k ? json_object_get(marks, k) : json_array_get(marks, i);
+}
+
+/* Records origins for the leaves of v placed at ptr: from marks (v's marks tree) where
+ * the source had them, otherwise the fallback text. */
 static int add_origins(json_t *origin, json_t *v, struct tm_buf *ptr, json_t *marks, const char *fallback,
 		       struct tm_err *err)
 {
@@ -78,16 +113,14 @@ static int add_origins(json_t *origin, json_t *v, struct tm_buf *ptr, json_t *ma
 		if (json_is_object(v)) {
 			json_object_foreach(v, k, c) {
 				if ((rc = ptr_push(ptr, k, err)) < 0 ||
-				    (rc = add_origins(origin, c, ptr, marks, fallback, err)) < 0)
+				    (rc = add_origins(origin, c, ptr, child_mark(marks, k, 0), fallback, err)) < 0)
 					return rc;
 				ptr_pop(ptr, keep);
 			}
 		} else {
 			json_array_foreach(v, i, c) {
-				char idx[32];
-				snprintf(idx, sizeof(idx), "%zu", i);
-				if ((rc = ptr_push(ptr, idx, err)) < 0 ||
-				    (rc = add_origins(origin, c, ptr, marks, fallback, err)) < 0)
+				if ((rc = ptr_push_index(ptr, i, err)) < 0 ||
+				    (rc = add_origins(origin, c, ptr, child_mark(marks, NULL, i), fallback, err)) < 0)
 					return rc;
 				ptr_pop(ptr, keep);
 			}
@@ -95,8 +128,7 @@ static int add_origins(json_t *origin, json_t *v, struct tm_buf *ptr, json_t *ma
 		return 0;
 	}
 	{
-		json_t *m = marks ? json_object_get(marks, tm_buf_cstr(ptr)) : NULL;
-		json_t *o = m ? json_incref(m) : json_string(fallback);
+		json_t *o = json_is_string(marks) ? json_incref(marks) : json_string(fallback);
 		if (!o || json_object_set_new(origin, tm_buf_cstr(ptr), o) < 0)
 			return tm_err_set(err, TM_ERROR, "out of memory");
 	}
@@ -117,17 +149,23 @@ static int merge(struct tm_values *v, json_t *dst, json_t *src, struct tm_buf *p
 		if ((rc = ptr_push(ptr, k, err)) < 0)
 			return rc;
 		if (json_is_null(sv)) {
+			if ((rc = drop_origins(v->origin, dv, ptr, err)) < 0)
+				return rc;
 			json_object_del(dst, k);
-			drop_origins(v->origin, tm_buf_cstr(ptr));
 		} else if (json_is_object(sv) && json_is_object(dv)) {
-			if ((rc = merge(v, dv, sv, ptr, marks, fallback, err)) < 0)
+			if ((rc = merge(v, dv, sv, ptr, child_mark(marks, k, 0), fallback, err)) < 0)
 				return rc;
 		} else {
-			json_t *copy = json_deep_copy(sv);
-			if (!copy || json_object_set_new(dst, k, copy) < 0)
+			/* taken over, not copied: the document is dropped after the merge and
+			 * shares no node (tm_doc_parse_yaml) */
+			json_t *copy = json_incref(sv);
+			if ((rc = drop_origins(v->origin, dv, ptr, err)) < 0) {
+				json_decref(copy);
+				return rc;
+			}
+			if (json_object_set_new(dst, k, copy) < 0)
 				return tm_err_set(err, TM_ERROR, "out of memory");
-			drop_origins(v->origin, tm_buf_cstr(ptr));
-			if ((rc = add_origins(v->origin, copy, ptr, marks, fallback, err)) < 0)
+			if ((rc = add_origins(v->origin, copy, ptr, child_mark(marks, k, 0), fallback, err)) < 0)
 				return rc;
 		}
 		ptr_pop(ptr, keep);
@@ -372,7 +410,8 @@ static int assign(struct tm_values *v, struct step *steps, int n, json_t *val, c
 		if (rc < 0)
 			break;
 		if (last) {
-			drop_origins(v->origin, tm_buf_cstr(&ptr));
+			if ((rc = drop_origins(v->origin, next, &ptr, err)) < 0)
+				break;
 			if (json_is_null(val) && steps[i].key) {
 				json_object_del(cur, steps[i].key);
 				break;
@@ -455,6 +494,11 @@ int tm_values_set_text(struct tm_values *v, const char *key, const char *text, s
 	if ((rc = parse_key(&sp, steps, (int)TM_ARRAY_LEN(steps), &n, true)) < 0 || *sp.p) {
 		free_steps(steps, n);
 		return rc < 0 ? rc : tm_err_set(err, TM_EINVALID, "%s: expected only a key", origin);
+	}
+	if (memchr(text, '\0', len)) {
+		free_steps(steps, n);
+		return tm_err_set(err, TM_EINVALID, "%s: the content holds a NUL character at byte %zu (values are text)",
+				  origin, (size_t)((const char *)memchr(text, '\0', len) - text));
 	}
 	if (!(val = json_stringn(text, len))) {
 		free_steps(steps, n);

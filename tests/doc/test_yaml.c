@@ -178,18 +178,80 @@ Test(doc_yaml, invalid_utf8_is_refused)
 
 Test(doc_yaml, marks_say_where_every_node_starts)
 {
-	const char *text = "scheduler:\n  replicas: 2\n  env:\n  - name: A\n\"a/b~c\": x\n";
+	const char *text = "scheduler:\n  replicas: 2\n  env:\n  - name: A\n\"a/b~c\": x\ne: {}\nl: [*x]\n";
+	const char *anchored = "a: &x {k: 1}\nb: *x\n";
 	struct tm_err err;
-	json_t *v = NULL, *marks = NULL;
+	json_t *v = NULL, *marks = NULL, *want;
 
 	tm_err_init(&err);
+	cr_assert_eq(tm_doc_parse_yaml_marked(&v, &marks, text, strlen(text), "prod.yaml", &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "prod.yaml:7:5: unknown alias") != NULL, "%s", tm_err_msg(&err));
+	cr_assert_null(v);
+	text = "scheduler:\n  replicas: 2\n  env:\n  - name: A\n\"a/b~c\": x\ne: {}\nl: []\n";
 	cr_assert_eq(tm_doc_parse_yaml_marked(&v, &marks, text, strlen(text), "prod.yaml", &err), 0, "%s",
 		     tm_err_msg(&err));
-	cr_assert_str_eq(json_string_value(json_object_get(marks, "")), "prod.yaml:1:1");
-	cr_assert_str_eq(json_string_value(json_object_get(marks, "/scheduler/replicas")), "prod.yaml:2:13");
-	cr_assert_str_eq(json_string_value(json_object_get(marks, "/scheduler/env/0")), "prod.yaml:4:5");
-	cr_assert_str_eq(json_string_value(json_object_get(marks, "/scheduler/env/0/name")), "prod.yaml:4:11");
-	cr_assert_str_eq(json_string_value(json_object_get(marks, "/a~1b~0c")), "prod.yaml:5:10");
+	/* a tree beside the document: positions at the leaves (empty collections included) */
+	want = json_pack("{s:{s:s, s:[{s:s}]}, s:s, s:s, s:s}", "scheduler", "replicas", "prod.yaml:2:13", "env", "name",
+			 "prod.yaml:4:11", "a/b~c", "prod.yaml:5:10", "e", "prod.yaml:6:4", "l", "prod.yaml:7:4");
+	cr_assert(json_equal(marks, want), "%s", json_dumps(marks, JSON_SORT_KEYS));
+	json_decref(want);
 	json_decref(v);
 	json_decref(marks);
+	/* an alias is marked where it stands */
+	cr_assert_eq(tm_doc_parse_yaml_marked(&v, &marks, anchored, strlen(anchored), "a.yaml", &err), 0);
+	want = json_pack("{s:{s:s}, s:s}", "a", "k", "a.yaml:1:11", "b", "a.yaml:2:4");
+	cr_assert(json_equal(marks, want), "%s", json_dumps(marks, JSON_SORT_KEYS));
+	json_decref(want);
+	json_decref(v);
+	json_decref(marks);
+}
+
+/* A "\0" escape would be kept by jansson and cut every C string made from it: a label
+ * value silently truncated. It is refused where it is written. */
+Test(doc_yaml, nul_in_a_value_is_refused_with_its_position)
+{
+	struct tm_err err;
+
+	cr_assert_eq(parse_err("labels:\n  team: \"data\\0ops\"\n", &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "t.yaml:2:9: a value contains a NUL character") != NULL, "%s", tm_err_msg(&err));
+	cr_assert_eq(parse_err("- [a, \"\\x00\"]\n", &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "t.yaml:1:7:") != NULL, "%s", tm_err_msg(&err));
+	cr_assert_eq(parse_err("\"k\\0\": v\n", &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "t.yaml:1:1: a mapping key contains a NUL character") != NULL, "%s",
+		  tm_err_msg(&err));
+}
+
+/* libyaml's reader errors carry a byte offset only: they were all reported at 1:1. */
+Test(doc_yaml, reader_errors_name_their_real_line_and_column)
+{
+	struct tm_err err;
+
+	cr_assert_eq(parse_err("a: 1\nb: caf\xc3\xa9 \xff\n", &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "t.yaml:2:9: invalid leading UTF-8 octet: #xFF") != NULL, "%s",
+		  tm_err_msg(&err));
+	cr_assert_eq(parse_err("a: 1\r\nb: 2\r\nc: x\x01y\n", &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "t.yaml:3:5: control characters are not allowed: #x1") != NULL, "%s",
+		  tm_err_msg(&err));
+	cr_assert_eq(parse_err("a: \xc3\x28\n", &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "t.yaml:1:5: invalid trailing UTF-8 octet") != NULL, "%s", tm_err_msg(&err));
+}
+
+/* Anchors are found by name in constant time: 200,000 of them, and an alias of the
+ * first and of the last, parse at once (they took quadratic time). */
+Test(doc_yaml, many_anchors_parse_in_linear_time, .timeout = 20)
+{
+	struct tm_buf b = TM_BUF_INIT("yaml", 16u << 20);
+	struct tm_err err;
+	json_t *v = NULL;
+
+	for (int i = 0; i < 200000; i++)
+		cr_assert_eq(tm_buf_printf(&b, NULL, "k%x: &a%x v%d\n", i, i, i), 0);
+	cr_assert_eq(tm_buf_puts(&b, "first: *a0\nlast: *a30d3f\nagain: &a0 w\nnew: *a0\n", NULL), 0);
+	tm_err_init(&err);
+	cr_assert_eq(tm_doc_parse_yaml(&v, b.data, b.len, "big.yaml", &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_str_eq(json_string_value(json_object_get(v, "first")), "v0");
+	cr_assert_str_eq(json_string_value(json_object_get(v, "last")), "v199999");
+	cr_assert_str_eq(json_string_value(json_object_get(v, "new")), "w", "a later anchor of the same name wins");
+	json_decref(v);
+	tm_buf_release(&b);
 }

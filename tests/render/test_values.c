@@ -131,7 +131,36 @@ Test(render_values, set_file_text)
 	tree_is(&v, "{\"dags\":{\"gitSync\":{\"knownHosts\":\"host ssh-ed25519 AAAA\\n\"}}}");
 	cr_assert_str_eq(origin(&v, "/dags/gitSync/knownHosts"), "--set-file dags.gitSync.knownHosts=kh");
 	cr_assert_eq(tm_values_set_text(&v, "a=b", "x", 1, "--set-file a=b", &err), TM_EINVALID);
+	/* a NUL would cut the value short wherever it is used as text */
+	cr_assert_eq(tm_values_set_text(&v, "labels.team", "data\0ops", 8, "--set-file labels.team=t", &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "--set-file labels.team=t: the content holds a NUL character at byte 4") != NULL,
+		  "%s", tm_err_msg(&err));
+	cr_assert_null(json_object_get(v.tree, "labels"));
 	tm_values_release(&v);
+}
+
+/* Origins are dropped by walking what is replaced, not every origin: 100,000 keys merge
+ * in linear time, and replacing a subtree still forgets exactly its origins. */
+Test(render_values, many_keys_merge_in_linear_time, .timeout = 20)
+{
+	struct tm_buf b = TM_BUF_INIT("yaml", 16u << 20);
+	struct tm_values v;
+	struct tm_err err;
+
+	cr_assert_eq(tm_buf_puts(&b, "big:\n", NULL), 0);
+	for (int i = 0; i < 100000; i++)
+		cr_assert_eq(tm_buf_printf(&b, NULL, "  k%d: {x: %d}\n", i, i), 0);
+	tm_values_init(&v);
+	tm_err_init(&err);
+	cr_assert_eq(tm_values_merge_yaml(&v, b.data, b.len, "a.yaml", &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_str_eq(origin(&v, "/big/k99999/x"), "a.yaml:100001:15");
+	cr_assert_eq(tm_values_merge_yaml(&v, "big: {k5: 1, k7: null}\n", 23, "b.yaml", &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_str_eq(origin(&v, "/big/k5"), "b.yaml:1:11");
+	cr_assert_null(json_object_get(v.origin, "/big/k5/x"));
+	cr_assert_null(json_object_get(v.origin, "/big/k7/x"));
+	cr_assert_str_eq(origin(&v, "/big/k6/x"), "a.yaml:8:11");
+	tm_values_release(&v);
+	tm_buf_release(&b);
 }
 
 Test(render_values, bad_files_are_named)
