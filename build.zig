@@ -17,6 +17,7 @@ const sources = [_][]const u8{
     "src/util/file.c",
     "src/util/misc.c",
     "src/util/sink.c",
+    "src/util/proc.c",
     "src/doc/yaml.c",
     "src/doc/emit.c",
     "src/render/tmpl_parse.c",
