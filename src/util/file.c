@@ -284,9 +284,9 @@ int tm_file_read_checked(struct tm_buf *out, const char *path, size_t max, unsig
 	out->max = max;
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof(chunk));
+		/* EINTR ends the read (TM_EINTERRUPTED): the only signals tarmac catches are
+		 * Ctrl-C and SIGTERM, and a key awaited on a terminal or pipe must stop on them */
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
 			rc = tm_err_errno(err, errno, "read '%s'", what);
 			break;
 		}
