@@ -210,7 +210,9 @@ const struct tm_cmd tm_commands[] = {
 			       "kept for '--rollback'. 'kubeseal --cert FILE' prints the environment's Kubernetes "
 			       "Secrets as Bitnami SealedSecrets (or seals --secret-file). 'external' lists the "
 			       "Secrets the values say exist already. The private key comes from --key-file ('-': "
-			       "standard input), TARMAC_KEY_FILE, or keygen's default path. See docs/secrets.md.",
+			       "standard input), TARMAC_KEY_FILE, or keygen's default path. No file of the secrets "
+			       "directory is read through a symlink. Ctrl-C finishes or removes what is being "
+			       "written (a key pair is written whole or not at all) and exits 130. See docs/secrets.md.",
 		.opts = tm_secrets_cmd_optspecs,
 		.set_opt = tm_secrets_cmd_set_opt,
 		.needs = TM_NEED_SECRETS,

@@ -208,6 +208,8 @@ static int stage_secret(struct tm_file_set *fs, const char *dir, const struct pa
 		goto out;
 	if (rc < 0 && rc != TM_ENOTFOUND)
 		goto out;
+	if (rc == TM_ENOTFOUND && err)
+		tm_err_init(err); /* no old .pub to keep: nothing failed */
 	if ((rc = sec_path(path, sizeof(path), dir, SSH_PUB_FILE, err)) == 0)
 		rc = tm_file_set_add(fs, path, pub->data, pub->len, 0644, 0, err);
 out:
@@ -366,6 +368,8 @@ static int rollback(const char *dir, enum tm_secret_id id, const volatile sig_at
 		rc = read_pub(&pp, dir, SSH_PUB_PREVIOUS, err);
 	if (rc < 0 && rc != TM_ENOTFOUND)
 		goto out;
+	if (rc == TM_ENOTFOUND && err)
+		tm_err_init(err); /* one half missing: the sealed files are swapped alone */
 	pubs = id == TM_SECRET_GIT_SSH_KEY && rc == 0;
 	if (stop && *stop) {
 		rc = tm_err_set(err, TM_EINTERRUPTED, "interrupted before '%s' was rolled back", name);
