@@ -45,6 +45,14 @@ int tm_secret_generate(struct tm_buf *out, enum tm_secret_id id, const char *com
  * tm_secret_generate. TM_ECORRUPT for anything but an unencrypted ed25519 key. */
 int tm_secret_ssh_public_line(struct tm_buf *out, const char *private_key, size_t len, struct tm_err *err);
 
+/* Format checks of the plain-text SSH files of secrets/<env>/ (name is for
+ * "file:line" in messages; TM_EINVALID): a .pub file is one OpenSSH public key line;
+ * known_hosts is '#' comments, blank lines and "[@cert-authority|@revoked] HOSTS
+ * KEYTYPE BASE64 [COMMENT]" lines (hashed |1| hosts allowed), each key decoded and
+ * walked as a public key of its type, and at least one key. */
+int tm_secret_ssh_pub_check(const char *text, size_t len, const char *name, struct tm_err *err);
+int tm_secret_known_hosts_check(const char *text, size_t len, const char *name, struct tm_err *err);
+
 /* ------------------------------------------------------------------ keys */
 
 /* The environment's public recipient key (secrets/<env>/recipient.pub) and its
@@ -57,9 +65,12 @@ struct tm_secret_keygen_opts {
 	const char *recipient_path; /* written 0644; must not exist */
 	const char *key_path;       /* written 0600 (its directory made 0700); must not exist */
 	int64_t now;                /* creation time (Unix seconds); 0: the clock */
+	const volatile sig_atomic_t *stop; /* may be NULL: when set, nothing is written */
 };
-/* Makes an X25519 key pair and writes both files atomically; key_id gets the key id.
- * TM_ECONFLICT when either file exists (overwriting would orphan sealed secrets). */
+/* Makes an X25519 key pair and writes both files or neither (staged, then put in
+ * place together; a signal waits until both are); key_id gets the key id.
+ * TM_ECONFLICT when either file exists (overwriting would orphan sealed secrets),
+ * TM_EINTERRUPTED when *stop was set. */
 int tm_secret_keygen(char key_id[TM_SECRET_KEY_ID_LEN + 1], const struct tm_secret_keygen_opts *o,
 		     struct tm_err *err);
 
@@ -143,11 +154,15 @@ struct tm_secret_init_opts {
 	const char *known_hosts_path; /* copied to <dir>/known_hosts when set */
 	bool force[TM_SECRET_COUNT];  /* regenerate these even when present */
 	int64_t now;                  /* 0: the clock */
+	const volatile sig_atomic_t *stop; /* may be NULL; see below */
 };
 /* Generates and seals every missing secret (and the forced ones; the value they
  * replace is kept as <name>.previous.sealed). Never needs the private key.
  * actions[id] says what happened. The deploy key's public line goes to
- * <dir>/git-ssh-key.pub. TM_ENOTFOUND without recipient.pub. */
+ * <dir>/git-ssh-key.pub. TM_ENOTFOUND without recipient.pub. Each secret's files
+ * (with the deploy key, both halves and both previous copies) are put in place
+ * together; once *stop is set, the next secret is not written (TM_EINTERRUPTED) and
+ * no temporary file is left. */
 int tm_secret_init(enum tm_secret_action actions[TM_SECRET_COUNT], const struct tm_secret_init_opts *o,
 		   struct tm_err *err);
 
@@ -159,9 +174,11 @@ enum tm_secret_rotate_step {
 /* Rotates one secret in dir. key is needed for fernet-key's start and finish (the
  * stored value is read) and ignored otherwise. TM_ECONFLICT for a fernet start with
  * a rotation already staged or a finish with none; TM_ENOTFOUND without the secret
- * (or, for rollback, without a previous value). */
+ * (or, for rollback, without a previous value); TM_EINTERRUPTED, nothing changed,
+ * when *stop (may be NULL) was set before the files were put in place together. */
 int tm_secret_rotate(const char *dir, enum tm_secret_id id, enum tm_secret_rotate_step step,
-		     const struct tm_secret_key *key, int64_t now, struct tm_err *err);
+		     const struct tm_secret_key *key, int64_t now, const volatile sig_atomic_t *stop,
+		     struct tm_err *err);
 
 /* The unsealed secrets of one environment, in memory only; wiped when freed. */
 struct tm_secret_set;

@@ -3,6 +3,7 @@
 #ifndef TARMAC_UTIL_H
 #define TARMAC_UTIL_H
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -152,9 +153,47 @@ int tm_file_read(struct tm_buf *out, const char *path, size_t max, struct tm_err
  * TM_FILE_NO_SHARED_WRITE refuses a file group or others may write (kubeconfigs,
  * sealed files), TM_FILE_NO_SHARED_READ one they may read (private keys). The
  * refusal is TM_EINVALID and says which chmod fixes it. */
-enum { TM_FILE_NO_SHARED_WRITE = 1, TM_FILE_NO_SHARED_READ = 2 };
+enum { TM_FILE_NO_SHARED_WRITE = 1, TM_FILE_NO_SHARED_READ = 2, TM_FILE_PLAIN = 4 };
+/* TM_FILE_PLAIN: the file itself, never through a symbolic link (O_NOFOLLOW), and a
+ * regular file (no FIFO, device or directory): for files in secrets/<env>/ and the key
+ * directory, where a committed link could copy any local file out. TM_EINVALID. */
 int tm_file_read_checked(struct tm_buf *out, const char *path, size_t max, unsigned checks,
 			 struct tm_err *err);
+
+/* A group of files that change together (a key pair; a deploy key's sealed half and
+ * its .pub): each is staged as <path>.tmp.<pid> (written, fsynced), then
+ * tm_file_set_commit puts them all in place, in the order added, with SIGINT, SIGTERM
+ * and SIGHUP held back, so Ctrl-C lands before the first or after the last. A file
+ * added TM_FILE_NEW must not exist (it never replaces one, even one made meanwhile:
+ * TM_ECONFLICT); the others replace what is there. A commit failing part way removes
+ * the new files it placed; files it replaced stay replaced (callers add the previous
+ * copies first). tm_file_set_release removes every temporary file left. */
+#define TM_FILE_SET_MAX 8
+enum { TM_FILE_NEW = 1 };
+struct tm_file_set {
+	size_t n;
+	struct tm_file_staged {
+		char *path, *tmp; /* tmp: NULL once placed */
+		unsigned flags;
+		bool placed;
+	} f[TM_FILE_SET_MAX];
+};
+void tm_file_set_init(struct tm_file_set *s);
+int tm_file_set_add(struct tm_file_set *s, const char *path, const void *data, size_t len, mode_t mode,
+		    unsigned flags, struct tm_err *err);
+/* TM_EINTERRUPTED, placing nothing, when *stop (may be NULL) is set on entry. */
+int tm_file_set_commit(struct tm_file_set *s, const volatile sig_atomic_t *stop, struct tm_err *err);
+void tm_file_set_release(struct tm_file_set *s);
+
+/* Holds SIGINT, SIGTERM and SIGHUP back (they stay pending) for a few steps that
+ * must not be split, and lets them through again. */
+void tm_signals_hold(sigset_t *saved);
+void tm_signals_restore(const sigset_t *saved);
+
+/* ------------------------------------------------------------------ process */
+/* No core dumps while secrets are in memory: RLIMIT_CORE 0 (soft and hard) and
+ * PR_SET_DUMPABLE 0 (no core, no ptrace attach by other processes of the user). */
+int tm_proc_no_core_dumps(struct tm_err *err);
 
 /* ------------------------------------------------------------------ hashing */
 /* Lowercase hex SHA-256 of data into out (65 bytes with the NUL). */
@@ -179,6 +218,10 @@ int tm_parse_duration_ms(const char *s, int64_t *out);
  * RFC 1123 label (what Kubernetes wants for namespaces and release names):
  * lowercase alphanumerics and '-', starting and ending alphanumeric, 1..max chars. */
 bool tm_is_dns_label(const char *s, size_t max);
+/* RFC 1123 subdomain (what Kubernetes wants for most object names: Secret, ConfigMap,
+ * ServiceAccount, PVC, StorageClass, PriorityClass): dot-separated labels, at most
+ * 253 characters in all. */
+bool tm_is_dns_subdomain(const char *s);
 
 /* Edits between a and b (insert, delete, substitute, swap two neighbours), for "did
  * you mean". Returns cap+1 as soon as the distance must exceed cap (and for words

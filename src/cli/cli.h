@@ -59,6 +59,9 @@ enum tm_need {
 	 * when the cluster is unreachable). Commands for which a cluster is optional
 	 * (version) call tm_cli_connect() themselves. */
 	TM_NEED_CLUSTER = 1u << 0,
+	/* it may unseal or generate secrets: no core dumps from the start (a cluster
+	 * command holds credentials, so TM_NEED_CLUSTER implies this too) */
+	TM_NEED_SECRETS = 1u << 1,
 };
 
 struct tm_cmd {

@@ -103,7 +103,7 @@ static int cmd_keygen(struct ctx *c)
 {
 	struct tm_buf keypath = TM_BUF_INIT("key path", 4096);
 	char recipient[4200], id[TM_SECRET_KEY_ID_LEN + 1];
-	struct tm_secret_keygen_opts ko = { .env = c->env, .recipient_path = recipient };
+	struct tm_secret_keygen_opts ko = { .env = c->env, .recipient_path = recipient, .stop = tm_cli_stop_flag() };
 	int rc;
 
 	snprintf(recipient, sizeof(recipient), "%s/recipient.pub", c->dir);
@@ -138,7 +138,8 @@ static const char *action_name(enum tm_secret_action a)
 
 static int cmd_init(struct ctx *c)
 {
-	struct tm_secret_init_opts io = { .dir = c->dir, .env = c->env, .known_hosts_path = c->o->known_hosts };
+	struct tm_secret_init_opts io = { .dir = c->dir, .env = c->env, .known_hosts_path = c->o->known_hosts,
+					  .stop = tm_cli_stop_flag() };
 	enum tm_secret_action act[TM_SECRET_COUNT];
 	json_t *j = NULL;
 	int rc;
@@ -222,7 +223,8 @@ static int cmd_show(struct ctx *c, int argc, char **argv)
 				    "your terminal's scrollback and any log of this session; 'tarmac secrets list' shows "
 				    "what exists without values", tm_secret_name(id));
 	snprintf(path, sizeof(path), "%s/%s.sealed", c->dir, tm_secret_name(id));
-	if ((rc = tm_file_read_checked(&text, path, TM_SECRET_MAX_FILE, TM_FILE_NO_SHARED_WRITE, &c->cli->err)) < 0 ||
+	if ((rc = tm_file_read_checked(&text, path, TM_SECRET_MAX_FILE, TM_FILE_NO_SHARED_WRITE | TM_FILE_PLAIN,
+				       &c->cli->err)) < 0 ||
 	    (rc = load_key(c, &key)) < 0 ||
 	    (rc = tm_secret_unseal(&value, &m, key, text.data, text.len, path, &c->cli->err)) < 0)
 		goto out;
@@ -276,7 +278,7 @@ static int cmd_rotate(struct ctx *c, int argc, char **argv)
 		return rc;
 	if (step == TM_ROTATE_START && id != TM_SECRET_FERNET_KEY)
 		tm_sink_log(&c->cli->sink, TM_WARN, "rotating '%s': %s", name, tm_secret_breaks(id));
-	rc = tm_secret_rotate(c->dir, id, step, key, 0, &c->cli->err);
+	rc = tm_secret_rotate(c->dir, id, step, key, 0, tm_cli_stop_flag(), &c->cli->err);
 	tm_secret_key_free(key);
 	if (rc < 0)
 		return rc;
@@ -413,8 +415,12 @@ int tm_cmd_secrets(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 	struct tm_secrets_cmd_opts *o = cmdopts;
 	struct ctx c = { .cli = cli, .o = o };
 	const char *sub = argc > 0 ? argv[0] : NULL;
+	struct tm_signals sig;
 	int rc = 0;
 
+	/* Ctrl-C and SIGTERM only raise the stop flag: files being written are finished or
+	 * removed, never left half (a key pair, a deploy key and its .pub), then exit 130 */
+	tm_cli_catch_signals(&sig);
 	if (!sub) {
 		rc = tm_cli_usage(cli, "secrets needs a subcommand: keygen, init, list, show, rotate, kubeseal or external");
 		goto done;
@@ -452,6 +458,7 @@ int tm_cmd_secrets(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 				  "or external", sub);
 done:
 	tm_render_args_release(&o->r);
+	tm_cli_restore_signals(&sig);
 	if (rc < 0)
 		return tm_cli_fail(cli, &cli->err);
 	return rc;

@@ -176,6 +176,7 @@ const struct tm_cmd tm_commands[] = {
 			       "atomically). The same input always gives byte-identical output. Touches no cluster.",
 		.opts = tm_render_cmd_optspecs,
 		.set_opt = tm_render_cmd_set_opt,
+		.needs = TM_NEED_SECRETS,
 		.opts_size = sizeof(struct tm_render_cmd_opts),
 		.run = tm_cmd_render,
 	},
@@ -209,9 +210,12 @@ const struct tm_cmd tm_commands[] = {
 			       "kept for '--rollback'. 'kubeseal --cert FILE' prints the environment's Kubernetes "
 			       "Secrets as Bitnami SealedSecrets (or seals --secret-file). 'external' lists the "
 			       "Secrets the values say exist already. The private key comes from --key-file ('-': "
-			       "standard input), TARMAC_KEY_FILE, or keygen's default path. See docs/secrets.md.",
+			       "standard input), TARMAC_KEY_FILE, or keygen's default path. No file of the secrets "
+			       "directory is read through a symlink. Ctrl-C finishes or removes what is being "
+			       "written (a key pair is written whole or not at all) and exits 130. See docs/secrets.md.",
 		.opts = tm_secrets_cmd_optspecs,
 		.set_opt = tm_secrets_cmd_set_opt,
+		.needs = TM_NEED_SECRETS,
 		.opts_size = sizeof(struct tm_secrets_cmd_opts),
 		.run = tm_cmd_secrets,
 	},
@@ -303,6 +307,11 @@ int tm_cli_connect(struct tm_cli *cli)
 		if ((rc = tm_kube_config_load(&cli->kcfg, &src, &cli->err)) < 0)
 			return rc;
 		cli->have_kcfg = true;
+		/* it becomes the release's namespace, in API paths and object names */
+		if (!cli->opts.namespace && cli->kcfg.namespace && !tm_is_dns_label(cli->kcfg.namespace, 63))
+			return tm_err_set(&cli->err, TM_EINVALID, "kubeconfig context '%s': namespace '%s' is not a DNS "
+					  "label (lowercase letters, digits and '-', at most 63): fix the context or pass "
+					  "--namespace", cli->kcfg.context, cli->kcfg.namespace);
 		if (cli->kcfg.insecure)
 			tm_sink_log(&cli->sink, TM_WARN, "context '%s' skips TLS verification "
 				    "(insecure-skip-tls-verify): the server's identity is not checked", cli->kcfg.context);
@@ -570,6 +579,10 @@ int tm_cli_main(int argc, char **argv, FILE *out, FILE *errf)
 	if (ps.help) {
 		tm_help_cmd(ps.cmd, out);
 		rc = TM_EXIT_OK;
+		goto out;
+	}
+	if ((ps.cmd->needs & (TM_NEED_SECRETS | TM_NEED_CLUSTER)) && tm_proc_no_core_dumps(&cli.err) < 0) {
+		rc = tm_cli_fail(&cli, &cli.err);
 		goto out;
 	}
 	if ((ps.cmd->needs & TM_NEED_CLUSTER) && tm_cli_connect(&cli) < 0) {

@@ -1,6 +1,7 @@
 /* Values checked against bundle/values.schema.yaml (a subset of JSON Schema: type,
  * enum, minimum, maximum, minLength, maxLength, required, properties,
- * additionalProperties, items, description). Every problem names the file:line:col
+ * additionalProperties, propertyNames, items, description, and format k8s-name or
+ * dns-label for names). Every problem names the file:line:col
  * that set the value, and an unknown key gets the nearest known one. */
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +166,23 @@ static bool type_ok(json_t *v, const char *t)
 
 static int check(struct checker *c, json_t *v, json_t *schema, int depth);
 
+/* "format": what a name must look like before it goes into an object or an API path.
+ * NULL when s fits; else what was expected. */
+static const char *format_problem(json_t *schema, const char *s)
+{
+	const char *f = json_string_value(json_object_get(schema, "format"));
+
+	if (!f)
+		return NULL;
+	if (strcmp(f, "k8s-name") == 0)
+		return tm_is_dns_subdomain(s) ? NULL : "a Kubernetes object name (lowercase letters, digits, '-' and '.', "
+						       "starting and ending alphanumeric, at most 253 characters)";
+	if (strcmp(f, "dns-label") == 0)
+		return tm_is_dns_label(s, 63) ? NULL : "a DNS label (lowercase letters, digits and '-', starting and "
+						       "ending alphanumeric, at most 63 characters)";
+	return "a value of a format this tarmac does not know (a schema mistake)";
+}
+
 static int check_object(struct checker *c, json_t *v, json_t *schema, int depth)
 {
 	json_t *props = json_object_get(schema, "properties"), *addl = json_object_get(schema, "additionalProperties");
@@ -185,6 +203,11 @@ static int check_object(struct checker *c, json_t *v, json_t *schema, int depth)
 			if ((rc = *q == '~' ? tm_buf_puts(&c->ptr, "~0", c->err) : *q == '/' ? tm_buf_puts(&c->ptr, "~1", c->err)
 									      : tm_buf_append(&c->ptr, q, 1, c->err)) < 0)
 				return rc;
+		if (json_is_object(json_object_get(schema, "propertyNames"))) {
+			const char *want = format_problem(json_object_get(schema, "propertyNames"), k);
+			if (want)
+				problem(c, "the key must be %s, got '%s'", want, k);
+		}
 		if (!sub && json_is_object(addl))
 			sub = addl;
 		if (!sub && !json_is_false(addl)) {
@@ -279,6 +302,11 @@ static int check(struct checker *c, json_t *v, json_t *schema, int depth)
 				 json_is_integer(mx) ? (long long)json_integer_value(mx) : (long long)len);
 			return problem(c, "expected %s%s", lim, "");
 		}
+	}
+	if (json_is_string(v)) {
+		const char *want = format_problem(schema, json_string_value(v));
+		if (want)
+			return problem(c, "expected %s, got '%s'", want, json_string_value(v));
 	}
 	if (json_is_object(v))
 		return check_object(c, v, schema, depth);

@@ -154,13 +154,15 @@ int tm_secret_recipient_load(struct tm_secret_recipient **out, const char *path,
 	struct tm_buf text = TM_BUF_INIT("recipient file", KEY_FILE_MAX);
 	int rc;
 
-	if ((rc = tm_file_read_checked(&text, path, KEY_FILE_MAX, TM_FILE_NO_SHARED_WRITE, err)) == 0)
+	/* it lives in secrets/<env>/: read as itself, never through a link */
+	if ((rc = tm_file_read_checked(&text, path, KEY_FILE_MAX, TM_FILE_NO_SHARED_WRITE | TM_FILE_PLAIN, err)) == 0)
 		rc = tm_secret_recipient_parse(out, text.data, text.len, path, err);
 	tm_buf_release(&text);
 	return rc;
 }
 
-int tm_secret_key_load(struct tm_secret_key **out, const char *path, struct tm_err *err)
+/* checks: TM_FILE_PLAIN besides NO_SHARED_READ for the key directory's own files. */
+static int key_load(struct tm_secret_key **out, const char *path, unsigned checks, struct tm_err *err)
 {
 	struct tm_buf text = TM_BUF_INIT("key file", KEY_FILE_MAX);
 	const char *name = strcmp(path, "-") == 0 ? "standard input" : path;
@@ -169,12 +171,19 @@ int tm_secret_key_load(struct tm_secret_key **out, const char *path, struct tm_e
 	/* sized up front so growth leaves no copy of the key behind */
 	if ((rc = sec_reserve(&text, KEY_FILE_MAX, err)) < 0)
 		return rc;
-	if ((rc = tm_file_read_checked(&text, path, KEY_FILE_MAX, TM_FILE_NO_SHARED_READ, err)) == 0)
+	if ((rc = tm_file_read_checked(&text, path, KEY_FILE_MAX, TM_FILE_NO_SHARED_READ | checks, err)) == 0)
 		rc = tm_secret_key_parse(out, text.data, text.len, name, err);
 	if (rc < 0)
 		tm_err_wrap(err, "private key");
 	tm_buf_wipe(&text);
 	return rc;
+}
+
+/* A key file the operator names may be a link (a Kubernetes Secret volume mounts its
+ * files as links); it must still be a regular file in the end. */
+int tm_secret_key_load(struct tm_secret_key **out, const char *path, struct tm_err *err)
+{
+	return key_load(out, path, 0, err);
 }
 
 int tm_secret_default_key_path(struct tm_buf *out, const char *env, const char *xdg_config_home,
@@ -198,7 +207,7 @@ int tm_secret_key_open(struct tm_secret_key **out, const struct tm_secret_key_so
 	if (named && *named)
 		return tm_secret_key_load(out, named, err);
 	if ((rc = tm_secret_default_key_path(&path, src->env, src->xdg_config_home, src->home, err)) == 0 &&
-	    (rc = tm_secret_key_load(out, path.data, err)) == TM_ENOTFOUND)
+	    (rc = key_load(out, path.data, TM_FILE_PLAIN, err)) == TM_ENOTFOUND)
 		tm_err_wrap(err, "no private key for environment '%s' at its default place: pass --key-file or set "
 			    "TARMAC_KEY_FILE", src->env);
 	tm_buf_release(&path);
@@ -260,9 +269,10 @@ int tm_secret_keygen(char key_id[TM_SECRET_KEY_ID_LEN + 1], const struct tm_secr
 	struct sec_field f[4] = {
 		{ "alg", alg, 0 }, { "key-id", id, 0 }, { "env", env, 0 }, { "created", created, 0 },
 	};
-	bool wrote_key = false;
+	struct tm_file_set fs;
 	int rc;
 
+	tm_file_set_init(&fs);
 	if ((rc = sec_ready(err)) < 0)
 		return rc;
 	if (!tm_is_dns_label(o->env, 63))
@@ -279,19 +289,16 @@ int tm_secret_keygen(char key_id[TM_SECRET_KEY_ID_LEN + 1], const struct tm_secr
 	if ((rc = sec_write_file(&priv, SEC_MAGIC_KEY, f, 4, sk, sizeof(sk), err)) < 0 ||
 	    (rc = sec_write_file(&pub, SEC_MAGIC_RECIPIENT, f, 4, pk, sizeof(pk), err)) < 0)
 		goto out;
-	if ((rc = parent_dirs(o->key_path, 0700, err)) < 0 ||
-	    (rc = tm_file_write_atomic(o->key_path, priv.data, priv.len, 0600, err)) < 0)
+	/* a private key without its recipient file would only block the next keygen (and
+	 * the reverse seals to a key nobody has): both are put in place, or neither */
+	if ((rc = parent_dirs(o->key_path, 0700, err)) < 0 || (rc = parent_dirs(o->recipient_path, 0755, err)) < 0 ||
+	    (rc = tm_file_set_add(&fs, o->key_path, priv.data, priv.len, 0600, TM_FILE_NEW, err)) < 0 ||
+	    (rc = tm_file_set_add(&fs, o->recipient_path, pub.data, pub.len, 0644, TM_FILE_NEW, err)) < 0 ||
+	    (rc = tm_file_set_commit(&fs, o->stop, err)) < 0)
 		goto out;
-	wrote_key = true;
-	if ((rc = parent_dirs(o->recipient_path, 0755, err)) < 0 ||
-	    (rc = tm_file_write_atomic(o->recipient_path, pub.data, pub.len, 0644, err)) < 0)
-		goto out;
-	wrote_key = false;
 	memcpy(key_id, id, sizeof(id));
 out:
-	/* a private key without its recipient file would only block the next keygen */
-	if (wrote_key)
-		unlink(o->key_path);
+	tm_file_set_release(&fs);
 	sodium_memzero(sk, sizeof(sk));
 	tm_buf_wipe(&priv);
 	tm_buf_release(&pub);

@@ -86,52 +86,6 @@ out:
 	return rc;
 }
 
-/* A bounds-checked reader over the decoded key. */
-struct rd {
-	const unsigned char *p;
-	size_t n;
-	bool bad;
-};
-
-static uint32_t get_u32(struct rd *r)
-{
-	uint32_t v;
-
-	if (r->bad || r->n < 4) {
-		r->bad = true;
-		return 0;
-	}
-	v = (uint32_t)r->p[0] << 24 | (uint32_t)r->p[1] << 16 | (uint32_t)r->p[2] << 8 | r->p[3];
-	r->p += 4;
-	r->n -= 4;
-	return v;
-}
-
-static const unsigned char *get_string(struct rd *r, size_t *len)
-{
-	size_t n = get_u32(r);
-	const unsigned char *s;
-
-	if (r->bad || n > r->n) {
-		r->bad = true;
-		*len = 0;
-		return NULL;
-	}
-	s = r->p;
-	r->p += n;
-	r->n -= n;
-	*len = n;
-	return s;
-}
-
-static bool string_is(struct rd *r, const char *want)
-{
-	size_t n;
-	const unsigned char *s = get_string(r, &n);
-
-	return s && n == strlen(want) && memcmp(s, want, n) == 0;
-}
-
 /* The armored text into its decoded bytes (wiped by the caller). */
 static int dearmor(struct tm_buf *bin, const char *text, size_t len, struct tm_err *err)
 {
@@ -162,7 +116,7 @@ int tm_secret_ssh_public_line(struct tm_buf *out, const char *private_key, size_
 	struct tm_buf bin = TM_BUF_INIT("ssh key", 16384);
 	const unsigned char *pubblob, *privsec, *pk, *sk, *comment;
 	size_t publen, privlen, pklen, sklen, clen, nkeys;
-	struct rd r, p;
+	struct sec_rd r, p;
 	int rc;
 
 	if ((rc = sec_ready(err)) < 0)
@@ -171,37 +125,37 @@ int tm_secret_ssh_public_line(struct tm_buf *out, const char *private_key, size_
 		return tm_err_set(err, TM_ECORRUPT, "OpenSSH private key: larger than 16384 bytes");
 	if ((rc = dearmor(&bin, private_key, len, err)) < 0)
 		goto out;
-	r = (struct rd){ (const unsigned char *)bin.data, bin.len, false };
+	r = (struct sec_rd){ (const unsigned char *)bin.data, bin.len, false };
 	if (r.n < sizeof(AUTH_MAGIC) || memcmp(r.p, AUTH_MAGIC, sizeof(AUTH_MAGIC)) != 0) {
 		rc = tm_err_set(err, TM_ECORRUPT, "OpenSSH private key: no '" AUTH_MAGIC "' magic");
 		goto out;
 	}
 	r.p += sizeof(AUTH_MAGIC);
 	r.n -= sizeof(AUTH_MAGIC);
-	if (!string_is(&r, "none") || !string_is(&r, "none") || !string_is(&r, "")) {
+	if (!sec_rd_string_is(&r, "none") || !sec_rd_string_is(&r, "none") || !sec_rd_string_is(&r, "")) {
 		rc = tm_err_set(err, TM_ECORRUPT, "OpenSSH private key: encrypted keys are not supported (cipher and "
 				"KDF must be 'none')");
 		goto out;
 	}
-	nkeys = get_u32(&r);
-	pubblob = get_string(&r, &publen);
-	privsec = get_string(&r, &privlen);
+	nkeys = sec_rd_u32(&r);
+	pubblob = sec_rd_string(&r, &publen);
+	privsec = sec_rd_string(&r, &privlen);
 	if (r.bad || nkeys != 1 || r.n != 0 || privlen % BLOCK) {
 		rc = tm_err_set(err, TM_ECORRUPT, "OpenSSH private key: truncated or malformed");
 		goto out;
 	}
-	p = (struct rd){ privsec, privlen, false };
-	if (get_u32(&p) != get_u32(&p) || p.bad) {
+	p = (struct sec_rd){ privsec, privlen, false };
+	if (sec_rd_u32(&p) != sec_rd_u32(&p) || p.bad) {
 		rc = tm_err_set(err, TM_ECORRUPT, "OpenSSH private key: check integers differ");
 		goto out;
 	}
-	if (!string_is(&p, KEY_TYPE)) {
+	if (!sec_rd_string_is(&p, KEY_TYPE)) {
 		rc = tm_err_set(err, TM_ECORRUPT, "OpenSSH private key: not an ssh-ed25519 key");
 		goto out;
 	}
-	pk = get_string(&p, &pklen);
-	sk = get_string(&p, &sklen);
-	comment = get_string(&p, &clen);
+	pk = sec_rd_string(&p, &pklen);
+	sk = sec_rd_string(&p, &sklen);
+	comment = sec_rd_string(&p, &clen);
 	if (p.bad || pklen != crypto_sign_PUBLICKEYBYTES || sklen != crypto_sign_SECRETKEYBYTES ||
 	    memcmp(sk + 32, pk, 32) != 0 || clen > COMMENT_MAX || memchr(comment, '\n', clen) ||
 	    memchr(comment, '\r', clen) || memchr(comment, '\0', clen)) {
@@ -216,10 +170,10 @@ int tm_secret_ssh_public_line(struct tm_buf *out, const char *private_key, size_
 	}
 	/* the outer public blob must be the same key */
 	{
-		struct rd q = { pubblob, publen, false };
+		struct sec_rd q = { pubblob, publen, false };
 		size_t qlen;
 		const unsigned char *qpk;
-		if (!string_is(&q, KEY_TYPE) || !(qpk = get_string(&q, &qlen)) || q.n != 0 || qlen != pklen ||
+		if (!sec_rd_string_is(&q, KEY_TYPE) || !(qpk = sec_rd_string(&q, &qlen)) || q.n != 0 || qlen != pklen ||
 		    memcmp(qpk, pk, pklen) != 0) {
 			rc = tm_err_set(err, TM_ECORRUPT, "OpenSSH private key: the public key does not match the private one");
 			goto out;

@@ -81,6 +81,17 @@ int sec_write_file(struct tm_buf *out, const char *magic, const struct sec_field
  * to out. */
 int sec_openssh_generate(struct tm_buf *out, const char *comment, struct tm_err *err);
 
+/* A bounds-checked reader of SSH wire data (RFC 4251 uint32 and string): a read past
+ * the end sets bad and returns 0/NULL, so a walk checks bad once at the end. */
+struct sec_rd {
+	const unsigned char *p;
+	size_t n;
+	bool bad;
+};
+uint32_t sec_rd_u32(struct sec_rd *r);
+const unsigned char *sec_rd_string(struct sec_rd *r, size_t *len);
+bool sec_rd_string_is(struct sec_rd *r, const char *want);
+
 /* "<dir>/<file>" into out; TM_EINVALID when it does not fit. */
 int sec_path(char *out, size_t cap, const char *dir, const char *file, struct tm_err *err);
 

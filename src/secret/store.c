@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,10 +42,15 @@ static int paths_for(struct paths *p, const char *dir, const char *name, struct 
 	return sec_path(p->prev, sizeof(p->prev), dir, f, err);
 }
 
-/* Reads a sealed file (refusing one others may write). TM_ENOTFOUND when absent. */
+/* Every file of secrets/<env>/ is read as itself (never through a link: a committed
+ * link could ship any local file into the cluster) and must be a regular file others
+ * may not write. */
+#define DIR_FILE_CHECKS (TM_FILE_NO_SHARED_WRITE | TM_FILE_PLAIN)
+
+/* Reads a sealed file. TM_ENOTFOUND when absent. */
 static int read_sealed(struct tm_buf *text, const char *path, struct tm_err *err)
 {
-	return tm_file_read_checked(text, path, TM_SECRET_MAX_FILE, TM_FILE_NO_SHARED_WRITE, err);
+	return tm_file_read_checked(text, path, TM_SECRET_MAX_FILE, DIR_FILE_CHECKS, err);
 }
 
 /* The header of file <name>[.previous].sealed must name <name>: a file copied over
@@ -140,35 +146,20 @@ static int load_recipient(struct tm_secret_recipient **r, const char *dir, struc
 	return rc;
 }
 
-/* Seals value as name and writes it over p->cur; when the file held a value, that
- * text (old, may be NULL) goes to p->prev first, so a rollback stays possible. */
-static int store_value(const struct paths *p, const struct tm_buf *old, const struct tm_secret_recipient *r,
-		       const char *name, int64_t now, const struct tm_buf *value, struct tm_err *err)
+static int write_text(const char *dir, const char *file, const char *text, size_t len,
+		      const volatile sig_atomic_t *stop, struct tm_err *err)
 {
-	struct tm_buf sealed = TM_BUF_INIT("sealed file", TM_SECRET_MAX_FILE);
-	char created[32];
-	int rc;
-
-	sec_time(created, now);
-	if ((rc = tm_secret_seal(&sealed, r, name, created, value->data, value->len, err)) < 0)
-		goto out;
-	/* previous first: a crash in between leaves previous == current, never a lost value */
-	if (old && (rc = tm_file_write_atomic(p->prev, old->data, old->len, 0644, err)) < 0)
-		goto out;
-	rc = tm_file_write_atomic(p->cur, sealed.data, sealed.len, 0644, err);
-out:
-	tm_buf_release(&sealed);
-	return rc;
-}
-
-static int write_text(const char *dir, const char *file, const char *text, size_t len, struct tm_err *err)
-{
+	struct tm_file_set fs;
 	char path[4096];
 	int rc;
 
 	if ((rc = sec_path(path, sizeof(path), dir, file, err)) < 0)
 		return rc;
-	return tm_file_write_atomic(path, text, len, 0644, err);
+	tm_file_set_init(&fs);
+	if ((rc = tm_file_set_add(&fs, path, text, len, 0644, 0, err)) == 0)
+		rc = tm_file_set_commit(&fs, stop, err);
+	tm_file_set_release(&fs);
+	return rc;
 }
 
 /* Reads dir/file into out; TM_ENOTFOUND when it is not there. */
@@ -179,7 +170,67 @@ static int read_text(struct tm_buf *out, const char *dir, const char *file, size
 
 	if ((rc = sec_path(path, sizeof(path), dir, file, err)) < 0)
 		return rc;
-	return tm_file_read_checked(out, path, max, TM_FILE_NO_SHARED_WRITE, err);
+	return tm_file_read_checked(out, path, max, DIR_FILE_CHECKS, err);
+}
+
+/* dir/file, an OpenSSH public key line; TM_ENOTFOUND when it is not there. */
+static int read_pub(struct tm_buf *out, const char *dir, const char *file, struct tm_err *err)
+{
+	char path[4096];
+	int rc;
+
+	if ((rc = sec_path(path, sizeof(path), dir, file, err)) < 0 ||
+	    (rc = tm_file_read_checked(out, path, 4096, DIR_FILE_CHECKS, err)) < 0)
+		return rc;
+	return tm_secret_ssh_pub_check(out->data, out->len, path, err);
+}
+
+/* Stages in fs what replacing name's value writes: the old text (may be NULL) as
+ * <name>.previous.sealed, the new sealed value, and for the deploy key (pub: its new
+ * public line) the old .pub as git-ssh-key.previous.pub and the new .pub. The
+ * previous copies come first: a commit failing part way never loses a value. */
+static int stage_secret(struct tm_file_set *fs, const char *dir, const struct paths *p, const struct tm_buf *old,
+			const struct tm_secret_recipient *r, const char *name, int64_t now, const struct tm_buf *value,
+			const struct tm_buf *pub, struct tm_err *err)
+{
+	struct tm_buf sealed = TM_BUF_INIT("sealed file", TM_SECRET_MAX_FILE), prevpub = TM_BUF_INIT("ssh public key", 4096);
+	char created[32], path[4096];
+	int rc;
+
+	sec_time(created, now);
+	if ((rc = tm_secret_seal(&sealed, r, name, created, value->data, value->len, err)) < 0 ||
+	    (old && (rc = tm_file_set_add(fs, p->prev, old->data, old->len, 0644, 0, err)) < 0) ||
+	    (rc = tm_file_set_add(fs, p->cur, sealed.data, sealed.len, 0644, 0, err)) < 0 || !pub)
+		goto out;
+	if (old && (rc = read_pub(&prevpub, dir, SSH_PUB_FILE, err)) == 0 &&
+	    ((rc = sec_path(path, sizeof(path), dir, SSH_PUB_PREVIOUS, err)) < 0 ||
+	     (rc = tm_file_set_add(fs, path, prevpub.data, prevpub.len, 0644, 0, err)) < 0))
+		goto out;
+	if (rc < 0 && rc != TM_ENOTFOUND)
+		goto out;
+	if (rc == TM_ENOTFOUND && err)
+		tm_err_init(err); /* no old .pub to keep: nothing failed */
+	if ((rc = sec_path(path, sizeof(path), dir, SSH_PUB_FILE, err)) == 0)
+		rc = tm_file_set_add(fs, path, pub->data, pub->len, 0644, 0, err);
+out:
+	tm_buf_release(&sealed);
+	tm_buf_release(&prevpub);
+	return rc;
+}
+
+/* Seals value as name and puts it (and what stage_secret adds) in place together. */
+static int store_value(const char *dir, const struct paths *p, const struct tm_buf *old,
+		       const struct tm_secret_recipient *r, const char *name, int64_t now, const struct tm_buf *value,
+		       const struct tm_buf *pub, const volatile sig_atomic_t *stop, struct tm_err *err)
+{
+	struct tm_file_set fs;
+	int rc;
+
+	tm_file_set_init(&fs);
+	if ((rc = stage_secret(&fs, dir, p, old, r, name, now, value, pub, err)) == 0)
+		rc = tm_file_set_commit(&fs, stop, err);
+	tm_file_set_release(&fs);
+	return rc;
 }
 
 /* A new value of id, and for the deploy key its public line into pub. */
@@ -197,41 +248,6 @@ static int generate(struct tm_buf *value, struct tm_buf *pub, enum tm_secret_id 
 	return rc;
 }
 
-/* known_hosts lines: "hosts keytype base64 [comment]", '#' comments, blank lines. A
- * mistake here would make git-sync refuse the server, so it is caught now. */
-static int check_known_hosts(const struct tm_buf *t, const char *path, struct tm_err *err)
-{
-	size_t lineno = 0, keys = 0;
-
-	if (memchr(t->data, '\0', t->len))
-		return tm_err_set(err, TM_EINVALID, "%s: holds a NUL byte: not a known_hosts file", path);
-	for (const char *p = t->data; p < t->data + t->len;) {
-		const char *e = memchr(p, '\n', (size_t)(t->data + t->len - p));
-		size_t n = e ? (size_t)(e - p) : (size_t)(t->data + t->len - p);
-		char line[8192], *save = NULL, *hosts, *type, *key;
-		lineno++;
-		if (n >= sizeof(line))
-			return tm_err_set(err, TM_EINVALID, "%s:%zu: line longer than %zu characters", path, lineno,
-					  sizeof(line) - 1);
-		memcpy(line, p, n);
-		line[n] = '\0';
-		p += n + (e ? 1 : 0);
-		hosts = strtok_r(line, " \t", &save);
-		if (!hosts || hosts[0] == '#')
-			continue;
-		if (hosts[0] == '@')
-			hosts = strtok_r(NULL, " \t", &save); /* @cert-authority, @revoked */
-		type = hosts ? strtok_r(NULL, " \t", &save) : NULL;
-		key = type ? strtok_r(NULL, " \t", &save) : NULL;
-		if (!key || strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") != strlen(key))
-			return tm_err_set(err, TM_EINVALID, "%s:%zu: expected 'HOSTS KEYTYPE BASE64-KEY'", path, lineno);
-		keys++;
-	}
-	if (!keys)
-		return tm_err_set(err, TM_EINVALID, "%s: holds no host key", path);
-	return 0;
-}
-
 int tm_secret_init(enum tm_secret_action actions[TM_SECRET_COUNT], const struct tm_secret_init_opts *o,
 		   struct tm_err *err)
 {
@@ -247,7 +263,7 @@ int tm_secret_init(enum tm_secret_action actions[TM_SECRET_COUNT], const struct 
 	/* known_hosts is checked before anything is written: a bad file changes nothing */
 	if (o->known_hosts_path) {
 		if ((rc = tm_file_read(&kh, o->known_hosts_path, KNOWN_HOSTS_MAX, err)) < 0 ||
-		    (rc = check_known_hosts(&kh, o->known_hosts_path, err)) < 0) {
+		    (rc = tm_secret_known_hosts_check(kh.data, kh.len, o->known_hosts_path, err)) < 0) {
 			tm_err_wrap(err, "--known-hosts");
 			goto out;
 		}
@@ -282,19 +298,12 @@ int tm_secret_init(enum tm_secret_action actions[TM_SECRET_COUNT], const struct 
 		tm_buf_wipe(&value);
 		tm_buf_clear(&pub);
 		if ((rc = generate(&value, &pub, (enum tm_secret_id)id, o->env, err)) < 0 ||
-		    (rc = store_value(&p, exists ? &old : NULL, r, name, o->now, &value, err)) < 0)
+		    (rc = store_value(o->dir, &p, exists ? &old : NULL, r, name, o->now, &value,
+				      id == TM_SECRET_GIT_SSH_KEY ? &pub : NULL, o->stop, err)) < 0)
 			goto out;
-		if (id == TM_SECRET_GIT_SSH_KEY) {
-			struct tm_buf prevpub = TM_BUF_INIT("ssh public key", 4096);
-			if (exists && read_text(&prevpub, o->dir, SSH_PUB_FILE, 4096, NULL) == 0)
-				rc = write_text(o->dir, SSH_PUB_PREVIOUS, prevpub.data, prevpub.len, err);
-			tm_buf_release(&prevpub);
-			if (rc < 0 || (rc = write_text(o->dir, SSH_PUB_FILE, pub.data, pub.len, err)) < 0)
-				goto out;
-		}
 		done[id] = exists ? TM_SECRET_REGENERATED : TM_SECRET_GENERATED;
 	}
-	if (o->known_hosts_path && (rc = write_text(o->dir, KNOWN_HOSTS_FILE, kh.data, kh.len, err)) < 0)
+	if (o->known_hosts_path && (rc = write_text(o->dir, KNOWN_HOSTS_FILE, kh.data, kh.len, o->stop, err)) < 0)
 		goto out;
 	memcpy(actions, done, sizeof(done));
 out:
@@ -333,13 +342,15 @@ static int swap_files(const char *a, const char *b, const struct tm_buf *at, con
 	return tm_file_write_atomic(b, at->data, at->len, 0644, err);
 }
 
-static int rollback(const char *dir, enum tm_secret_id id, struct tm_err *err)
+static int rollback(const char *dir, enum tm_secret_id id, const volatile sig_atomic_t *stop, struct tm_err *err)
 {
 	const char *name = tm_secret_name(id);
 	struct tm_buf cur = TM_BUF_INIT("sealed file", TM_SECRET_MAX_FILE), prev = TM_BUF_INIT("sealed file", TM_SECRET_MAX_FILE);
 	struct tm_buf pc = TM_BUF_INIT("ssh public key", 4096), pp = TM_BUF_INIT("ssh public key", 4096);
 	struct tm_secret_meta m;
 	struct paths p;
+	sigset_t saved;
+	bool pubs;
 	int rc;
 
 	if ((rc = paths_for(&p, dir, name, err)) < 0 || (rc = read_sealed(&cur, p.cur, err)) < 0)
@@ -352,15 +363,27 @@ static int rollback(const char *dir, enum tm_secret_id id, struct tm_err *err)
 	if ((rc = tm_secret_inspect(&m, prev.data, prev.len, p.prev, err)) < 0 || (rc = check_name(&m, name, p.prev, err)) < 0 ||
 	    (rc = tm_secret_inspect(&m, cur.data, cur.len, p.cur, err)) < 0 || (rc = check_name(&m, name, p.cur, err)) < 0)
 		goto out;
-	if ((rc = swap_files(p.cur, p.prev, &cur, &prev, err)) < 0)
+	/* both public halves or neither: a missing one is no error, a link or a bad one is */
+	if (id == TM_SECRET_GIT_SSH_KEY && (rc = read_pub(&pc, dir, SSH_PUB_FILE, err)) == 0)
+		rc = read_pub(&pp, dir, SSH_PUB_PREVIOUS, err);
+	if (rc < 0 && rc != TM_ENOTFOUND)
 		goto out;
-	if (id == TM_SECRET_GIT_SSH_KEY && read_text(&pc, dir, SSH_PUB_FILE, 4096, NULL) == 0 &&
-	    read_text(&pp, dir, SSH_PUB_PREVIOUS, 4096, NULL) == 0) {
+	if (rc == TM_ENOTFOUND && err)
+		tm_err_init(err); /* one half missing: the sealed files are swapped alone */
+	pubs = id == TM_SECRET_GIT_SSH_KEY && rc == 0;
+	if (stop && *stop) {
+		rc = tm_err_set(err, TM_EINTERRUPTED, "interrupted before '%s' was rolled back", name);
+		goto out;
+	}
+	tm_signals_hold(&saved);
+	rc = swap_files(p.cur, p.prev, &cur, &prev, err);
+	if (rc == 0 && pubs) {
 		char a[4096], b[4096];
 		if ((rc = sec_path(a, sizeof(a), dir, SSH_PUB_FILE, err)) == 0 &&
 		    (rc = sec_path(b, sizeof(b), dir, SSH_PUB_PREVIOUS, err)) == 0)
 			rc = swap_files(a, b, &pc, &pp, err);
 	}
+	tm_signals_restore(&saved);
 out:
 	tm_buf_release(&cur);
 	tm_buf_release(&prev);
@@ -392,13 +415,13 @@ static int fernet_value(struct tm_buf *value, const struct tm_buf *stored, enum 
 }
 
 int tm_secret_rotate(const char *dir, enum tm_secret_id id, enum tm_secret_rotate_step step,
-		     const struct tm_secret_key *key, int64_t now, struct tm_err *err)
+		     const struct tm_secret_key *key, int64_t now, const volatile sig_atomic_t *stop, struct tm_err *err)
 {
 	const char *name = tm_secret_name(id);
 	struct tm_secret_recipient *r = NULL;
 	struct tm_buf old = TM_BUF_INIT("sealed file", TM_SECRET_MAX_FILE);
 	struct tm_buf stored = TM_BUF_INIT("secret", TM_SECRET_MAX_FILE), value = TM_BUF_INIT("secret", TM_SECRET_MAX_VALUE);
-	struct tm_buf pub = TM_BUF_INIT("ssh public key", 4096), prevpub = TM_BUF_INIT("ssh public key", 4096);
+	struct tm_buf pub = TM_BUF_INIT("ssh public key", 4096);
 	struct tm_secret_meta m;
 	struct paths p;
 	int rc;
@@ -406,7 +429,7 @@ int tm_secret_rotate(const char *dir, enum tm_secret_id id, enum tm_secret_rotat
 	if (!name)
 		return tm_err_set(err, TM_ERROR, "internal: secret %d", (int)id);
 	if (step == TM_ROTATE_ROLLBACK)
-		return rollback(dir, id, err);
+		return rollback(dir, id, stop, err);
 	if (step == TM_ROTATE_FINISH && id != TM_SECRET_FERNET_KEY)
 		return tm_err_set(err, TM_EINVALID, "only fernet-key rotates in two steps; '%s' needs no --finish", name);
 	if ((rc = load_recipient(&r, dir, err)) < 0 || (rc = paths_for(&p, dir, name, err)) < 0)
@@ -432,21 +455,13 @@ int tm_secret_rotate(const char *dir, enum tm_secret_id id, enum tm_secret_rotat
 	} else if ((rc = generate(&value, &pub, id, r->env, err)) < 0) {
 		goto out;
 	}
-	if ((rc = store_value(&p, &old, r, name, now, &value, err)) < 0)
-		goto out;
-	if (id == TM_SECRET_GIT_SSH_KEY) {
-		if (read_text(&prevpub, dir, SSH_PUB_FILE, 4096, NULL) == 0 &&
-		    (rc = write_text(dir, SSH_PUB_PREVIOUS, prevpub.data, prevpub.len, err)) < 0)
-			goto out;
-		rc = write_text(dir, SSH_PUB_FILE, pub.data, pub.len, err);
-	}
+	rc = store_value(dir, &p, &old, r, name, now, &value, id == TM_SECRET_GIT_SSH_KEY ? &pub : NULL, stop, err);
 out:
 	tm_secret_recipient_free(r);
 	tm_buf_release(&old);
 	tm_buf_wipe(&stored);
 	tm_buf_wipe(&value);
 	tm_buf_release(&pub);
-	tm_buf_release(&prevpub);
 	return rc;
 }
 
@@ -480,6 +495,7 @@ int tm_secret_set_open(struct tm_secret_set **out, const char *dir, const struct
 	struct tm_secret_set *s = NULL;
 	struct tm_secret_recipient *r = NULL;
 	struct tm_buf text = TM_BUF_INIT("sealed file", TM_SECRET_MAX_FILE);
+	char path[4096];
 	int rc;
 
 	if ((rc = sec_ready(err)) < 0 || (rc = load_recipient(&r, dir, err)) < 0)
@@ -513,7 +529,8 @@ int tm_secret_set_open(struct tm_secret_set **out, const char *dir, const struct
 		if (err)
 			tm_err_init(err); /* no known_hosts is fine: nothing failed */
 		rc = 0;
-	} else if (rc < 0) {
+	} else if (rc < 0 || (rc = sec_path(path, sizeof(path), dir, KNOWN_HOSTS_FILE, err)) < 0 ||
+		   (rc = tm_secret_known_hosts_check(s->known_hosts.data, s->known_hosts.len, path, err)) < 0) {
 		goto out;
 	}
 	crypto_generichash(s->hash_key, sizeof(s->hash_key), (const unsigned char *)context, sizeof(context) - 1,

@@ -1,9 +1,11 @@
 /* Files: atomic replace (tmp + fsync + rename + directory fsync) so a crash or a
- * failed write never leaves a half-written key, sealed secret or bundle behind; and
- * capped whole-file reads. */
+ * failed write never leaves a half-written key, sealed secret or bundle behind; sets
+ * of files replaced together; capped whole-file reads that can refuse links. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -50,57 +52,55 @@ out:
 	return rc;
 }
 
+/* Creates <path>.tmp.<pid> (O_EXCL|O_NOFOLLOW, exactly mode), fills it with fn and
+ * fsyncs it; tmp gets its name. On failure nothing of it is left. */
+static int write_tmp(struct tm_buf *tmp, const char *path, mode_t mode, tm_file_writer fn, void *ctx,
+		     struct tm_err *err)
+{
+	int fd = -1, rc;
+
+	if ((rc = tm_buf_printf(tmp, err, "%s.tmp.%ld", path, (long)getpid())) < 0)
+		return rc;
+	/* The pid makes the name ours alone: a leftover of that name can only come from an
+	 * earlier, dead process that had the same pid, so removing it is safe. */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		fd = open(tmp->data, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+		if (fd >= 0 || errno != EEXIST || attempt == 1)
+			break;
+		if (unlink(tmp->data) < 0 && errno != ENOENT)
+			break;
+	}
+	if (fd < 0)
+		return tm_err_errno(err, errno, "create '%s'", tmp->data);
+	/* umask may have narrowed the mode; secrets rely on exactly what was asked */
+	if (fchmod(fd, mode) < 0)
+		rc = tm_err_errno(err, errno, "chmod '%s'", tmp->data);
+	if (rc == 0)
+		rc = fn(fd, ctx, err);
+	if (rc == 0 && fsync(fd) < 0)
+		rc = tm_err_errno(err, errno, "fsync '%s'", tmp->data);
+	if (close(fd) < 0 && rc == 0)
+		rc = tm_err_errno(err, errno, "close '%s'", tmp->data);
+	if (rc < 0)
+		unlink(tmp->data);
+	return rc;
+}
+
 int tm_file_write_atomic_with(const char *path, mode_t mode, tm_file_writer fn, void *ctx,
 			      struct tm_err *err)
 {
 	struct tm_buf tmp = TM_BUF_INIT("temporary path", 4096);
-	int fd = -1, rc;
-	bool created = false;
+	int rc;
 
-	if ((rc = tm_buf_printf(&tmp, err, "%s.tmp.%ld", path, (long)getpid())) < 0)
+	if ((rc = write_tmp(&tmp, path, mode, fn, ctx, err)) < 0)
 		goto out;
-	/* The pid makes the name ours alone: a leftover of that name can only come from an
-	 * earlier, dead process that had the same pid, so removing it is safe. */
-	for (int attempt = 0; attempt < 2; attempt++) {
-		fd = open(tmp.data, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-		if (fd >= 0 || errno != EEXIST || attempt == 1)
-			break;
-		if (unlink(tmp.data) < 0 && errno != ENOENT)
-			break;
-	}
-	if (fd < 0) {
-		rc = tm_err_errno(err, errno, "create '%s'", tmp.data);
-		goto out;
-	}
-	created = true;
-	/* umask may have narrowed the mode; secrets rely on exactly what was asked */
-	if (fchmod(fd, mode) < 0) {
-		rc = tm_err_errno(err, errno, "chmod '%s'", tmp.data);
-		goto out;
-	}
-	if ((rc = fn(fd, ctx, err)) < 0)
-		goto out;
-	if (fsync(fd) < 0) {
-		rc = tm_err_errno(err, errno, "fsync '%s'", tmp.data);
-		goto out;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		rc = tm_err_errno(err, errno, "close '%s'", tmp.data);
-		goto out;
-	}
-	fd = -1;
 	if (rename(tmp.data, path) < 0) {
 		rc = tm_err_errno(err, errno, "rename '%s' to '%s'", tmp.data, path);
+		unlink(tmp.data);
 		goto out;
 	}
-	created = false;
 	rc = sync_parent(path, err);
 out:
-	if (fd >= 0)
-		close(fd);
-	if (created)
-		unlink(tmp.data);
 	if (rc < 0)
 		tm_err_wrap(err, "write '%s'", path);
 	tm_buf_release(&tmp);
@@ -128,6 +128,114 @@ int tm_file_write_atomic(const char *path, const void *data, size_t len, mode_t 
 	return tm_file_write_atomic_with(path, mode, write_mem, &m, err);
 }
 
+/* ------------------------------------------------------------------ file sets */
+
+void tm_signals_hold(sigset_t *saved)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, saved);
+}
+
+void tm_signals_restore(const sigset_t *saved)
+{
+	pthread_sigmask(SIG_SETMASK, saved, NULL);
+}
+
+void tm_file_set_init(struct tm_file_set *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+int tm_file_set_add(struct tm_file_set *s, const char *path, const void *data, size_t len, mode_t mode,
+		    unsigned flags, struct tm_err *err)
+{
+	struct tm_buf tmp = TM_BUF_INIT("temporary path", 4096);
+	struct mem_src m = { data, len, path };
+	struct tm_file_staged *f;
+	int rc;
+
+	if (s->n == TM_FILE_SET_MAX)
+		return tm_err_set(err, TM_ERROR, "internal: more than %d files in one set", TM_FILE_SET_MAX);
+	f = &s->f[s->n];
+	if (!(f->path = strdup(path))) {
+		rc = tm_err_set(err, TM_ERROR, "out of memory");
+		goto out;
+	}
+	if ((rc = write_tmp(&tmp, path, mode, write_mem, &m, err)) < 0)
+		goto out;
+	f->tmp = tm_buf_detach(&tmp);
+	f->flags = flags;
+	s->n++;
+out:
+	if (rc < 0) {
+		free(f->path);
+		f->path = NULL;
+		tm_err_wrap(err, "write '%s'", path);
+	}
+	tm_buf_release(&tmp);
+	return rc;
+}
+
+/* Puts one staged file in place: a new one never over an existing file. */
+static int place(struct tm_file_staged *f, struct tm_err *err)
+{
+	if (!(f->flags & TM_FILE_NEW)) {
+		if (rename(f->tmp, f->path) < 0)
+			return tm_err_errno(err, errno, "rename '%s' to '%s'", f->tmp, f->path);
+	} else if (link(f->tmp, f->path) < 0) {
+		if (errno == EEXIST)
+			return tm_err_set(err, TM_ECONFLICT, "'%s' exists already (made while this ran?); "
+					  "refusing to replace it", f->path);
+		return tm_err_errno(err, errno, "link '%s' to '%s'", f->tmp, f->path);
+	} else {
+		unlink(f->tmp);
+	}
+	free(f->tmp);
+	f->tmp = NULL;
+	f->placed = true;
+	return 0;
+}
+
+int tm_file_set_commit(struct tm_file_set *s, const volatile sig_atomic_t *stop, struct tm_err *err)
+{
+	sigset_t saved;
+	int rc = 0;
+
+	if (stop && *stop)
+		return tm_err_set(err, TM_EINTERRUPTED, "interrupted before '%s' was written",
+				  s->n ? s->f[0].path : "anything");
+	tm_signals_hold(&saved);
+	for (size_t i = 0; i < s->n && rc == 0; i++)
+		rc = place(&s->f[i], err);
+	if (rc < 0) {
+		for (size_t i = 0; i < s->n; i++)
+			if (s->f[i].placed && (s->f[i].flags & TM_FILE_NEW))
+				unlink(s->f[i].path);
+	}
+	tm_signals_restore(&saved);
+	for (size_t i = 0; i < s->n && rc == 0; i++)
+		rc = sync_parent(s->f[i].path, err);
+	return rc;
+}
+
+void tm_file_set_release(struct tm_file_set *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->f[i].tmp)
+			unlink(s->f[i].tmp);
+		free(s->f[i].tmp);
+		free(s->f[i].path);
+	}
+	tm_file_set_init(s);
+}
+
+/* ------------------------------------------------------------------ reading */
+
 static int check_mode(int fd, const char *path, unsigned checks, struct tm_err *err)
 {
 	struct stat st;
@@ -136,6 +244,9 @@ static int check_mode(int fd, const char *path, unsigned checks, struct tm_err *
 		return 0;
 	if (fstat(fd, &st) < 0)
 		return tm_err_errno(err, errno, "stat '%s'", path);
+	if ((checks & TM_FILE_PLAIN) && !S_ISREG(st.st_mode))
+		return tm_err_set(err, TM_EINVALID, "'%s' is not a regular file (a directory, FIFO or device); "
+				  "refusing it", path);
 	if ((checks & TM_FILE_NO_SHARED_WRITE) && (st.st_mode & (S_IWGRP | S_IWOTH)))
 		return tm_err_set(err, TM_EINVALID, "'%s' is writable by group or others (mode %04o); "
 			"refusing it: run 'chmod go-w %s'", path, (unsigned)(st.st_mode & 07777), path);
@@ -143,6 +254,12 @@ static int check_mode(int fd, const char *path, unsigned checks, struct tm_err *
 		return tm_err_set(err, TM_EINVALID, "'%s' is accessible to group or others (mode %04o); "
 			"refusing it: run 'chmod 600 %s'", path, (unsigned)(st.st_mode & 07777), path);
 	return 0;
+}
+
+/* A FIFO would block open() and read(): O_NONBLOCK lets fstat refuse it first. */
+static int open_flags(unsigned checks)
+{
+	return O_RDONLY | O_CLOEXEC | ((checks & TM_FILE_PLAIN) ? O_NOFOLLOW | O_NONBLOCK : 0);
 }
 
 int tm_file_read_checked(struct tm_buf *out, const char *path, size_t max, unsigned checks,
@@ -154,7 +271,10 @@ int tm_file_read_checked(struct tm_buf *out, const char *path, size_t max, unsig
 	int fd, rc = 0;
 
 	tm_buf_clear(out);
-	fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, open_flags(checks));
+	if (fd < 0 && errno == ELOOP && (checks & TM_FILE_PLAIN))
+		return tm_err_set(err, TM_EINVALID, "'%s' is a symbolic link; tarmac does not follow links here (one "
+				  "could copy any local file out): put the file itself in its place", path);
 	if (fd < 0)
 		return tm_err_errno(err, errno, "open '%s'", path);
 	if (fd != STDIN_FILENO && (rc = check_mode(fd, path, checks, err)) < 0) {
@@ -164,9 +284,9 @@ int tm_file_read_checked(struct tm_buf *out, const char *path, size_t max, unsig
 	out->max = max;
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof(chunk));
+		/* EINTR ends the read (TM_EINTERRUPTED): the only signals tarmac catches are
+		 * Ctrl-C and SIGTERM, and a key awaited on a terminal or pipe must stop on them */
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
 			rc = tm_err_errno(err, errno, "read '%s'", what);
 			break;
 		}

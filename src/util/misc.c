@@ -73,6 +73,26 @@ bool tm_is_dns_label(const char *s, size_t max)
 	return s[n - 1] != '-';
 }
 
+bool tm_is_dns_subdomain(const char *s)
+{
+	size_t n = s ? strlen(s) : 0, start = 0;
+
+	if (n == 0 || n > 253)
+		return false;
+	/* each dot-separated part as a label; Kubernetes does not cap a part at 63 here */
+	for (size_t i = 0; i <= n; i++) {
+		if (s[i] != '.' && s[i] != '\0')
+			continue;
+		if (i == start || !is_alnum_lower(s[start]) || !is_alnum_lower(s[i - 1]))
+			return false;
+		for (size_t j = start; j < i; j++)
+			if (!is_alnum_lower(s[j]) && s[j] != '-')
+				return false;
+		start = i + 1;
+	}
+	return true;
+}
+
 int tm_edit_distance(const char *a, const char *b, int cap)
 {
 	size_t la = strlen(a), lb = strlen(b);

@@ -1,4 +1,7 @@
 /* The tarmac command as a user meets it: help, version, exit codes, "did you mean". */
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
 #include <curl/curl.h>
 #include <jansson.h>
 #include <sodium.h>
@@ -222,4 +225,47 @@ Test(cli, unreachable_cluster_exits_5)
 	done(&r);
 	free(kc);
 	tu_rmdir(dir);
+}
+
+Test(cli, a_kubeconfig_namespace_must_be_a_dns_label)
+{
+	char *dir = tu_mkdtemp(), *kc = NULL;
+	const char *text = "current-context: x\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\n"
+			   "contexts:\n- name: x\n  context: {cluster: c, namespace: '../kube-system'}\n";
+	struct tm_err err;
+	struct run r;
+
+	cr_assert(asprintf(&kc, "%s/kc", dir) > 0);
+	tm_err_init(&err);
+	cr_assert_eq(tm_file_write_atomic(kc, text, strlen(text), 0600, &err), 0);
+	run_tarmac(&r, "status", "--kubeconfig", kc, NULL);
+	cr_assert_eq(r.rc, TM_EXIT_ERROR, "%s", err_of(&r));
+	cr_assert(strstr(err_of(&r), "kubeconfig context 'x': namespace '../kube-system' is not a DNS label") != NULL,
+		  "%s", err_of(&r));
+	done(&r);
+	/* --namespace names another: the context's is not used, so not refused */
+	run_tarmac(&r, "version", "--kubeconfig", kc, "-n", "airflow", NULL);
+	cr_assert_eq(r.rc, TM_EXIT_UNREACHABLE, "%s", err_of(&r));
+	done(&r);
+	free(kc);
+	tu_rmdir(dir);
+}
+
+/* The command table turns core dumps off before a command that holds secrets runs. */
+Test(cli, commands_holding_secrets_turn_core_dumps_off)
+{
+	struct rlimit rl;
+	struct run r;
+
+	cr_assert_eq(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 1);
+	run_tarmac(&r, "values", "--env", "dev", NULL);
+	done(&r);
+	cr_assert_eq(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 1, "values holds no secret: left as it was");
+	run_tarmac(&r, "secrets", NULL);
+	cr_assert_eq(r.rc, TM_EXIT_USAGE);
+	done(&r);
+	cr_assert_eq(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
+	cr_assert_eq(getrlimit(RLIMIT_CORE, &rl), 0);
+	cr_assert_eq(rl.rlim_cur, 0);
+	cr_assert_eq(rl.rlim_max, 0);
 }

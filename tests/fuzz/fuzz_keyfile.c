@@ -1,6 +1,7 @@
 /* libFuzzer target: the key files tarmac reads (a private key from --key-file or
- * standard input, recipient.pub from the repository) and the OpenSSH private key
- * format of the deploy key. The same input goes to each parser. */
+ * standard input, recipient.pub from the repository), the OpenSSH private key format
+ * of the deploy key, and the public-key files of secrets/<env>/ (git-ssh-key.pub,
+ * known_hosts). The same input goes to each parser. */
 #include <stdint.h>
 #include <string.h>
 
@@ -31,5 +32,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc < 0 ? (rc != TM_ECORRUPT || err.depth == 0) : strncmp(pub.data, "ssh-ed25519 AAAA", 16) != 0)
 		__builtin_trap();
 	tm_buf_wipe(&pub);
+	/* a refusal is TM_EINVALID with its message; anything accepted is text */
+	tm_err_init(&err);
+	rc = tm_secret_known_hosts_check((const char *)data, size, "fuzz_known_hosts", &err);
+	if (rc < 0 ? (rc != TM_EINVALID || err.depth == 0) : (size == 0 || memchr(data, '\0', size) != NULL))
+		__builtin_trap();
+	tm_err_init(&err);
+	rc = tm_secret_ssh_pub_check((const char *)data, size, "fuzz.pub", &err);
+	if (rc < 0 ? (rc != TM_EINVALID || err.depth == 0) : (size == 0 || memchr(data, '\0', size) != NULL))
+		__builtin_trap();
 	return 0;
 }

@@ -392,3 +392,35 @@ Test(render_stack, bad_input_is_named)
 		cr_assert(strncmp(tm_err_msg(&err), "bundle/partials/git-sync.yaml:", 30) == 0, "%s", tm_err_msg(&err));
 	}
 }
+
+/* Every values key that names an object (an existing Secret, a ServiceAccount, a PVC,
+ * a class) is checked as a DNS name by the bundle's schema before any object or API
+ * path is built from it; the error names the key. */
+Test(render_stack, names_from_values_are_dns_names)
+{
+	static const char *const keys[] = {
+		"fernetKeySecretName", "apiSecretKeySecretName", "jwtSecretName", "data.metadataSecretName",
+		"data.brokerUrlSecretName", "redis.passwordSecretName", "createUserJob.passwordSecretName",
+		"registry.secretName", "scheduler.serviceAccount.name", "workers.serviceAccount.name",
+		"migrateDatabaseJob.serviceAccount.name", "dags.gitSync.sshKeySecret", "logs.remote.credentialsSecret",
+		"dags.persistence.existingClaim", "podTemplates.gpu.modelCacheClaim", "scheduler.priorityClassName",
+		"redis.persistence.storageClass", "dags.persistence.storageClassName",
+		"monitoring.alertmanager.slack.webhookSecret.name",
+	};
+	struct tm_rendered r;
+	struct tm_err err;
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		char arg[256], want[200];
+		struct tm_set_arg set = { .kind = TM_ARG_SET_STRING, .arg = arg };
+		snprintf(arg, sizeof(arg), "%s=../../kube-system/secrets/x", keys[i]);
+		snprintf(want, sizeof(want), "%s: expected a Kubernetes object name", keys[i]);
+		cr_assert_eq(render_env(&r, "dev", &set, 1, &err), TM_EINVALID, "%s was not checked", keys[i]);
+		cr_assert(strstr(tm_err_msg(&err), want) != NULL, "%s", tm_err_msg(&err));
+	}
+	{
+		struct tm_set_arg set = { .kind = TM_ARG_SET, .arg = "extraConfigMaps.Bad_Name.data.a=b" };
+		cr_assert_eq(render_env(&r, "dev", &set, 1, &err), TM_EINVALID);
+		cr_assert(strstr(tm_err_msg(&err), "the key must be a Kubernetes object name") != NULL, "%s", tm_err_msg(&err));
+	}
+}

@@ -17,7 +17,10 @@ static const char *SCHEMA =
 	"      env: {type: array, items: {type: object, required: [name], properties: {name: {type: string, minLength: 1}}}}\n"
 	"  labels: {type: object, additionalProperties: {type: string}}\n"
 	"  extra: {type: object}\n"
-	"  ratio: {type: [number, \"null\"]}\n";
+	"  ratio: {type: [number, \"null\"]}\n"
+	"  secretName: {type: [string, \"null\"], format: k8s-name}\n"
+	"  ns: {type: string, format: dns-label}\n"
+	"  maps: {type: object, propertyNames: {format: k8s-name}, additionalProperties: {type: object}}\n";
 
 static json_t *schema(void)
 {
@@ -105,4 +108,26 @@ Test(render_schema, allow_unknown_lists_what_was_ignored)
 	cr_assert_str_eq(json_string_value(json_array_get(ignored, 0)), "my.yaml:2:23: scheduler.replicsa");
 	cr_assert_str_eq(json_string_value(json_array_get(ignored, 1)), "my.yaml:3:6: zzz");
 	json_decref(ignored);
+}
+
+Test(render_schema, names_must_be_dns_names_before_they_reach_a_path)
+{
+	struct tm_err err;
+
+	cr_assert_eq(validate("executor: CeleryExecutor\nsecretName: my-secret.v2\nns: team-a\nmaps: {extra.one: {}}\n",
+			      false, NULL, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_eq(validate("executor: CeleryExecutor\nsecretName: null\n", false, NULL, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_eq(validate("executor: CeleryExecutor\nsecretName: ../../kube-system/secrets/x\n", false, NULL, &err),
+		     TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "my.yaml:2:13: secretName: expected a Kubernetes object name (lowercase") != NULL,
+		  "%s", tm_err_msg(&err));
+	cr_assert(strstr(tm_err_msg(&err), "got '../../kube-system/secrets/x'") != NULL, "%s", tm_err_msg(&err));
+	cr_assert_eq(validate("executor: CeleryExecutor\nsecretName: \"x\\n---\\nkind: Pod\"\n", false, NULL, &err),
+		     TM_EINVALID);
+	cr_assert_eq(validate("executor: CeleryExecutor\nsecretName: Upper\n", false, NULL, &err), TM_EINVALID);
+	cr_assert_eq(validate("executor: CeleryExecutor\nns: a.b\n", false, NULL, &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "ns: expected a DNS label") != NULL, "%s", tm_err_msg(&err));
+	cr_assert_eq(validate("executor: CeleryExecutor\nmaps: {../x: {}}\n", false, NULL, &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "the key must be a Kubernetes object name") != NULL, "%s", tm_err_msg(&err));
+	cr_assert(strstr(tm_err_msg(&err), "got '../x'") != NULL, "%s", tm_err_msg(&err));
 }

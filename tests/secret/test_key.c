@@ -1,5 +1,7 @@
 /* Key files: keygen writes a 0600 private key and a committable recipient; loading
  * refuses shared-readable keys, the wrong kind of file and altered ones. */
+#include <dirent.h>
+#include <signal.h>
 #include <sodium.h>
 
 #include "helpers.h"
@@ -228,4 +230,61 @@ Test(secret_key, key_open_prefers_the_flag_then_the_variable_then_the_default)
 	tm_secret_key_free(k);
 	env_drop(&a);
 	env_drop(&b);
+}
+
+Test(secret_key, a_symlink_at_the_default_key_path_is_refused_a_named_one_is_followed)
+{
+	struct env a;
+	struct tm_secret_key *k = NULL;
+	struct tm_err err;
+	char cfg[600], dflt[700];
+	struct tm_secret_key_source src = { .env = "dev", .xdg_config_home = cfg };
+
+	env_make(&a);
+	snprintf(cfg, sizeof(cfg), "%s/cfg", a.root);
+	cr_assert_eq(mkdir(cfg, 0700), 0);
+	snprintf(dflt, sizeof(dflt), "%s/tarmac", cfg);
+	cr_assert_eq(mkdir(dflt, 0700), 0);
+	snprintf(dflt, sizeof(dflt), "%s/tarmac/keys", cfg);
+	cr_assert_eq(mkdir(dflt, 0700), 0);
+	snprintf(dflt, sizeof(dflt), "%s/tarmac/keys/dev.key", cfg);
+	cr_assert_eq(symlink(a.key, dflt), 0);
+	tm_err_init(&err);
+	cr_assert_eq(tm_secret_key_open(&k, &src, &err), TM_EINVALID);
+	cr_assert_null(k);
+	cr_assert(strstr(tm_err_msg(&err), "dev.key' is a symbolic link") != NULL, "%s", tm_err_msg(&err));
+	/* named by the operator (--key-file), a link is theirs to make: a Kubernetes Secret
+	 * volume mounts its files as links */
+	src.key_file = dflt;
+	cr_assert_eq(tm_secret_key_open(&k, &src, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_str_eq(tm_secret_key_id(k), a.id);
+	tm_secret_key_free(k);
+	env_drop(&a);
+}
+
+Test(secret_key, an_interrupted_keygen_writes_neither_file)
+{
+	char *root = tu_mkdtemp(), rec[600], key[600], id[17];
+	volatile sig_atomic_t stop = 1;
+	struct tm_secret_keygen_opts o = { .env = "prod", .recipient_path = rec, .key_path = key, .stop = &stop };
+	struct tm_err err;
+	int n = 0;
+
+	snprintf(rec, sizeof(rec), "%s/recipient.pub", root);
+	snprintf(key, sizeof(key), "%s/prod.key", root);
+	tm_err_init(&err);
+	cr_assert_eq(tm_secret_keygen(id, &o, &err), TM_EINTERRUPTED);
+	{
+		DIR *d = opendir(root);
+		struct dirent *de;
+		while ((de = readdir(d)))
+			n += de->d_name[0] != '.';
+		closedir(d);
+	}
+	cr_assert_eq(n, 0, "no key, no recipient, no temporary file");
+	stop = 0;
+	cr_assert_eq(tm_secret_keygen(id, &o, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_eq(access(rec, F_OK), 0);
+	cr_assert_eq(access(key, F_OK), 0);
+	tu_rmdir(root);
 }

@@ -1,5 +1,8 @@
 /* secrets/<env>/: init generates what is missing and nothing else, --force keeps the
  * old value as previous, rotation stages and finishes, rollback swaps back. */
+#include <dirent.h>
+#include <signal.h>
+
 #include "helpers.h"
 
 #define KNOWN_HOSTS "# the git server\n[127.0.0.1]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOkqdOQUmWdcdkxS3Ykq+5gFu6TJ7Oom8RqxwHXYFXZL\n"
@@ -107,12 +110,12 @@ Test(secret_store, force_regenerates_one_and_keeps_the_old_as_previous)
 		struct tm_err err;
 		char *rolled;
 		tm_err_init(&err);
-		cr_assert_eq(tm_secret_rotate(e.dir, TM_SECRET_DB_PASSWORD, TM_ROTATE_ROLLBACK, NULL, 0, &err), 0, "%s",
+		cr_assert_eq(tm_secret_rotate(e.dir, TM_SECRET_DB_PASSWORD, TM_ROTATE_ROLLBACK, NULL, 0, NULL, &err), 0, "%s",
 			     tm_err_msg(&err));
 		rolled = value_of(&e, TM_SECRET_DB_PASSWORD);
 		cr_assert_str_eq(rolled, before);
 		free(rolled);
-		cr_assert_eq(tm_secret_rotate(e.dir, TM_SECRET_JWT_SECRET, TM_ROTATE_ROLLBACK, NULL, 0, &err), TM_ENOTFOUND);
+		cr_assert_eq(tm_secret_rotate(e.dir, TM_SECRET_JWT_SECRET, TM_ROTATE_ROLLBACK, NULL, 0, NULL, &err), TM_ENOTFOUND);
 		cr_assert(strstr(tm_err_msg(&err), "no previous value") != NULL, "%s", tm_err_msg(&err));
 	}
 	free(items);
@@ -136,20 +139,20 @@ Test(secret_store, fernet_rotation_stages_then_finishes)
 	k = env_key(&e);
 	old = value_of(&e, TM_SECRET_FERNET_KEY);
 	tm_err_init(&err);
-	cr_assert_eq(tm_secret_rotate(e.dir, TM_SECRET_FERNET_KEY, TM_ROTATE_FINISH, k, 0, &err), TM_ECONFLICT);
-	cr_assert_eq(tm_secret_rotate(e.dir, TM_SECRET_FERNET_KEY, TM_ROTATE_START, NULL, 0, &err), TM_EINVALID);
-	cr_assert_eq(tm_secret_rotate(e.dir, TM_SECRET_FERNET_KEY, TM_ROTATE_START, k, 0, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_eq(tm_secret_rotate(e.dir, TM_SECRET_FERNET_KEY, TM_ROTATE_FINISH, k, 0, NULL, &err), TM_ECONFLICT);
+	cr_assert_eq(tm_secret_rotate(e.dir, TM_SECRET_FERNET_KEY, TM_ROTATE_START, NULL, 0, NULL, &err), TM_EINVALID);
+	cr_assert_eq(tm_secret_rotate(e.dir, TM_SECRET_FERNET_KEY, TM_ROTATE_START, k, 0, NULL, &err), 0, "%s", tm_err_msg(&err));
 	staged = value_of(&e, TM_SECRET_FERNET_KEY);
 	cr_assert_eq(strlen(staged), 44 + 1 + 44);
 	snprintf(want, sizeof(want), ",%s", old);
 	cr_assert_str_eq(staged + 44, want, "the old key stays behind the new one");
-	cr_assert_eq(tm_secret_rotate(e.dir, TM_SECRET_FERNET_KEY, TM_ROTATE_START, k, 0, &err), TM_ECONFLICT);
+	cr_assert_eq(tm_secret_rotate(e.dir, TM_SECRET_FERNET_KEY, TM_ROTATE_START, k, 0, NULL, &err), TM_ECONFLICT);
 	cr_assert(strstr(tm_err_msg(&err), "--finish") != NULL, "%s", tm_err_msg(&err));
-	cr_assert_eq(tm_secret_rotate(e.dir, TM_SECRET_FERNET_KEY, TM_ROTATE_FINISH, k, 0, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_eq(tm_secret_rotate(e.dir, TM_SECRET_FERNET_KEY, TM_ROTATE_FINISH, k, 0, NULL, &err), 0, "%s", tm_err_msg(&err));
 	done = value_of(&e, TM_SECRET_FERNET_KEY);
 	cr_assert_eq(strlen(done), 44);
 	cr_assert_eq(strncmp(done, staged, 44), 0);
-	cr_assert_eq(tm_secret_rotate(e.dir, TM_SECRET_API_SECRET_KEY, TM_ROTATE_FINISH, k, 0, &err), TM_EINVALID);
+	cr_assert_eq(tm_secret_rotate(e.dir, TM_SECRET_API_SECRET_KEY, TM_ROTATE_FINISH, k, 0, NULL, &err), TM_EINVALID);
 	free(old);
 	free(staged);
 	free(done);
@@ -170,13 +173,13 @@ Test(secret_store, rotating_the_deploy_key_keeps_both_public_keys)
 	snprintf(pp, sizeof(pp), "%s/git-ssh-key.previous.pub", e.dir);
 	first = slurp(p, NULL);
 	tm_err_init(&err);
-	cr_assert_eq(tm_secret_rotate(e.dir, TM_SECRET_GIT_SSH_KEY, TM_ROTATE_START, NULL, 0, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_eq(tm_secret_rotate(e.dir, TM_SECRET_GIT_SSH_KEY, TM_ROTATE_START, NULL, 0, NULL, &err), 0, "%s", tm_err_msg(&err));
 	second = slurp(p, NULL);
 	prev = slurp(pp, NULL);
 	cr_assert_str_neq(first, second);
 	cr_assert_str_eq(prev, first);
 	free(prev);
-	cr_assert_eq(tm_secret_rotate(e.dir, TM_SECRET_GIT_SSH_KEY, TM_ROTATE_ROLLBACK, NULL, 0, &err), 0);
+	cr_assert_eq(tm_secret_rotate(e.dir, TM_SECRET_GIT_SSH_KEY, TM_ROTATE_ROLLBACK, NULL, 0, NULL, &err), 0);
 	prev = slurp(p, NULL);
 	cr_assert_str_eq(prev, first);
 	free(prev);
@@ -279,7 +282,159 @@ Test(secret_store, a_sealed_file_copied_over_another_is_caught)
 	cr_assert_eq(tm_secret_init(act, &(struct tm_secret_init_opts){ .dir = e.dir, .env = "dev" }, &err), TM_ECORRUPT);
 	/* a group-writable sealed file is refused (anyone in the group could swap it) */
 	cr_assert_eq(chmod(from, 0664), 0);
-	cr_assert_eq(tm_secret_rotate(e.dir, TM_SECRET_JWT_SECRET, TM_ROTATE_START, NULL, 0, &err), TM_EINVALID);
+	cr_assert_eq(tm_secret_rotate(e.dir, TM_SECRET_JWT_SECRET, TM_ROTATE_START, NULL, 0, NULL, &err), TM_EINVALID);
 	cr_assert(strstr(tm_err_msg(&err), "writable by group or others") != NULL, "%s", tm_err_msg(&err));
+	env_drop(&e);
+}
+
+/* ------------------------------------------------------------------ links and formats */
+
+static int count_tmp(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	cr_assert_not_null(d);
+	while ((de = readdir(d)))
+		n += strstr(de->d_name, ".tmp.") != NULL;
+	closedir(d);
+	return n;
+}
+
+Test(secret_store, a_symlinked_known_hosts_is_never_read)
+{
+	struct env e;
+	enum tm_secret_action act[TM_SECRET_COUNT];
+	struct tm_secret_key *k;
+	struct tm_secret_set *s = NULL;
+	struct tm_err err;
+	char kh[700];
+
+	env_make(&e);
+	init(&e, act, NULL, 0);
+	snprintf(kh, sizeof(kh), "%s/known_hosts", e.dir);
+	/* the committed link points at the environment's own private key */
+	cr_assert_eq(symlink(e.key, kh), 0);
+	k = env_key(&e);
+	tm_err_init(&err);
+	cr_assert_eq(tm_secret_set_open(&s, e.dir, k, &err), TM_EINVALID);
+	cr_assert_null(s);
+	cr_assert(strstr(tm_err_msg(&err), "known_hosts' is a symbolic link") != NULL, "%s", tm_err_msg(&err));
+	/* the private key's text put there as a file is refused by its format */
+	cr_assert_eq(unlink(kh), 0);
+	{
+		size_t len;
+		char *text = slurp(e.key, &len);
+		spit(kh, text, len, 0644);
+		free(text);
+	}
+	cr_assert_eq(tm_secret_set_open(&s, e.dir, k, &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "known_hosts:1: expected 'HOSTS KEYTYPE BASE64-KEY'") != NULL, "%s",
+		  tm_err_msg(&err));
+	tm_secret_key_free(k);
+	env_drop(&e);
+}
+
+Test(secret_store, rotating_the_deploy_key_refuses_a_symlinked_pub)
+{
+	struct env e;
+	enum tm_secret_action act[TM_SECRET_COUNT];
+	struct tm_err err;
+	char p[700], pp[700], sealed[700], *before, *after;
+
+	env_make(&e);
+	init(&e, act, NULL, 0);
+	snprintf(p, sizeof(p), "%s/git-ssh-key.pub", e.dir);
+	snprintf(pp, sizeof(pp), "%s/git-ssh-key.previous.pub", e.dir);
+	snprintf(sealed, sizeof(sealed), "%s/git-ssh-key.sealed", e.dir);
+	cr_assert_eq(unlink(p), 0);
+	cr_assert_eq(symlink(e.key, p), 0);
+	before = slurp(sealed, NULL);
+	tm_err_init(&err);
+	cr_assert_eq(tm_secret_rotate(e.dir, TM_SECRET_GIT_SSH_KEY, TM_ROTATE_START, NULL, 0, NULL, &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "git-ssh-key.pub' is a symbolic link") != NULL, "%s", tm_err_msg(&err));
+	cr_assert_eq(access(pp, F_OK), -1, "the link's target was not copied to previous.pub");
+	after = slurp(sealed, NULL);
+	cr_assert_str_eq(after, before, "nothing was rotated");
+	cr_assert_eq(count_tmp(e.dir), 0);
+	free(after);
+	free(before);
+	/* a regular file that is not a public key is refused too */
+	cr_assert_eq(unlink(p), 0);
+	spit(p, "hello\n", 6, 0644);
+	cr_assert_eq(tm_secret_rotate(e.dir, TM_SECRET_GIT_SSH_KEY, TM_ROTATE_START, NULL, 0, NULL, &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "git-ssh-key.pub:1: expected an OpenSSH public key") != NULL, "%s",
+		  tm_err_msg(&err));
+	cr_assert_eq(access(pp, F_OK), -1);
+	env_drop(&e);
+}
+
+Test(secret_store, symlinked_sealed_files_and_recipient_are_refused)
+{
+	struct env e;
+	enum tm_secret_action act[TM_SECRET_COUNT];
+	struct tm_secret_listed *items = NULL;
+	size_t n = 0;
+	struct tm_err err;
+	char f[700], moved[700];
+
+	env_make(&e);
+	init(&e, act, NULL, 0);
+	snprintf(f, sizeof(f), "%s/jwt-secret.sealed", e.dir);
+	snprintf(moved, sizeof(moved), "%s/jwt", e.root);
+	cr_assert_eq(rename(f, moved), 0);
+	cr_assert_eq(symlink(moved, f), 0);
+	tm_err_init(&err);
+	cr_assert_eq(tm_secret_list(&items, &n, e.dir, &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "jwt-secret.sealed' is a symbolic link") != NULL, "%s", tm_err_msg(&err));
+	cr_assert_eq(unlink(f), 0);
+	cr_assert_eq(rename(moved, f), 0);
+	snprintf(f, sizeof(f), "%s/recipient.pub", e.dir);
+	cr_assert_eq(rename(f, moved), 0);
+	cr_assert_eq(symlink(moved, f), 0);
+	cr_assert_eq(tm_secret_init(act, &(struct tm_secret_init_opts){ .dir = e.dir, .env = "dev" }, &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "recipient.pub' is a symbolic link") != NULL, "%s", tm_err_msg(&err));
+	env_drop(&e);
+}
+
+Test(secret_store, an_interrupted_init_leaves_whole_secrets_and_no_temporary)
+{
+	struct env e;
+	enum tm_secret_action act[TM_SECRET_COUNT];
+	volatile sig_atomic_t stop = 1;
+	struct tm_secret_init_opts o = { .env = "dev", .stop = &stop };
+	struct tm_err err;
+	char p[700];
+
+	env_make(&e);
+	o.dir = e.dir;
+	tm_err_init(&err);
+	cr_assert_eq(tm_secret_init(act, &o, &err), TM_EINTERRUPTED);
+	cr_assert(strstr(tm_err_msg(&err), "interrupted") != NULL, "%s", tm_err_msg(&err));
+	cr_assert_eq(count_tmp(e.dir), 0);
+	snprintf(p, sizeof(p), "%s/fernet-key.sealed", e.dir);
+	cr_assert_eq(access(p, F_OK), -1);
+	/* the next run completes it */
+	stop = 0;
+	cr_assert_eq(tm_secret_init(act, &o, &err), 0, "%s", tm_err_msg(&err));
+	snprintf(p, sizeof(p), "%s/git-ssh-key.pub", e.dir);
+	cr_assert_eq(access(p, F_OK), 0);
+	/* a rotation stopped before its files are in place changes nothing */
+	{
+		char *before, *after;
+		snprintf(p, sizeof(p), "%s/git-ssh-key.sealed", e.dir);
+		before = slurp(p, NULL);
+		stop = 1;
+		cr_assert_eq(tm_secret_rotate(e.dir, TM_SECRET_GIT_SSH_KEY, TM_ROTATE_START, NULL, 0, &stop, &err),
+			     TM_EINTERRUPTED);
+		after = slurp(p, NULL);
+		cr_assert_str_eq(after, before);
+		free(before);
+		free(after);
+		snprintf(p, sizeof(p), "%s/git-ssh-key.previous.sealed", e.dir);
+		cr_assert_eq(access(p, F_OK), -1);
+		cr_assert_eq(count_tmp(e.dir), 0);
+	}
 	env_drop(&e);
 }

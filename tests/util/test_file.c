@@ -215,3 +215,152 @@ Test(util_file, empty_file_reads_as_empty_string)
 	free(p);
 	tu_rmdir(dir);
 }
+
+/* ------------------------------------------------------------------ TM_FILE_PLAIN */
+
+Test(util_file, plain_read_refuses_links_fifos_and_directories)
+{
+	char *dir = tu_mkdtemp(), *real = path_in(dir, "real"), *link = path_in(dir, "link");
+	char *fifo = path_in(dir, "fifo");
+	struct tm_buf b = TM_BUF_INIT("file", 100);
+	struct tm_err err;
+
+	tm_err_init(&err);
+	cr_assert_eq(tm_file_write_atomic(real, "private", 7, 0600, &err), 0);
+	cr_assert_eq(symlink(real, link), 0);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	cr_assert_eq(tm_file_read_checked(&b, real, 100, TM_FILE_PLAIN, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_str_eq(b.data, "private");
+	cr_assert_eq(tm_file_read_checked(&b, link, 100, TM_FILE_PLAIN, &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "is a symbolic link") != NULL, "%s", tm_err_msg(&err));
+	cr_assert_eq(b.len, 0, "nothing of the link's target was read");
+	/* a FIFO would block a plain open(): it is refused at once */
+	cr_assert_eq(tm_file_read_checked(&b, fifo, 100, TM_FILE_PLAIN, &err), TM_EINVALID);
+	cr_assert(strstr(tm_err_msg(&err), "not a regular file") != NULL, "%s", tm_err_msg(&err));
+	cr_assert_eq(tm_file_read_checked(&b, dir, 100, TM_FILE_PLAIN, &err), TM_EINVALID);
+	/* without the check a link is followed, as for a values file */
+	cr_assert_eq(tm_file_read(&b, link, 100, &err), 0);
+	cr_assert_str_eq(b.data, "private");
+	tm_buf_release(&b);
+	free(real);
+	free(link);
+	free(fifo);
+	tu_rmdir(dir);
+}
+
+/* ------------------------------------------------------------------ file sets */
+
+static struct tm_file_set stage_pair(const char *a, const char *b, unsigned flags)
+{
+	struct tm_file_set s;
+	struct tm_err err;
+
+	tm_file_set_init(&s);
+	tm_err_init(&err);
+	cr_assert_eq(tm_file_set_add(&s, a, "A", 1, 0600, flags, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_eq(tm_file_set_add(&s, b, "B", 1, 0644, flags, &err), 0, "%s", tm_err_msg(&err));
+	return s;
+}
+
+Test(util_file, set_places_every_file_with_its_mode)
+{
+	char *dir = tu_mkdtemp(), *a = path_in(dir, "a.key"), *b = path_in(dir, "b.pub"), *got;
+	struct tm_file_set s = stage_pair(a, b, TM_FILE_NEW);
+	struct tm_err err;
+	struct stat st;
+
+	cr_assert_eq(count_entries(dir), 2, "two temporary files, nothing in place yet");
+	cr_assert_neq(access(a, F_OK), 0);
+	tm_err_init(&err);
+	cr_assert_eq(tm_file_set_commit(&s, NULL, &err), 0, "%s", tm_err_msg(&err));
+	tm_file_set_release(&s);
+	cr_assert_eq(count_entries(dir), 2, "the two files, no temporary left");
+	got = slurp(a);
+	cr_assert_str_eq(got, "A");
+	free(got);
+	cr_assert_eq(stat(a, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0600);
+	cr_assert_eq(stat(b, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0644);
+	free(a);
+	free(b);
+	tu_rmdir(dir);
+}
+
+Test(util_file, set_with_stop_raised_writes_nothing_and_leaves_no_temporary)
+{
+	char *dir = tu_mkdtemp(), *a = path_in(dir, "a.key"), *b = path_in(dir, "b.pub");
+	struct tm_file_set s = stage_pair(a, b, TM_FILE_NEW);
+	volatile sig_atomic_t stop = 1;
+	struct tm_err err;
+
+	tm_err_init(&err);
+	cr_assert_eq(tm_file_set_commit(&s, &stop, &err), TM_EINTERRUPTED);
+	cr_assert(strstr(tm_err_msg(&err), "interrupted") != NULL, "%s", tm_err_msg(&err));
+	tm_file_set_release(&s);
+	cr_assert_eq(count_entries(dir), 0, "neither file nor any temporary");
+	free(a);
+	free(b);
+	tu_rmdir(dir);
+}
+
+Test(util_file, set_failing_part_way_removes_the_new_files_it_placed)
+{
+	char *dir = tu_mkdtemp(), *a = path_in(dir, "a.key"), *b = path_in(dir, "b.pub"), *got;
+	struct tm_file_set s = stage_pair(a, b, TM_FILE_NEW);
+	struct tm_err err;
+
+	tm_err_init(&err);
+	/* b appears after staging (another run): a new file never replaces it */
+	{
+		FILE *f = fopen(b, "w");
+		cr_assert_not_null(f);
+		fputs("theirs", f);
+		fclose(f);
+	}
+	cr_assert_eq(tm_file_set_commit(&s, NULL, &err), TM_ECONFLICT);
+	cr_assert(strstr(tm_err_msg(&err), "exists already") != NULL, "%s", tm_err_msg(&err));
+	tm_file_set_release(&s);
+	cr_assert_neq(access(a, F_OK), 0, "a half pair is not left behind");
+	got = slurp(b);
+	cr_assert_str_eq(got, "theirs");
+	free(got);
+	cr_assert_eq(count_entries(dir), 1);
+	free(a);
+	free(b);
+	tu_rmdir(dir);
+}
+
+Test(util_file, set_replaces_existing_files)
+{
+	char *dir = tu_mkdtemp(), *a = path_in(dir, "a"), *b = path_in(dir, "b"), *got;
+	struct tm_err err;
+	struct tm_file_set s;
+
+	tm_err_init(&err);
+	cr_assert_eq(tm_file_write_atomic(a, "old", 3, 0644, &err), 0);
+	s = stage_pair(a, b, 0);
+	cr_assert_eq(tm_file_set_commit(&s, NULL, &err), 0, "%s", tm_err_msg(&err));
+	tm_file_set_release(&s);
+	got = slurp(a);
+	cr_assert_str_eq(got, "A");
+	free(got);
+	cr_assert_eq(count_entries(dir), 2);
+	free(a);
+	free(b);
+	tu_rmdir(dir);
+}
+
+Test(util_file, signals_held_during_a_commit_arrive_after_it)
+{
+	sigset_t saved, pending;
+
+	tm_signals_hold(&saved);
+	raise(SIGTERM); /* held: pending, not delivered */
+	sigpending(&pending);
+	cr_assert(sigismember(&pending, SIGTERM));
+	signal(SIGTERM, SIG_IGN); /* let it go harmlessly */
+	tm_signals_restore(&saved);
+	sigpending(&pending);
+	cr_assert_not(sigismember(&pending, SIGTERM));
+}

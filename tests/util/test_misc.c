@@ -1,4 +1,7 @@
-/* Name checks and time. */
+/* Name checks, time and process hardening. */
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
 #include "../testutil.h"
 #include "tarmac/util.h"
 
@@ -32,4 +35,46 @@ Test(util_misc, edit_distance)
 	cr_assert_eq(tm_edit_distance("vrsion", "version", 3), 1);
 	cr_assert_eq(tm_edit_distance("kitten", "sitting", 5), 3);
 	cr_assert_eq(tm_edit_distance("abcdef", "uvwxyz", 2), 3, "capped at cap+1");
+}
+
+Test(util_misc, dns_subdomains)
+{
+	cr_assert(tm_is_dns_subdomain("airflow-fernet-key"));
+	cr_assert(tm_is_dns_subdomain("a.b-c.d"));
+	cr_assert(tm_is_dns_subdomain("0"));
+	cr_assert_not(tm_is_dns_subdomain(NULL));
+	cr_assert_not(tm_is_dns_subdomain(""));
+	cr_assert_not(tm_is_dns_subdomain("../kube-system/secrets/x"));
+	cr_assert_not(tm_is_dns_subdomain(".."));
+	cr_assert_not(tm_is_dns_subdomain("a..b"));
+	cr_assert_not(tm_is_dns_subdomain("a.-b"));
+	cr_assert_not(tm_is_dns_subdomain("a-.b"));
+	cr_assert_not(tm_is_dns_subdomain("a."));
+	cr_assert_not(tm_is_dns_subdomain("Upper"));
+	cr_assert_not(tm_is_dns_subdomain("a/b"));
+	cr_assert_not(tm_is_dns_subdomain("a b"));
+	cr_assert_not(tm_is_dns_subdomain("x\n---"));
+	{
+		char longest[255];
+		memset(longest, 'a', 253);
+		longest[253] = '\0';
+		cr_assert(tm_is_dns_subdomain(longest));
+		longest[253] = 'a';
+		longest[254] = '\0';
+		cr_assert_not(tm_is_dns_subdomain(longest));
+	}
+}
+
+Test(util_misc, no_core_dumps_once_asked)
+{
+	struct rlimit rl;
+	struct tm_err err;
+
+	tm_err_init(&err);
+	cr_assert_eq(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 1, "a test process starts dumpable");
+	cr_assert_eq(tm_proc_no_core_dumps(&err), 0, "%s", tm_err_msg(&err));
+	cr_assert_eq(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
+	cr_assert_eq(getrlimit(RLIMIT_CORE, &rl), 0);
+	cr_assert_eq(rl.rlim_cur, 0);
+	cr_assert_eq(rl.rlim_max, 0, "the hard limit too: nothing can raise it again");
 }
