@@ -194,7 +194,7 @@ const struct tm_cmd tm_commands[] = {
 	{
 		.name = "secrets",
 		.summary = "make, seal, list, show and rotate the environment's secrets",
-		.synopsis = "tarmac secrets keygen|init|list|show NAME|rotate NAME|kubeseal|external --env ENV [--dir DIR] "
+		.synopsis = "tarmac secrets keygen|init|list|show NAME|rotate NAME|kubeseal|external|recover --env ENV [--dir DIR] "
 			    "[--key-file PATH] [...]",
 		.description = "Secrets are generated once, sealed to the environment's public key in "
 			       "secrets/<env>/ (commit it) and never changed unless asked. 'keygen' makes the "
@@ -208,7 +208,10 @@ const struct tm_cmd tm_commands[] = {
 			       "and '--finish' drops the old one; other secrets get a new value at once, the old "
 			       "kept for '--rollback'. 'kubeseal --cert FILE' prints the environment's Kubernetes "
 			       "Secrets as Bitnami SealedSecrets (or seals --secret-file). 'external' lists the "
-			       "Secrets the values say exist already. The private key comes from --key-file ('-': "
+			       "Secrets the values say exist already. 'recover' seals the live values of an installed "
+			       "release back into the secrets directory after a sealed file was deleted or the "
+			       "private key was lost (--new-key); 'up' refuses to replace a live secret otherwise. "
+			       "The private key comes from --key-file ('-': "
 			       "standard input), TARMAC_KEY_FILE, or keygen's default path. See docs/secrets.md.",
 		.opts = tm_secrets_cmd_optspecs,
 		.set_opt = tm_secrets_cmd_set_opt,

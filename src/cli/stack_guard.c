@@ -1,0 +1,117 @@
+/* The live-secrets guard of up, install and upgrade: the stack's Secrets read from the
+ * cluster before anything is applied, and a run refused when a sealed file is missing
+ * or holds another value than the live one without a recorded rotation. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "tarmac/doc.h"
+
+void tm_cli_live_free(json_t *live)
+{
+	const char *name;
+	json_t *obj;
+
+	json_object_foreach(live, name, obj) {
+		json_t *one = json_pack("[O]", obj);
+
+		tm_secret_objects_free(one); /* wipes data before the last reference goes */
+	}
+	json_decref(live);
+}
+
+int tm_cli_live_secrets(struct tm_cli *cli, json_t **out, const struct tm_secret_place *p, size_t n, const char *ns)
+{
+	json_t *live = json_object();
+	int rc = 0;
+
+	if (!live)
+		return tm_err_set(&cli->err, TM_ERROR, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		json_t *obj = NULL;
+		char path[600];
+
+		if (json_object_get(live, p[i].name))
+			continue;
+		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", ns, p[i].name);
+		if ((rc = tm_kube_get(cli->kube, path, &obj, &cli->err)) == TM_ENOTFOUND) {
+			tm_err_init(&cli->err);
+			rc = 0;
+			continue;
+		}
+		if (rc < 0) {
+			tm_err_wrap(&cli->err, "read the live Secret '%s/%s'", ns, p[i].name);
+			goto out;
+		}
+		json_object_set_new(live, p[i].name, obj);
+	}
+	*out = live;
+	live = NULL;
+out:
+	tm_cli_live_free(live);
+	return rc;
+}
+
+int tm_cli_guard_read(struct tm_cli *cli, struct tm_stack_guard *g, const struct tm_secret_target *t)
+{
+	int rc;
+
+	memset(g, 0, sizeof(*g));
+	if ((rc = tm_secret_places(g->places, &g->nplaces, t, &cli->err)) < 0 ||
+	    (rc = tm_cli_live_secrets(cli, &g->live, g->places, g->nplaces, t->namespace)) < 0 ||
+	    (rc = tm_secret_live_set(&g->set, g->places, g->nplaces, g->live, &cli->err)) < 0) {
+		tm_err_wrap(&cli->err, "compare the sealed secrets with the live ones");
+		return rc;
+	}
+	for (int id = 0; id < TM_SECRET_COUNT; id++)
+		g->installed |= tm_secret_set_has(g->set, (enum tm_secret_id)id);
+	return 0;
+}
+
+void tm_cli_guard_release(struct tm_stack_guard *g)
+{
+	tm_secret_set_free(g->set);
+	tm_cli_live_free(g->live);
+	memset(g, 0, sizeof(*g));
+}
+
+/* "'<secret>' key '<key>'" of the first live place of id. */
+static const struct tm_secret_place *live_place(const struct tm_stack_guard *g, int id)
+{
+	for (size_t i = 0; i < g->nplaces; i++)
+		if ((int)g->places[i].id == id && tm_doc_get(g->live, g->places[i].name, "data", g->places[i].key, NULL))
+			return &g->places[i];
+	return NULL;
+}
+
+int tm_cli_guard_check(struct tm_cli *cli, const struct tm_stack_guard *g, const struct tm_secret_set *sealed,
+		       const struct tm_secret_set *previous, const char *dir, const char *env)
+{
+	enum tm_secret_verdict v[TM_SECRET_COUNT];
+	char list[1200] = "";
+	size_t len = 0;
+	int refused = tm_secret_guard(v, sealed, previous, g->set), changed = 0, live = 0;
+
+	for (int id = 0; id < TM_SECRET_COUNT; id++) {
+		const struct tm_secret_place *p = live_place(g, id);
+
+		live += v[id] != TM_GUARD_UNUSED;
+		changed += v[id] == TM_GUARD_CHANGED;
+		if (v[id] == TM_GUARD_ROTATED)
+			tm_sink_log(&cli->sink, TM_INFO, "'%s' replaces the live value of Secret '%s' (a rotation: "
+				    "%s.previous.sealed holds the live value)", tm_secret_name(id), p->name, tm_secret_name(id));
+		if ((v[id] != TM_GUARD_MISSING && v[id] != TM_GUARD_CHANGED) || len >= sizeof(list))
+			continue;
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s (Secret '%s' key '%s'): %s", len ? "; " : "",
+					tm_secret_name(id), p->name, p->key, v[id] == TM_GUARD_MISSING ? "no sealed file"
+					: "the sealed value is not the live one and records no rotation of it");
+	}
+	if (!refused)
+		return 0;
+	return tm_err_set(&cli->err, TM_ECONFLICT, "refusing to replace live secrets: %s%s. Nothing was applied. If the "
+			  "live values are right, 'tarmac secrets recover --env %s' seals them into '%s' (the private key "
+			  "from --key-file or TARMAC_KEY_FILE when it is elsewhere; --new-key when it is lost); to change a "
+			  "value on purpose, 'tarmac secrets rotate NAME --env %s'", list,
+			  changed == live && !sealed ? "" : changed == live ? " (every one differs: are these the sealed "
+			  "files and key of this cluster's environment?)" : "", env, dir, env);
+}
