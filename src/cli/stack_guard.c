@@ -112,6 +112,6 @@ int tm_cli_guard_check(struct tm_cli *cli, const struct tm_stack_guard *g, const
 			  "live values are right, 'tarmac secrets recover --env %s' seals them into '%s' (the private key "
 			  "from --key-file or TARMAC_KEY_FILE when it is elsewhere; --new-key when it is lost); to change a "
 			  "value on purpose, 'tarmac secrets rotate NAME --env %s'", list,
-			  changed == live && !sealed ? "" : changed == live ? " (every one differs: are these the sealed "
+			  changed && changed == live ? " (every one differs: are these the sealed "
 			  "files and key of this cluster's environment?)" : "", env, dir, env);
 }

@@ -27,7 +27,10 @@ int tm_secret_guard(enum tm_secret_verdict out[TM_SECRET_COUNT], const struct tm
 	int refused = 0;
 
 	for (int id = 0; id < TM_SECRET_COUNT; id++) {
-		if (!tm_secret_set_has(live, id))
+		/* a deploy key that is not stored is external: tm_secret_objects leaves its
+		 * Secret alone, so there is nothing to replace */
+		if (!tm_secret_set_has(live, id) ||
+		    (id == TM_SECRET_GIT_SSH_KEY && sealed && !tm_secret_set_has(sealed, id)))
 			out[id] = TM_GUARD_UNUSED;
 		else if (!tm_secret_set_has(sealed, id))
 			out[id] = TM_GUARD_MISSING;

@@ -253,6 +253,23 @@ Test(secret_guard, a_deleted_sealed_file_is_refused)
 	fx_drop(&f);
 }
 
+/* Without git-ssh-key.sealed the deploy key's Secret is external: up leaves it alone. */
+Test(secret_guard, a_deploy_key_that_is_not_stored_is_external)
+{
+	enum tm_secret_verdict v[TM_SECRET_COUNT];
+	struct fx f;
+	char path[700];
+
+	fx_make(&f, gitsync);
+	sealed_path(path, sizeof(path), &f.e, "git-ssh-key.sealed");
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(verdicts(&f, v, false), 0);
+	cr_assert_eq(v[TM_SECRET_GIT_SSH_KEY], TM_GUARD_UNUSED);
+	cr_assert_eq(verdicts(&f, v, true), 5, "with no sealed files at all it is missing like the others");
+	cr_assert_eq(v[TM_SECRET_GIT_SSH_KEY], TM_GUARD_MISSING);
+	fx_drop(&f);
+}
+
 Test(secret_guard, no_sealed_files_refuses_every_live_secret)
 {
 	enum tm_secret_verdict v[TM_SECRET_COUNT];
