@@ -15,6 +15,15 @@
 #define REDIS_PORT 6379
 #define MAX_KEYS 4
 
+/* ------------------------------------------------------------------ values */
+
+/* shared with live.c, which must look where this file writes (secret_private.h) */
+#define str_at sec_str_at
+#define VSTR SEC_VSTR
+#define vbool sec_vbool
+#define celery sec_celery
+#define airflow2 sec_airflow2
+
 /* ------------------------------------------------------------------ URIs */
 
 /* RFC 3986 percent-encoding of everything but the unreserved characters. */
@@ -79,17 +88,17 @@ int tm_secret_db_from_values(struct tm_secret_db *out, const struct tm_secret_ta
 	json_t *mc = tm_doc_get(t->values, "data", "metadataConnection", NULL);
 	struct tm_secret_db d = { 0 };
 
-	d.protocol = sec_str_at(json_object_get(mc, "protocol"));
-	d.user = sec_str_at(json_object_get(mc, "user"));
-	d.db = sec_str_at(json_object_get(mc, "db"));
-	d.sslmode = sec_str_at(json_object_get(mc, "sslmode"));
+	d.protocol = str_at(json_object_get(mc, "protocol"));
+	d.user = str_at(json_object_get(mc, "user"));
+	d.db = str_at(json_object_get(mc, "db"));
+	d.sslmode = str_at(json_object_get(mc, "sslmode"));
 	d.port = port_of(json_object_get(mc, "port"), 5432);
-	d.host = sec_str_at(json_object_get(mc, "host"));
+	d.host = str_at(json_object_get(mc, "host"));
 	if (!d.protocol)
 		d.protocol = "postgresql";
 	if (!d.host)
 		d.host = tm_arena_printf(a, "%s-postgresql.%s", t->release, t->namespace);
-	if (sec_vbool(t, "pgbouncer", "enabled")) {
+	if (vbool(t, "pgbouncer", "enabled")) {
 		/* Airflow talks to PgBouncer inside the namespace; PgBouncer's own link to the
 		 * database uses sslmode (server_tls_sslmode in its config) */
 		d.host = tm_arena_printf(a, "%s-pgbouncer.%s", t->release, t->namespace);
@@ -226,7 +235,7 @@ static int database(json_t *arr, const struct tm_secret_set *s, const struct tm_
 	size_t pwlen = 0;
 	int rc = 0;
 
-	if (!SEC_VSTR(t, "data", "metadataSecretName")) {
+	if (!VSTR(t, "data", "metadataSecretName")) {
 		if ((rc = need(s, TM_SECRET_DB_PASSWORD, "the metadata connection", &pw, &pwlen, err)) < 0 ||
 		    (rc = tm_secret_db_from_values(&db, t, a, err)) < 0 || (rc = sec_reserve(&uri, 8192, err)) < 0 ||
 		    (rc = tm_secret_db_uri(&uri, &db, pw, err)) < 0)
@@ -234,7 +243,7 @@ static int database(json_t *arr, const struct tm_secret_set *s, const struct tm_
 		name = tm_arena_printf(a, "%s-metadata", t->release);
 		if ((rc = add_secret(arr, s, t, name, &(struct kv){ "connection", uri.data, uri.len }, 1, err)) < 0)
 			goto out;
-		if (sec_vbool(t, "pgbouncer", "enabled")) {
+		if (vbool(t, "pgbouncer", "enabled")) {
 			struct tm_secret_db stats = { "postgresql", db.user, "127.0.0.1", "pgbouncer", "disable",
 						      PGBOUNCER_PORT };
 			struct tm_buf users = TM_BUF_INIT("pgbouncer users", 8192);
@@ -256,7 +265,7 @@ static int database(json_t *arr, const struct tm_secret_set *s, const struct tm_
 				goto out;
 		}
 	}
-	if (sec_vbool(t, "postgresql", "enabled"))
+	if (vbool(t, "postgresql", "enabled"))
 		rc = simple(arr, s, t, a, TM_SECRET_DB_PASSWORD, "postgresql", "password", err);
 out:
 	tm_buf_wipe(&uri);
@@ -272,12 +281,12 @@ static int broker(json_t *arr, const struct tm_secret_set *s, const struct tm_se
 	size_t len = 0;
 	int rc = 0;
 
-	if (!sec_celery(t) || !sec_vbool(t, "redis", "enabled"))
+	if (!celery(t) || !vbool(t, "redis", "enabled"))
 		return 0;
-	if (SEC_VSTR(t, "redis", "passwordSecretName"))
+	if (VSTR(t, "redis", "passwordSecretName"))
 		return 0; /* an external password: the broker URL is external too (tm_secret_external) */
 	if ((rc = simple(arr, s, t, a, TM_SECRET_REDIS_PASSWORD, "redis-password", "password", err)) < 0 ||
-	    SEC_VSTR(t, "data", "brokerUrlSecretName"))
+	    VSTR(t, "data", "brokerUrlSecretName"))
 		return rc;
 	if ((rc = need(s, TM_SECRET_REDIS_PASSWORD, "the broker URL", &pw, &len, err)) < 0 ||
 	    (rc = sec_reserve(&url, 4096, err)) < 0 || (rc = tm_buf_puts(&url, "redis://:", err)) < 0 ||
@@ -294,7 +303,7 @@ out:
 /* The deploy key Secret git-sync mounts: dags.gitSync.sshKeySecret names it. */
 static int git_ssh(json_t *arr, const struct tm_secret_set *s, const struct tm_secret_target *t, struct tm_err *err)
 {
-	const char *name = SEC_VSTR(t, "dags", "gitSync", "sshKeySecret");
+	const char *name = VSTR(t, "dags", "gitSync", "sshKeySecret");
 	struct kv kv[2] = { { "gitSshKey", NULL, 0 }, { "known_hosts", NULL, 0 } };
 
 	if (!json_is_true(tm_doc_get(t->values, "dags", "gitSync", "enabled", NULL)))
@@ -316,21 +325,21 @@ int tm_secret_objects(json_t **out, const struct tm_secret_set *s, const struct 
 	tm_arena_init(&a, 1u << 20);
 	if (!arr)
 		return tm_err_set(err, TM_ERROR, "out of memory");
-	if (!SEC_VSTR(t, "fernetKeySecretName") &&
+	if (!VSTR(t, "fernetKeySecretName") &&
 	    (rc = simple(arr, s, t, &a, TM_SECRET_FERNET_KEY, "fernet-key", "fernet-key", err)) < 0)
 		goto out;
-	if (!SEC_VSTR(t, "apiSecretKeySecretName") &&
+	if (!VSTR(t, "apiSecretKeySecretName") &&
 	    (rc = simple(arr, s, t, &a, TM_SECRET_API_SECRET_KEY, "api-secret-key", "api-secret-key", err)) < 0)
 		goto out;
-	if (!SEC_VSTR(t, "jwtSecretName") && (rc = simple(arr, s, t, &a, TM_SECRET_JWT_SECRET, "jwt-secret", "jwt-secret", err)) < 0)
+	if (!VSTR(t, "jwtSecretName") && (rc = simple(arr, s, t, &a, TM_SECRET_JWT_SECRET, "jwt-secret", "jwt-secret", err)) < 0)
 		goto out;
-	if (sec_airflow2(t) && !SEC_VSTR(t, "webserverSecretKeySecretName") &&
+	if (airflow2(t) && !VSTR(t, "webserverSecretKeySecretName") &&
 	    (rc = simple(arr, s, t, &a, TM_SECRET_WEBSERVER_SECRET_KEY, "webserver-secret-key", "webserver-secret-key",
 			 err)) < 0)
 		goto out;
 	if ((rc = database(arr, s, t, &a, err)) < 0 || (rc = broker(arr, s, t, &a, err)) < 0)
 		goto out;
-	if (sec_vbool(t, "createUserJob", "enabled") && !SEC_VSTR(t, "createUserJob", "passwordSecretName") &&
+	if (vbool(t, "createUserJob", "enabled") && !VSTR(t, "createUserJob", "passwordSecretName") &&
 	    (rc = simple(arr, s, t, &a, TM_SECRET_ADMIN_PASSWORD, "admin-password", "password", err)) < 0)
 		goto out;
 	if ((rc = git_ssh(arr, s, t, err)) < 0)
@@ -386,18 +395,18 @@ int tm_secret_external(json_t **out, const struct tm_secret_set *s, const struct
 	if (!arr)
 		return tm_err_set(err, TM_ERROR, "out of memory");
 	for (size_t i = 0; i < TM_ARRAY_LEN(named); i++) {
-		v = sec_str_at(tm_doc_get(t->values, named[i].path[0], named[i].path[1], named[i].path[2], NULL));
+		v = str_at(tm_doc_get(t->values, named[i].path[0], named[i].path[1], named[i].path[2], NULL));
 		snprintf(buf, sizeof(buf), "values %s%s%s", named[i].path[0], named[i].path[1] ? "." : "",
 			 named[i].path[1] ? named[i].path[1] : "");
 		if (v && (rc = ext(arr, v, named[i].key, buf, err)) < 0)
 			goto out;
 	}
-	if (sec_airflow2(t) && (v = SEC_VSTR(t, "webserverSecretKeySecretName")) &&
+	if (airflow2(t) && (v = VSTR(t, "webserverSecretKeySecretName")) &&
 	    (rc = ext(arr, v, "webserver-secret-key", "values webserverSecretKeySecretName", err)) < 0)
 		goto out;
 	/* PgBouncer's users list holds the database password, which tarmac does not know
 	 * when the connection Secret is someone else's */
-	if (SEC_VSTR(t, "data", "metadataSecretName") && sec_vbool(t, "pgbouncer", "enabled")) {
+	if (VSTR(t, "data", "metadataSecretName") && vbool(t, "pgbouncer", "enabled")) {
 		snprintf(buf, sizeof(buf), "%s-pgbouncer-users", t->release);
 		if ((rc = ext(arr, buf, "users.txt", "values data.metadataSecretName with pgbouncer.enabled", err)) < 0)
 			goto out;
@@ -405,10 +414,10 @@ int tm_secret_external(json_t **out, const struct tm_secret_set *s, const struct
 		if ((rc = ext(arr, buf, "connection", "values data.metadataSecretName with pgbouncer.enabled", err)) < 0)
 			goto out;
 	}
-	if (sec_celery(t)) {
-		const char *pwname = SEC_VSTR(t, "redis", "passwordSecretName");
-		bool redis = sec_vbool(t, "redis", "enabled");
-		if ((v = SEC_VSTR(t, "data", "brokerUrlSecretName")))
+	if (celery(t)) {
+		const char *pwname = VSTR(t, "redis", "passwordSecretName");
+		bool redis = vbool(t, "redis", "enabled");
+		if ((v = VSTR(t, "data", "brokerUrlSecretName")))
 			rc = ext(arr, v, "connection", "values data.brokerUrlSecretName", err);
 		else if (!redis || pwname) {
 			snprintf(buf, sizeof(buf), "%s-broker-url", t->release);
@@ -420,11 +429,11 @@ int tm_secret_external(json_t **out, const struct tm_secret_set *s, const struct
 		if (rc < 0)
 			goto out;
 	}
-	if (sec_vbool(t, "createUserJob", "enabled") && (v = SEC_VSTR(t, "createUserJob", "passwordSecretName")) &&
+	if (vbool(t, "createUserJob", "enabled") && (v = VSTR(t, "createUserJob", "passwordSecretName")) &&
 	    (rc = ext(arr, v, "password", "values createUserJob.passwordSecretName", err)) < 0)
 		goto out;
 	if (json_is_true(tm_doc_get(t->values, "dags", "gitSync", "enabled", NULL)) &&
-	    (v = SEC_VSTR(t, "dags", "gitSync", "sshKeySecret"))) {
+	    (v = VSTR(t, "dags", "gitSync", "sshKeySecret"))) {
 		const char *val;
 		if (s && tm_secret_set_get(s, TM_SECRET_GIT_SSH_KEY, &val, NULL) < 0 &&
 		    (rc = ext(arr, v, "gitSshKey", "values dags.gitSync.sshKeySecret (no deploy key in this "
