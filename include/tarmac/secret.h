@@ -265,9 +265,14 @@ enum tm_secret_verdict {
 /* "unused", "same", ...; NULL outside the enum. */
 const char *tm_secret_verdict_name(enum tm_secret_verdict v);
 /* The verdict for each secret, from the sealed values (NULL: no sealed files), the
- * previous ones (may be NULL) and the live ones. Returns how many are refused. Pure. */
+ * previous ones (may be NULL) and the live ones. Where nothing live holds a secret,
+ * recorded[id] (may be NULL, or hold NULLs) is the "sha256:<hex>" of the value the
+ * release's deployed record says its Secret held (a Secret deleted by hand): a sealed
+ * value that is neither it nor a rotation of it is refused too. Returns how many are
+ * refused. Pure. */
 int tm_secret_guard(enum tm_secret_verdict out[TM_SECRET_COUNT], const struct tm_secret_set *sealed,
-		    const struct tm_secret_set *previous, const struct tm_secret_set *live);
+		    const struct tm_secret_set *previous, const struct tm_secret_set *live,
+		    const char *const recorded[TM_SECRET_COUNT]);
 
 enum tm_secret_recovered {
 	TM_RECOVER_NONE,     /* nothing live holds it; its file is left alone */

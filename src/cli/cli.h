@@ -175,7 +175,11 @@ struct tm_stack_guard {
 	size_t nplaces;
 	json_t *live;               /* the live Secrets by name */
 	struct tm_secret_set *set;  /* the stored secrets they hold */
-	bool installed;             /* some live Secret holds one: nothing is generated */
+	bool installed;             /* a live Secret holds one, or the release has records: nothing is generated */
+	/* for a Secret gone from the cluster, what the deployed revision's record says it held */
+	int revision;               /* that revision, 0 when none was read */
+	char hashes[TM_SECRET_COUNT][72];
+	const char *recorded[TM_SECRET_COUNT];
 };
 int tm_cli_guard_read(struct tm_cli *cli, struct tm_stack_guard *g, const struct tm_secret_target *t);
 /* TM_ECONFLICT naming each secret whose sealed value (sealed NULL: no sealed files)

@@ -2,10 +2,12 @@
  * cluster before anything is applied, and a run refused when a sealed file is missing
  * or holds another value than the live one without a recorded rotation. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "tarmac/doc.h"
+#include "tarmac/release.h"
 
 void tm_cli_live_free(json_t *live)
 {
@@ -52,6 +54,52 @@ out:
 	return rc;
 }
 
+/* Whether a place that holds a value as it is has no live Secret (deleted by hand, or
+ * new in these values): only then is the release's record read. */
+static bool value_gone(const struct tm_stack_guard *g)
+{
+	for (size_t i = 0; i < g->nplaces; i++)
+		if (g->places[i].form == TM_FORM_VALUE && !tm_doc_get(g->live, g->places[i].name, "data", g->places[i].key, NULL))
+			return true;
+	return false;
+}
+
+/* The dataHashes the newest deployed revision's record keeps for those places. */
+static int read_record(struct tm_cli *cli, struct tm_stack_guard *g, const struct tm_secret_target *t)
+{
+	struct tm_revision *revs = NULL, *dep = NULL;
+	json_t *rec = NULL, *obj;
+	size_t n = 0, i;
+	int rc;
+
+	if ((rc = tm_release_list(&revs, &n, cli->kube, t->release, t->namespace, &cli->err)) < 0)
+		goto out;
+	g->installed |= n > 0;
+	for (i = n; i-- > 0 && !dep;)
+		dep = revs[i].status == TM_REL_DEPLOYED ? &revs[i] : NULL;
+	if (!dep || (rc = tm_release_read(&rec, cli->kube, t->release, t->namespace, dep, &cli->err)) < 0)
+		goto out;
+	g->revision = dep->number;
+	json_array_foreach(json_object_get(rec, "objects"), i, obj) {
+		const char *name = json_string_value(tm_doc_get(obj, "metadata", "name", NULL));
+
+		for (size_t p = 0; name && p < g->nplaces; p++) {
+			const struct tm_secret_place *pl = &g->places[p];
+			const char *h = json_string_value(tm_doc_get(obj, "dataHashes", pl->key, NULL));
+
+			if (pl->form != TM_FORM_VALUE || !h || strcmp(pl->name, name) != 0 || g->recorded[pl->id] ||
+			    json_is_string(tm_doc_get(g->live, pl->name, "data", pl->key, NULL)))
+				continue;
+			snprintf(g->hashes[pl->id], sizeof(g->hashes[pl->id]), "%s", h);
+			g->recorded[pl->id] = g->hashes[pl->id];
+		}
+	}
+out:
+	json_decref(rec);
+	free(revs);
+	return rc;
+}
+
 int tm_cli_guard_read(struct tm_cli *cli, struct tm_stack_guard *g, const struct tm_secret_target *t)
 {
 	int rc;
@@ -59,7 +107,8 @@ int tm_cli_guard_read(struct tm_cli *cli, struct tm_stack_guard *g, const struct
 	memset(g, 0, sizeof(*g));
 	if ((rc = tm_secret_places(g->places, &g->nplaces, t, &cli->err)) < 0 ||
 	    (rc = tm_cli_live_secrets(cli, &g->live, g->places, g->nplaces, t->namespace)) < 0 ||
-	    (rc = tm_secret_live_set(&g->set, g->places, g->nplaces, g->live, &cli->err)) < 0) {
+	    (rc = tm_secret_live_set(&g->set, g->places, g->nplaces, g->live, &cli->err)) < 0 ||
+	    (value_gone(g) && (rc = read_record(cli, g, t)) < 0)) {
 		tm_err_wrap(&cli->err, "compare the sealed secrets with the live ones");
 		return rc;
 	}
@@ -75,13 +124,20 @@ void tm_cli_guard_release(struct tm_stack_guard *g)
 	memset(g, 0, sizeof(*g));
 }
 
-/* "'<secret>' key '<key>'" of the first live place of id. */
-static const struct tm_secret_place *live_place(const struct tm_stack_guard *g, int id)
+/* The first live place of id, else its first place that holds the value as it is. */
+static const struct tm_secret_place *place_of(const struct tm_stack_guard *g, int id)
 {
-	for (size_t i = 0; i < g->nplaces; i++)
-		if ((int)g->places[i].id == id && tm_doc_get(g->live, g->places[i].name, "data", g->places[i].key, NULL))
+	const struct tm_secret_place *value = NULL;
+
+	for (size_t i = 0; i < g->nplaces; i++) {
+		if ((int)g->places[i].id != id)
+			continue;
+		if (tm_doc_get(g->live, g->places[i].name, "data", g->places[i].key, NULL))
 			return &g->places[i];
-	return NULL;
+		if (!value && g->places[i].form == TM_FORM_VALUE)
+			value = &g->places[i];
+	}
+	return value ? value : &g->places[0];
 }
 
 int tm_cli_guard_check(struct tm_cli *cli, const struct tm_stack_guard *g, const struct tm_secret_set *sealed,
@@ -90,10 +146,11 @@ int tm_cli_guard_check(struct tm_cli *cli, const struct tm_stack_guard *g, const
 	enum tm_secret_verdict v[TM_SECRET_COUNT];
 	char list[1200] = "";
 	size_t len = 0;
-	int refused = tm_secret_guard(v, sealed, previous, g->set), changed = 0, live = 0;
+	int refused = tm_secret_guard(v, sealed, previous, g->set, g->recorded), changed = 0, live = 0;
 
 	for (int id = 0; id < TM_SECRET_COUNT; id++) {
-		const struct tm_secret_place *p = live_place(g, id);
+		const struct tm_secret_place *p = place_of(g, id);
+		bool gone = !tm_secret_set_has(g->set, id);
 
 		live += v[id] != TM_GUARD_UNUSED;
 		changed += v[id] == TM_GUARD_CHANGED;
@@ -102,9 +159,12 @@ int tm_cli_guard_check(struct tm_cli *cli, const struct tm_stack_guard *g, const
 				    "%s.previous.sealed holds the live value)", tm_secret_name(id), p->name, tm_secret_name(id));
 		if ((v[id] != TM_GUARD_MISSING && v[id] != TM_GUARD_CHANGED) || len >= sizeof(list))
 			continue;
-		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s (Secret '%s' key '%s'): %s", len ? "; " : "",
-					tm_secret_name(id), p->name, p->key, v[id] == TM_GUARD_MISSING ? "no sealed file"
-					: "the sealed value is not the live one and records no rotation of it");
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s (Secret '%s' key '%s'): %s%s%.0d%s",
+					len ? "; " : "", tm_secret_name(id), p->name, p->key,
+					v[id] == TM_GUARD_MISSING ? "no sealed file" : "the sealed value is not the ",
+					v[id] == TM_GUARD_MISSING ? "" : gone ? "one revision " : "live one", gone ? g->revision : 0,
+					v[id] == TM_GUARD_MISSING ? "" : gone ? " deployed (the Secret is gone) and records no "
+					"rotation of it" : " and records no rotation of it");
 	}
 	if (!refused)
 		return 0;

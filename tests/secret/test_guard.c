@@ -121,7 +121,7 @@ static int verdicts(struct fx *f, enum tm_secret_verdict v[TM_SECRET_COUNT], boo
 {
 	struct tm_secret_set *live = live_set(f), *s = no_files ? NULL : open_set(&f->e, false);
 	struct tm_secret_set *prev = no_files ? NULL : open_set(&f->e, true);
-	int refused = tm_secret_guard(v, s, prev, live);
+	int refused = tm_secret_guard(v, s, prev, live, NULL);
 
 	tm_secret_set_free(live);
 	tm_secret_set_free(s);
@@ -397,6 +397,46 @@ Test(secret_guard, a_previous_file_of_an_older_key_is_left_out)
 	cr_assert_not(tm_secret_set_has(prev, TM_SECRET_JWT_SECRET));
 	tm_secret_set_free(prev);
 	env_drop(&old);
+	fx_drop(&f);
+}
+
+/* A Secret deleted by hand: the deployed record's sha256 of its value stands in. */
+Test(secret_guard, a_deleted_live_secret_is_compared_with_the_record)
+{
+	enum tm_secret_verdict v[TM_SECRET_COUNT];
+	const char *recorded[TM_SECRET_COUNT] = { 0 }, *val;
+	struct tm_secret_set *live, *s, *prev;
+	char hash[80], hex[65];
+	struct tm_err err;
+	size_t len;
+	struct fx f;
+
+	fx_make(&f, dev);
+	s = open_set(&f.e, false);
+	cr_assert_eq(tm_secret_set_get(s, TM_SECRET_JWT_SECRET, &val, &len), 0);
+	tm_sha256_hex(hex, val, len);
+	snprintf(hash, sizeof(hash), "sha256:%s", hex);
+	tm_secret_set_free(s);
+	json_object_del(f.live, "af-jwt-secret");
+	live = live_set(&f);
+	s = open_set(&f.e, false);
+	cr_assert_eq(tm_secret_guard(v, s, NULL, live, recorded), 0);
+	cr_assert_eq(v[TM_SECRET_JWT_SECRET], TM_GUARD_UNUSED, "no record: nothing to compare with");
+	recorded[TM_SECRET_JWT_SECRET] = hash;
+	cr_assert_eq(tm_secret_guard(v, s, NULL, live, recorded), 0);
+	cr_assert_eq(v[TM_SECRET_JWT_SECRET], TM_GUARD_SAME);
+	tm_secret_set_free(s);
+	tm_err_init(&err);
+	cr_assert_eq(tm_secret_rotate(f.e.dir, TM_SECRET_JWT_SECRET, TM_ROTATE_START, NULL, 0, &err), 0);
+	s = open_set(&f.e, false);
+	prev = open_set(&f.e, true);
+	cr_assert_eq(tm_secret_guard(v, s, prev, live, recorded), 0);
+	cr_assert_eq(v[TM_SECRET_JWT_SECRET], TM_GUARD_ROTATED);
+	cr_assert_eq(tm_secret_guard(v, s, NULL, live, recorded), 1);
+	cr_assert_eq(v[TM_SECRET_JWT_SECRET], TM_GUARD_CHANGED);
+	tm_secret_set_free(s);
+	tm_secret_set_free(prev);
+	tm_secret_set_free(live);
 	fx_drop(&f);
 }
 
