@@ -166,9 +166,11 @@ int tm_cli_stack_secrets(struct tm_cli *cli, const struct tm_stack_secrets *o, c
 			 const char *ns, json_t *values, json_t *objects, unsigned flags, json_t **secrets_out);
 
 /* The live-secrets guard (stack_guard.c). The stack's Secrets as the cluster holds
- * them: one GET per Secret of places into *out (name -> object; absent ones left out);
- * free with tm_cli_live_free, which wipes their data. */
-int tm_cli_live_secrets(struct tm_cli *cli, json_t **out, const struct tm_secret_place *p, size_t n, const char *ns);
+ * them, into *out (name -> object; absent ones left out): the release's own in one list,
+ * then one GET for each place the list did not hold. Free with tm_cli_live_free, which
+ * wipes their data. */
+int tm_cli_live_secrets(struct tm_cli *cli, json_t **out, const struct tm_secret_place *p, size_t n, const char *ns,
+			const char *release);
 void tm_cli_live_free(json_t *live);
 struct tm_stack_guard {
 	struct tm_secret_place places[TM_SECRET_MAX_PLACES];

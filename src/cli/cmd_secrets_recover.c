@@ -84,7 +84,7 @@ static int read_live(struct recover *r, struct tm_values *v, struct tm_secret_se
 	if (!cli->opts.namespace && cli->kcfg.namespace && strcmp(cli->kcfg.namespace, "default") != 0)
 		t.namespace = cli->kcfg.namespace;
 	if ((rc = tm_secret_places(places, &n, &t, &cli->err)) < 0 ||
-	    (rc = tm_cli_live_secrets(cli, &objs, places, n, t.namespace)) < 0 ||
+	    (rc = tm_cli_live_secrets(cli, &objs, places, n, t.namespace, t.release)) < 0 ||
 	    (rc = tm_secret_live_set(live, places, n, objs, &cli->err)) < 0)
 		goto out;
 	for (int id = 0; id < TM_SECRET_COUNT; id++)
