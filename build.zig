@@ -64,6 +64,7 @@ const sources = [_][]const u8{
     "src/cli/cmd_apply.c",
     "src/cli/cmd_release.c",
     "src/cli/stack_secrets.c",
+    "src/cli/stack_guard.c",
     "src/secret/format.c",
     "src/secret/key.c",
     "src/secret/seal.c",
@@ -74,7 +75,11 @@ const sources = [_][]const u8{
     "src/secret/objects.c",
     "src/secret/kubeseal.c",
     "src/secret/consumers.c",
+    "src/secret/live.c",
+    "src/secret/guard.c",
+    "src/secret/recover.c",
     "src/cli/cmd_secrets.c",
+    "src/cli/cmd_secrets_recover.c",
 };
 const entry = "src/cli/entry.c";
 
@@ -109,6 +114,7 @@ const test_sources = [_][]const u8{
     "tests/secret/test_store.c",
     "tests/secret/test_sshpub.c",
     "tests/secret/test_objects.c",
+    "tests/secret/test_guard.c",
     "tests/secret/test_kubeseal.c",
     "tests/secret/test_cli_secrets.c",
 };

@@ -231,6 +231,89 @@ void tm_secret_objects_free(json_t *objects);
 int tm_secret_external(json_t **out, const struct tm_secret_set *s, const struct tm_secret_target *t,
 		       struct tm_err *err);
 
+/* ------------------------------------------------------------------ live values
+ * An installed release's secrets are never replaced by accident (docs/secrets.md,
+ * "The live values win"): before anything is applied, what the sealed files hold is
+ * compared with what the live Secrets hold, and secrets recover seals the live values. */
+
+/* How a Secret key holds a stored secret. */
+enum tm_secret_form {
+	TM_FORM_VALUE,           /* the value itself */
+	TM_FORM_URI_PASSWORD,    /* the password of scheme://user:password@host..., percent-encoded */
+	TM_FORM_PGBOUNCER_USERS, /* the password of a users.txt line "user" "password" */
+	TM_FORM_KNOWN_HOSTS,     /* the deploy key's known_hosts (not a stored secret: id is TM_SECRET_COUNT) */
+};
+#define TM_SECRET_MAX_PLACES 16
+/* One Secret key tm_secret_objects fills from a stored secret. */
+struct tm_secret_place {
+	enum tm_secret_id id;
+	char name[254];  /* the Secret */
+	const char *key; /* static */
+	enum tm_secret_form form;
+};
+/* Where tm_secret_objects puts each stored secret for these values (the Secrets it
+ * makes, not external ones; the deploy key's Secret whenever git-sync names one). */
+int tm_secret_places(struct tm_secret_place out[TM_SECRET_MAX_PLACES], size_t *n, const struct tm_secret_target *t,
+		     struct tm_err *err);
+/* The stored secrets as the cluster holds them: live maps each place's Secret name to
+ * the object read from the cluster (a name absent: no such Secret). *out holds a value
+ * for every secret some live place holds (and known_hosts). TM_ECONFLICT when two live
+ * places of one secret disagree, TM_ECORRUPT when one cannot be read back (both name
+ * the Secret and key, never a value). */
+int tm_secret_live_set(struct tm_secret_set **out, const struct tm_secret_place *places, size_t n,
+		       const json_t *live, struct tm_err *err);
+/* Whether s holds a value for id (s may be NULL). */
+bool tm_secret_set_has(const struct tm_secret_set *s, enum tm_secret_id id);
+/* The previous values of dir (<name>.previous.sealed) that open with key; the others
+ * (absent, or sealed to an older key) are left out. */
+int tm_secret_set_open_previous(struct tm_secret_set **out, const char *dir, const struct tm_secret_key *key,
+				struct tm_err *err);
+
+/* What deploying the sealed value of one secret would do to the live one. */
+enum tm_secret_verdict {
+	TM_GUARD_UNUSED,  /* nothing live holds it: nothing to protect */
+	TM_GUARD_SAME,    /* the sealed value is the live one */
+	TM_GUARD_ROTATED, /* the sealed value replaces the live one on purpose: <name>.previous.sealed
+			   * (kept by rotate and init --force) holds the live value */
+	TM_GUARD_MISSING, /* live, but no sealed file holds it: refused */
+	TM_GUARD_CHANGED, /* differs from the live value with no rotation recorded: refused */
+	TM_GUARD_VERDICT_COUNT
+};
+/* "unused", "same", ...; NULL outside the enum. */
+const char *tm_secret_verdict_name(enum tm_secret_verdict v);
+/* The verdict for each secret, from the sealed values (NULL: no sealed files), the
+ * previous ones (may be NULL) and the live ones. Where nothing live holds a secret,
+ * recorded[id] (may be NULL, or hold NULLs) is the "sha256:<hex>" of the value the
+ * release's deployed record says its Secret held (a Secret deleted by hand): a sealed
+ * value that is neither it nor a rotation of it is refused too. Returns how many are
+ * refused. Pure. */
+int tm_secret_guard(enum tm_secret_verdict out[TM_SECRET_COUNT], const struct tm_secret_set *sealed,
+		    const struct tm_secret_set *previous, const struct tm_secret_set *live,
+		    const char *const recorded[TM_SECRET_COUNT]);
+
+enum tm_secret_recovered {
+	TM_RECOVER_NONE,     /* nothing live holds it; its file is left alone */
+	TM_RECOVER_KEPT,     /* its file holds the live value already */
+	TM_RECOVER_SEALED,   /* there was no file */
+	TM_RECOVER_REPLACED, /* forced over another value, which is kept as <name>.previous.sealed */
+	TM_RECOVER_RESEALED, /* its file did not open with key (a lost key): sealed again */
+	TM_RECOVER_DROPPED,  /* not live, and sealed to another key (a lost key): removed */
+};
+struct tm_secret_recover_opts {
+	const char *dir;             /* secrets/<env>/ with recipient.pub matching key */
+	bool force[TM_SECRET_COUNT]; /* replace these although they open and differ */
+	bool new_key;                /* key is new (the old one is lost): files that do not open with it go */
+	int64_t now;                 /* 0: the clock */
+};
+/* Seals every value of live into dir: a file already holding the live value is kept,
+ * a missing one written. One that opens with key and holds another value is refused
+ * unless forced, one that does not open unless new_key: TM_ECONFLICT naming each,
+ * nothing written. With new_key, files (and previous files) that do not open with it
+ * are removed once the live values are written. The deploy key's public line and
+ * known_hosts follow. actions[id] says what happened. */
+int tm_secret_recover(enum tm_secret_recovered actions[TM_SECRET_COUNT], const struct tm_secret_set *live,
+		      const struct tm_secret_key *key, const struct tm_secret_recover_opts *o, struct tm_err *err);
+
 /* ------------------------------------------------------------------ SealedSecrets */
 
 /* A sealed-secrets controller's certificate (PEM X.509 with an RSA key). */

@@ -156,13 +156,43 @@ struct tm_stack_secrets {
 	{ 'Z', "sealed-secrets-cert", 0, TM_OPT_VALUE, "FILE", "deploy Bitnami SealedSecrets sealed to this controller certificate instead of Secrets" }, \
 	{ 'N', "no-secrets", 0, TM_OPT_FLAG, NULL, "leave the environment's Secrets out (managed elsewhere)" }
 int tm_stack_secrets_set(struct tm_stack_secrets *s, int id, const char *value, struct tm_err *err);
+/* What tm_cli_stack_secrets does besides reading: STACK_MAKE generates what is missing
+ * (the key pair, then each secret) unless the release is installed; STACK_GUARD (with a
+ * cluster) refuses to replace a live secret except by a rotation. */
+enum { TM_STACK_MAKE = 1u << 0, TM_STACK_GUARD = 1u << 1 };
 /* Adds the environment's Secrets (unsealed in memory; first generated, with the
- * environment's key pair, when make) to objects, annotates their consumers, adds a
+ * environment's key pair, when flags say so) to objects, annotates their consumers, adds a
  * staged Fernet rotation's Job, and (with a cluster) checks the Secrets the values
  * name exist. *secrets_out: the Secret objects, to wipe with tm_secret_objects_free
  * once the run is done (NULL when there are none). */
 int tm_cli_stack_secrets(struct tm_cli *cli, const struct tm_stack_secrets *o, const char *env, const char *release,
-			 const char *ns, json_t *values, json_t *objects, bool make, json_t **secrets_out);
+			 const char *ns, json_t *values, json_t *objects, unsigned flags, json_t **secrets_out);
+
+/* The live-secrets guard (stack_guard.c). The stack's Secrets as the cluster holds
+ * them, into *out (name -> object; absent ones left out): the release's own in one list,
+ * then one GET for each place the list did not hold. Free with tm_cli_live_free, which
+ * wipes their data. */
+int tm_cli_live_secrets(struct tm_cli *cli, json_t **out, const struct tm_secret_place *p, size_t n, const char *ns,
+			const char *release);
+void tm_cli_live_free(json_t *live);
+struct tm_stack_guard {
+	struct tm_secret_place places[TM_SECRET_MAX_PLACES];
+	size_t nplaces;
+	json_t *live;               /* the live Secrets by name */
+	struct tm_secret_set *set;  /* the stored secrets they hold */
+	bool installed;             /* a live Secret holds one, or the release has records: nothing is generated */
+	/* for a Secret gone from the cluster, what the deployed revision's record says it held */
+	int revision;               /* that revision, 0 when none was read */
+	char hashes[TM_SECRET_COUNT][72];
+	const char *recorded[TM_SECRET_COUNT];
+};
+int tm_cli_guard_read(struct tm_cli *cli, struct tm_stack_guard *g, const struct tm_secret_target *t);
+/* TM_ECONFLICT naming each secret whose sealed value (sealed NULL: no sealed files)
+ * would replace its live value without a rotation (previous: the values of
+ * <name>.previous.sealed), and the way out. */
+int tm_cli_guard_check(struct tm_cli *cli, const struct tm_stack_guard *g, const struct tm_secret_set *sealed,
+		       const struct tm_secret_set *previous, const char *dir, const char *env);
+void tm_cli_guard_release(struct tm_stack_guard *g);
 
 struct tm_render_cmd_opts {
 	struct tm_render_args r;
@@ -244,6 +274,7 @@ struct tm_secrets_cmd_opts {
 	const char *known_hosts;     /* init --known-hosts */
 	bool force[TM_SECRET_COUNT]; /* init --force NAME */
 	bool reveal, finish, rollback;
+	bool new_key;                /* recover: the private key is lost */
 	const char *cert;            /* kubeseal --cert */
 	const char *secret_file;     /* kubeseal --secret-file */
 	enum tm_kubeseal_scope scope;
@@ -251,5 +282,7 @@ struct tm_secrets_cmd_opts {
 extern const struct tm_optspec tm_secrets_cmd_optspecs[];
 int tm_secrets_cmd_set_opt(void *opts, int id, const char *value, struct tm_err *err);
 int tm_cmd_secrets(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
+/* secrets recover (cmd_secrets_recover.c): returns 0 or a TM_E* code with cli->err set. */
+int tm_cli_secrets_recover(struct tm_cli *cli, struct tm_secrets_cmd_opts *o, const char *env, const char *dir);
 
 #endif

@@ -10,7 +10,8 @@
 #include "tarmac/doc.h"
 
 enum { OPT_DIR = 'd', OPT_OUT = 'O', OPT_KEY = 'K', OPT_KNOWN = 'H', OPT_FORCE = 'x', OPT_REVEAL = 'R',
-       OPT_FINISH = 'z', OPT_ROLLBACK = 'b', OPT_CERT = 'c', OPT_SCOPE = 'p', OPT_SECRET_FILE = 'i' };
+       OPT_FINISH = 'z', OPT_ROLLBACK = 'b', OPT_CERT = 'c', OPT_SCOPE = 'p', OPT_SECRET_FILE = 'i',
+       OPT_NEW_KEY = 'w' };
 
 const struct tm_optspec tm_secrets_cmd_optspecs[] = {
 	TM_RENDER_OPTSPECS,
@@ -20,10 +21,13 @@ const struct tm_optspec tm_secrets_cmd_optspecs[] = {
 	{ OPT_KEY, "key-file", 0, TM_OPT_VALUE, "PATH", "the private key ('-': standard input; default: "
 	  "$TARMAC_KEY_FILE, else keygen's default path)" },
 	{ OPT_KNOWN, "known-hosts", 0, TM_OPT_VALUE, "FILE", "init: the git server's host keys for the deploy key" },
-	{ OPT_FORCE, "force", 0, TM_OPT_VALUE, "NAME", "init: regenerate this secret although it exists; repeatable" },
+	{ OPT_FORCE, "force", 0, TM_OPT_VALUE, "NAME", "init: regenerate this secret although it exists; recover: "
+	  "replace its sealed file although it holds another value; repeatable" },
 	{ OPT_REVEAL, "reveal", 0, TM_OPT_FLAG, NULL, "show: print the value" },
 	{ OPT_FINISH, "finish", 0, TM_OPT_FLAG, NULL, "rotate fernet: drop the old key" },
 	{ OPT_ROLLBACK, "rollback", 0, TM_OPT_FLAG, NULL, "rotate: go back to the previous value" },
+	{ OPT_NEW_KEY, "new-key", 0, TM_OPT_FLAG, NULL, "recover: the private key is lost; make a new key pair "
+	  "(replacing recipient.pub) and seal the live values to it" },
 	{ OPT_CERT, "cert", 0, TM_OPT_VALUE, "FILE", "kubeseal: the sealed-secrets controller's certificate (PEM)" },
 	{ OPT_SCOPE, "scope", 0, TM_OPT_VALUE, "SCOPE", "kubeseal: strict (default), namespace-wide or cluster-wide" },
 	{ OPT_SECRET_FILE, "secret-file", 0, TM_OPT_VALUE, "FILE", "kubeseal: seal this Secret (YAML or JSON, "
@@ -62,6 +66,9 @@ int tm_secrets_cmd_set_opt(void *opts, int id, const char *value, struct tm_err 
 		return 0;
 	case OPT_ROLLBACK:
 		o->rollback = true;
+		return 0;
+	case OPT_NEW_KEY:
+		o->new_key = true;
 		return 0;
 	case OPT_CERT:
 		o->cert = value;
@@ -422,7 +429,7 @@ int tm_cmd_secrets(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 	 * removed, never left half (a key pair, a deploy key and its .pub), then exit 130 */
 	tm_cli_catch_signals(&sig);
 	if (!sub) {
-		rc = tm_cli_usage(cli, "secrets needs a subcommand: keygen, init, list, show, rotate, kubeseal or external");
+		rc = tm_cli_usage(cli, "secrets needs a subcommand: keygen, init, list, show, rotate, kubeseal, external or recover");
 		goto done;
 	}
 	c.env = o->r.env;
@@ -453,9 +460,11 @@ int tm_cmd_secrets(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 		rc = cmd_kubeseal(&c);
 	else if (strcmp(sub, "external") == 0)
 		rc = cmd_external(&c);
+	else if (strcmp(sub, "recover") == 0)
+		rc = tm_cli_secrets_recover(cli, o, c.env, c.dir);
 	else
-		rc = tm_cli_usage(cli, "'%s' is not a secrets subcommand: keygen, init, list, show, rotate, kubeseal "
-				  "or external", sub);
+		rc = tm_cli_usage(cli, "'%s' is not a secrets subcommand: keygen, init, list, show, rotate, kubeseal, "
+				  "external or recover", sub);
 done:
 	tm_render_args_release(&o->r);
 	tm_cli_restore_signals(&sig);

@@ -195,7 +195,7 @@ const struct tm_cmd tm_commands[] = {
 	{
 		.name = "secrets",
 		.summary = "make, seal, list, show and rotate the environment's secrets",
-		.synopsis = "tarmac secrets keygen|init|list|show NAME|rotate NAME|kubeseal|external --env ENV [--dir DIR] "
+		.synopsis = "tarmac secrets keygen|init|list|show NAME|rotate NAME|kubeseal|external|recover --env ENV [--dir DIR] "
 			    "[--key-file PATH] [...]",
 		.description = "Secrets are generated once, sealed to the environment's public key in "
 			       "secrets/<env>/ (commit it) and never changed unless asked. 'keygen' makes the "
@@ -209,7 +209,10 @@ const struct tm_cmd tm_commands[] = {
 			       "and '--finish' drops the old one; other secrets get a new value at once, the old "
 			       "kept for '--rollback'. 'kubeseal --cert FILE' prints the environment's Kubernetes "
 			       "Secrets as Bitnami SealedSecrets (or seals --secret-file). 'external' lists the "
-			       "Secrets the values say exist already. The private key comes from --key-file ('-': "
+			       "Secrets the values say exist already. 'recover' seals the live values of an installed "
+			       "release back into the secrets directory after a sealed file was deleted or the "
+			       "private key was lost (--new-key); 'up' refuses to replace a live secret otherwise. "
+			       "The private key comes from --key-file ('-': "
 			       "standard input), TARMAC_KEY_FILE, or keygen's default path. No file of the secrets "
 			       "directory is read through a symlink. Ctrl-C finishes or removes what is being "
 			       "written (a key pair is written whole or not at all) and exits 130. See docs/secrets.md.",

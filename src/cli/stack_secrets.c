@@ -206,14 +206,30 @@ out:
 	return rc;
 }
 
+/* The guard's half after the sealed files are open: each value against the live one. */
+static int guard(struct tm_cli *cli, const struct tm_stack_guard *g, const struct tm_secret_set *set,
+		 const struct tm_secret_key *key, const char *dir, const char *env)
+{
+	struct tm_secret_set *prev = NULL;
+	int rc;
+
+	if ((rc = tm_secret_set_open_previous(&prev, dir, key, &cli->err)) < 0)
+		return tm_err_wrap(&cli->err, "secrets of environment '%s'", env);
+	rc = tm_cli_guard_check(cli, g, set, prev, dir, env);
+	tm_secret_set_free(prev);
+	return rc;
+}
+
 int tm_cli_stack_secrets(struct tm_cli *cli, const struct tm_stack_secrets *o, const char *env, const char *release,
-			 const char *ns, json_t *values, json_t *objects, bool make, json_t **secrets_out)
+			 const char *ns, json_t *values, json_t *objects, unsigned flags, json_t **secrets_out)
 {
 	struct tm_secret_key_source src = { .key_file = o->key_file, .env_key_file = getenv("TARMAC_KEY_FILE"), .env = env,
 					    .xdg_config_home = getenv("XDG_CONFIG_HOME"), .home = getenv("HOME") };
 	struct tm_secret_target target = { .release = release, .namespace = ns, .values = values };
 	struct tm_secret_key *key = NULL;
 	struct tm_secret_set *set = NULL;
+	struct tm_stack_guard g = { 0 };
+	bool guarded = (flags & TM_STACK_GUARD) && cli->kube;
 	json_t *secrets = NULL, *ext = NULL, *job = NULL;
 	char dir[4096], recipient[4200];
 	unsigned annotated = 0;
@@ -226,14 +242,23 @@ int tm_cli_stack_secrets(struct tm_cli *cli, const struct tm_stack_secrets *o, c
 		return tm_err_set(&cli->err, TM_EINVALID, "--secrets-dir: an empty path");
 	snprintf(dir, sizeof(dir), "%s%s", o->dir ? o->dir : "secrets/", o->dir ? "" : env);
 	snprintf(recipient, sizeof(recipient), "%s/recipient.pub", dir);
-	if (make && (rc = generate(cli, o, dir, env)) < 0)
+	/* the live Secrets first: an installed release's secrets are never generated again */
+	if (guarded && (rc = tm_cli_guard_read(cli, &g, &target)) < 0)
+		goto out;
+	if ((flags & TM_STACK_MAKE) && !g.installed && (rc = generate(cli, o, dir, env)) < 0)
 		goto out;
 	if (!exists(recipient)) {
+		if (g.installed) {
+			rc = tm_cli_guard_check(cli, &g, NULL, NULL, dir, env);
+			tm_err_wrap(&cli->err, "no sealed secrets in '%s'", dir);
+			goto out;
+		}
 		say(cli, TM_INFO, "no sealed secrets in '%s': the stack's Secrets are left out ('tarmac up' makes them, or "
 		    "'tarmac secrets keygen' and 'init')", dir);
 		goto out;
 	}
 	if ((rc = tm_secret_key_open(&key, &src, &cli->err)) < 0 || (rc = tm_secret_set_open(&set, dir, key, &cli->err)) < 0 ||
+	    (g.installed && (rc = guard(cli, &g, set, key, dir, env)) < 0) ||
 	    (rc = tm_secret_objects(&secrets, set, &target, &cli->err)) < 0 ||
 	    (rc = tm_secret_external(&ext, set, &target, &cli->err)) < 0) {
 		tm_err_wrap(&cli->err, "secrets of environment '%s'", env);
@@ -261,6 +286,7 @@ out:
 	tm_secret_objects_free(secrets);
 	tm_secret_set_free(set);
 	tm_secret_key_free(key);
+	tm_cli_guard_release(&g);
 	json_decref(ext);
 	json_decref(job);
 	return rc;

@@ -4,6 +4,9 @@
 #define TARMAC_SECRET_PRIVATE_H
 
 #include <stdint.h>
+#include <string.h>
+
+#include "tarmac/doc.h"
 
 #include "tarmac/secret.h"
 
@@ -94,5 +97,36 @@ bool sec_rd_string_is(struct sec_rd *r, const char *want);
 
 /* "<dir>/<file>" into out; TM_EINVALID when it does not fit. */
 int sec_path(char *out, size_t cap, const char *dir, const char *file, struct tm_err *err);
+
+/* ------------------------------------------------------------------ values
+ * What the values say about the Secrets to make (objects.c) and where they live (live.c). */
+static inline const char *sec_str_at(json_t *v)
+{
+	return json_is_string(v) && json_string_length(v) ? json_string_value(v) : NULL;
+}
+/* A values string by path, NULL when unset, null or empty. */
+#define SEC_VSTR(t, ...) sec_str_at(tm_doc_get((t)->values, __VA_ARGS__, NULL))
+
+static inline bool sec_vbool(const struct tm_secret_target *t, const char *a, const char *b)
+{
+	return json_is_true(tm_doc_get(t->values, a, b, NULL));
+}
+
+static inline bool sec_celery(const struct tm_secret_target *t)
+{
+	const char *ex = SEC_VSTR(t, "executor");
+
+	return ex && strstr(ex, "Celery") != NULL;
+}
+
+static inline bool sec_airflow2(const struct tm_secret_target *t)
+{
+	const char *v = SEC_VSTR(t, "airflowVersion");
+
+	return v && strncmp(v, "2.", 2) == 0;
+}
+
+/* An empty set (every buffer reserved once), for values that do not come from files. */
+struct tm_secret_set *sec_set_new(void);
 
 #endif

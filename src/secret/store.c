@@ -543,3 +543,43 @@ out:
 	tm_secret_set_free(s);
 	return rc;
 }
+
+int tm_secret_set_open_previous(struct tm_secret_set **out, const char *dir, const struct tm_secret_key *key,
+				struct tm_err *err)
+{
+	struct tm_secret_set *s = sec_set_new();
+	struct tm_buf text = TM_BUF_INIT("sealed file", TM_SECRET_MAX_FILE);
+	int rc = 0;
+
+	if (!s)
+		return tm_err_set(err, TM_ERROR, "out of memory");
+	for (int id = 0; id < TM_SECRET_COUNT; id++) {
+		const char *name = tm_secret_name((enum tm_secret_id)id);
+		struct tm_secret_meta m;
+		struct paths p;
+		struct tm_err e;
+
+		tm_err_init(&e);
+		if ((rc = paths_for(&p, dir, name, err)) < 0)
+			goto out;
+		if ((rc = read_sealed(&text, p.prev, &e)) == TM_ENOTFOUND)
+			continue;
+		if (rc == 0)
+			rc = tm_secret_unseal(&s->value[id], &m, key, text.data, text.len, p.prev, &e);
+		if (rc == TM_EWRONGKEY)
+			continue; /* sealed to a key this environment had before: not a value it can check */
+		if (rc < 0 || (rc = check_name(&m, name, p.prev, &e)) < 0) {
+			if (err)
+				*err = e;
+			goto out;
+		}
+		s->have[id] = true;
+	}
+	rc = 0;
+	*out = s;
+	s = NULL;
+out:
+	tm_buf_release(&text);
+	tm_secret_set_free(s);
+	return rc;
+}
