@@ -88,6 +88,7 @@ const test_sources = [_][]const u8{
     "tests/render/test_values.c",
     "tests/render/test_schema.c",
     "tests/render/test_render.c",
+    "tests/render/test_executor_paths.c",
     "tests/kube/test_config.c",
     "tests/kube/test_client.c",
     "tests/apply/test_ready.c",
