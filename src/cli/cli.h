@@ -161,6 +161,10 @@ int tm_stack_secrets_set(struct tm_stack_secrets *s, int id, const char *value, 
 int tm_cli_stack_secrets(struct tm_cli *cli, const struct tm_stack_secrets *o, const char *env, const char *release,
 			 const char *ns, json_t *values, json_t *objects, bool make, json_t **secrets_out);
 
+/* With a cluster: what the task pod templates name and objects lack must exist in ns
+ * (stack_refs.c); TM_ENOTFOUND naming each, or a warning only on a dry run. */
+int tm_cli_task_refs(struct tm_cli *cli, const json_t *objects, const char *ns, bool dry_run);
+
 struct tm_render_cmd_opts {
 	struct tm_render_args r;
 	const char *output_dir; /* render --output-dir */

@@ -449,3 +449,40 @@ Test(executor_paths, finds_a_mounted_key_the_config_lacks)
 	cr_assert_str_eq(check(&s), "\n  - Deployment 'airflow-scheduler': ConfigMap 'airflow-config' has no key 'gpu.yaml'");
 	stack_drop(&s);
 }
+
+/* The references a check before apply must look up: none beyond the stack's own
+ * objects and the secrets step's by default; what the values name otherwise. */
+Test(executor_paths, task_refs_left_to_check)
+{
+	struct stack s;
+	json_t *all, *refs = NULL;
+	struct tm_err err;
+	char *got;
+
+	stack_render(&s, "dev", "workers.serviceAccount.create=false,workers.serviceAccount.name=ext-sa,"
+				"logs.remote.enabled=true,logs.remote.baseLogFolder=s3://logs,logs.remote.credentialsSecret=s3-creds,"
+				"podTemplates.gpu.modelCache.enabled=true");
+	all = json_copy(s.r.objects);
+	json_array_extend(all, s.secrets);
+	tm_err_init(&err);
+	cr_assert_eq(tm_render_task_refs(&refs, all, &err), 0, "%s", tm_err_msg(&err));
+	got = json_dumps(refs, JSON_COMPACT);
+	cr_assert_str_eq(got, "[{\"kind\":\"ServiceAccount\",\"name\":\"ext-sa\",\"template\":\"pod_template_file.yaml\"},"
+			      "{\"kind\":\"Secret\",\"name\":\"s3-creds\",\"template\":\"pod_template_file.yaml\"}]");
+	free(got);
+	json_decref(refs);
+	/* without the secrets step, its Secrets are to be looked up too */
+	cr_assert_eq(tm_render_task_refs(&refs, s.r.objects, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_eq(json_array_size(refs), 5, "ext-sa, s3-creds, fernet-key, metadata, api-secret-key");
+	json_decref(refs);
+	json_decref(all);
+	stack_drop(&s);
+	stack_render(&s, "prod", NULL);
+	all = json_copy(s.r.objects);
+	json_array_extend(all, s.secrets);
+	cr_assert_eq(tm_render_task_refs(&refs, all, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_eq(json_array_size(refs), 0, "the stack makes all its task templates need");
+	json_decref(refs);
+	json_decref(all);
+	stack_drop(&s);
+}
