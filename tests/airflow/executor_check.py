@@ -86,9 +86,9 @@ def parent(render, root, release):
     if not os.path.isfile(cfg):
         report(False, "airflow.cfg mounted", "no file at /opt/airflow/airflow.cfg")
         return
-    # options written by environment variable, in every Airflow container of the stack
-    env_opts = sorted({e["name"] for o in objs for c in (o.get("spec", {}).get("template", {}).get("spec", {})
-                                                          .get("containers", []))
+    # options written by environment variable, in every container of the stack's pods
+    specs = [o.get("spec", {}).get("template", {}).get("spec", {}) for o in objs]
+    env_opts = sorted({e["name"] for p in specs for c in p.get("containers", []) + p.get("initContainers", [])
                        for e in c.get("env", []) if e["name"].startswith("AIRFLOW__")})
     prefix_paths(cfg, root)
     statsd = find(objs, "Service", release + "-statsd")
