@@ -62,9 +62,9 @@ int tm_cli_task_refs(struct tm_cli *cli, const json_t *objects, const char *ns, 
 		tm_sink_event(&cli->sink, &(struct tm_event){ .level = TM_WARN, .kind = "check", .msg = msg });
 	} else if (n) {
 		rc = tm_err_set(&cli->err, TM_ENOTFOUND, "%zu object%s the task pod templates name %s missing: %s; create %s "
-				"first or change the values that name %s (tasks using %s template cannot start)", n,
+				"first or change the values that name %s (a task pod cannot start without %s)", n,
 				n == 1 ? "" : "s", n == 1 ? "is" : "are", tm_buf_cstr(&missing), n == 1 ? "it" : "them",
-				n == 1 ? "it" : "them", n == 1 ? "that" : "those");
+				n == 1 ? "it" : "them", n == 1 ? "it" : "them");
 	}
 out:
 	json_decref(refs);
