@@ -148,6 +148,12 @@ void tm_rendered_release(struct tm_rendered *r);
  * annotations. Deterministic. Errors: TM_EINVALID with file:line:col. */
 int tm_render(struct tm_rendered *out, const struct tm_render_opts *o, struct tm_err *err);
 
+/* What the task pod templates of the objects' config ConfigMap reference (ServiceAccount,
+ * ConfigMap, Secret, PersistentVolumeClaim) and the objects do not hold: a new array of
+ * {"kind", "name", "template"}, each once, for a check before apply (task_refs.c).
+ * Errors: TM_EINVALID when a template does not parse. */
+int tm_render_task_refs(json_t **out, const json_t *objects, struct tm_err *err);
+
 /* Only the values part of tm_render (for 'tarmac values'). */
 int tm_render_values(struct tm_values *out, const struct tm_render_opts *o, struct tm_err *err);
 

@@ -194,6 +194,10 @@ int tm_cli_guard_check(struct tm_cli *cli, const struct tm_stack_guard *g, const
 		       const struct tm_secret_set *previous, const char *dir, const char *env);
 void tm_cli_guard_release(struct tm_stack_guard *g);
 
+/* With a cluster: what the task pod templates name and objects lack must exist in ns
+ * (stack_refs.c); TM_ENOTFOUND naming each, or a warning only on a dry run. */
+int tm_cli_task_refs(struct tm_cli *cli, const json_t *objects, const char *ns, bool dry_run);
+
 struct tm_render_cmd_opts {
 	struct tm_render_args r;
 	const char *output_dir; /* render --output-dir */

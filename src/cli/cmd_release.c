@@ -211,7 +211,8 @@ static int deploy(struct tm_cli *cli, struct tm_release_cmd_opts *o, int argc, e
 	fill_opts(cli, o, command, &ro);
 	if ((rc = tm_cli_render_for_cluster(cli, &o->a.r, &objects, &values)) < 0 ||
 	    (rc = tm_cli_stack_secrets(cli, &o->a.sec, ro.env, ro.name, ro.ns, values, objects,
-						     TM_STACK_GUARD | (ro.dry_run ? 0 : TM_STACK_MAKE), &secrets)) < 0)
+						     TM_STACK_GUARD | (ro.dry_run ? 0 : TM_STACK_MAKE), &secrets)) < 0 ||
+	    (rc = tm_cli_task_refs(cli, objects, ro.ns, ro.dry_run)) < 0)
 		goto out;
 	rc = tm_release_deploy(&res, cli->kube, mode, objects, values, &ro, &cli->err);
 	if (!res.unchanged && (res.revision || res.apply.objects))

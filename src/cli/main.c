@@ -310,11 +310,6 @@ int tm_cli_connect(struct tm_cli *cli)
 		if ((rc = tm_kube_config_load(&cli->kcfg, &src, &cli->err)) < 0)
 			return rc;
 		cli->have_kcfg = true;
-		/* it becomes the release's namespace, in API paths and object names */
-		if (!cli->opts.namespace && cli->kcfg.namespace && !tm_is_dns_label(cli->kcfg.namespace, 63))
-			return tm_err_set(&cli->err, TM_EINVALID, "kubeconfig context '%s': namespace '%s' is not a DNS "
-					  "label (lowercase letters, digits and '-', at most 63): fix the context or pass "
-					  "--namespace", cli->kcfg.context, cli->kcfg.namespace);
 		if (cli->kcfg.insecure)
 			tm_sink_log(&cli->sink, TM_WARN, "context '%s' skips TLS verification "
 				    "(insecure-skip-tls-verify): the server's identity is not checked", cli->kcfg.context);

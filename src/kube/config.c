@@ -487,7 +487,7 @@ static int check_values(const struct tm_kube_config *c, const char *file, struct
 
 	if (c->namespace && !tm_is_dns_label(c->namespace, 63))
 		return tm_err_set(err, TM_EINVALID, "kubeconfig '%s': context '%s': namespace '%.80s' is not a DNS label "
-				  "(lowercase letters, digits and '-', at most 63)", file, c->context, c->namespace);
+				  "(lowercase letters, digits and '-', at most 63): fix the context's namespace", file, c->context, c->namespace);
 	if ((rc = tm_kube_check_header_value(c->token, "the token", err)) < 0 ||
 	    (rc = tm_kube_check_header_value(c->server, "'server'", err)) < 0 ||
 	    (rc = tm_kube_check_header_value(c->tls_server_name, "'tls-server-name'", err)) < 0 ||

@@ -240,12 +240,13 @@ Test(cli, a_kubeconfig_namespace_must_be_a_dns_label)
 	cr_assert_eq(tm_file_write_atomic(kc, text, strlen(text), 0600, &err), 0);
 	run_tarmac(&r, "status", "--kubeconfig", kc, NULL);
 	cr_assert_eq(r.rc, TM_EXIT_ERROR, "%s", err_of(&r));
-	cr_assert(strstr(err_of(&r), "kubeconfig context 'x': namespace '../kube-system' is not a DNS label") != NULL,
+	cr_assert(strstr(err_of(&r), "context 'x': namespace '../kube-system' is not a DNS label") != NULL,
 		  "%s", err_of(&r));
 	done(&r);
-	/* --namespace names another: the context's is not used, so not refused */
+	/* the kubeconfig itself is malformed: --namespace naming another does not make it usable */
 	run_tarmac(&r, "version", "--kubeconfig", kc, "-n", "airflow", NULL);
-	cr_assert_eq(r.rc, TM_EXIT_UNREACHABLE, "%s", err_of(&r));
+	cr_assert_eq(r.rc, TM_EXIT_ERROR, "%s", err_of(&r));
+	cr_assert(strstr(err_of(&r), "fix the context's namespace") != NULL, "%s", err_of(&r));
 	done(&r);
 	free(kc);
 	tu_rmdir(dir);

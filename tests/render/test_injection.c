@@ -34,7 +34,7 @@ static const char FEATURES[] =
 	"networkPolicies: {enabled: true}\nresourceQuota: {enabled: true}\nlimitRange: {enabled: true}\n"
 	"createUserJob: {enabled: true}\npgbouncer: {enabled: true, podDisruptionBudget: {enabled: true}}\n"
 	"workers: {hpa: {enabled: true}}\n"
-	"podTemplates: {cpuIntensive: {enabled: true}, gpu: {enabled: true, modelCacheClaim: models}}\n"
+	"podTemplates: {cpuIntensive: {enabled: true}, gpu: {enabled: true, modelCache: {enabled: true}}}\n"
 	"monitoring:\n  alertmanager: {enabled: true, slack: {enabled: true}, pagerduty: {enabled: true},"
 	" email: {enabled: true, to: a@b.example, from: c@b.example, smarthost: 'smtp:25', authUsername: u}}\n";
 

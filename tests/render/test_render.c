@@ -403,7 +403,7 @@ Test(render_stack, names_from_values_are_dns_names)
 		"data.brokerUrlSecretName", "redis.passwordSecretName", "createUserJob.passwordSecretName",
 		"registry.secretName", "scheduler.serviceAccount.name", "workers.serviceAccount.name",
 		"migrateDatabaseJob.serviceAccount.name", "dags.gitSync.sshKeySecret", "logs.remote.credentialsSecret",
-		"dags.persistence.existingClaim", "podTemplates.gpu.modelCacheClaim", "scheduler.priorityClassName",
+		"dags.persistence.existingClaim", "podTemplates.gpu.modelCache.storageClassName", "scheduler.priorityClassName",
 		"redis.persistence.storageClass", "dags.persistence.storageClassName",
 		"monitoring.alertmanager.slack.webhookSecret.name",
 	};

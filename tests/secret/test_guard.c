@@ -336,17 +336,17 @@ Test(secret_guard, a_rotation_passes_once_and_its_rollback_too)
 
 	fx_make(&f, dev);
 	tm_err_init(&err);
-	cr_assert_eq(tm_secret_rotate(f.e.dir, TM_SECRET_JWT_SECRET, TM_ROTATE_START, NULL, 0, &err), 0);
+	cr_assert_eq(tm_secret_rotate(f.e.dir, TM_SECRET_JWT_SECRET, TM_ROTATE_START, NULL, 0, NULL, &err), 0);
 	cr_assert_eq(verdicts(&f, v, false), 0);
 	cr_assert_eq(v[TM_SECRET_JWT_SECRET], TM_GUARD_ROTATED);
 	cr_assert_eq(v[TM_SECRET_FERNET_KEY], TM_GUARD_SAME);
 	/* two rotations before a deploy: the live value is no longer the previous one */
-	cr_assert_eq(tm_secret_rotate(f.e.dir, TM_SECRET_JWT_SECRET, TM_ROTATE_START, NULL, 0, &err), 0);
+	cr_assert_eq(tm_secret_rotate(f.e.dir, TM_SECRET_JWT_SECRET, TM_ROTATE_START, NULL, 0, NULL, &err), 0);
 	cr_assert_eq(verdicts(&f, v, false), 1);
 	cr_assert_eq(v[TM_SECRET_JWT_SECRET], TM_GUARD_CHANGED);
 	/* deployed, then rolled back: the previous file holds the live value again */
 	deploy(&f);
-	cr_assert_eq(tm_secret_rotate(f.e.dir, TM_SECRET_JWT_SECRET, TM_ROTATE_ROLLBACK, NULL, 0, &err), 0);
+	cr_assert_eq(tm_secret_rotate(f.e.dir, TM_SECRET_JWT_SECRET, TM_ROTATE_ROLLBACK, NULL, 0, NULL, &err), 0);
 	cr_assert_eq(verdicts(&f, v, false), 0);
 	cr_assert_eq(v[TM_SECRET_JWT_SECRET], TM_GUARD_ROTATED);
 	fx_drop(&f);
@@ -362,11 +362,11 @@ Test(secret_guard, fernet_rotation_steps_and_init_force_are_rotations)
 	fx_make(&f, dev);
 	k = env_key(&f.e);
 	tm_err_init(&err);
-	cr_assert_eq(tm_secret_rotate(f.e.dir, TM_SECRET_FERNET_KEY, TM_ROTATE_START, k, 0, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_eq(tm_secret_rotate(f.e.dir, TM_SECRET_FERNET_KEY, TM_ROTATE_START, k, 0, NULL, &err), 0, "%s", tm_err_msg(&err));
 	cr_assert_eq(verdicts(&f, v, false), 0);
 	cr_assert_eq(v[TM_SECRET_FERNET_KEY], TM_GUARD_ROTATED);
 	deploy(&f);
-	cr_assert_eq(tm_secret_rotate(f.e.dir, TM_SECRET_FERNET_KEY, TM_ROTATE_FINISH, k, 0, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_eq(tm_secret_rotate(f.e.dir, TM_SECRET_FERNET_KEY, TM_ROTATE_FINISH, k, 0, NULL, &err), 0, "%s", tm_err_msg(&err));
 	cr_assert_eq(verdicts(&f, v, false), 0);
 	cr_assert_eq(v[TM_SECRET_FERNET_KEY], TM_GUARD_ROTATED);
 	deploy(&f);
@@ -427,7 +427,7 @@ Test(secret_guard, a_deleted_live_secret_is_compared_with_the_record)
 	cr_assert_eq(v[TM_SECRET_JWT_SECRET], TM_GUARD_SAME);
 	tm_secret_set_free(s);
 	tm_err_init(&err);
-	cr_assert_eq(tm_secret_rotate(f.e.dir, TM_SECRET_JWT_SECRET, TM_ROTATE_START, NULL, 0, &err), 0);
+	cr_assert_eq(tm_secret_rotate(f.e.dir, TM_SECRET_JWT_SECRET, TM_ROTATE_START, NULL, 0, NULL, &err), 0);
 	s = open_set(&f.e, false);
 	prev = open_set(&f.e, true);
 	cr_assert_eq(tm_secret_guard(v, s, prev, live, recorded), 0);
@@ -597,7 +597,7 @@ Test(secret_recover, reseals_the_files_of_a_lost_key_only_for_a_new_key)
 
 	fx_make(&f, dev);
 	tm_err_init(&err);
-	cr_assert_eq(tm_secret_rotate(f.e.dir, TM_SECRET_JWT_SECRET, TM_ROTATE_START, NULL, 0, &err), 0);
+	cr_assert_eq(tm_secret_rotate(f.e.dir, TM_SECRET_JWT_SECRET, TM_ROTATE_START, NULL, 0, NULL, &err), 0);
 	lost = f.e;
 	env_make(&f.e);
 	/* the sealed files stay, sealed to the lost key, previous ones too */

@@ -1,0 +1,73 @@
+/* Before anything is applied: what the KubernetesExecutor's task pod templates name
+ * and the stack does not make (a ServiceAccount, ConfigMap, Secret or claim from the
+ * values) must exist, or every task using that template fails when it starts. */
+#include <string.h>
+
+#include "cli.h"
+#include "tarmac/doc.h"
+#include "tarmac/render.h"
+
+static const char *resource(const char *kind)
+{
+	return !strcmp(kind, "ServiceAccount") ? "serviceaccounts" :
+	       !strcmp(kind, "ConfigMap")      ? "configmaps" :
+	       !strcmp(kind, "Secret")         ? "secrets" :
+						 "persistentvolumeclaims";
+}
+
+/* Appends "Kind 'ns/name' (template)" for each reference the cluster lacks; *n counts them. */
+static int missing_refs(struct tm_cli *cli, const json_t *refs, const char *ns, struct tm_buf *out, size_t *n)
+{
+	size_t i;
+	json_t *r;
+	int rc = 0;
+
+	json_array_foreach(refs, i, r) {
+		const char *kind = json_string_value(json_object_get(r, "kind"));
+		const char *name = json_string_value(json_object_get(r, "name"));
+		json_t *live = NULL;
+		struct tm_err gerr;
+		char path[700];
+
+		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/%s/%s", ns, resource(kind), name);
+		tm_err_init(&gerr);
+		rc = tm_kube_get(cli->kube, path, &live, &gerr);
+		json_decref(live);
+		if (rc == TM_ENOTFOUND) {
+			if ((rc = tm_buf_printf(out, &cli->err, "%s%s '%s/%s' (%s)", (*n)++ ? "; " : "", kind, ns, name,
+						json_string_value(json_object_get(r, "template")))) < 0)
+				return rc;
+		} else if (rc < 0) {
+			cli->err = gerr;
+			return tm_err_wrap(&cli->err, "check the %s '%s/%s' a task pod template names", kind, ns, name);
+		}
+	}
+	return 0;
+}
+
+int tm_cli_task_refs(struct tm_cli *cli, const json_t *objects, const char *ns, bool dry_run)
+{
+	struct tm_buf missing = TM_BUF_INIT("missing", 16384);
+	json_t *refs = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (!cli->kube)
+		return 0;
+	if ((rc = tm_render_task_refs(&refs, objects, &cli->err)) < 0 || (rc = missing_refs(cli, refs, ns, &missing, &n)) < 0)
+		goto out;
+	if (n && dry_run) {
+		char msg[1200];
+		snprintf(msg, sizeof(msg), "task pod templates name what does not exist yet: %s", tm_buf_cstr(&missing));
+		tm_sink_event(&cli->sink, &(struct tm_event){ .level = TM_WARN, .kind = "check", .msg = msg });
+	} else if (n) {
+		rc = tm_err_set(&cli->err, TM_ENOTFOUND, "%zu object%s the task pod templates name %s missing: %s; create %s "
+				"first or change the values that name %s (a task pod cannot start without %s)", n,
+				n == 1 ? "" : "s", n == 1 ? "is" : "are", tm_buf_cstr(&missing), n == 1 ? "it" : "them",
+				n == 1 ? "it" : "them", n == 1 ? "it" : "them");
+	}
+out:
+	json_decref(refs);
+	tm_buf_release(&missing);
+	return rc;
+}
