@@ -75,9 +75,9 @@ static int generate(struct tm_cli *cli, const struct tm_stack_secrets *o, const 
 {
 	struct tm_buf keypath = TM_BUF_INIT("key path", 4096);
 	enum tm_secret_action actions[TM_SECRET_COUNT];
-	struct tm_secret_init_opts io = { .dir = dir, .env = env };
+	struct tm_secret_init_opts io = { .dir = dir, .env = env, .stop = tm_cli_stop_flag() };
 	char recipient[4200], id[TM_SECRET_KEY_ID_LEN + 1];
-	struct tm_secret_keygen_opts ko = { .env = env, .recipient_path = recipient };
+	struct tm_secret_keygen_opts ko = { .env = env, .recipient_path = recipient, .stop = tm_cli_stop_flag() };
 	int rc = 0, made = 0;
 
 	snprintf(recipient, sizeof(recipient), "%s/recipient.pub", dir);

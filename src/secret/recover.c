@@ -20,7 +20,7 @@ static int opens(struct tm_buf *old, struct tm_buf *v, const char *path, const s
 
 	tm_buf_clear(old);
 	tm_err_init(&e);
-	if ((rc = tm_file_read_checked(old, path, TM_SECRET_MAX_FILE, TM_FILE_NO_SHARED_WRITE, &e)) == TM_ENOTFOUND)
+	if ((rc = tm_file_read_checked(old, path, TM_SECRET_MAX_FILE, SEC_DIR_FILE_CHECKS, &e)) == TM_ENOTFOUND)
 		return rc;
 	if (rc == 0 && (rc = sec_reserve(v, TM_SECRET_MAX_FILE, &e)) == 0)
 		rc = tm_secret_unseal(v, NULL, key, old->data, old->len, path, &e);
@@ -147,6 +147,10 @@ int tm_secret_recover(enum tm_secret_recovered actions[TM_SECRET_COUNT], const s
 
 	for (int id = 0; id < TM_SECRET_COUNT; id++)
 		tm_buf_init(&old[id], "sealed file", TM_SECRET_MAX_FILE);
+	/* the live known_hosts came from the cluster: checked before any file is written */
+	if (live->known_hosts.len && (rc = tm_secret_known_hosts_check(live->known_hosts.data, live->known_hosts.len,
+									"the live known_hosts", err)) < 0)
+		goto out;
 	if ((rc = sec_path(path, sizeof(path), o->dir, "recipient.pub", err)) < 0 ||
 	    (rc = tm_secret_recipient_load(&r, path, err)) < 0)
 		goto out;

@@ -95,6 +95,11 @@ uint32_t sec_rd_u32(struct sec_rd *r);
 const unsigned char *sec_rd_string(struct sec_rd *r, size_t *len);
 bool sec_rd_string_is(struct sec_rd *r, const char *want);
 
+/* Every file of secrets/<env>/ is read as itself (never through a link: a committed
+ * link could ship any local file into the cluster) and must be a regular file others
+ * may not write. */
+#define SEC_DIR_FILE_CHECKS (TM_FILE_NO_SHARED_WRITE | TM_FILE_PLAIN)
+
 /* "<dir>/<file>" into out; TM_EINVALID when it does not fit. */
 int sec_path(char *out, size_t cap, const char *dir, const char *file, struct tm_err *err);
 

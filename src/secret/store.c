@@ -42,15 +42,10 @@ static int paths_for(struct paths *p, const char *dir, const char *name, struct 
 	return sec_path(p->prev, sizeof(p->prev), dir, f, err);
 }
 
-/* Every file of secrets/<env>/ is read as itself (never through a link: a committed
- * link could ship any local file into the cluster) and must be a regular file others
- * may not write. */
-#define DIR_FILE_CHECKS (TM_FILE_NO_SHARED_WRITE | TM_FILE_PLAIN)
-
 /* Reads a sealed file. TM_ENOTFOUND when absent. */
 static int read_sealed(struct tm_buf *text, const char *path, struct tm_err *err)
 {
-	return tm_file_read_checked(text, path, TM_SECRET_MAX_FILE, DIR_FILE_CHECKS, err);
+	return tm_file_read_checked(text, path, TM_SECRET_MAX_FILE, SEC_DIR_FILE_CHECKS, err);
 }
 
 /* The header of file <name>[.previous].sealed must name <name>: a file copied over
@@ -170,7 +165,7 @@ static int read_text(struct tm_buf *out, const char *dir, const char *file, size
 
 	if ((rc = sec_path(path, sizeof(path), dir, file, err)) < 0)
 		return rc;
-	return tm_file_read_checked(out, path, max, DIR_FILE_CHECKS, err);
+	return tm_file_read_checked(out, path, max, SEC_DIR_FILE_CHECKS, err);
 }
 
 /* dir/file, an OpenSSH public key line; TM_ENOTFOUND when it is not there. */
@@ -180,7 +175,7 @@ static int read_pub(struct tm_buf *out, const char *dir, const char *file, struc
 	int rc;
 
 	if ((rc = sec_path(path, sizeof(path), dir, file, err)) < 0 ||
-	    (rc = tm_file_read_checked(out, path, 4096, DIR_FILE_CHECKS, err)) < 0)
+	    (rc = tm_file_read_checked(out, path, 4096, SEC_DIR_FILE_CHECKS, err)) < 0)
 		return rc;
 	return tm_secret_ssh_pub_check(out->data, out->len, path, err);
 }

@@ -526,6 +526,34 @@ Test(secret_recover, seals_the_live_values_into_an_empty_directory_once)
 	fx_drop(&f);
 }
 
+/* The live known_hosts came from the cluster: one that is not known_hosts is refused
+ * before anything is written. */
+Test(secret_recover, a_live_known_hosts_that_is_not_one_writes_nothing)
+{
+	enum tm_secret_recovered act[TM_SECRET_COUNT];
+	json_t *data;
+	struct tm_err err;
+	struct fx f;
+	struct env lost;
+	char path[700];
+
+	fx_make(&f, gitsync);
+	data = tm_doc_get(json_object_get(f.live, "af-git"), "data", NULL);
+	cr_assert_not_null(data);
+	/* "\x1b]0;x\x07 not a host key\n" */
+	json_object_set_new(data, "known_hosts", json_string("G10wO3gHIG5vdCBhIGhvc3Qga2V5Cg=="));
+	lost = f.e;
+	env_make(&f.e);
+	cr_assert_eq(recover(&f, &f.e, act, false, NULL, &err), TM_EINVALID, "%s", tm_err_msg(&err));
+	cr_assert(strstr(tm_err_msg(&err), "the live known_hosts") != NULL, "%s", tm_err_msg(&err));
+	sealed_path(path, sizeof(path), &f.e, "fernet-key.sealed");
+	cr_assert_eq(access(path, F_OK), -1, "nothing written");
+	sealed_path(path, sizeof(path), &f.e, "known_hosts");
+	cr_assert_eq(access(path, F_OK), -1, "nothing written");
+	env_drop(&lost);
+	fx_drop(&f);
+}
+
 Test(secret_recover, refuses_a_file_holding_another_value_unless_forced)
 {
 	enum tm_secret_recovered act[TM_SECRET_COUNT];
