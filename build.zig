@@ -31,6 +31,7 @@ const sources = [_][]const u8{
     "src/render/render.c",
     "src/render/task_refs.c",
     "src/kube/config.c",
+    "src/kube/config_exec.c",
     "src/kube/exec.c",
     "src/kube/client.c",
     "src/kube/transport_curl.c",

@@ -12,6 +12,7 @@
 
 #include "tarmac/doc.h"
 #include "tarmac/kube.h"
+#include "kube_private.h"
 
 #define KUBECONFIG_MAX (4u << 20) /* a kubeconfig, CA or key file */
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -31,29 +32,6 @@ static int broken(struct tm_err *err, const char *fmt, ...)
 		err->code = TM_EINVALID;
 	tm_err_wrap(err, "%s", what);
 	return TM_EINVALID;
-}
-
-static void free_strv(char **v, bool wipe)
-{
-	for (char **p = v; p && *p; p++) {
-		if (wipe)
-			tm_wipe(*p, strlen(*p));
-		free(*p);
-	}
-	free(v);
-}
-
-static void exec_free(struct tm_kube_exec *x)
-{
-	if (!x)
-		return;
-	free(x->command);
-	free_strv(x->args, false);
-	free_strv(x->env, true); /* people do put API keys into a plugin's env */
-	free(x->api_version);
-	free(x->interactive_mode);
-	free(x->install_hint);
-	free(x);
 }
 
 void tm_kube_config_init(struct tm_kube_config *c)
@@ -78,7 +56,7 @@ void tm_kube_config_release(struct tm_kube_config *c)
 	free(c->token);
 	free(c->tls_server_name);
 	free(c->proxy_url);
-	exec_free(c->exec);
+	tm_kube_exec_free(c->exec);
 	tm_kube_config_init(c);
 }
 
@@ -161,7 +139,7 @@ static int str_field(const char **out, json_t *obj, const char *key, const char 
 }
 
 /* path relative to the kubeconfig file's directory unless absolute. */
-static char *resolve_path(const char *path, const char *kubeconfig_file)
+char *tm_kube_resolve_path(const char *path, const char *kubeconfig_file)
 {
 	char *dir, *copy, *out = NULL;
 
@@ -208,7 +186,7 @@ static int pem_field(struct tm_buf *buf, json_t *obj, const char *key, const cha
 		return rc;
 	}
 	if (path && *path) {
-		if (!(full = resolve_path(path, file)))
+		if (!(full = tm_kube_resolve_path(path, file)))
 			return tm_err_set(err, TM_ERROR, "out of memory");
 		rc = tm_file_read(buf, full, KUBECONFIG_MAX, err);
 		if (rc < 0)
@@ -288,194 +266,13 @@ static int read_token_file(char **out, const char *path, struct tm_err *err)
 	return rc;
 }
 
-static int dup_opt(char **out, const char *s, struct tm_err *err)
+int tm_kube_dup_opt(char **out, const char *s, struct tm_err *err)
 {
 	*out = NULL;
 	if (!s || !*s)
 		return 0;
 	*out = strdup(s);
 	return *out ? 0 : tm_err_set(err, TM_ERROR, "out of memory");
-}
-
-/* ------------------------------------------------------------------ users[].user.exec */
-
-static const char *const exec_api_versions[] = {
-	"client.authentication.k8s.io/v1",
-	"client.authentication.k8s.io/v1beta1",
-};
-static const char *const exec_interactive_modes[] = { "Never", "IfAvailable", "Always" };
-
-static bool in_table(const char *s, const char *const *table, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(s, table[i]) == 0)
-			return true;
-	return false;
-}
-
-/* "kubeconfig 'f': user 'u': exec: ..." for every problem in an exec block. */
-static int exec_bad(struct tm_err *err, const char *file, const char *user, const char *fmt, ...)
-	TM_PRINTF(4, 5);
-static int exec_bad(struct tm_err *err, const char *file, const char *user, const char *fmt, ...)
-{
-	char what[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	return tm_err_set(err, TM_EINVALID, "kubeconfig '%s': user '%s': exec: %s", file, user, what);
-}
-
-/* An optional string of an exec block; *out borrows from the document. */
-static int exec_str(const char **out, json_t *x, const char *key, const char *file, const char *user,
-		    struct tm_err *err)
-{
-	json_t *v = json_object_get(x, key);
-
-	*out = NULL;
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_string(v))
-		return exec_bad(err, file, user, "'%s' must be a string", key);
-	*out = json_string_value(v);
-	return 0;
-}
-
-/* args: a list of strings, copied into a NULL-terminated vector. */
-static int exec_args(char ***out, json_t *list, const char *file, const char *user, struct tm_err *err)
-{
-	size_t i, n = json_is_array(list) ? json_array_size(list) : 0;
-	char **v;
-	json_t *item;
-
-	if (list && !json_is_null(list) && !json_is_array(list))
-		return exec_bad(err, file, user, "'args' must be a list of strings");
-	if (!(v = calloc(n + 1, sizeof(*v))))
-		return tm_err_set(err, TM_ERROR, "out of memory");
-	*out = v; /* filled in place so the caller's cleanup frees a partial vector */
-	json_array_foreach(list, i, item) {
-		/* an unquoted 8080 is a number in YAML: kubectl refuses it too */
-		if (!json_is_string(item))
-			return exec_bad(err, file, user, "args[%zu] must be a string (quote it)", i);
-		if (!(v[i] = strdup(json_string_value(item))))
-			return tm_err_set(err, TM_ERROR, "out of memory");
-	}
-	return 0;
-}
-
-/* env: a list of {name, value}, copied as "NAME=value". */
-static int exec_env(char ***out, json_t *list, const char *file, const char *user, struct tm_err *err)
-{
-	size_t i, n = json_is_array(list) ? json_array_size(list) : 0;
-	char **v;
-	json_t *item;
-
-	if (list && !json_is_null(list) && !json_is_array(list))
-		return exec_bad(err, file, user, "'env' must be a list of {name, value}");
-	if (!(v = calloc(n + 1, sizeof(*v))))
-		return tm_err_set(err, TM_ERROR, "out of memory");
-	*out = v;
-	json_array_foreach(list, i, item) {
-		const char *name = json_string_value(json_object_get(item, "name")), *value = "";
-		json_t *jvalue = json_object_get(item, "value");
-
-		if (!json_is_object(item))
-			return exec_bad(err, file, user, "env[%zu] must be a mapping with 'name' and 'value'", i);
-		if (!name || !*name || strchr(name, '='))
-			return exec_bad(err, file, user, "env[%zu]: 'name' must be a non-empty string without '='", i);
-		if (jvalue && !json_is_null(jvalue) && !json_is_string(jvalue))
-			return exec_bad(err, file, user, "env '%s': 'value' must be a string (quote it)", name);
-		if (json_is_string(jvalue))
-			value = json_string_value(jvalue);
-		if (asprintf(&v[i], "%s=%s", name, value) < 0) {
-			v[i] = NULL;
-			return tm_err_set(err, TM_ERROR, "out of memory");
-		}
-	}
-	return 0;
-}
-
-/* client-go resolves a command with a '/' in it against the directory of the
- * kubeconfig that defined the user (a bare name is looked up in PATH when run).
- * The result is made absolute so a later chdir cannot change what runs. */
-static int exec_command(char **out, const char *command, const char *file, struct tm_err *err)
-{
-	char *rel = NULL, cwd[4096];
-
-	*out = NULL;
-	if (command[0] == '/' || !strchr(command, '/'))
-		return dup_opt(out, command, err);
-	if (!(rel = resolve_path(command, file)))
-		return tm_err_set(err, TM_ERROR, "out of memory");
-	if (rel[0] == '/') {
-		*out = rel;
-		return 0;
-	}
-	if (!getcwd(cwd, sizeof(cwd))) {
-		free(rel);
-		return tm_err_errno(err, errno, "exec command '%s': current directory", command);
-	}
-	if (asprintf(out, "%s/%s", cwd, rel) < 0) {
-		*out = NULL;
-		free(rel);
-		return tm_err_set(err, TM_ERROR, "out of memory");
-	}
-	free(rel);
-	return 0;
-}
-
-static int parse_exec(struct tm_kube_exec **out, json_t *jx, const char *file, const char *user,
-		      struct tm_err *err)
-{
-	struct tm_kube_exec *x = NULL;
-	const char *command, *api, *mode, *hint;
-	json_t *pci;
-	int rc;
-
-	*out = NULL;
-	if (!jx || json_is_null(jx))
-		return 0;
-	if (!json_is_object(jx))
-		return exec_bad(err, file, user, "must be a mapping");
-	if ((rc = exec_str(&command, jx, "command", file, user, err)) < 0 ||
-	    (rc = exec_str(&api, jx, "apiVersion", file, user, err)) < 0 ||
-	    (rc = exec_str(&mode, jx, "interactiveMode", file, user, err)) < 0 ||
-	    (rc = exec_str(&hint, jx, "installHint", file, user, err)) < 0)
-		return rc;
-	if (!command || !*command)
-		return exec_bad(err, file, user, "'command' is required");
-	if (!api || !*api)
-		return exec_bad(err, file, user, "'apiVersion' is required (%s or %s)", exec_api_versions[0],
-				exec_api_versions[1]);
-	if (!in_table(api, exec_api_versions, TM_ARRAY_LEN(exec_api_versions)))
-		return exec_bad(err, file, user, "'apiVersion' '%s' is not supported (use %s or %s)", api,
-				exec_api_versions[0], exec_api_versions[1]);
-	if (mode && !in_table(mode, exec_interactive_modes, TM_ARRAY_LEN(exec_interactive_modes)))
-		return exec_bad(err, file, user, "'interactiveMode' '%s' is not one of Never, IfAvailable, Always",
-				mode);
-	/* v1 made the field mandatory; v1beta1 defaults it to IfAvailable (kept as NULL) */
-	if (!mode && strcmp(api, exec_api_versions[0]) == 0)
-		return exec_bad(err, file, user, "'interactiveMode' is required with %s (Never, IfAvailable or Always)",
-				api);
-	pci = json_object_get(jx, "provideClusterInfo");
-	if (pci && !json_is_null(pci) && !json_is_boolean(pci))
-		return exec_bad(err, file, user, "'provideClusterInfo' must be true or false");
-
-	if (!(x = calloc(1, sizeof(*x))))
-		return tm_err_set(err, TM_ERROR, "out of memory");
-	x->provide_cluster_info = json_is_true(pci);
-	if ((rc = exec_command(&x->command, command, file, err)) < 0 ||
-	    (rc = exec_args(&x->args, json_object_get(jx, "args"), file, user, err)) < 0 ||
-	    (rc = exec_env(&x->env, json_object_get(jx, "env"), file, user, err)) < 0 ||
-	    (rc = dup_opt(&x->api_version, api, err)) < 0 || (rc = dup_opt(&x->interactive_mode, mode, err)) < 0 ||
-	    (rc = dup_opt(&x->install_hint, hint, err)) < 0)
-		goto out;
-	*out = x;
-	x = NULL;
-out:
-	exec_free(x);
-	return rc;
 }
 
 /* A token (from the kubeconfig, a token file or the service account) goes into the
@@ -543,8 +340,8 @@ static int resolve(struct tm_kube_config *c, struct merged *m, const char *want,
 	if (!server || (strncmp(server, "https://", 8) != 0 && strncmp(server, "http://", 7) != 0))
 		return tm_err_set(err, TM_EINVALID, "kubeconfig '%s': cluster '%s': 'server' must be an http(s) URL",
 				  cfile, cluster_name);
-	if ((rc = dup_opt(&c->context, ctxname, err)) < 0 || (rc = dup_opt(&c->server, server, err)) < 0 ||
-	    (rc = dup_opt(&c->namespace, ns, err)) < 0)
+	if ((rc = tm_kube_dup_opt(&c->context, ctxname, err)) < 0 || (rc = tm_kube_dup_opt(&c->server, server, err)) < 0 ||
+	    (rc = tm_kube_dup_opt(&c->namespace, ns, err)) < 0)
 		return rc;
 	while (strlen(c->server) > 8 && c->server[strlen(c->server) - 1] == '/')
 		c->server[strlen(c->server) - 1] = '\0';
@@ -558,9 +355,9 @@ static int resolve(struct tm_kube_config *c, struct merged *m, const char *want,
 		c->insecure = json_is_true(v);
 	}
 	if ((rc = str_field(&s, cl, "tls-server-name", "cluster", cfile, err)) < 0 ||
-	    (rc = dup_opt(&c->tls_server_name, s, err)) < 0 ||
+	    (rc = tm_kube_dup_opt(&c->tls_server_name, s, err)) < 0 ||
 	    (rc = str_field(&s, cl, "proxy-url", "cluster", cfile, err)) < 0 ||
-	    (rc = dup_opt(&c->proxy_url, s, err)) < 0)
+	    (rc = tm_kube_dup_opt(&c->proxy_url, s, err)) < 0)
 		return rc;
 	if ((rc = check_values(c, xfile, err)) < 0)
 		return rc;
@@ -578,13 +375,13 @@ static int resolve(struct tm_kube_config *c, struct merged *m, const char *want,
 	if ((c->cert_pem.len == 0) != (c->key_pem.len == 0))
 		return tm_err_set(err, TM_EINVALID, "kubeconfig '%s': user '%s': a client certificate needs its key and a key its certificate",
 				  ufile, user_name);
-	if ((rc = token_field(&s, user, ufile, err)) < 0 || (rc = dup_opt(&c->token, s, err)) < 0)
+	if ((rc = token_field(&s, user, ufile, err)) < 0 || (rc = tm_kube_dup_opt(&c->token, s, err)) < 0)
 		return rc;
 	if (!c->token) {
 		if ((rc = str_field(&s, user, "tokenFile", "user", ufile, err)) < 0)
 			return rc;
 		if (s && *s) {
-			char *full = resolve_path(s, ufile);
+			char *full = tm_kube_resolve_path(s, ufile);
 			if (!full)
 				return tm_err_set(err, TM_ERROR, "out of memory");
 			rc = read_token_file(&c->token, full, err);
@@ -593,7 +390,7 @@ static int resolve(struct tm_kube_config *c, struct merged *m, const char *want,
 				return broken(err, "kubeconfig '%s': user '%s': '%s'", ufile, user_name, "tokenFile");
 		}
 	}
-	if ((rc = parse_exec(&c->exec, json_object_get(user, "exec"), ufile, user_name, err)) < 0 ||
+	if ((rc = tm_kube_exec_parse(&c->exec, json_object_get(user, "exec"), ufile, user_name, err)) < 0 ||
 	    (rc = check_values(c, ufile, err)) < 0)
 		return rc;
 	return check_plain_http(c, allow_http, cfile, cluster_name, err);
@@ -610,7 +407,7 @@ static int load_incluster(struct tm_kube_config *c, const struct tm_kube_source 
 	if (!src->service_host || access(path, R_OK) != 0)
 		return tm_err_set(err, TM_ENOTFOUND, "no kubeconfig found: pass --kubeconfig, set KUBECONFIG, or "
 				  "create ~/.kube/config");
-	if ((rc = dup_opt(&c->origin, "in-cluster", err)) < 0 || (rc = dup_opt(&c->context, "in-cluster", err)) < 0)
+	if ((rc = tm_kube_dup_opt(&c->origin, "in-cluster", err)) < 0 || (rc = tm_kube_dup_opt(&c->context, "in-cluster", err)) < 0)
 		return rc;
 	if ((rc = read_token_file(&c->token, path, err)) < 0)
 		return broken(err, "in-cluster service account");
@@ -625,7 +422,7 @@ static int load_incluster(struct tm_kube_config *c, const struct tm_kube_source 
 			rc = tm_err_set(err, TM_EINVALID, "in-cluster service account: namespace file '%s' does not "
 					"hold a DNS label", path);
 		else
-			rc = dup_opt(&c->namespace, ns.data, err);
+			rc = tm_kube_dup_opt(&c->namespace, ns.data, err);
 	}
 	tm_buf_release(&ns);
 	if (rc < 0)

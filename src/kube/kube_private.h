@@ -40,4 +40,11 @@ int tm_kube_map_status(const struct tm_kube *k, const struct tm_http_request *re
 void tm_kube_report(struct tm_kube *k, enum tm_level lvl, const char *kind, const char *fmt, ...)
 	TM_PRINTF(4, 5);
 
+/* kubeconfig reading, shared by config.c and config_exec.c */
+char *tm_kube_resolve_path(const char *path, const char *kubeconfig_file); /* NULL: no memory */
+int tm_kube_dup_opt(char **out, const char *s, struct tm_err *err); /* NULL or "" stay NULL */
+int tm_kube_exec_parse(struct tm_kube_exec **out, json_t *jx, const char *file, const char *user,
+		       struct tm_err *err);
+void tm_kube_exec_free(struct tm_kube_exec *x);
+
 #endif
