@@ -202,7 +202,7 @@ static int schema_allows_rev(struct ctx *c, const struct tm_revision *to, const 
 static int deploy_schema_allows(struct ctx *c, const char *airflow, struct tm_err *err)
 {
 	if (!airflow || !rel_schema_now(c) ||
-	    schema_allows(c, "the values", airflow, rel_schema_now(c), "run it again", err) == 0)
+	    schema_allows(c, "the rendered stack", airflow, rel_schema_now(c), "run it again", err) == 0)
 		return 0;
 	return tm_err_wrap(err, "nothing was applied (if the values should name a newer Airflow, pass the site's -f "
 			   "files)");
