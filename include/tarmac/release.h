@@ -153,7 +153,7 @@ struct tm_release_opts {
 	bool dry_run;                /* server dry run; nothing recorded, no lock */
 	bool atomic;                 /* roll back to the last deployed revision on failure */
 	bool take_ownership;         /* adopt existing objects tarmac did not make */
-	bool allow_schema_downgrade; /* roll back past a DB migration */
+	bool allow_schema_downgrade; /* go to an Airflow older than the DB schema (rollback, deploy) */
 	bool purge;                  /* uninstall: PVCs, kept Secrets, Namespaces and history too */
 	struct tm_lock_opts lock;
 	struct tm_apply_opts apply;  /* namespace, waits, timeouts, report */
@@ -180,6 +180,26 @@ const char *tm_release_airflow_version(const json_t *values);
  * the numbers are ignored). -2 when either has no leading number. */
 int tm_release_version_cmp(const char *a, const char *b);
 
+/* What 'tarmac rollback [N]' does, decided from the revision list alone (oldest first;
+ * src/release/target.c). */
+struct tm_rollback_plan {
+	int target;                          /* the revision whose objects are applied again */
+	enum tm_release_status replaced_as;  /* what the deployed revision becomes */
+};
+/* requested 0: the newest revision older than the newest one that was deployed
+ * (deployed, superseded or rolled-back), as Helm does: after a failed revision, the
+ * one deployed now. The deployed revision becomes rolled-back when it is the newest
+ * (the rollback leaves it), else superseded (a newer failed one replaced it and stays
+ * failed). Errors: TM_ENOTFOUND (no such revision, nothing to go to), TM_EINVALID (a
+ * failed or pending target, or the deployed one when nothing newer failed). */
+int tm_release_rollback_plan(struct tm_rollback_plan *out, const struct tm_revision *revs, size_t n, int requested,
+			     struct tm_err *err);
+/* Written by a rollback (automatic or not): described "rollback to N...". */
+bool tm_release_is_rollback(const struct tm_revision *r);
+/* The failure 'status' reports: the newest failed revision when nothing but rollbacks
+ * came after it; a later deploy or uninstall settles it. NULL when none. */
+const struct tm_revision *tm_release_last_failure(const struct tm_revision *revs, size_t n);
+
 /* install, upgrade or up with objects (owned by the caller; labeled as members of the
  * release's inventory in place) and the effective values (borrowed). Errors: the
  * apply or wait failure, wrapped with what the rollback did ("upgrade to revision 3
@@ -188,9 +208,9 @@ int tm_release_version_cmp(const char *a, const char *b);
  * a release). */
 int tm_release_deploy(struct tm_release_result *out, struct tm_kube *k, enum tm_release_mode mode, json_t *objects,
 		      const json_t *values, const struct tm_release_opts *o, struct tm_err *err);
-/* Applies revision target's objects (0: the last one deployed before the current) as a
- * new revision described "rollback to N". Refuses (TM_EINVALID) a target whose Airflow
- * is older than the DB schema unless allow_schema_downgrade. */
+/* Applies revision target's objects (0: as tm_release_rollback_plan chooses) as a new
+ * revision described "rollback to N". Refuses (TM_EINVALID) a target whose Airflow is
+ * older than the DB schema unless allow_schema_downgrade. */
 int tm_release_rollback(struct tm_release_result *out, struct tm_kube *k, int target, const struct tm_release_opts *o,
 			struct tm_err *err);
 /* Deletes the release's objects in reverse phase order; PVCs, kept Secrets and the

@@ -75,8 +75,9 @@ const struct tm_cmd tm_commands[] = {
 			       "phase with waits, deletes what the release no longer has in reverse phase "
 			       "order (only objects carrying its ApplySet label; PVCs and kept Secrets stay), "
 			       "and marks N deployed. When applying or waiting fails it marks N failed and rolls "
-			       "back to the last deployed revision as N+1, unless --no-rollback. Exit 6 when "
-			       "another run holds the lock.",
+			       "back to the last deployed revision as N+1, unless --no-rollback. Refuses values "
+			       "naming an Airflow older than the DB schema unless --allow-schema-downgrade. "
+			       "Exit 6 when another run holds the lock.",
 		.opts = tm_deploy_cmd_optspecs,
 		.set_opt = tm_release_cmd_set_opt,
 		.needs = TM_NEED_CLUSTER,
@@ -113,10 +114,11 @@ const struct tm_cmd tm_commands[] = {
 		.name = "rollback",
 		.summary = "apply an earlier revision's objects again as a new revision",
 		.synopsis = "tarmac rollback [N] [--allow-schema-downgrade] [--wait-for-lock] [--timeout D]",
-		.description = "Applies revision N's recorded objects (default: the last revision deployed before "
-			       "the current one) as a new revision described 'rollback to N', waits for them and "
-			       "prunes what N did not have. Secrets are kept as they are (records never hold "
-			       "secret data). Refuses a revision whose Airflow is older than the DB schema, since "
+		.description = "Applies revision N's recorded objects (default: the newest revision deployed before "
+			       "the newest one, so after a failed upgrade the one deployed now) as a new revision "
+			       "described 'rollback to N', waits for them and prunes what N did not have. The "
+			       "revision it leaves becomes rolled-back; a failed one stays failed. Secrets are "
+			       "kept as they are (records never hold secret data). Refuses a revision whose Airflow is older than the DB schema, since "
 			       "it cannot run on a migrated database, unless --allow-schema-downgrade.",
 		.opts = tm_rollback_cmd_optspecs,
 		.set_opt = tm_release_cmd_set_opt,
@@ -143,7 +145,8 @@ const struct tm_cmd tm_commands[] = {
 		.synopsis = "tarmac status [-o json]",
 		.description = "Shows the release's current revision, its status, Airflow version and DB schema, "
 			       "who holds the lock, each workload's readiness as apply judges it (with the "
-			       "reason when it is not ready) and the error of a failed revision newer than it.",
+			       "reason when it is not ready) and the error of the newest failed revision, until "
+			       "a later deploy or uninstall (a rollback away from it does not clear it).",
 		.opts = tm_history_cmd_optspecs,
 		.set_opt = tm_release_cmd_set_opt,
 		.needs = TM_NEED_CLUSTER,

@@ -166,27 +166,47 @@ out:
 	return rc;
 }
 
-/* Refuses a target whose Airflow is older than the DB schema. */
-static int schema_allows(struct ctx *c, const char *target_version, int target_number, const char *schema,
+/* The one guard against an Airflow older than the DB schema, for rollback and deploy:
+ * who names the version ("revision 3", "the values") and how to go again ("roll
+ * back", "run 'tarmac up' again"). */
+static int schema_allows(struct ctx *c, const char *who, const char *version, const char *schema, const char *again,
 			 struct tm_err *err)
 {
-	int cmp = tm_release_version_cmp(target_version, schema);
+	int cmp = tm_release_version_cmp(version, schema);
 
 	if (cmp == -2 || cmp >= 0)
 		return 0;
 	if (c->o->allow_schema_downgrade) {
-		rel_report(c->o, TM_WARN, "schema", "revision %d runs Airflow %s, older than the DB schema (%s): going ahead "
-		       "(--allow-schema-downgrade); the DB must be restored or downgraded to match", target_number,
-		       target_version, schema);
+		rel_report(c->o, TM_WARN, "schema", "%s runs Airflow %s, older than the DB schema (%s): going ahead "
+		       "(--allow-schema-downgrade); the DB must be restored or downgraded to match", who, version, schema);
 		return 0;
 	}
-	return tm_err_set(err, TM_EINVALID, "revision %d runs Airflow %s, but the DB schema is already migrated for %s: "
+	return tm_err_set(err, TM_EINVALID, "%s runs Airflow %s, but the DB schema is already migrated for %s: "
 			  "an older Airflow cannot run on it. Restore the DB from the backup taken before the upgrade "
-			  "(or run 'airflow db downgrade'), then roll back with --allow-schema-downgrade",
-			  target_number, target_version, schema);
+			  "(or run 'airflow db downgrade'), then %s with --allow-schema-downgrade",
+			  who, version, schema, again);
+}
+
+/* Rollback's use of the guard. */
+static int schema_allows_rev(struct ctx *c, const struct tm_revision *to, const char *schema, struct tm_err *err)
+{
+	char who[40];
+
+	snprintf(who, sizeof(who), "revision %d", to->number);
+	return schema_allows(c, who, to->airflow_version, schema, "roll back", err);
 }
 
 /* ------------------------------------------------------------------ deploy */
+
+/* Deploy's use of the guard: the Airflow the values name. */
+static int deploy_schema_allows(struct ctx *c, const char *airflow, struct tm_err *err)
+{
+	if (!airflow || !rel_schema_now(c) ||
+	    schema_allows(c, "the rendered stack", airflow, rel_schema_now(c), "run it again", err) == 0)
+		return 0;
+	return tm_err_wrap(err, "nothing was applied (if the values should name a newer Airflow, pass the site's -f "
+			   "files)");
+}
 
 static int dry_run(struct ctx *c, json_t *objects, struct tm_release_result *res, struct tm_err *err)
 {
@@ -278,7 +298,7 @@ int tm_release_deploy(struct tm_release_result *out, struct tm_kube *k, enum tm_
 		else if (mode == TM_RELEASE_UPGRADE && !rel_installed(&c))
 			rc = tm_err_set(err, TM_ENOTFOUND, "release '%s' is not installed in namespace '%s': use 'tarmac "
 					"install' or 'tarmac up'", o->name, o->ns);
-		else
+		else if ((rc = deploy_schema_allows(&c, airflow, err)) == 0)
 			rc = dry_run(&c, objects, &res, err);
 		goto out;
 	}
@@ -300,6 +320,8 @@ int tm_release_deploy(struct tm_release_result *out, struct tm_kube *k, enum tm_
 		res.revision = last->number;
 		goto out;
 	}
+	if ((rc = deploy_schema_allows(&c, airflow, err)) < 0)
+		goto out;
 	res.installed = !rel_installed(&c);
 	prev = rel_newest(&c, TM_REL_DEPLOYED);
 	if (prev && (rc = tm_release_read(&prev_record, k, o->name, o->ns, prev, err)) < 0)
@@ -336,8 +358,10 @@ int tm_release_deploy(struct tm_release_result *out, struct tm_kube *k, enum tm_
 		struct tm_revision *target;
 		struct tm_err first;
 
-		/* a migration never moves the schema backwards */
-		if (s.migrates_to && rel_schema_now(&c) && tm_release_version_cmp(s.migrates_to, rel_schema_now(&c)) < 0)
+		/* a migration never moves the schema backwards, unless the DB was restored
+		 * (--allow-schema-downgrade, past the guard above) */
+		if (s.migrates_to && rel_schema_now(&c) && !o->allow_schema_downgrade &&
+		    tm_release_version_cmp(s.migrates_to, rel_schema_now(&c)) < 0)
 			s.migrates_to = NULL;
 		if ((rc = run_revision(&c, &s, &res, err)) == 0)
 			goto out;
@@ -371,9 +395,15 @@ int tm_release_deploy(struct tm_release_result *out, struct tm_kube *k, enum tm_
 				    prev_number);
 			goto out;
 		}
-		if (schema_allows(&c, target->airflow_version, target->number, rev.schema_version, err) < 0) {
-			tm_err_wrap(err, "upgrade failed as revision %d (%s), and it did not roll back", rev.number,
-				    tm_err_msg(&first));
+		if (schema_allows_rev(&c, target, rev.schema_version, err) < 0) {
+			/* the failure is why the run failed (its exit code); the refusal is why it
+			 * stayed failed */
+			char refusal[TM_ERR_TEXT];
+
+			snprintf(refusal, sizeof(refusal), "%s", tm_err_msg(err));
+			*err = first;
+			tm_err_wrap(err, "upgrade failed as revision %d, and it did not roll back (%s)", rev.number, refusal);
+			rc = first.code ? first.code : TM_ERROR;
 			goto out;
 		}
 		rel_report(o, TM_WARN, "rollback", "revision %d failed: rolling back to revision %d", rev.number, prev_number);
@@ -412,7 +442,8 @@ int tm_release_rollback(struct tm_release_result *out, struct tm_kube *k, int ta
 			struct tm_err *err)
 {
 	struct tm_release_result res = { 0 };
-	struct tm_revision *cur, *to = NULL;
+	struct tm_rollback_plan plan;
+	struct tm_revision *to;
 	char desc[512];
 	struct ctx c;
 	int rc;
@@ -424,41 +455,16 @@ int tm_release_rollback(struct tm_release_result *out, struct tm_kube *k, int ta
 		rc = tm_err_set(err, TM_ENOTFOUND, "release '%s' is not installed in namespace '%s'", o->name, o->ns);
 		goto out;
 	}
-	cur = rel_newest(&c, TM_REL_DEPLOYED);
-	if (!target) {
-		/* the newest revision before the current one that ran successfully */
-		for (size_t i = c.nrevs; i-- > 0;) {
-			struct tm_revision *r = &c.revs[i];
-
-			if ((cur && r->number >= cur->number) || r == cur)
-				continue;
-			if (r->status == TM_REL_SUPERSEDED || r->status == TM_REL_ROLLED_BACK) {
-				to = r;
-				break;
-			}
-		}
-		if (!to) {
-			rc = tm_err_set(err, TM_ENOTFOUND, "release '%s' has no earlier deployed revision to roll back to "
-					"(see 'tarmac history')", o->name);
-			goto out;
-		}
-	} else if (!(to = rel_find_rev(&c, target))) {
-		rc = tm_err_set(err, TM_ENOTFOUND, "release '%s' has no revision %d (see 'tarmac history'; --history-max "
-				"keeps the last %d)", o->name, target, o->history_max);
-		goto out;
-	} else if (to->status == TM_REL_FAILED || to->status == TM_REL_PENDING) {
-		rc = tm_err_set(err, TM_EINVALID, "revision %d %s; roll back to one that was deployed (see 'tarmac history')",
-				to->number, to->status == TM_REL_FAILED ? "failed" : "never finished");
-		goto out;
-	} else if (cur && to == cur) {
-		rc = tm_err_set(err, TM_EINVALID, "revision %d is the one deployed now", to->number);
+	if ((rc = tm_release_rollback_plan(&plan, c.revs, c.nrevs, target, err)) < 0) {
+		tm_err_wrap(err, "release '%s'", o->name);
 		goto out;
 	}
-	if (rel_schema_now(&c) && (rc = schema_allows(&c, to->airflow_version, to->number, rel_schema_now(&c), err)) < 0)
+	to = rel_find_rev(&c, plan.target);
+	if (rel_schema_now(&c) && (rc = schema_allows_rev(&c, to, rel_schema_now(&c), err)) < 0)
 		goto out;
 	target = to->number; /* to points into the list rollback_to reloads */
 	snprintf(desc, sizeof(desc), "rollback to %d", target);
-	if ((rc = rollback_to(&c, to, TM_REL_ROLLED_BACK, desc, &res, err)) < 0)
+	if ((rc = rollback_to(&c, to, plan.replaced_as, desc, &res, err)) < 0)
 		tm_err_wrap(err, "rollback to revision %d failed%s%.0d", target, res.revision ? " as revision " : "",
 			    res.revision);
 	else

@@ -23,7 +23,8 @@ static bool workload(const json_t *obj)
 int tm_release_status(json_t **out, struct tm_kube *k, const char *release, const char *ns, struct tm_err *err)
 {
 	struct tm_release_opts o = { .name = release, .ns = ns };
-	struct tm_revision *cur, *failed = NULL;
+	struct tm_revision *cur;
+	const struct tm_revision *failed;
 	struct tm_kube_batch b = { 0 };
 	json_t *record = NULL, *work = json_array(), *comps = json_array(), *lease = NULL, *st = NULL, *obj;
 	char lockdesc[700], path[600];
@@ -42,12 +43,7 @@ int tm_release_status(json_t **out, struct tm_kube *k, const char *release, cons
 		rc = tm_err_set(err, TM_ENOTFOUND, "release '%s' is not installed in namespace '%s'", release, ns);
 		goto out;
 	}
-	/* the newest failure, even one rolled back since: that is what people ask about */
-	for (i = c.nrevs; i-- > 0;)
-		if (c.revs[i].status == TM_REL_FAILED) {
-			failed = &c.revs[i];
-			break;
-		}
+	failed = tm_release_last_failure(c.revs, c.nrevs);
 	if (cur->status != TM_REL_UNINSTALLED) {
 		if ((rc = tm_release_read(&record, k, release, ns, cur, err)) < 0)
 			goto out;
