@@ -7,14 +7,6 @@
 #include "tarmac/doc.h"
 #include "tarmac/render.h"
 
-static const char *resource(const char *kind)
-{
-	return !strcmp(kind, "ServiceAccount") ? "serviceaccounts" :
-	       !strcmp(kind, "ConfigMap")      ? "configmaps" :
-	       !strcmp(kind, "Secret")         ? "secrets" :
-						 "persistentvolumeclaims";
-}
-
 /* Appends "Kind 'ns/name' (template)" for each reference the cluster lacks; *n counts them. */
 static int missing_refs(struct tm_cli *cli, const json_t *refs, const char *ns, struct tm_buf *out, size_t *n)
 {
@@ -25,13 +17,17 @@ static int missing_refs(struct tm_cli *cli, const json_t *refs, const char *ns, 
 	json_array_foreach(refs, i, r) {
 		const char *kind = json_string_value(json_object_get(r, "kind"));
 		const char *name = json_string_value(json_object_get(r, "name"));
+		struct tm_buf path = TM_BUF_INIT("path", 1024);
+		struct tm_kube_rsc rsc;
 		json_t *live = NULL;
 		struct tm_err gerr;
-		char path[700];
 
-		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/%s/%s", ns, resource(kind), name);
 		tm_err_init(&gerr);
-		rc = tm_kube_get(cli->kube, path, &live, &gerr);
+		/* the core kinds' group-kind is the kind itself; discovery knows their resources */
+		if ((rc = tm_kube_resolve_gk(cli->kube, kind, &rsc, &gerr)) == 0 &&
+		    (rc = tm_kube_path(&path, &rsc, ns, name, &gerr)) == 0)
+			rc = tm_kube_get(cli->kube, tm_buf_cstr(&path), &live, &gerr);
+		tm_buf_release(&path);
 		json_decref(live);
 		if (rc == TM_ENOTFOUND) {
 			if ((rc = tm_buf_printf(out, &cli->err, "%s%s '%s/%s' (%s)", (*n)++ ? "; " : "", kind, ns, name,
