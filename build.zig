@@ -84,6 +84,7 @@ const sources = [_][]const u8{
     "src/secret/recover.c",
     "src/cli/cmd_secrets.c",
     "src/cli/cmd_secrets_recover.c",
+    "src/cli/cmd_secrets_finish.c",
 };
 const entry = "src/cli/entry.c";
 

@@ -291,6 +291,24 @@ int tm_secret_guard(enum tm_secret_verdict out[TM_SECRET_COUNT], const struct tm
 		    const struct tm_secret_set *previous, const struct tm_secret_set *live,
 		    const char *const recorded[TM_SECRET_COUNT]);
 
+/* May 'rotate fernet-key --finish' drop the old key? Only once the staged "new,old" is
+ * what the release has deployed: dropping it earlier removes the key the pods read with. */
+enum tm_secret_finish {
+	TM_FINISH_UNDEPLOYED,   /* no live Secret and no record hold a Fernet key: nothing runs on it */
+	TM_FINISH_DEPLOYED,     /* the live Secret holds the staged keys, and so does the deployed record */
+	TM_FINISH_NOT_DEPLOYED, /* the cluster holds another value (the old key first): deploy first */
+	TM_FINISH_INCOMPLETE,   /* the live Secret holds them, the newest deployed revision does not:
+				 * the deploy that applied them failed or is still running */
+	TM_FINISH_COUNT
+};
+/* "undeployed", "deployed", ...; NULL outside the enum. */
+const char *tm_secret_finish_name(enum tm_secret_finish f);
+/* The verdict from the sealed (staged) set, the live one (may be NULL) and recorded, the
+ * "sha256:<hex>" the newest deployed revision's record keeps for the Fernet Secret (NULL:
+ * no record, or none of it). Pure. */
+enum tm_secret_finish tm_secret_finish_check(const struct tm_secret_set *sealed, const struct tm_secret_set *live,
+					     const char *recorded);
+
 enum tm_secret_recovered {
 	TM_RECOVER_NONE,     /* nothing live holds it; its file is left alone */
 	TM_RECOVER_KEPT,     /* its file holds the live value already */

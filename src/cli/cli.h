@@ -288,5 +288,14 @@ int tm_secrets_cmd_set_opt(void *opts, int id, const char *value, struct tm_err 
 int tm_cmd_secrets(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
 /* secrets recover (cmd_secrets_recover.c): returns 0 or a TM_E* code with cli->err set. */
 int tm_cli_secrets_recover(struct tm_cli *cli, struct tm_secrets_cmd_opts *o, const char *env, const char *dir);
+/* The release the values of o describe, where up puts it (connects to the cluster; v
+ * holds the values t borrows). */
+int tm_cli_secrets_target(struct tm_cli *cli, struct tm_secrets_cmd_opts *o, struct tm_values *v,
+			  struct tm_secret_target *t);
+/* rotate fernet-key --finish (cmd_secrets_finish.c): 0 when the staged "new,old" is what
+ * the release has deployed (or nothing is deployed), else TM_ECONFLICT naming the 'up'
+ * to run first. Reads the cluster; changes nothing. */
+int tm_cli_fernet_finish_check(struct tm_cli *cli, struct tm_secrets_cmd_opts *o, const char *env, const char *dir,
+			       const struct tm_secret_key *key);
 
 #endif

@@ -106,18 +106,6 @@ static int prepare(struct tm_cli *cli, struct tm_render_cmd_opts *o, int argc, c
 	return rc;
 }
 
-/* Whether the environment has sealed secrets to render (secrets/<env>/recipient.pub). */
-static bool has_secrets(const struct tm_render_cmd_opts *o)
-{
-	char path[4200];
-	struct stat st;
-
-	if (o->sec.none)
-		return false;
-	snprintf(path, sizeof(path), "secrets/%s/recipient.pub", o->r.env ? o->r.env : "dev");
-	return stat(path, &st) == 0;
-}
-
 /* Replaces every Secret value by a marker (wiping the value first): render shows
  * them only with --show-secrets, and the marker is not base64, so output applied by
  * hand fails instead of deploying empty Secrets. */
@@ -154,7 +142,8 @@ int tm_cmd_render(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 		return rc;
 	if ((rc = tm_render(&r, &ro, &cli->err)) < 0)
 		goto out;
-	if (o->sec.dir || o->sec.key_file || o->sec.cert || has_secrets(o)) {
+	/* without secrets/<env>/recipient.pub this only warns that the Secrets are left out */
+	if (!o->sec.none) {
 		size_t before = json_array_size(r.objects);
 
 		if ((rc = tm_cli_stack_secrets(cli, &o->sec, ro.env ? ro.env : "dev", ro.release ? ro.release : "airflow",

@@ -285,7 +285,10 @@ static int cmd_rotate(struct ctx *c, int argc, char **argv)
 		return rc;
 	if (step == TM_ROTATE_START && id != TM_SECRET_FERNET_KEY)
 		tm_sink_log(&c->cli->sink, TM_WARN, "rotating '%s': %s", name, tm_secret_breaks(id));
-	rc = tm_secret_rotate(c->dir, id, step, key, 0, tm_cli_stop_flag(), &c->cli->err);
+	/* the deployed pods must be on "new,old" before "old" goes */
+	rc = step == TM_ROTATE_FINISH ? tm_cli_fernet_finish_check(c->cli, c->o, c->env, c->dir, key) : 0;
+	if (rc == 0)
+		rc = tm_secret_rotate(c->dir, id, step, key, 0, tm_cli_stop_flag(), &c->cli->err);
 	tm_secret_key_free(key);
 	if (rc < 0)
 		return rc;
@@ -293,10 +296,13 @@ static int cmd_rotate(struct ctx *c, int argc, char **argv)
 		fprintf(c->cli->out, "%s: rolled back to the previous value (the one replaced is now %s.previous.sealed)\n",
 			name, name);
 	else if (id == TM_SECRET_FERNET_KEY && step == TM_ROTATE_START)
-		fprintf(c->cli->out, "fernet-key: a new key is staged in front of the old one; deploy, run 'airflow "
-			"rotate-fernet-key', then 'tarmac secrets rotate fernet --finish'\n");
+		fprintf(c->cli->out, "fernet-key: a new key is staged in front of the old one; run 'tarmac up --env %s' "
+			"(the pods roll onto both keys, then tarmac runs and awaits the Job <release>-rotate-fernet-key: "
+			"'airflow rotate-fernet-key' re-encrypts with the new key), then 'tarmac secrets rotate fernet-key "
+			"--finish --env %s' and 'tarmac up --env %s'\n", c->env, c->env, c->env);
 	else if (id == TM_SECRET_FERNET_KEY)
-		fprintf(c->cli->out, "fernet-key: the old key is dropped; deploy to finish\n");
+		fprintf(c->cli->out, "fernet-key: the old key is dropped; 'tarmac up --env %s' deploys the new one alone\n",
+			c->env);
 	else
 		fprintf(c->cli->out, "%s: new value sealed; the old one is kept as %s.previous.sealed "
 			"('--rollback' restores it)\n", name, name);

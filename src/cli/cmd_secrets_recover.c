@@ -63,26 +63,36 @@ static int open_key(struct recover *r, struct tm_secret_key **key, bool *fresh)
 	return 0;
 }
 
+int tm_cli_secrets_target(struct tm_cli *cli, struct tm_secrets_cmd_opts *o, struct tm_values *v,
+			  struct tm_secret_target *t)
+{
+	struct tm_render_opts ro;
+	int rc;
+
+	if ((rc = tm_cli_connect(cli)) < 0 || (rc = tm_render_args_load(cli, &o->r, &ro)) < 0 ||
+	    (rc = tm_render_values(v, &ro, &cli->err)) < 0)
+		return rc;
+	tm_cli_set_kube_opts(cli);
+	*t = (struct tm_secret_target){ .release = ro.release ? ro.release : "airflow", .namespace = ro.namespace,
+					.values = v->tree };
+	/* where up puts the release (cmd_release.c) */
+	if (!cli->opts.namespace && cli->kcfg.namespace && strcmp(cli->kcfg.namespace, "default") != 0)
+		t->namespace = cli->kcfg.namespace;
+	return 0;
+}
+
 /* The live stored secrets of the release the values describe. */
 static int read_live(struct recover *r, struct tm_values *v, struct tm_secret_set **live)
 {
 	struct tm_cli *cli = r->cli;
 	struct tm_secret_place places[TM_SECRET_MAX_PLACES];
-	struct tm_render_opts ro;
 	struct tm_secret_target t;
 	json_t *objs = NULL;
 	size_t n = 0;
 	int rc;
 
-	if ((rc = tm_cli_connect(cli)) < 0 || (rc = tm_render_args_load(cli, &r->o->r, &ro)) < 0 ||
-	    (rc = tm_render_values(v, &ro, &cli->err)) < 0)
+	if ((rc = tm_cli_secrets_target(cli, r->o, v, &t)) < 0)
 		return rc;
-	tm_cli_set_kube_opts(cli);
-	t = (struct tm_secret_target){ .release = ro.release ? ro.release : "airflow", .namespace = ro.namespace,
-				       .values = v->tree };
-	/* where up puts the release (cmd_release.c) */
-	if (!cli->opts.namespace && cli->kcfg.namespace && strcmp(cli->kcfg.namespace, "default") != 0)
-		t.namespace = cli->kcfg.namespace;
 	if ((rc = tm_secret_places(places, &n, &t, &cli->err)) < 0 ||
 	    (rc = tm_cli_live_secrets(cli, &objs, places, n, t.namespace, t.release)) < 0 ||
 	    (rc = tm_secret_live_set(live, places, n, objs, &cli->err)) < 0)

@@ -253,7 +253,7 @@ int tm_cli_stack_secrets(struct tm_cli *cli, const struct tm_stack_secrets *o, c
 			tm_err_wrap(&cli->err, "no sealed secrets in '%s'", dir);
 			goto out;
 		}
-		say(cli, TM_INFO, "no sealed secrets in '%s': the stack's Secrets are left out ('tarmac up' makes them, or "
+		say(cli, TM_WARN, "no sealed secrets in '%s': the stack's Secrets are left out ('tarmac up' makes them, or "
 		    "'tarmac secrets keygen' and 'init')", dir);
 		goto out;
 	}
@@ -268,9 +268,18 @@ int tm_cli_stack_secrets(struct tm_cli *cli, const struct tm_stack_secrets *o, c
 		goto out;
 	/* the rotation Job is made from the annotated migration Job: its spec carries the
 	 * Fernet key's checksum, so every rotation replaces (and runs) it again */
-	if ((rc = tm_secret_checksum_consumers(&annotated, objects, secrets, &cli->err)) < 0 ||
-	    (rc = tm_secret_rotation_job(&job, objects, set, release, &cli->err)) < 0)
+	if ((rc = tm_secret_checksum_consumers(&annotated, objects, secrets, &cli->err)) < 0)
 		goto out;
+	if ((rc = tm_secret_rotation_job(&job, objects, set, release, &cli->err)) == TM_ENOTFOUND) {
+		/* both keys still go out; the re-encryption is the manual step RUNBOOK names */
+		say(cli, TM_WARN, "%s: once this deploy is done, run 'kubectl -n %s exec deploy/%s-scheduler -- airflow "
+		    "rotate-fernet-key' by hand, then 'tarmac secrets rotate fernet-key --finish --env %s'",
+		    tm_err_msg(&cli->err), ns ? ns : "NAMESPACE", release, env);
+		tm_err_init(&cli->err);
+		rc = 0;
+	} else if (rc < 0) {
+		goto out;
+	}
 	if (o->cert && (rc = seal_for_controller(cli, o->cert, secrets)) < 0)
 		goto out;
 	if (json_array_extend(objects, secrets) < 0 || (job && json_array_append(objects, job) < 0)) {

@@ -130,8 +130,7 @@ int tm_secret_rotation_job(json_t **out, const json_t *objects, const struct tm_
 	}
 	if (i == json_array_size(objects))
 		return tm_err_set(err, TM_ENOTFOUND, "a Fernet key rotation is staged, but the stack has no migration Job to "
-				  "run 'airflow rotate-fernet-key' like (migrateDatabaseJob.enabled is false): run it by hand, "
-				  "then 'tarmac secrets rotate fernet-key --finish'");
+				  "model the rotation Job on (migrateDatabaseJob.enabled is false)");
 	/* the migration Job's pod (image, config, env, secrets) with another command, run
 	 * after the workloads have rolled onto "new,old" */
 	if (!(job = json_deep_copy(obj)))

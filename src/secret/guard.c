@@ -1,6 +1,7 @@
-/* The guard's decision: may the sealed value of each secret replace the live one?
- * Only when it is the same value, or a recorded rotation of it (<name>.previous.sealed,
- * which rotate and init --force keep, holds the live value). Pure: sets in, verdicts out. */
+/* The guard's decisions: may the sealed value of each secret replace the live one? Only
+ * when it is the same value, or a recorded rotation of it (<name>.previous.sealed, which
+ * rotate and init --force keep, holds the live value). And may a Fernet rotation finish?
+ * Only once what it staged is deployed. Pure: sets in, verdicts out. */
 #include <sodium.h>
 #include <string.h>
 
@@ -69,4 +70,30 @@ int tm_secret_guard(enum tm_secret_verdict out[TM_SECRET_COUNT], const struct tm
 		refused += out[id] == TM_GUARD_MISSING || out[id] == TM_GUARD_CHANGED;
 	}
 	return refused;
+}
+
+static const char *const finish_names[TM_FINISH_COUNT] = {
+	[TM_FINISH_UNDEPLOYED] = "undeployed", [TM_FINISH_DEPLOYED] = "deployed",
+	[TM_FINISH_NOT_DEPLOYED] = "not deployed", [TM_FINISH_INCOMPLETE] = "incomplete",
+};
+
+const char *tm_secret_finish_name(enum tm_secret_finish f)
+{
+	return (unsigned)f < TM_FINISH_COUNT ? finish_names[f] : NULL;
+}
+
+enum tm_secret_finish tm_secret_finish_check(const struct tm_secret_set *sealed, const struct tm_secret_set *live,
+					     const char *recorded)
+{
+	const int id = TM_SECRET_FERNET_KEY;
+
+	if (!tm_secret_set_has(live, id)) {
+		/* a Secret deleted by hand: what the deployed revision applied decides */
+		if (!recorded)
+			return TM_FINISH_UNDEPLOYED;
+		return hashes_to(sealed, id, recorded) ? TM_FINISH_DEPLOYED : TM_FINISH_NOT_DEPLOYED;
+	}
+	if (!equal(sealed, live, id))
+		return TM_FINISH_NOT_DEPLOYED;
+	return recorded && !hashes_to(sealed, id, recorded) ? TM_FINISH_INCOMPLETE : TM_FINISH_DEPLOYED;
 }

@@ -397,7 +397,8 @@ static int fernet_value(struct tm_buf *value, const struct tm_buf *stored, enum 
 	if (step == TM_ROTATE_START) {
 		if (comma)
 			return tm_err_set(err, TM_ECONFLICT, "a fernet-key rotation is staged already: finish it with "
-					  "'tarmac secrets rotate fernet --finish' (after 'airflow rotate-fernet-key' ran)");
+					  "'tarmac secrets rotate fernet-key --finish' (after the 'tarmac up' that runs the "
+					  "rotate-fernet-key Job)");
 		if ((rc = tm_secret_generate(value, TM_SECRET_FERNET_KEY, NULL, err)) < 0 ||
 		    (rc = tm_buf_puts(value, ",", err)) < 0)
 			return rc;
@@ -405,7 +406,7 @@ static int fernet_value(struct tm_buf *value, const struct tm_buf *stored, enum 
 	}
 	if (!comma)
 		return tm_err_set(err, TM_ECONFLICT, "no fernet-key rotation is staged: start one with "
-				  "'tarmac secrets rotate fernet'");
+				  "'tarmac secrets rotate fernet-key'");
 	return tm_buf_append(value, stored->data, (size_t)(comma - stored->data), err);
 }
 

@@ -216,3 +216,85 @@ Test(secret_cli, help_describes_secrets)
 	cr_assert(strstr(out_of(&r), "--key-file") != NULL);
 	done(&r);
 }
+
+/* render without secrets/<env>/ leaves the Secrets out and says so on stderr, not in the YAML */
+Test(secret_cli, render_says_when_it_leaves_the_secrets_out)
+{
+	char *root = scratch();
+	struct run r;
+
+	run_tarmac(&r, "render", "--env", "prod", NULL);
+	cr_assert_eq(r.rc, TM_EXIT_OK, "%s", err_of(&r));
+	cr_assert(strstr(err_of(&r), "warn") != NULL, "%s", err_of(&r));
+	cr_assert(strstr(err_of(&r), "no sealed secrets in 'secrets/prod': the stack's Secrets are left out") != NULL,
+		  "%s", err_of(&r));
+	cr_assert_null(strstr(out_of(&r), "no sealed secrets"));
+	cr_assert_null(strstr(out_of(&r), "kind: Secret\n"), "no Secret rendered");
+	cr_assert(strstr(out_of(&r), "kind: Deployment") != NULL);
+	done(&r);
+	run_tarmac(&r, "render", "--env", "prod", "--no-secrets", NULL);
+	cr_assert_eq(r.rc, TM_EXIT_OK, "%s", err_of(&r));
+	cr_assert_null(strstr(err_of(&r), "no sealed secrets"), "--no-secrets asked for it: %s", err_of(&r));
+	done(&r);
+	keygen_and_init();
+	run_tarmac(&r, "render", "--env", "dev", NULL);
+	cr_assert_eq(r.rc, TM_EXIT_OK, "%s", err_of(&r));
+	cr_assert_null(strstr(err_of(&r), "no sealed secrets"), "%s", err_of(&r));
+	cr_assert(strstr(out_of(&r), "kind: Secret\n") != NULL);
+	done(&r);
+	tu_rmdir(root);
+}
+
+/* --finish compares with the cluster, never the files alone: no cluster, no finish */
+Test(secret_cli, finish_without_the_cluster_is_refused_and_changes_nothing)
+{
+	char *root = scratch(), *staged;
+	struct run r;
+
+	keygen_and_init();
+	run_tarmac(&r, "secrets", "rotate", "fernet-key", "--env", "dev", NULL);
+	cr_assert_eq(r.rc, TM_EXIT_OK, "%s", err_of(&r));
+	cr_assert(strstr(out_of(&r), "run 'tarmac up --env dev'") != NULL, "%s", out_of(&r));
+	cr_assert(strstr(out_of(&r), "rotate-fernet-key") != NULL, "%s", out_of(&r));
+	done(&r);
+	run_tarmac(&r, "secrets", "show", "fernet-key", "--env", "dev", "--reveal", NULL);
+	staged = strdup(out_of(&r));
+	cr_assert(strchr(staged, ',') != NULL);
+	done(&r);
+	cr_assert_eq(setenv("KUBECONFIG", "/nonexistent/kubeconfig", 1), 0);
+	run_tarmac(&r, "secrets", "rotate", "fernet-key", "--env", "dev", "--finish", NULL);
+	cr_assert_neq(r.rc, TM_EXIT_OK);
+	cr_assert(strstr(err_of(&r), "compare the staged Fernet keys with the deployed ones") != NULL, "%s", err_of(&r));
+	done(&r);
+	cr_assert_eq(unsetenv("KUBECONFIG"), 0);
+	run_tarmac(&r, "secrets", "show", "fernet-key", "--env", "dev", "--reveal", NULL);
+	cr_assert_str_eq(out_of(&r), staged, "the staged keys are still there");
+	done(&r);
+	free(staged);
+	tu_rmdir(root);
+}
+
+/* a staged rotation: the Job re-encrypts; without a migration Job to model it on, the
+ * manual step is named instead */
+Test(secret_cli, a_staged_rotation_renders_its_job_or_names_the_manual_step)
+{
+	char *root = scratch();
+	struct run r;
+
+	keygen_and_init();
+	run_tarmac(&r, "secrets", "rotate", "fernet-key", "--env", "dev", NULL);
+	cr_assert_eq(r.rc, TM_EXIT_OK, "%s", err_of(&r));
+	done(&r);
+	run_tarmac(&r, "render", "--env", "dev", NULL);
+	cr_assert_eq(r.rc, TM_EXIT_OK, "%s", err_of(&r));
+	cr_assert(strstr(out_of(&r), "name: airflow-rotate-fernet-key\n") != NULL);
+	cr_assert(strstr(out_of(&r), "- rotate-fernet-key\n") != NULL, "the Job runs 'airflow rotate-fernet-key'");
+	done(&r);
+	run_tarmac(&r, "render", "--env", "dev", "--set", "migrateDatabaseJob.enabled=false", NULL);
+	cr_assert_eq(r.rc, TM_EXIT_OK, "%s", err_of(&r));
+	cr_assert_null(strstr(out_of(&r), "airflow-rotate-fernet-key"));
+	cr_assert(strstr(err_of(&r), "exec deploy/airflow-scheduler -- airflow rotate-fernet-key' by hand") != NULL,
+		  "%s", err_of(&r));
+	done(&r);
+	tu_rmdir(root);
+}

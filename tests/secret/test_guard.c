@@ -654,3 +654,63 @@ Test(secret_recover, reseals_the_files_of_a_lost_key_only_for_a_new_key)
 	env_drop(&lost);
 	fx_drop(&f);
 }
+
+static void hash_of(char out[80], const struct tm_secret_set *s)
+{
+	const char *val;
+	char hex[65];
+	size_t len;
+
+	cr_assert_eq(tm_secret_set_get(s, TM_SECRET_FERNET_KEY, &val, &len), 0);
+	tm_sha256_hex(hex, val, len);
+	snprintf(out, 80, "sha256:%s", hex);
+}
+
+Test(secret_finish, names_are_complete)
+{
+	for (int f = 0; f < TM_FINISH_COUNT; f++)
+		cr_assert_not_null(tm_secret_finish_name((enum tm_secret_finish)f), "finish verdict %d has no name", f);
+	cr_assert_null(tm_secret_finish_name(TM_FINISH_COUNT));
+}
+
+/* --finish only once the staged "new,old" is what runs: the live Secret and the deployed record. */
+Test(secret_finish, the_old_key_goes_only_once_the_staged_keys_are_deployed)
+{
+	struct tm_secret_set *old, *staged, *live;
+	char old_hash[80], staged_hash[80];
+	struct tm_secret_key *k;
+	struct tm_err err;
+	struct fx f;
+
+	fx_make(&f, dev);
+	old = open_set(&f.e, false);
+	hash_of(old_hash, old);
+	k = env_key(&f.e);
+	tm_err_init(&err);
+	cr_assert_eq(tm_secret_rotate(f.e.dir, TM_SECRET_FERNET_KEY, TM_ROTATE_START, k, 0, NULL, &err), 0, "%s", tm_err_msg(&err));
+	staged = open_set(&f.e, false);
+	hash_of(staged_hash, staged);
+	live = live_set(&f);
+	cr_assert_eq(tm_secret_finish_check(staged, live, NULL), TM_FINISH_NOT_DEPLOYED, "rotate, then --finish at once");
+	cr_assert_eq(tm_secret_finish_check(staged, live, old_hash), TM_FINISH_NOT_DEPLOYED);
+	tm_secret_set_free(live);
+	deploy(&f);
+	live = live_set(&f);
+	cr_assert_eq(tm_secret_finish_check(staged, live, staged_hash), TM_FINISH_DEPLOYED);
+	cr_assert_eq(tm_secret_finish_check(staged, live, NULL), TM_FINISH_DEPLOYED, "no release record (apply)");
+	cr_assert_eq(tm_secret_finish_check(staged, live, old_hash), TM_FINISH_INCOMPLETE,
+		     "the Secret is applied, but the deploy failed: the record is still the old key's");
+	cr_assert_eq(tm_secret_finish_check(old, live, staged_hash), TM_FINISH_NOT_DEPLOYED, "other local files");
+	tm_secret_set_free(live);
+	json_object_del(f.live, "af-fernet-key");
+	live = live_set(&f);
+	cr_assert_eq(tm_secret_finish_check(staged, live, NULL), TM_FINISH_UNDEPLOYED);
+	cr_assert_eq(tm_secret_finish_check(staged, NULL, NULL), TM_FINISH_UNDEPLOYED);
+	cr_assert_eq(tm_secret_finish_check(staged, live, staged_hash), TM_FINISH_DEPLOYED, "deleted by hand after the deploy");
+	cr_assert_eq(tm_secret_finish_check(staged, live, old_hash), TM_FINISH_NOT_DEPLOYED, "deleted by hand before it");
+	tm_secret_set_free(live);
+	tm_secret_set_free(staged);
+	tm_secret_set_free(old);
+	tm_secret_key_free(k);
+	fx_drop(&f);
+}
