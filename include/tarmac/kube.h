@@ -73,7 +73,9 @@ void tm_kube_cred_release(struct tm_kube_cred *c);
 /* Runs the plugin of cfg->exec: posix_spawn with an argv (never a shell), the process
  * environment plus exec.env, KUBERNETES_EXEC_INFO set to an ExecCredential of the
  * plugin's apiVersion (spec.interactive = interactive; spec.cluster from cfg when
- * provideClusterInfo), stdin /dev/null unless interactive, stderr passed through.
+ * provideClusterInfo), stdin /dev/null unless interactive; stderr passed through when
+ * interactive, else read a line at a time and reported through o->report (the last
+ * line also ends a failure's message).
  * interactive says whether the caller's stdin is a terminal the plugin may use;
  * interactiveMode Never turns it off, Always fails without it (TM_EAUTH).
  * Reads stdout (capped at 1 MiB) as an ExecCredential of the same apiVersion and
@@ -85,9 +87,18 @@ void tm_kube_cred_release(struct tm_kube_cred *c);
  * or was killed: with its exit status), TM_EINVALID (its output is not an
  * ExecCredential of the right apiVersion, or has neither a token nor a certificate
  * and key, or a bad expirationTimestamp; also cfg without exec), TM_ELIMIT (it
- * printed more than 1 MiB), TM_ETIMEOUT. The token never appears in a message. */
-int tm_kube_exec_run(struct tm_kube_cred *out, const struct tm_kube_config *cfg, bool interactive,
-		     int64_t timeout_ms, struct tm_err *err);
+ * printed more than 1 MiB), TM_ETIMEOUT, TM_EINTERRUPTED (*cancel was raised: seen
+ * within 50 ms). Ended means SIGTERM, 300 ms of grace, SIGKILL. The token never
+ * appears in a message. */
+struct tm_kube_exec_opts {
+	bool interactive;                    /* the caller has a terminal the plugin may use */
+	int64_t timeout_ms;
+	const volatile sig_atomic_t *cancel; /* Ctrl-C or SIGTERM: the plugin is ended */
+	tm_report_fn report;                 /* its stderr, a line each (not interactive) */
+	void *report_ctx;
+};
+int tm_kube_exec_run(struct tm_kube_cred *out, const struct tm_kube_config *cfg, const struct tm_kube_exec_opts *o,
+		     struct tm_err *err);
 
 /* A token or other header value is refused when it holds a control character (below
  * 0x20, or 0x7f): CR or LF would end the header and start another. Errors:

@@ -279,6 +279,16 @@ void tm_sink_event(struct tm_sink *s, const struct tm_event *ev);
 /* tm_report_fn over a struct tm_sink *. */
 void tm_sink_report(void *sink, const struct tm_event *ev);
 void tm_sink_log(struct tm_sink *s, enum tm_level lvl, const char *fmt, ...) TM_PRINTF(3, 4);
+/* The one escaping of text that may come from the cluster or a plugin (a Lease
+ * holder, events, conditions, messages, plugin stderr) on its way to a terminal or
+ * log: C0 controls other than newline and tab, DEL and C1 controls (UTF-8 0xc2
+ * 0x80-0x9f) become "\xHH" text, so no escape sequence reaches the terminal. Writes
+ * at most n bytes to out, NUL included, cutting before an escape that would not fit;
+ * returns how many characters of text it consumed. */
+size_t tm_escape_controls(char *out, size_t n, const char *text);
+/* fprintf with the whole formatted text escaped as tm_escape_controls does: for
+ * output that carries cluster text (status, history, error lines). */
+void tm_fprintf_escaped(FILE *f, const char *fmt, ...) TM_PRINTF(2, 3);
 /* Clears a TTY status board so ordinary output can follow; the board is emptied. */
 void tm_sink_flush(struct tm_sink *s);
 const char *tm_level_name(enum tm_level lvl);

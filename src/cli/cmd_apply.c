@@ -123,7 +123,9 @@ void tm_cli_catch_signals(struct tm_signals *s)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
-	interrupted = 0;
+	/* nested in tm_cli_main's catch: a signal that came already must not be lost */
+	if (sigaction(SIGINT, NULL, &s->old_int) < 0 || s->old_int.sa_handler != on_signal)
+		interrupted = 0;
 	sigaction(SIGINT, &sa, &s->old_int);
 	sigaction(SIGTERM, &sa, &s->old_term);
 }

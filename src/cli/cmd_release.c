@@ -355,7 +355,7 @@ int tm_cmd_history(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 	}
 	fprintf(cli->out, "%-9s %-21s %-12s %-10s %s\n", "REVISION", "UPDATED", "STATUS", "AIRFLOW", "DESCRIPTION");
 	for (size_t i = 0; i < n; i++)
-		fprintf(cli->out, "%-9d %-21s %-12s %-10s %s\n", revs[i].number, revs[i].updated,
+		tm_fprintf_escaped(cli->out, "%-9d %-21s %-12s %-10s %s\n", revs[i].number, revs[i].updated,
 			tm_release_status_name(revs[i].status), revs[i].airflow_version[0] ? revs[i].airflow_version : "-",
 			revs[i].description);
 	fflush(cli->out);
@@ -385,7 +385,7 @@ int tm_cmd_status(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 		tm_cli_print_json(cli, st);
 		goto out;
 	}
-	fprintf(cli->out, "release:   %s (namespace %s)\nrevision:  %d, %s, %s (%s)\nairflow:   %s%s%s%s\nlock:      %s\n",
+	tm_fprintf_escaped(cli->out, "release:   %s (namespace %s)\nrevision:  %d, %s, %s (%s)\nairflow:   %s%s%s%s\nlock:      %s\n",
 		json_string_value(json_object_get(st, "release")), json_string_value(json_object_get(st, "namespace")),
 		(int)json_integer_value(json_object_get(st, "revision")), json_string_value(json_object_get(st, "status")),
 		json_string_value(json_object_get(st, "description")), json_string_value(json_object_get(st, "updated")),
@@ -401,13 +401,13 @@ int tm_cmd_status(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 
 			snprintf(object, sizeof(object), "%s/%s", json_string_value(json_object_get(comp, "kind")),
 				 json_string_value(json_object_get(comp, "name")));
-			fprintf(cli->out, "%-24s %-38s %-8s %s\n", json_string_value(json_object_get(comp, "component")) ?: "-",
+			tm_fprintf_escaped(cli->out, "%-24s %-38s %-8s %s\n", json_string_value(json_object_get(comp, "component")) ?: "-",
 				object, json_string_value(json_object_get(comp, "state")),
 				json_string_value(json_object_get(comp, "reason")));
 		}
 	}
 	if (json_string_value(json_object_get(st, "lastError")))
-		fprintf(cli->out, "\nlast failure (revision %d): %s\n",
+		tm_fprintf_escaped(cli->out, "\nlast failure (revision %d): %s\n",
 			(int)json_integer_value(json_object_get(st, "lastErrorRevision")),
 			json_string_value(json_object_get(st, "lastError")));
 	fflush(cli->out);

@@ -29,7 +29,9 @@ void tm_help_main(struct tm_cli *cli, FILE *f)
 	print_opts(f, tm_global_opts);
 	fputs("\nRun 'tarmac help COMMAND' or 'tarmac COMMAND --help' for a command's options.\n"
 	      "Exit codes: 0 ok, 1 error, 2 usage, 3 diff found changes, 4 health wait timed out,\n"
-	      "            5 cluster unreachable or unauthorized.\n", f);
+	      "            5 cluster unreachable (no answer in time) or unauthorized, 6 release locked,\n"
+	      "            130 stopped by Ctrl-C or SIGTERM (both 130: within a second, whatever it\n"
+	      "            awaited, the lock freed and an exec plugin's process group ended).\n", f);
 }
 
 /* Prints text filled to width columns (descriptions are written as one line). */

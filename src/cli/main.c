@@ -290,7 +290,8 @@ int tm_cli_fail(struct tm_cli *cli, struct tm_err *err)
 				       .msg = tm_err_msg(err) };
 		tm_sink_event(&cli->sink, &ev);
 	} else {
-		fprintf(cli->errf, "error: %s\n", tm_err_msg(err));
+		/* the message may quote the cluster (a Lease holder, a server's message) */
+		tm_fprintf_escaped(cli->errf, "error: %s\n", tm_err_msg(err));
 		if (cli->opts.verbose && err->file)
 			fprintf(cli->errf, "  (%s, raised at %s:%d)\n", tm_code_name(err->code), err->file,
 				err->line);
@@ -327,6 +328,9 @@ int tm_cli_connect(struct tm_cli *cli)
 
 		ko.report = tm_sink_report;
 		ko.report_ctx = &cli->sink;
+		/* Ctrl-C and SIGTERM end whatever the client awaits: an exec plugin, a connect,
+		 * a read, a watch (tm_cli_main catches them for every cluster command) */
+		ko.cancel = tm_cli_stop_flag();
 		tm_kube_set_opts(cli->kube, &ko);
 	}
 	return rc;
@@ -561,6 +565,8 @@ int tm_cli_main(int argc, char **argv, FILE *out, FILE *errf)
 {
 	struct tm_cli cli = { .out = out, .errf = errf };
 	struct parse_state ps = { .cli = &cli };
+	struct tm_signals sig;
+	bool caught = false;
 	int rc;
 
 	tm_err_init(&cli.err);
@@ -590,13 +596,22 @@ int tm_cli_main(int argc, char **argv, FILE *out, FILE *errf)
 		rc = tm_cli_fail(&cli, &cli.err);
 		goto out;
 	}
-	if ((ps.cmd->needs & TM_NEED_CLUSTER) && tm_cli_connect(&cli) < 0) {
-		rc = tm_cli_fail(&cli, &cli.err);
-		goto out;
+	if (ps.cmd->needs & TM_NEED_CLUSTER) {
+		/* from here on a signal only raises the stop flag: the command ends what it
+		 * awaits, frees the lock and exits 130 (commands may catch again: nesting keeps
+		 * a signal already seen) */
+		tm_cli_catch_signals(&sig);
+		caught = true;
+		if (tm_cli_connect(&cli) < 0) {
+			rc = tm_cli_fail(&cli, &cli.err);
+			goto out;
+		}
 	}
 	rc = ps.cmd->run(&cli, ps.cmdopts, ps.npos, ps.pos);
 	tm_sink_flush(&cli.sink);
 out:
+	if (caught)
+		tm_cli_restore_signals(&sig);
 	tm_kube_free(cli.kube);
 	tm_kube_config_release(&cli.kcfg);
 	fflush(out);

@@ -269,7 +269,11 @@ int tm_kube_refresh_cred(struct tm_kube *k, bool refused, struct tm_err *err)
 	if (k->have_cred)
 		k->stats.reauth++;
 	tm_kube_cred_init(&cred);
-	rc = tm_kube_exec_run(&cred, k->cfg, k->opts.interactive, k->opts.exec_timeout_ms, err);
+	rc = tm_kube_exec_run(&cred, k->cfg,
+			      &(struct tm_kube_exec_opts){ .interactive = k->opts.interactive,
+							   .timeout_ms = k->opts.exec_timeout_ms, .cancel = k->opts.cancel,
+							   .report = k->opts.report, .report_ctx = k->opts.report_ctx },
+			      err);
 	if (rc == 0)
 		rc = k->tr.set_auth(k->tr.ctx, cred.token, cred.cert_pem.len ? &cred.cert_pem : NULL,
 				    cred.key_pem.len ? &cred.key_pem : NULL, err);

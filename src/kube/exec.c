@@ -19,6 +19,10 @@
 
 #define EXEC_OUT_MAX (1u << 20) /* a plugin's stdout: tokens and PEM, never this big */
 #define EXEC_INFO_ENV "KUBERNETES_EXEC_INFO"
+#define EXEC_SLICE_MS 50        /* how often a wait looks at the cancel flag */
+#define EXEC_KILL_GRACE_MS 300  /* between SIGTERM and SIGKILL to the plugin's group */
+#define EXEC_LINE_MAX 300       /* a stderr line is cut there */
+#define EXEC_LINES_MAX 20       /* stderr lines reported; the rest is read and dropped */
 
 extern char **environ;
 
@@ -146,10 +150,17 @@ static int build_env(char ***out, char *const *extra, char *info, struct tm_err 
 struct run {
 	const char *command;
 	pid_t pid;
+	pid_t pgid;  /* the group to end: the plugin's pid, kept after it is reaped */
 	int fd;      /* read end of the plugin's stdout, or -1 */
 	bool group;  /* the plugin leads its own process group */
+	const volatile sig_atomic_t *cancel; /* Ctrl-C or SIGTERM: stop waiting for it */
 	char *out;   /* stdout; holds the credential: wiped */
 	size_t len;
+	int efd;     /* read end of its stderr (not interactive), or -1 */
+	char line[EXEC_LINE_MAX]; /* the stderr line being read, then the last one */
+	size_t line_len;
+	unsigned lines; /* stderr lines reported */
+	const struct tm_kube_exec_opts *o;
 };
 
 static int spawn_plugin(struct run *r, const struct tm_kube_exec *x, char **envp, bool interactive,
@@ -163,7 +174,7 @@ static int spawn_plugin(struct run *r, const struct tm_kube_exec *x, char **envp
 	sigset_t none, dfl;
 	char **argv = NULL;
 	size_t nargs = 0;
-	int p[2] = { -1, -1 }, rc = 0, e;
+	int p[2] = { -1, -1 }, ep[2] = { -1, -1 }, rc = 0, e;
 	bool fa_ok = false, at_ok = false;
 	short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
 
@@ -175,7 +186,8 @@ static int spawn_plugin(struct run *r, const struct tm_kube_exec *x, char **envp
 	}
 	argv[0] = x->command;
 	memcpy(argv + 1, x->args, nargs * sizeof(*argv));
-	if (pipe2(p, O_CLOEXEC) < 0) {
+	/* stderr comes through us when not interactive, so it is reported escaped */
+	if (pipe2(p, O_CLOEXEC) < 0 || (!interactive && pipe2(ep, O_CLOEXEC) < 0)) {
 		rc = tm_err_errno(err, errno, "exec plugin '%s': pipe", x->command);
 		goto out;
 	}
@@ -199,6 +211,7 @@ static int spawn_plugin(struct run *r, const struct tm_kube_exec *x, char **envp
 	if (!interactive)
 		flags |= POSIX_SPAWN_SETPGROUP;
 	if ((e = posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO)) != 0 ||
+	    (!interactive && (e = posix_spawn_file_actions_adddup2(&fa, ep[1], STDERR_FILENO)) != 0) ||
 	    (!interactive &&
 	     (e = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0)) != 0) ||
 	    (e = posix_spawnattr_setflags(&at, flags)) != 0 || (e = posix_spawnattr_setsigmask(&at, &none)) != 0 ||
@@ -221,8 +234,11 @@ static int spawn_plugin(struct run *r, const struct tm_kube_exec *x, char **envp
 		goto out;
 	}
 	r->group = !interactive;
+	r->pgid = r->pid;
 	r->fd = p[0];
 	p[0] = -1;
+	r->efd = ep[0];
+	ep[0] = -1;
 out:
 	if (fa_ok)
 		posix_spawn_file_actions_destroy(&fa);
@@ -232,20 +248,136 @@ out:
 		close(p[0]);
 	if (p[1] >= 0)
 		close(p[1]); /* ours must go, or we would never see EOF */
+	if (ep[0] >= 0)
+		close(ep[0]);
+	if (ep[1] >= 0)
+		close(ep[1]);
 	free(argv);
 	return rc;
 }
 
+/* Whether the plugin and everything it started are gone (reaps the plugin; its
+ * children, reparented, are init's to reap). */
+static bool all_gone(struct run *r)
+{
+	int st;
+
+	if (r->pid > 0 && waitpid(r->pid, &st, WNOHANG) == r->pid)
+		r->pid = 0;
+	if (!r->group)
+		return r->pid == 0;
+	return kill(-r->pgid, 0) < 0 && errno == ESRCH;
+}
+
+/* Ends the plugin and its process group: SIGTERM, a short grace to clean up (a
+ * plugin may hold a lock file or a browser login), then SIGKILL; reaps the plugin. */
 static void kill_and_reap(struct run *r)
 {
+	int64_t until = tm_now_ms() + EXEC_KILL_GRACE_MS;
 	int st;
 
 	if (r->pid <= 0)
 		return;
-	kill(r->group ? -r->pid : r->pid, SIGKILL);
-	while (waitpid(r->pid, &st, 0) < 0 && errno == EINTR)
+	kill(r->group ? -r->pgid : r->pid, SIGTERM);
+	while (!all_gone(r) && tm_now_ms() < until)
+		nanosleep(&(struct timespec){ 0, 10 * 1000000L }, NULL);
+	/* even when the leader went, its children may ignore SIGTERM */
+	if (r->group)
+		kill(-r->pgid, SIGKILL);
+	else if (r->pid > 0)
+		kill(r->pid, SIGKILL);
+	while (r->pid > 0 && waitpid(r->pid, &st, 0) < 0 && errno == EINTR)
 		;
 	r->pid = 0;
+}
+
+static bool run_cancelled(const struct run *r)
+{
+	return r->cancel && *r->cancel;
+}
+
+/* One line of the plugin's stderr, reported as it comes (a login URL must be seen
+ * while the plugin waits); the sink escapes it. The last stays in r->line. */
+static void stderr_line(struct run *r)
+{
+	if (!r->line_len)
+		return;
+	r->line[r->line_len] = '\0';
+	r->line_len = 0;
+	if (r->lines < EXEC_LINES_MAX && r->o->report) {
+		r->lines++;
+		tm_reportf(r->o->report, r->o->report_ctx, TM_INFO, "exec", NULL, false, "exec plugin '%s' says: %s%s",
+			   r->command, r->line, r->lines == EXEC_LINES_MAX ? " (further lines not shown)" : "");
+	}
+}
+
+/* Reads what its stderr holds now (the caller polled it readable). */
+static void stderr_read(struct run *r)
+{
+	char chunk[512];
+	ssize_t n = read(r->efd, chunk, sizeof(chunk));
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		stderr_line(r);
+		close(r->efd);
+		r->efd = -1;
+		return;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		if (chunk[i] == '\n')
+			stderr_line(r);
+		else if (r->line_len < sizeof(r->line) - 1) {
+			r->line[r->line_len++] = chunk[i];
+		}
+	}
+}
+
+/* What it wrote before it ended: never waits (a child of it may hold stderr open). */
+static void stderr_drain(struct run *r)
+{
+	for (int i = 0; i < 64 && r->efd >= 0; i++) {
+		struct pollfd pfd = { .fd = r->efd, .events = POLLIN };
+
+		if (poll(&pfd, 1, 0) <= 0)
+			break;
+		stderr_read(r);
+	}
+	stderr_line(r); /* a last line without its newline */
+}
+
+/* A plugin that failed usually said why on stderr: its last line goes into the
+ * message (set in this file, one frame), keeping where it was raised. */
+static void add_last_line(struct tm_err *err, const struct run *r)
+{
+	char msg[TM_ERR_TEXT];
+	const char *file;
+	int line, code;
+
+	if (!err || !r->line[0])
+		return;
+	snprintf(msg, sizeof(msg), "%s", tm_err_msg(err));
+	file = err->file;
+	line = err->line;
+	code = err->code;
+	tm_err_init(err);
+	tm_err_set(err, code, "%s; its last line on stderr: '%s'", msg, r->line);
+	err->file = file;
+	err->line = line;
+}
+
+/* Waits up to ms for the plugin's stderr (a sleep when it has none); reads it. */
+static void stderr_poll(struct run *r, int ms)
+{
+	struct pollfd pfd = { .fd = r->efd, .events = POLLIN };
+
+	if (r->efd < 0) {
+		nanosleep(&(struct timespec){ 0, ms * 1000000L }, NULL);
+		return;
+	}
+	if (poll(&pfd, 1, ms) > 0)
+		stderr_read(r);
 }
 
 /* Reads the plugin's stdout until EOF and waits for it to exit, both before
@@ -255,16 +387,21 @@ static int collect(struct run *r, int64_t deadline, int64_t timeout_ms, int *sta
 {
 	for (;;) {
 		int64_t left = deadline - tm_now_ms();
-		struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
+		struct pollfd pfd[2] = { { .fd = r->fd, .events = POLLIN }, { .fd = r->efd, .events = POLLIN } };
 		ssize_t n;
 		int pr;
 
+		if (run_cancelled(r))
+			goto cancelled;
 		if (left <= 0)
 			goto timeout;
-		pr = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		/* short slices: a signal handler's flag is seen within EXEC_SLICE_MS */
+		pr = poll(pfd, 2, left > EXEC_SLICE_MS ? EXEC_SLICE_MS : (int)left);
 		if (pr < 0 && errno != EINTR)
 			return tm_err_errno(err, errno, "exec plugin '%s': poll", r->command);
-		if (pr <= 0)
+		if (pr > 0 && r->efd >= 0 && pfd[1].revents)
+			stderr_read(r);
+		if (pr <= 0 || !pfd[0].revents)
 			continue;
 		/* room for one byte past the cap, to tell "exactly 1 MiB" from "more" */
 		n = read(r->fd, r->out + r->len, EXEC_OUT_MAX + 1 - r->len);
@@ -293,10 +430,14 @@ static int collect(struct run *r, int64_t deadline, int64_t timeout_ms, int *sta
 		if (w < 0 && errno != EINTR)
 			return tm_err_errno(err, errno, "exec plugin '%s': wait", r->command);
 		left = deadline - tm_now_ms();
+		if (run_cancelled(r))
+			goto cancelled;
 		if (left <= 0)
 			goto timeout;
-		nanosleep(&(struct timespec){ 0, (left < 5 ? left : 5) * 1000000L }, NULL);
+		stderr_poll(r, left < 5 ? (int)left : 5);
 	}
+cancelled:
+	return tm_err_set(err, TM_EINTERRUPTED, "interrupted while exec plugin '%s' ran; ended it", r->command);
 timeout:
 	return tm_err_set(err, TM_ETIMEOUT, "exec plugin '%s' did not finish within %lld ms; killed it", r->command,
 			  (long long)timeout_ms);
@@ -415,14 +556,15 @@ out:
 
 /* ------------------------------------------------------------------ entry point */
 
-int tm_kube_exec_run(struct tm_kube_cred *out, const struct tm_kube_config *cfg, bool interactive,
-		     int64_t timeout_ms, struct tm_err *err)
+int tm_kube_exec_run(struct tm_kube_cred *out, const struct tm_kube_config *cfg, const struct tm_kube_exec_opts *o,
+		     struct tm_err *err)
 {
 	const struct tm_kube_exec *x = cfg->exec;
 	struct tm_kube_cred c;
-	struct run r = { .fd = -1 };
+	struct run r = { .fd = -1, .efd = -1, .o = o, .cancel = o->cancel };
 	char *info = NULL, **envp = NULL;
-	int64_t deadline = tm_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	bool interactive = o->interactive;
+	int64_t timeout_ms = o->timeout_ms, deadline = tm_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	int rc, status = 0;
 
 	tm_kube_cred_init(&c);
@@ -465,6 +607,11 @@ out:
 	kill_and_reap(&r);
 	if (r.fd >= 0)
 		close(r.fd);
+	stderr_drain(&r);
+	if (r.efd >= 0)
+		close(r.efd);
+	if (rc < 0 && rc != TM_EINTERRUPTED)
+		add_last_line(err, &r);
 	if (r.out) {
 		tm_wipe(r.out, r.len);
 		free(r.out);

@@ -3,6 +3,8 @@
  * under the permanent lines,
  * a pipe or file gets one plain line per event, -o json gets JSON lines. */
 #include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -10,6 +12,62 @@
 #include <unistd.h>
 
 #include "tarmac/util.h"
+
+/* ------------------------------------------------------------------ escaping */
+
+static bool is_control(const unsigned char *p)
+{
+	return (*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f);
+}
+
+size_t tm_escape_controls(char *out, size_t n, const char *text)
+{
+	const unsigned char *p = (const unsigned char *)(text ? text : "");
+	size_t used = 0;
+
+	if (!n)
+		return 0;
+	for (; *p; p++) {
+		if (!is_control(p)) {
+			if (used + 1 >= n)
+				break;
+			out[used++] = (char)*p;
+			continue;
+		}
+		/* a C1 control is two bytes in UTF-8: both are shown */
+		if (used + (*p == 0xc2 ? 8 : 4) >= n)
+			break;
+		used += (size_t)snprintf(out + used, n - used, "\\x%02x", *p);
+		if (*p == 0xc2)
+			used += (size_t)snprintf(out + used, n - used, "\\x%02x", *++p);
+	}
+	out[used] = '\0';
+	return (size_t)((const char *)p - (text ? text : ""));
+}
+
+void tm_fprintf_escaped(FILE *f, const char *fmt, ...)
+{
+	char *text = NULL, *safe;
+	size_t n;
+	va_list ap;
+	int len;
+
+	va_start(ap, fmt);
+	len = vasprintf(&text, fmt, ap);
+	va_end(ap);
+	if (len < 0)
+		return;
+	/* at most 8 bytes of output per 2 of input (a C1 control), 4 per 1 otherwise */
+	n = (size_t)len * 4 + 1;
+	if ((safe = malloc(n))) {
+		tm_escape_controls(safe, n, text);
+		fputs(safe, f);
+	}
+	free(safe);
+	free(text);
+}
+
+/* ------------------------------------------------------------------ levels */
 
 static const char *const level_names[] = {
 	[TM_DEBUG] = "debug",
@@ -68,8 +126,11 @@ static void board_draw(struct tm_sink *s)
 		/* a board line must fit the terminal or the redraw scrolls */
 		int room = s->width - 1;
 
-		snprintf(line, sizeof(line), "[%6.1fs] %s%s%s", (double)(now - b->since_ms) / 1000.0, b->subject,
+		char raw[800];
+
+		snprintf(raw, sizeof(raw), "[%6.1fs] %s%s%s", (double)(now - b->since_ms) / 1000.0, b->subject,
 			 b->subject[0] ? ": " : "", b->text);
+		tm_escape_controls(line, sizeof(line), raw);
 		fprintf(s->out, "%s%.*s%s\n", s->color ? "\033[2m" : "", room > 0 ? room : 0, line, s->color ? "\033[0m" : "");
 	}
 	s->drawn = s->nboard;
@@ -183,7 +244,7 @@ void tm_sink_event(struct tm_sink *s, const struct tm_event *ev)
 {
 	double secs = (double)(tm_now_ms() - s->start_ms) / 1000.0;
 	const char *pre = "", *post = "";
-	char line[1024];
+	char raw[1024], line[1024];
 	int n;
 
 	if (ev->level == TM_DEBUG && s->verbosity < 1)
@@ -192,11 +253,13 @@ void tm_sink_event(struct tm_sink *s, const struct tm_event *ev)
 		emit_json(s, ev);
 		return;
 	}
-	n = snprintf(line, sizeof(line), "%s%s%s%s%s", ev->level >= TM_WARN ? tm_level_name(ev->level) : "",
+	n = snprintf(raw, sizeof(raw), "%s%s%s%s%s", ev->level >= TM_WARN ? tm_level_name(ev->level) : "",
 		     ev->level >= TM_WARN ? ": " : "", ev->subject ? ev->subject : "",
 		     ev->subject ? ": " : "", ev->msg ? ev->msg : "");
 	if (n < 0)
 		return;
+	/* the text may come from the cluster: no escape sequence of its own gets through */
+	tm_escape_controls(line, sizeof(line), raw);
 	if (s->mode == TM_SINK_TTY) {
 		if (s->color) {
 			pre = level_color(ev->level);

@@ -1,6 +1,7 @@
 /* Exec credential plugins: real /bin/sh plugins in a scratch directory, run through
  * tm_kube_exec_run as a kubeconfig user would have them run. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -62,7 +63,7 @@ static int run(struct tm_kube_cred *c, const struct tm_kube_config *cfg, bool in
 {
 	tm_err_init(err);
 	tm_kube_cred_init(c);
-	return tm_kube_exec_run(c, cfg, interactive, ms, err);
+	return tm_kube_exec_run(c, cfg, &(struct tm_kube_exec_opts){ .interactive = interactive, .timeout_ms = ms }, err);
 }
 
 /* The plugin must fail with code and a message containing needle, never the token. */
@@ -592,5 +593,117 @@ Test(kube_exec, output_that_is_all_structure_is_refused_before_parsing)
 	assert_no_children();
 	tm_kube_config_release(&cfg);
 	free(p);
+	tu_rmdir(dir);
+}
+
+/* ------------------------------------------------------------------ cancel and stderr */
+
+struct raiser {
+	volatile sig_atomic_t flag;
+	int after_ms;
+};
+
+static void *raise_later(void *arg)
+{
+	struct raiser *r = arg;
+
+	usleep((useconds_t)r->after_ms * 1000);
+	r->flag = 1;
+	return NULL;
+}
+
+Test(kube_exec, cancel_ends_the_plugin_and_its_group_at_once)
+{
+	char *dir = tu_mkdtemp(), *pidfile = NULL, *env = NULL, *text;
+	/* ignores SIGTERM, as a plugin stuck in a login may: SIGKILL must follow */
+	char *p = plugin(dir, "hang", "trap '' TERM\nsleep 30 &\necho $! > \"$PIDFILE\"\nwait\nwait\n");
+	struct raiser rs = { .after_ms = 300 };
+	struct tm_kube_config cfg;
+	struct tm_kube_cred c;
+	struct tm_err err;
+	pthread_t th;
+	int64_t t0, took;
+	pid_t sleeper;
+	int i;
+
+	setup(&cfg, p, V1, "Never");
+	cr_assert(asprintf(&pidfile, "%s/pid", dir) > 0);
+	cr_assert(asprintf(&env, "PIDFILE=%s", pidfile) > 0);
+	strv_add(&cfg.exec->env, env);
+	tm_err_init(&err);
+	tm_kube_cred_init(&c);
+	t0 = tm_now_ms();
+	cr_assert_eq(pthread_create(&th, NULL, raise_later, &rs), 0);
+	cr_assert_eq(tm_kube_exec_run(&c, &cfg, &(struct tm_kube_exec_opts){ .timeout_ms = TIMEOUT, .cancel = &rs.flag },
+				      &err),
+		     TM_EINTERRUPTED, "%s", tm_err_msg(&err));
+	took = tm_now_ms() - t0;
+	pthread_join(th, NULL);
+	/* 300 ms until the flag, 50 ms to see it, 300 ms of grace before SIGKILL */
+	cr_assert_lt(took, 1000, "took %lld ms", (long long)took);
+	cr_assert(strstr(tm_err_msg(&err), "interrupted while exec plugin") != NULL, "%s", tm_err_msg(&err));
+	assert_no_children();
+	text = slurp(pidfile);
+	sleeper = (pid_t)atoi(text);
+	cr_assert_gt(sleeper, 0);
+	for (i = 0; i < 100 && !dead(sleeper); i++)
+		usleep(10000);
+	cr_assert(dead(sleeper), "the plugin's child %d survived", (int)sleeper);
+	free(text);
+	tm_kube_config_release(&cfg);
+	free(env);
+	free(pidfile);
+	free(p);
+	tu_rmdir(dir);
+}
+
+struct heard {
+	char lines[8][400];
+	int n;
+};
+
+static void hear(void *ctx, const struct tm_event *ev)
+{
+	struct heard *h = ctx;
+
+	if (h->n < 8)
+		snprintf(h->lines[h->n++], sizeof(h->lines[0]), "%s", ev->msg);
+}
+
+Test(kube_exec, stderr_is_reported_a_line_at_a_time_and_ends_a_failure)
+{
+	char *dir = tu_mkdtemp();
+	char *ok = plugin(dir, "ok", "echo 'open https://login.example/ to sign in' >&2\n"
+				     "printf '{\"apiVersion\":\"" V1 "\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"" SECRET "\"}}'\n"
+				     "printf 'no newline' >&2\n");
+	char *bad = plugin(dir, "bad", "echo first >&2\nprintf 'denied \\033]0;pwned\\007\\n' >&2\nexit 3\n");
+	struct heard h = { .n = 0 };
+	struct tm_kube_exec_opts o = { .timeout_ms = TIMEOUT, .report = hear, .report_ctx = &h };
+	struct tm_kube_config cfg;
+	struct tm_kube_cred c;
+	struct tm_err err;
+
+	setup(&cfg, ok, V1, "Never");
+	tm_err_init(&err);
+	tm_kube_cred_init(&c);
+	cr_assert_eq(tm_kube_exec_run(&c, &cfg, &o, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_eq(h.n, 2);
+	cr_assert(strstr(h.lines[0], "' says: open https://login.example/ to sign in") != NULL, "%s", h.lines[0]);
+	cr_assert(strstr(h.lines[1], "' says: no newline") != NULL, "%s", h.lines[1]);
+	tm_kube_cred_release(&c);
+
+	free(cfg.exec->command);
+	cr_assert_not_null(cfg.exec->command = strdup(bad));
+	h.n = 0;
+	tm_err_init(&err);
+	cr_assert_eq(tm_kube_exec_run(&c, &cfg, &o, &err), TM_EAUTH);
+	cr_assert(strstr(tm_err_msg(&err), "exited with status 3; its last line on stderr: 'denied \033]0;pwned\007'") != NULL,
+		  "%s", tm_err_msg(&err));
+	cr_assert(strstr(err.file, "exec.c") != NULL, "raised where the exit status was read");
+	cr_assert_eq(h.n, 2);
+	assert_no_children();
+	tm_kube_config_release(&cfg);
+	free(ok);
+	free(bad);
 	tu_rmdir(dir);
 }

@@ -141,3 +141,73 @@ Test(util_sink, tty_board_keeps_one_line_per_subject)
 	cr_assert(strstr(tu_capture_text(&c), "\033[2A\r\033[J") != NULL);
 	tu_capture_end(&c);
 }
+
+/* ------------------------------------------------------------------ escaping */
+
+static void expect_escaped(const char *in, const char *want)
+{
+	char out[256];
+
+	tm_escape_controls(out, sizeof(out), in);
+	cr_assert_str_eq(out, want);
+}
+
+Test(util_sink, escaping_shows_control_characters_as_text)
+{
+	expect_escaped("plain text, \"quoted\" and UTF-8: \xc3\xa9t\xc3\xa9", "plain text, \"quoted\" and UTF-8: \xc3\xa9t\xc3\xa9");
+	expect_escaped("clear\033[2J title\033]0;pwned\007", "clear\\x1b[2J title\\x1b]0;pwned\\x07");
+	expect_escaped("cr\rback\bdel\x7f", "cr\\x0dback\\x08del\\x7f");
+	expect_escaped("kept: a\tb\nc", "kept: a\tb\nc");
+	/* U+009B is a one-character CSI on some terminals */
+	expect_escaped("c1 \xc2\x9b" "2J, not c1 \xc2\xa0", "c1 \\xc2\\x9b2J, not c1 \xc2\xa0");
+	expect_escaped("", "");
+	expect_escaped(NULL, "");
+}
+
+Test(util_sink, escaping_cuts_before_an_escape_that_does_not_fit)
+{
+	char out[8];
+
+	cr_assert_eq(tm_escape_controls(out, sizeof(out), "abcd\033[2J"), 4, "stops before the escape");
+	cr_assert_str_eq(out, "abcd");
+	cr_assert_eq(tm_escape_controls(out, sizeof(out), "abc\033[2J"), 4);
+	cr_assert_str_eq(out, "abc\\x1b");
+	cr_assert_eq(tm_escape_controls(out, 1, "abc"), 0);
+	cr_assert_str_eq(out, "");
+}
+
+Test(util_sink, every_mode_but_json_escapes_what_the_cluster_says)
+{
+	static const enum tm_sink_mode modes[] = { TM_SINK_PLAIN, TM_SINK_TTY };
+	struct tm_event ev = { .level = TM_WARN, .kind = "lock", .subject = "release \033[31mairflow",
+			       .msg = "held by 'evil\033]0;pwned\007'" };
+
+	for (size_t i = 0; i < TM_ARRAY_LEN(modes); i++) {
+		struct tu_capture c;
+		struct tm_sink s;
+		const char *t;
+
+		tu_capture_start(&c);
+		tm_sink_init(&s, c.f, modes[i], false, false, 0);
+		tm_sink_event(&s, &ev);
+		ev.status = true;
+		tm_sink_event(&s, &ev); /* a TTY board line too */
+		ev.status = false;
+		tm_sink_flush(&s);
+		t = tu_capture_text(&c);
+		cr_assert(strstr(t, "release \\x1b[31mairflow: held by 'evil\\x1b]0;pwned\\x07'") != NULL, "%s", t);
+		cr_assert(strstr(t, "\033]") == NULL && strstr(t, "\033[31m") == NULL && strchr(t, '\007') == NULL,
+			  "mode %d let a raw sequence through: %s", (int)modes[i], t);
+		tu_capture_end(&c);
+	}
+}
+
+Test(util_sink, fprintf_escaped_escapes_the_whole_text)
+{
+	struct tu_capture c;
+
+	tu_capture_start(&c);
+	tm_fprintf_escaped(c.f, "lock:      %s\n%-6s|\n", "host\033[2J/1/x", "\033");
+	cr_assert_str_eq(tu_capture_text(&c), "lock:      host\\x1b[2J/1/x\n\\x1b     |\n");
+	tu_capture_end(&c);
+}
