@@ -55,6 +55,7 @@ const sources = [_][]const u8{
     "src/release/owned.c",
     "src/release/release.c",
     "src/release/status.c",
+    "src/release/aware.c",
     "src/cli/main.c",
     "src/cli/suggest.c",
     "src/cli/help.c",
