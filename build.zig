@@ -112,6 +112,7 @@ const test_sources = [_][]const u8{
     "tests/apply/test_objdiff.c",
     "tests/release/test_record.c",
     "tests/release/test_lock.c",
+    "tests/release/test_aware.c",
     "tests/secret/test_key.c",
     "tests/secret/test_seal.c",
     "tests/secret/test_gen.c",

@@ -251,17 +251,23 @@ static int ensure_namespace(struct ctx *c, json_t *objects, struct tm_err *err)
  * and the run applies them again (as a new revision) instead of "nothing changed". */
 static int inventory_short(bool *out, struct ctx *c, const json_t *objects, struct tm_err *err)
 {
-	json_t *gks = NULL, *nss = NULL, *want = json_array(), *want_ns = json_array(), *gk;
+	json_t *gks = NULL, *nss = NULL, *want = json_array(), *want_ns = json_array(), *mine = json_array(), *gk, *obj;
 	char first[400] = "";
 	size_t i, lost = 0;
 	bool exists;
 	int rc;
 
 	*out = false;
-	if (!want || !want_ns) {
+	if (!want || !want_ns || !mine) {
 		rc = tm_err_set(err, TM_ERROR, "out of memory");
 		goto out;
 	}
+	/* a Namespace without the label is one tarmac did not make and leaves alone (the
+	 * ownership check drops it), not a lost member */
+	json_array_foreach(objects, i, obj)
+		if (!rel_is_kind(obj, "v1", "Namespace"))
+			json_array_append(mine, obj);
+	objects = mine;
 	if ((rc = tm_applyset_read(&gks, &nss, &exists, &c->set, c->k, err)) < 0 ||
 	    (rc = tm_applyset_collect(want, want_ns, objects, &c->set, err)) < 0)
 		goto out;
@@ -291,6 +297,7 @@ out:
 	json_decref(nss);
 	json_decref(want);
 	json_decref(want_ns);
+	json_decref(mine);
 	return rc;
 }
 
