@@ -166,6 +166,8 @@ const char *tm_kube_system_ca_bundle(void);
 
 /* ------------------------------------------------------------------ client */
 
+/* Accept header of a list that only needs metadata (names, labels): PartialObjectMetadataList */
+#define TM_KUBE_ACCEPT_METADATA "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 #define TM_KUBE_MAX_BODY (64u << 20) /* largest response body accepted */
 
 struct tm_kube;

@@ -218,6 +218,20 @@ int tm_release_rollback(struct tm_release_result *out, struct tm_kube *k, int ta
  * record, the inventory and the lock go too). */
 int tm_release_uninstall(struct tm_release_result *out, struct tm_kube *k, const struct tm_release_opts *o,
 			 struct tm_err *err);
+/* ------------------------------------------------------------------ apply and diff
+ * What 'tarmac apply' and 'tarmac diff' know of a release in their namespace. */
+/* The release's inventory: the ApplySet whose parent is the Secret tarmac.applyset.<name>. */
+void tm_release_applyset(struct tm_applyset *out, const char *name, const char *ns);
+/* Gives objects (in place) the labels up gives them: members of release name's
+ * inventory. The release pipelines use it too, so diff compares what up applies. */
+int tm_release_decorate(json_t *objects, const char *name, const char *ns, struct tm_err *err);
+/* Whether release name is installed in ns: *out receives its newest revision's number,
+ * 0 when it has none or was uninstalled. */
+int tm_release_installed(int *out, struct tm_kube *k, const char *name, const char *ns, struct tm_err *err);
+/* How many of objects (borrowed) exist live as members of release name (its part-of
+ * label); the first one's "Kind ns/name" into first. */
+int tm_release_members(size_t *out, char *first, size_t n, struct tm_kube *k, const char *name, const char *ns,
+		       const json_t *objects, struct tm_err *err);
 /* The release now: revision, status, Airflow version, each workload's readiness
  * (components: [{kind, name, component, ready, reason}]), the last error and who holds
  * the lock. TM_ENOTFOUND when there is no release. */

@@ -9,7 +9,7 @@
 
 #define DEFAULT_PRUNE_TIMEOUT_MS (5 * 60 * 1000)
 /* metadata is all pruning reads: ask for PartialObjectMetadataList, JSON as fallback */
-#define ACCEPT_METADATA "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+#define ACCEPT_METADATA TM_KUBE_ACCEPT_METADATA
 #define ACCEPT_ONE_METADATA "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
 
 struct member {

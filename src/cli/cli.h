@@ -237,6 +237,10 @@ void tm_cli_restore_signals(const struct tm_signals *s);
 volatile sig_atomic_t *tm_cli_stop_flag(void);
 /* The client reports to the sink and stops on the stop flag. */
 void tm_cli_set_kube_opts(struct tm_cli *cli);
+/* The release a command works on (--release, default "airflow") and its namespace
+ * (--namespace, else the kubeconfig's unless "default", else "airflow"). */
+const char *tm_cli_release_name(struct tm_cli *cli);
+const char *tm_cli_release_ns(struct tm_cli *cli);
 void tm_cli_fill_apply_opts(struct tm_cli *cli, const struct tm_apply_cmd_opts *o, struct tm_apply_opts *ao);
 /* The stack rendered for this cluster: its version and served APIs (a CRD's API
  * counts as present when the cluster serves it) unless the options name them. The

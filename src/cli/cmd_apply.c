@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "tarmac/apply.h"
 #include "tarmac/doc.h"
+#include "tarmac/release.h"
 #include "tarmac/secret.h"
 
 #define MANIFEST_MAX (64u << 20)
@@ -279,6 +280,20 @@ int tm_cli_render_for_cluster(struct tm_cli *cli, struct tm_render_args *a, json
 	return rc;
 }
 
+const char *tm_cli_release_name(struct tm_cli *cli)
+{
+	return cli->opts.release ? cli->opts.release : "airflow";
+}
+
+const char *tm_cli_release_ns(struct tm_cli *cli)
+{
+	if (cli->opts.namespace)
+		return cli->opts.namespace;
+	if (cli->kcfg.namespace && strcmp(cli->kcfg.namespace, "default") != 0)
+		return cli->kcfg.namespace;
+	return "airflow";
+}
+
 static int load_objects(struct tm_cli *cli, struct tm_apply_cmd_opts *o, const struct tm_apply_opts *ao, json_t **out,
 			json_t **secrets)
 {
@@ -292,8 +307,8 @@ static int load_objects(struct tm_cli *cli, struct tm_apply_cmd_opts *o, const s
 		return load_manifests(cli, o->manifests, out);
 	}
 	if ((rc = tm_cli_render_for_cluster(cli, &o->r, out, &values)) == 0)
-		rc = tm_cli_stack_secrets(cli, &o->sec, o->r.env ? o->r.env : "dev", cli->opts.release ? cli->opts.release
-					  : "airflow", ao->namespace, values, *out, false, secrets);
+		rc = tm_cli_stack_secrets(cli, &o->sec, o->r.env ? o->r.env : "dev", tm_cli_release_name(cli),
+					  ao->namespace, values, *out, false, secrets);
 	json_decref(values);
 	return rc;
 }
@@ -339,6 +354,51 @@ static int begin(struct tm_cli *cli, struct tm_apply_cmd_opts *o, int argc, cons
 	return load_objects(cli, o, ao, objects, secrets);
 }
 
+/* diff with a release installed: the stack is compared as 'up' would apply it, with
+ * the release's labels (the same function decorates both), so no drift shows right
+ * after 'up'. Given manifests are compared as they are, as apply would apply them. */
+static int diff_as_release(struct tm_cli *cli, const struct tm_apply_cmd_opts *o, json_t *objects)
+{
+	const char *name = tm_cli_release_name(cli), *ns = tm_cli_release_ns(cli);
+	int latest = 0, rc;
+
+	if (o->manifests)
+		return 0;
+	if ((rc = tm_release_installed(&latest, cli->kube, name, ns, &cli->err)) < 0 || !latest)
+		return rc;
+	tm_sink_log(&cli->sink, TM_DEBUG, "release '%s' (revision %d) is installed in namespace '%s': comparing the "
+		    "stack as 'tarmac up' applies it, with the release's labels", name, latest, ns);
+	return tm_release_decorate(objects, name, ns, &cli->err);
+}
+
+/* apply with a release installed is refused: it would change the release's objects
+ * outside its history (no revision to roll back to) and, applying under the same
+ * field manager without the release's labels, take them out of its inventory. Given
+ * manifests are refused only when they name live members of the release. */
+static int refuse_on_release(struct tm_cli *cli, const struct tm_apply_cmd_opts *o, const json_t *objects)
+{
+	const char *name = tm_cli_release_name(cli), *ns = tm_cli_release_ns(cli);
+	char first[400] = "";
+	size_t members = 0;
+	int latest = 0, rc;
+
+	if (o->manifests) {
+		if ((rc = tm_release_members(&members, first, sizeof(first), cli->kube, name, ns, objects, &cli->err)) < 0 ||
+		    !members)
+			return rc;
+		return tm_err_set(&cli->err, TM_ECONFLICT, "%zu of these objects (%s%s) belong to release '%s' in namespace "
+				  "'%s': change them through the release ('tarmac up' with -f/--set), not 'tarmac apply', "
+				  "which would leave them outside its history and its inventory", members, first,
+				  members > 1 ? ", ..." : "", name, ns);
+	}
+	if ((rc = tm_release_installed(&latest, cli->kube, name, ns, &cli->err)) < 0 || !latest)
+		return rc;
+	return tm_err_set(&cli->err, TM_ECONFLICT, "release '%s' is installed in namespace '%s' (revision %d): use 'tarmac "
+			  "up' (or 'tarmac upgrade'), which records a revision and keeps its inventory labels; 'tarmac diff' "
+			  "shows what it would change, 'tarmac up --dry-run server' checks it. 'tarmac apply' is for a "
+			  "namespace without a release", name, ns, latest);
+}
+
 void tm_cli_summary_retries(char *buf, size_t n, const struct tm_kube_stats *st)
 {
 	if (!st->retries) {
@@ -362,7 +422,7 @@ int tm_cmd_apply(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 	(void)argv;
 	if ((rc = begin(cli, o, argc, "apply", &sig, &objects, &secrets, &ao)) > 0)
 		return rc;
-	if (rc < 0)
+	if (rc < 0 || (rc = refuse_on_release(cli, o, objects)) < 0)
 		goto out;
 	rc = tm_apply(&res, cli->kube, objects, &ao, &cli->err);
 	tm_cli_summary_retries(retries, sizeof(retries), tm_kube_stats(cli->kube));
@@ -398,7 +458,7 @@ int tm_cmd_diff(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 	(void)argv;
 	if ((rc = begin(cli, o, argc, "diff", &sig, &objects, &secrets, &ao)) > 0)
 		return rc;
-	if (rc < 0)
+	if (rc < 0 || (rc = diff_as_release(cli, o, objects)) < 0)
 		goto out;
 	if ((rc = tm_apply_diff(&sum, &out, cli->kube, objects, &ao, color, &cli->err)) < 0)
 		goto out;

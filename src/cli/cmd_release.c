@@ -98,17 +98,13 @@ int tm_release_cmd_set_opt(void *opts, int id, const char *value, struct tm_err 
 
 static const char *release_name(struct tm_cli *cli)
 {
-	return cli->opts.release ? cli->opts.release : "airflow";
+	return tm_cli_release_name(cli);
 }
 
 /* The namespace render puts the stack in, and so where the release lives. */
 static const char *release_ns(struct tm_cli *cli)
 {
-	if (cli->opts.namespace)
-		return cli->opts.namespace;
-	if (cli->kcfg.namespace && strcmp(cli->kcfg.namespace, "default") != 0)
-		return cli->kcfg.namespace;
-	return "airflow";
+	return tm_cli_release_ns(cli);
 }
 
 static int check_name(struct tm_cli *cli)

@@ -40,8 +40,12 @@ const struct tm_cmd tm_commands[] = {
 			       "(ImagePullBackOff, CrashLoopBackOff, Unschedulable, a failed Job). Jobs whose "
 			       "spec changed are deleted and created again. --manifests applies given objects "
 			       "the same way. Requests are retried with backoff on 429, 5xx and dropped "
-			       "connections. Ctrl-C stops cleanly and says where. Exit 4 when a wait ran out "
-			       "of time, 5 when the cluster is unreachable or refuses the credentials.",
+			       "connections. Ctrl-C stops cleanly and says where. Where a release is installed "
+			       "(--release, default airflow, in the namespace) apply refuses, as do given "
+			       "manifests naming its objects: it would change them outside the release's "
+			       "history and take them out of its inventory; use 'tarmac up'. Exit 4 when a "
+			       "wait ran out of time, 5 when the cluster is unreachable or refuses the "
+			       "credentials.",
 		.opts = tm_apply_cmd_optspecs,
 		.set_opt = tm_apply_cmd_set_opt,
 		.needs = TM_NEED_CLUSTER,
@@ -54,7 +58,10 @@ const struct tm_cmd tm_commands[] = {
 		.synopsis = "tarmac diff [--env ENV] [-f FILE]... [--set K=V]... [--manifests PATH] [-o json]",
 		.description = "Asks the API server for a dry run of applying every object and prints a "
 			       "unified diff of each against the live object, without managed fields and "
-			       "status; Secret values are never shown, only which keys change. Ends with a "
+			       "status; Secret values are never shown, only which keys change. Where a release "
+			       "is installed (--release, default airflow, in the namespace), the stack is "
+			       "compared as 'tarmac up' would apply it, with the release's labels, so nothing "
+			       "shows right after 'up'; given manifests are compared as they are. Ends with a "
 			       "summary. Exit 0 when nothing would change, 3 when something would.",
 		.opts = tm_diff_cmd_optspecs,
 		.set_opt = tm_apply_cmd_set_opt,
@@ -68,7 +75,9 @@ const struct tm_cmd tm_commands[] = {
 		.synopsis = "tarmac up [--env ENV] [-f FILE]... [--set K=V]... [--dry-run=server] [--no-rollback] "
 			    "[--wait-for-lock] [--timeout D] [--history-max N]",
 		.description = "Renders the stack for the cluster and compares it with the deployed revision: "
-			       "when nothing changed it says so and records nothing (a few requests). "
+			       "when nothing changed, and every object still carries the release's label and "
+			       "kind in its inventory, it says so and records nothing (a few requests; a "
+			       "lost label or kind is put back by applying again as a new revision). "
 			       "Otherwise it takes the release's lock (a Lease renewed while it runs, free by "
 			       "itself a TTL after a killed run), settles what a stopped run left (pending "
 			       "revisions become failed), records revision N as pending, applies phase by "

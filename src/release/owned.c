@@ -189,3 +189,105 @@ out:
 	return rc;
 }
 
+
+/* ------------------------------------------------------------------ lost members */
+
+/* "group|plural|ns|name" of obj into key; false when its kind is not served (yet). */
+static bool member_key(char *key, size_t n, struct ctx *c, const json_t *obj, struct tm_kube_rsc *r)
+{
+	const char *ns = json_string_value(tm_doc_get(obj, "metadata", "namespace", NULL));
+	struct tm_err e;
+
+	tm_err_init(&e);
+	if (tm_kube_resolve(c->k, json_string_value(json_object_get(obj, "apiVersion")),
+			    json_string_value(json_object_get(obj, "kind")), false, r, &e) < 0)
+		return false;
+	snprintf(key, n, "%s|%s|%s|%s", r->group, r->name, r->namespaced && ns ? ns : "",
+		 json_string_value(tm_doc_get(obj, "metadata", "name", NULL)) ?: "");
+	return true;
+}
+
+/* One list per (resource, namespace) of objects, of what lacks a part-of label:
+ * metadata only, so the check costs a request per kind, not per object. lists maps
+ * "group|plural|ns|" to the call's index. */
+static int list_unlabelled(struct tm_kube_batch *b, struct ctx *c, const json_t *objects, json_t *lists,
+			   struct tm_err *err)
+{
+	size_t i, n = 0;
+	json_t *obj;
+	int rc;
+
+	if ((rc = tm_kube_batch_init(b, json_array_size(objects) + 1, 2048, err)) < 0)
+		return rc;
+	json_array_foreach(objects, i, obj) {
+		const char *ns = json_string_value(tm_doc_get(obj, "metadata", "namespace", NULL));
+		struct tm_kube_rsc r;
+		char key[800];
+
+		if (!member_key(key, sizeof(key), c, obj, &r))
+			continue; /* a kind not served yet: nothing of it can have lost a label */
+		key[strlen(key) - strlen(strrchr(key, '|')) + 1] = '\0';
+		if (json_object_get(lists, key))
+			continue;
+		if ((rc = tm_kube_path(&b->paths[n], &r, r.namespaced ? ns : NULL, NULL, err)) < 0 ||
+		    (rc = tm_buf_printf(&b->paths[n], err, "?labelSelector=%%21%s", TM_APPLYSET_PART_OF)) < 0)
+			return rc;
+		json_object_set_new(lists, key, json_integer((json_int_t)n));
+		b->calls[n].req = (struct tm_http_request){ .method = "GET", .path = b->paths[n].data,
+							    .accept = TM_KUBE_ACCEPT_METADATA };
+		b->calls[n].want_json = true;
+		n++;
+	}
+	return n ? tm_kube_do(c->k, b->calls, n, err) : 0;
+}
+
+int rel_lost_members(size_t *out, char *first, size_t n, struct ctx *c, const json_t *objects, struct tm_err *err)
+{
+	struct tm_kube_batch b = { 0 };
+	json_t *lists = json_object(), *unlabelled = json_object(), *v, *item, *obj;
+	size_t i, lost = 0;
+	const char *lkey;
+	char key[800];
+	int rc;
+
+	if (!lists || !unlabelled) {
+		rc = tm_err_set(err, TM_ERROR, "out of memory");
+		goto out;
+	}
+	if ((rc = list_unlabelled(&b, c, objects, lists, err)) < 0)
+		goto out;
+	json_object_foreach(lists, lkey, v) {
+		struct tm_kube_call *call = &b.calls[json_integer_value(v)];
+		const char *gr_end = strchr(strchr(lkey, '|') + 1, '|');
+
+		if (call->rc == TM_ENOTFOUND)
+			continue;
+		if ((rc = call->rc) < 0) {
+			*err = call->err;
+			tm_err_wrap(err, "check that the release's objects still carry its label");
+			goto out;
+		}
+		json_array_foreach(json_object_get(call->out, "items"), i, item) {
+			json_t *md = json_object_get(item, "metadata");
+
+			snprintf(key, sizeof(key), "%.*s|%s|%s", (int)(gr_end - lkey), lkey,
+				 json_string_value(json_object_get(md, "namespace")) ?: "",
+				 json_string_value(json_object_get(md, "name")) ?: "");
+			json_object_set_new(unlabelled, key, json_true());
+		}
+	}
+	json_array_foreach(objects, i, obj) {
+		struct tm_kube_rsc r;
+
+		if (!member_key(key, sizeof(key), c, obj, &r) || !json_object_get(unlabelled, key))
+			continue;
+		if (!lost++)
+			rel_subject_of(first, n, obj);
+	}
+	*out = lost;
+out:
+	tm_kube_batch_release(&b);
+	json_decref(lists);
+	json_decref(unlabelled);
+	return rc;
+}

@@ -266,6 +266,61 @@ static int ensure_namespace(struct ctx *c, json_t *objects, struct tm_err *err)
 	return rc;
 }
 
+/* Whether the deployed objects are still all in the inventory: the parent lists each
+ * of their group-kinds, and none lost its part-of label live. If not, *out is set
+ * and the run applies them again (as a new revision) instead of "nothing changed". */
+static int inventory_short(bool *out, struct ctx *c, const json_t *objects, struct tm_err *err)
+{
+	json_t *gks = NULL, *nss = NULL, *want = json_array(), *want_ns = json_array(), *mine = json_array(), *gk, *obj;
+	char first[400] = "";
+	size_t i, lost = 0;
+	bool exists;
+	int rc;
+
+	*out = false;
+	if (!want || !want_ns || !mine) {
+		rc = tm_err_set(err, TM_ERROR, "out of memory");
+		goto out;
+	}
+	/* a Namespace without the label is one tarmac did not make and leaves alone (the
+	 * ownership check drops it), not a lost member */
+	json_array_foreach(objects, i, obj)
+		if (!rel_is_kind(obj, "v1", "Namespace"))
+			json_array_append(mine, obj);
+	objects = mine;
+	if ((rc = tm_applyset_read(&gks, &nss, &exists, &c->set, c->k, err)) < 0 ||
+	    (rc = tm_applyset_collect(want, want_ns, objects, &c->set, err)) < 0)
+		goto out;
+	json_array_foreach(want, i, gk) {
+		size_t j;
+		json_t *have;
+
+		json_array_foreach(gks, j, have)
+			if (json_equal(have, gk))
+				break;
+		if (j == json_array_size(gks)) {
+			rel_report(c->o, TM_WARN, "inventory", "the inventory Secret '%s' %s %s: applying the release "
+				   "again to put it back", c->set.name, exists ? "does not list" : "is gone, so nothing lists",
+				   json_string_value(gk));
+			*out = true;
+			goto out;
+		}
+	}
+	if ((rc = rel_lost_members(&lost, first, sizeof(first), c, objects, err)) < 0 || !lost)
+		goto out;
+	rel_report(c->o, TM_WARN, "inventory", "%zu object%s of the release lost %s label " TM_APPLYSET_PART_OF
+		   " (%s%s): applying the release again to put it back", lost, lost == 1 ? "" : "s",
+		   lost == 1 ? "its" : "their", first, lost > 1 ? ", ..." : "");
+	*out = true;
+out:
+	json_decref(gks);
+	json_decref(nss);
+	json_decref(want);
+	json_decref(want_ns);
+	json_decref(mine);
+	return rc;
+}
+
 int tm_release_deploy(struct tm_release_result *out, struct tm_kube *k, enum tm_release_mode mode, json_t *objects,
 		      const json_t *values, const struct tm_release_opts *o, struct tm_err *err)
 {
@@ -274,12 +329,13 @@ int tm_release_deploy(struct tm_release_result *out, struct tm_kube *k, enum tm_
 	json_t *prev_record = NULL, *record = NULL;
 	const char *airflow = tm_release_airflow_version(values);
 	char digest[72];
+	bool repair = false;
 	struct ctx c;
 	int rc;
 
 	rel_ctx_init(&c, k, o);
 	memset(&rev, 0, sizeof(rev));
-	if ((rc = tm_kube_discover(k, err)) < 0 || (rc = tm_applyset_label(&c.set, objects, err)) < 0 ||
+	if ((rc = tm_kube_discover(k, err)) < 0 || (rc = tm_release_decorate(objects, o->name, o->ns, err)) < 0 ||
 	    (rc = tm_record_digest(digest, objects, err)) < 0 || (rc = rel_load_revs(&c, err)) < 0)
 		goto out;
 	/* nothing changed: no lock, no write. Only when the records are settled: a run in
@@ -287,6 +343,11 @@ int tm_release_deploy(struct tm_release_result *out, struct tm_kube *k, enum tm_
 	 * left two deployed, which only the locked path's recovery repairs */
 	if (mode == TM_RELEASE_UP && !o->dry_run && rel_settled(&c) && (last = rel_latest(&c))->status == TM_REL_DEPLOYED &&
 	    strcmp(last->digest, digest) == 0) {
+		if ((rc = inventory_short(&repair, &c, objects, err)) < 0)
+			goto out;
+	}
+	if (mode == TM_RELEASE_UP && !o->dry_run && !repair && rel_settled(&c) &&
+	    (last = rel_latest(&c))->status == TM_REL_DEPLOYED && strcmp(last->digest, digest) == 0) {
 		res.unchanged = true;
 		res.revision = last->number;
 		goto out;
@@ -314,7 +375,7 @@ int tm_release_deploy(struct tm_release_result *out, struct tm_kube *k, enum tm_
 				"'tarmac up'", o->name, o->ns);
 		goto out;
 	}
-	if (mode == TM_RELEASE_UP && (last = rel_latest(&c)) && last->status == TM_REL_DEPLOYED &&
+	if (mode == TM_RELEASE_UP && !repair && (last = rel_latest(&c)) && last->status == TM_REL_DEPLOYED &&
 	    strcmp(last->digest, digest) == 0) {
 		res.unchanged = true;
 		res.revision = last->number;
@@ -335,6 +396,8 @@ int tm_release_deploy(struct tm_release_result *out, struct tm_kube *k, enum tm_
 	else if (prev && airflow && strcmp(prev->airflow_version, airflow) != 0)
 		snprintf(rev.description, sizeof(rev.description), "upgrade (Airflow %s -> %s)", prev->airflow_version,
 			 airflow);
+	else if (repair)
+		snprintf(rev.description, sizeof(rev.description), "upgrade (repair: objects back in the inventory)");
 	else
 		snprintf(rev.description, sizeof(rev.description), "upgrade");
 	snprintf(rev.airflow_version, sizeof(rev.airflow_version), "%s", airflow ? airflow : "");

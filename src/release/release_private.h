@@ -60,6 +60,9 @@ int rel_get_all(struct tm_kube_batch *b, struct ctx *c, const json_t *objs, stru
  * one without the release's part-of label is refused (or adopted with
  * take_ownership); a Namespace that is not ours is left alone and dropped. */
 int rel_check_ownership(struct ctx *c, json_t *objects, const json_t *prev_objects, struct tm_err *err);
+/* How many of objects exist live without a part-of label (lost it: a hand edit, or an
+ * old 'tarmac apply'); the first one's "Kind ns/name" into first. */
+int rel_lost_members(size_t *out, char *first, size_t n, struct ctx *c, const json_t *objects, struct tm_err *err);
 bool rel_has_migration(const json_t *objects);
 /* The objects of a stored record to apply again. Secrets hold no data in a record,
  * and a SealedSecret's ciphertext is of the values then: both are kept as they are in

@@ -234,13 +234,10 @@ int rel_drop_lock(struct ctx *c, int rc, struct tm_err *err)
 
 void rel_ctx_init(struct ctx *c, struct tm_kube *k, const struct tm_release_opts *o)
 {
-	char parent[254];
-
 	memset(c, 0, sizeof(*c));
 	c->k = k;
 	c->o = o;
-	snprintf(parent, sizeof(parent), "tarmac.applyset.%s", o->name);
-	tm_applyset_init(&c->set, parent, o->ns);
+	tm_release_applyset(&c->set, o->name, o->ns);
 	snprintf(c->tooling, sizeof(c->tooling), "tarmac/%s", o->tarmac_version ? o->tarmac_version : "0");
 }
 

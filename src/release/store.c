@@ -8,7 +8,7 @@
 #include "tarmac/doc.h"
 #include "tarmac/release.h"
 
-#define ACCEPT_METADATA "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+#define ACCEPT_METADATA TM_KUBE_ACCEPT_METADATA
 #define L_RELEASE "tarmac.io/release"
 #define L_REVISION "tarmac.io/revision"
 #define L_STATUS "tarmac.io/status"
