@@ -127,8 +127,9 @@ const struct tm_cmd tm_commands[] = {
 			       "the newest one, so after a failed upgrade the one deployed now) as a new revision "
 			       "described 'rollback to N', waits for them and prunes what N did not have. The "
 			       "revision it leaves becomes rolled-back; a failed one stays failed. Secrets are "
-			       "kept as they are (records never hold secret data). Refuses a revision whose Airflow is older than the DB schema, since "
-			       "it cannot run on a migrated database, unless --allow-schema-downgrade.",
+			       "kept as they are (records never hold secret data). Refuses a revision whose "
+			       "Airflow is older than the DB schema, since it cannot run on a migrated "
+			       "database, unless --allow-schema-downgrade.",
 		.opts = tm_rollback_cmd_optspecs,
 		.set_opt = tm_release_cmd_set_opt,
 		.needs = TM_NEED_CLUSTER,
