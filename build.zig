@@ -88,6 +88,8 @@ const sources = [_][]const u8{
     "src/cli/cmd_secrets_finish.c",
 };
 const entry = "src/cli/entry.c";
+// the one file that is told the commit and the build's kind (tarmac version)
+const version_file = "src/cli/cmd_version.c";
 
 const test_sources = [_][]const u8{
     "tests/util/test_err.c",
@@ -156,14 +158,17 @@ pub fn build(b: *std.Build) void {
     const commit = gitCommit(b);
 
     // ---------------------------------------------------------------- release binary
-    const defines = [_][]const u8{
-        b.fmt("-DTM_VERSION=\"{s}\"", .{tarmac_version}),
+    // the commit and the build's kind reach only cmd_version.c, so a new commit recompiles
+    // one file, not all of them
+    const version = b.fmt("-DTM_VERSION=\"{s}\"", .{tarmac_version});
+    const build_info = [_][]const u8{
         b.fmt("-DTM_COMMIT=\"{s}\"", .{commit}),
         b.fmt("-DTM_TARGET=\"{s}\"", .{triple}),
         b.fmt("-DTM_OPTIMIZE=\"{s}\"", .{@tagName(optimize)}),
         "-DTM_LINKAGE=\"static\"",
     };
-    const flags = std.mem.concat(b.allocator, []const u8, &.{ &warn_flags, &defines }) catch @panic("OOM");
+    const flags = std.mem.concat(b.allocator, []const u8, &.{ &warn_flags, &.{version} }) catch @panic("OOM");
+    const version_flags = std.mem.concat(b.allocator, []const u8, &.{ flags, &build_info }) catch @panic("OOM");
 
     // bundle/ becomes a C file at build time. The generator walks the directory itself, so
     // it runs on every build (milliseconds); unchanged output keeps the compile cached.
@@ -176,7 +181,10 @@ pub fn build(b: *std.Build) void {
     embed_run.has_side_effects = true;
 
     const mod = b.createModule(.{ .target = target, .optimize = optimize, .strip = strip, .link_libc = true });
-    mod.addCSourceFiles(.{ .files = &sources, .flags = flags });
+    for (sources) |src| mod.addCSourceFile(.{
+        .file = b.path(src),
+        .flags = if (std.mem.eql(u8, src, version_file)) version_flags else flags,
+    });
     mod.addCSourceFile(.{ .file = bundle_c, .flags = flags });
     mod.addCSourceFiles(.{ .files = &.{entry}, .flags = flags });
     mod.addIncludePath(b.path("include"));
@@ -195,20 +203,24 @@ pub fn build(b: *std.Build) void {
     // Zig ships no AddressSanitizer runtime, so the sanitizer builds use the system C
     // compiler (gcc, with Debian's libasan/libubsan) against Debian's -dev packages.
     const cc = b.option([]const u8, "cc", "C compiler for the sanitizer builds (default: gcc)") orelse "gcc";
-    const pkg_flags = pkgConfig(b);
+    const cflags = pkgConfig(b, "--cflags");
+    const ldflags = pkgConfig(b, "--libs");
     const san = [_][]const u8{
         "-g",                        "-O1",                "-fno-omit-frame-pointer",
         "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
-        b.fmt("-DTM_VERSION=\"{s}\"", .{tarmac_version}),
+        version,                     "-Iinclude",          "-Isrc",
+    };
+    const san_info = [_][]const u8{
         b.fmt("-DTM_COMMIT=\"{s}\"", .{commit}),
         "-DTM_TARGET=\"native\"", "-DTM_OPTIMIZE=\"sanitize\"", "-DTM_LINKAGE=\"dynamic\"",
-        "-Iinclude", "-Isrc",
     };
 
     const test_step = b.step("test", "run the Criterion tests with ASan and UBSan");
     const dev_step = b.step("dev", "build tarmac with ASan and UBSan into zig-out/dev");
-    if (pkg_flags) |pf| {
-        const tcc = sanitizerCompile(b, cc, &san, &test_sources, bundle_c, pf, "tarmac-tests", &.{"-lcriterion"});
+    if (cflags != null and ldflags != null) {
+        const sc: SanitizerCompile = .{ .b = b, .cc = cc, .san = &san, .info = &san_info, .cflags = cflags.?, .ldflags = ldflags.? };
+        const lib_objs = sc.objects(&sources, bundle_c);
+        const tcc = sc.link(lib_objs, sc.objects(&test_sources, null), "tarmac-tests", &.{"-lcriterion"});
         const trun = std.Build.Step.Run.create(b, "run tarmac-tests");
         trun.addFileArg(tcc);
         // each test runs in its own process (Criterion's default); a 60 s cap per test
@@ -223,7 +235,7 @@ pub fn build(b: *std.Build) void {
         trun.stdio = .inherit;
         test_step.dependOn(&trun.step);
 
-        const dev = sanitizerCompile(b, cc, &san, &.{entry}, bundle_c, pf, "tarmac", &.{});
+        const dev = sc.link(lib_objs, sc.objects(&.{entry}, null), "tarmac", &.{});
         const inst = b.addInstallFileWithDir(dev, .{ .custom = "dev" }, "tarmac");
         dev_step.dependOn(&inst.step);
     } else {
@@ -233,32 +245,49 @@ pub fn build(b: *std.Build) void {
     }
 }
 
-// One cached gcc invocation: tarmac's sources plus extra files, into an executable.
-fn sanitizerCompile(
+// The sanitizer builds: one cached gcc invocation per file (both cores compile, and an
+// edit recompiles only its file; headers are inputs of every object), then one link.
+const SanitizerCompile = struct {
     b: *std.Build,
     cc: []const u8,
     san: []const []const u8,
-    extra: []const []const u8,
-    generated: std.Build.LazyPath,
-    pkg_flags: []const []const u8,
-    name: []const u8,
-    libs: []const []const u8,
-) std.Build.LazyPath {
-    const c = b.addSystemCommand(&.{cc});
-    c.addArgs(&warn_flags);
-    c.addArgs(san);
-    for (sources) |s| c.addFileArg(b.path(s));
-    for (extra) |s| c.addFileArg(b.path(s));
-    c.addFileArg(generated);
-    // headers are inputs too, so editing one rebuilds
-    for (headers) |h| c.addFileInput(b.path(h));
-    c.addArg("-o");
-    const out = c.addOutputFileArg(name);
-    c.addArgs(pkg_flags);
-    c.addArgs(libs);
-    c.setCwd(b.path("."));
-    return out;
-}
+    info: []const []const u8, // only for version_file
+    cflags: []const []const u8,
+    ldflags: []const []const u8,
+
+    fn object(sc: SanitizerCompile, file: std.Build.LazyPath, is_version: bool) std.Build.LazyPath {
+        const c = sc.b.addSystemCommand(&.{sc.cc});
+        c.addArgs(&warn_flags);
+        c.addArgs(sc.san);
+        if (is_version) c.addArgs(sc.info);
+        c.addArgs(sc.cflags);
+        c.addArg("-c");
+        c.addFileArg(file);
+        for (headers) |h| c.addFileInput(sc.b.path(h));
+        c.addArg("-o");
+        c.setCwd(sc.b.path("."));
+        return c.addOutputFileArg("o.o");
+    }
+
+    fn objects(sc: SanitizerCompile, files: []const []const u8, generated: ?std.Build.LazyPath) []std.Build.LazyPath {
+        var list: std.ArrayList(std.Build.LazyPath) = .empty;
+        for (files) |f| list.append(sc.b.allocator, sc.object(sc.b.path(f), std.mem.eql(u8, f, version_file))) catch @panic("OOM");
+        if (generated) |g| list.append(sc.b.allocator, sc.object(g, false)) catch @panic("OOM");
+        return list.items;
+    }
+
+    fn link(sc: SanitizerCompile, a: []const std.Build.LazyPath, b2: []const std.Build.LazyPath, name: []const u8, libs: []const []const u8) std.Build.LazyPath {
+        const c = sc.b.addSystemCommand(&.{sc.cc});
+        c.addArgs(sc.san);
+        for (a) |o| c.addFileArg(o);
+        for (b2) |o| c.addFileArg(o);
+        c.addArg("-o");
+        const out = c.addOutputFileArg(name);
+        c.addArgs(sc.ldflags);
+        c.addArgs(libs);
+        return out;
+    }
+};
 
 const headers = [_][]const u8{
     "include/tarmac/util.h",
@@ -284,10 +313,10 @@ const headers = [_][]const u8{
     "tests/secret/helpers.h",
 };
 
-fn pkgConfig(b: *std.Build) ?[]const []const u8 {
+fn pkgConfig(b: *std.Build, what: []const u8) ?[]const []const u8 {
     var code: u8 = 0;
     var argv: std.ArrayList([]const u8) = .empty;
-    argv.appendSlice(b.allocator, &.{ "pkg-config", "--cflags", "--libs" }) catch @panic("OOM");
+    argv.appendSlice(b.allocator, &.{ "pkg-config", what }) catch @panic("OOM");
     argv.appendSlice(b.allocator, &dev_pkgs) catch @panic("OOM");
     const out = b.runAllowFail(argv.items, &code, .ignore) catch return null;
     var list: std.ArrayList([]const u8) = .empty;
