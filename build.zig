@@ -225,6 +225,9 @@ pub fn build(b: *std.Build) void {
         trun.addFileArg(tcc);
         // each test runs in its own process (Criterion's default); a 60 s cap per test
         trun.addArgs(&.{ "--timeout", "60" });
+        // zig build test -Dfilter='render_injection/*' runs the matching tests only
+        if (b.option([]const u8, "filter", "run only the tests matching this Criterion pattern (suite/test)")) |f|
+            trun.addArg(b.fmt("--filter={s}", .{f}));
         trun.setCwd(b.path("."));
         trun.setEnvironmentVariable("TM_TEST_FIXTURES", rootPath(b, "tests/fixtures"));
         // TM_UPDATE_GOLDEN=1 zig build test rewrites tests/fixtures/render/*.yaml
