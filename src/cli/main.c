@@ -153,7 +153,8 @@ const struct tm_cmd tm_commands[] = {
 		.name = "status",
 		.summary = "show the deployed revision, each component's readiness and the last error",
 		.synopsis = "tarmac status [-o json]",
-		.description = "Shows the release's current revision, its status, Airflow version and DB schema, "
+		.description = "Shows the release's current revision, its status, Airflow version and the DB schema "
+			       "(the newest a migration reached: a failed upgrade's may be past the revision), "
 			       "who holds the lock, each workload's readiness as apply judges it (with the "
 			       "reason when it is not ready) and the error of the newest failed revision, until "
 			       "a later deploy or uninstall (a rollback away from it does not clear it).",

@@ -182,7 +182,7 @@ static int schema_allows(struct ctx *c, const char *who, const char *version, co
 		return 0;
 	}
 	return tm_err_set(err, TM_EINVALID, "%s runs Airflow %s, but the DB schema is already migrated for %s: "
-			  "an older Airflow cannot run on it. Restore the DB from the backup taken before the upgrade "
+			  "an older Airflow cannot run on it. Restore the DB from a backup taken before the upgrade "
 			  "(or run 'airflow db downgrade'), then %s with --allow-schema-downgrade",
 			  who, version, schema, again);
 }

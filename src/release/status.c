@@ -28,6 +28,7 @@ int tm_release_status(json_t **out, struct tm_kube *k, const char *release, cons
 	struct tm_kube_batch b = { 0 };
 	json_t *record = NULL, *work = json_array(), *comps = json_array(), *lease = NULL, *st = NULL, *obj;
 	char lockdesc[700], path[600];
+	const char *schema;
 	struct ctx c;
 	size_t i;
 	int rc;
@@ -72,6 +73,9 @@ int tm_release_status(json_t **out, struct tm_kube *k, const char *release, cons
 							       ready > 0, "reason", reason));
 		}
 	}
+	/* the schema the guards compare with: a failed upgrade whose migration completed
+	 * moved it past the deployed revision's */
+	schema = rel_schema_now(&c);
 	snprintf(path, sizeof(path), "/apis/coordination.k8s.io/v1/namespaces/%s/leases/tarmac.lock.%s", ns, release);
 	if (tm_kube_get(k, path, &lease, err) == 0) {
 		char desc[600];
@@ -86,7 +90,7 @@ int tm_release_status(json_t **out, struct tm_kube *k, const char *release, cons
 	tm_err_init(err);
 	st = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s?, s:s, s:s, s:s, s:O, s:s?, s:s}", "release", release, "namespace",
 		       ns, "revision", cur->number, "status", tm_release_status_name(cur->status), "airflowVersion",
-		       cur->airflow_version, "schemaVersion", cur->schema_version[0] ? cur->schema_version : NULL,
+		       cur->airflow_version, "schemaVersion", schema,
 		       "description", cur->description, "updated", cur->updated, "env", cur->env, "components", comps,
 		       "lastError", failed ? failed->error : NULL, "lock", lockdesc);
 	if (!st) {
