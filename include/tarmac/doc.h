@@ -25,9 +25,10 @@ int tm_doc_parse_yaml_readonly(json_t **out, const char *text, size_t len, const
 
 /* tm_doc_parse_yaml that also gives, in *marks (a new reference), where each node
  * starts, as a tree beside the document: for a scalar, an alias or an empty mapping or
- * list, "name:line:col"; for any other mapping or list, a mapping or list of its
- * children's marks (keys merged in with "<<" have none). Walking both trees together
- * costs no lookup by path, however large the document. */
+ * list, "name:line:col"; for any other list, a list of its items' marks; for any other
+ * mapping, a mapping of [the key's "name:line:col", the value's mark] (keys merged in
+ * with "<<" have none). Walking both trees together costs no lookup by path, however
+ * large the document. */
 int tm_doc_parse_yaml_marked(json_t **out, json_t **marks, const char *text, size_t len, const char *name,
 			     struct tm_err *err);
 

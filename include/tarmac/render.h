@@ -57,6 +57,8 @@ struct tm_values {
 	json_t *tree;   /* owned; always an object */
 	json_t *origin; /* owned; JSON pointer of a leaf -> "file:line:col" or "--set k=v";
 			 * NULL when the caller asked for no origins (the fast path) */
+	json_t *keys;   /* owned; JSON pointer of a key set in a file -> "file:line:col" of the
+			 * key itself (for unknown keys); NULL on the fast path */
 };
 
 #define TM_VALUES_MAX_FILE (8u << 20) /* one values file */

@@ -63,8 +63,32 @@ static bool pvc_awaitable(struct tm_run *r, const struct tm_item *it)
 	return mode && strcmp(mode, "Immediate") == 0;
 }
 
-/* Jobs and Pods are immutable: when the live one's spec hash differs, delete it (and
- * its pods, in the background) and wait until it is gone, so the apply creates it. */
+/* Why the live object (its spec hash have, ours want) must be deleted and created
+ * again, into why; false when it stays. A changed spec: Jobs and Pods are immutable. A
+ * Job that failed for good (out of retries, past its deadline) with the same spec would
+ * otherwise stay failed, and the step it runs never run again. */
+static bool must_replace(const struct tm_item *it, const json_t *live, const char *want, const char *have, char *why,
+			 size_t n, bool *rerun)
+{
+	struct tm_readiness rd = { TM_VERDICT_WAIT, "" };
+
+	*rerun = false;
+	if (!have || !want || strcmp(have, want) != 0) {
+		snprintf(why, n, "spec changed");
+		return true;
+	}
+	if (it->rule->ready != tm_ready_job)
+		return false;
+	tm_ready_job(live, &rd);
+	if (rd.verdict != TM_VERDICT_FAILED)
+		return false;
+	snprintf(why, n, "it had failed (%s)", rd.reason);
+	*rerun = true;
+	return true;
+}
+
+/* Deletes what must be replaced (must_replace), with its pods in the background, and
+ * waits until it is gone, so the apply creates it. */
 static int replace_changed(struct tm_run *r, struct tm_item **items, size_t n, unsigned *replaced, struct tm_err *err)
 {
 	struct tm_kube_call *c = calloc(n ? n : 1, sizeof(*c));
@@ -94,6 +118,8 @@ static int replace_changed(struct tm_run *r, struct tm_item **items, size_t n, u
 	for (size_t j = 0; j < m; j++) {
 		struct tm_item *it = items[which[j]];
 		const char *want, *have;
+		char why[TM_REASON_MAX + 32];
+		bool rerun;
 		struct tm_kube_call del = { 0 };
 		struct tm_buf dpath = TM_BUF_INIT("path", 8192);
 		int64_t until;
@@ -106,18 +132,19 @@ static int replace_changed(struct tm_run *r, struct tm_item **items, size_t n, u
 		}
 		want = json_string_value(tm_doc_get(it->obj, "metadata", "annotations", TM_SPEC_HASH_ANNOTATION, NULL));
 		have = json_string_value(tm_doc_get(c[j].out, "metadata", "annotations", TM_SPEC_HASH_ANNOTATION, NULL));
-		if (have && want && strcmp(have, want) == 0)
+		if (!must_replace(it, c[j].out, want, have, why, sizeof(why), &rerun))
 			continue;
 		if (r->o->dry_run) {
 			/* the server would refuse the changed template in place; the real run
 			 * replaces it, so there is nothing to ask it here */
 			it->would_replace = true;
 			tm_apply_report(r->o, TM_INFO, "replace", it->subject, false,
-					"spec changed: would be deleted and created again (not checked by the server)");
+					"%s: would be deleted and created again (not checked by the server)", why);
 			(*replaced)++;
 			continue;
 		}
-		tm_apply_report(r->o, TM_INFO, "replace", it->subject, false, "spec changed: deleting it to create it again");
+		tm_apply_report(r->o, TM_INFO, "replace", it->subject, false, "%s: %s", why,
+				rerun ? "running it again" : "deleting it to create it again");
 		rc = tm_kube_call_delete(&del, &dpath, &it->rsc, it->ns, it->name, "Background", false, err);
 		if (rc == 0 && (rc = tm_kube_do(r->k, &del, 1, err)) == 0 && (rc = del.rc) < 0 && rc != TM_ENOTFOUND)
 			*err = del.err;

@@ -30,7 +30,7 @@ const struct tm_optspec tm_deploy_cmd_optspecs[] = {
 	{ 'D', "dry-run", 0, TM_OPT_VALUE, "MODE", "'server': the API server checks everything; nothing is recorded, applied or pruned" },
 	{ 'x', "force-conflicts", 0, TM_OPT_FLAG, NULL, "take ownership of fields another field manager owns" },
 	{ 'R', "no-rollback", 0, TM_OPT_FLAG, NULL, "on failure, leave the failed revision in place for debugging" },
-	{ 'O', "take-ownership", 0, TM_OPT_FLAG, NULL, "adopt existing objects of the stack that tarmac did not make" },
+	{ 'O', "take-ownership", 0, TM_OPT_FLAG, NULL, "adopt existing objects of the stack that tarmac did not make; they end as rendered" },
 	{ 'G', "allow-schema-downgrade", 0, TM_OPT_FLAG, NULL, "deploy an Airflow older than the DB schema (restore or downgrade the DB first)" },
 	{ 0 }
 };

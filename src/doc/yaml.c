@@ -28,8 +28,7 @@ struct yparser {
 	bool share_aliases;   /* an alias is the anchored node itself (read-only trees) */
 	bool want_marks;      /* build a tree of positions beside the document */
 	json_t *mk_root;      /* the document's marks (owned) */
-	json_t *mk_in;        /* where the next node's mark goes: a mapping (under mk_key) or a list */
-	const char *mk_key;
+	json_t *mk_in;        /* where the next node's mark goes: a list (a mapping entry's or a list's marks) */
 	struct tm_buf pos;    /* "name:" then a position, for marks */
 	size_t name_len;
 	bool name_utf8;
@@ -149,9 +148,21 @@ static int mark(struct yparser *y, const yaml_mark_t *m, yaml_event_type_t type,
 		return 0;
 	v = type == YAML_MAPPING_START_EVENT ? json_object() : type == YAML_SEQUENCE_START_EVENT ? json_array()
 												 : position(y, m);
-	if ((rc = place_mark(y, y->mk_in, y->mk_key, v)) == 0)
+	if ((rc = place_mark(y, y->mk_in, NULL, v)) == 0)
 		*self = v;
 	return rc;
+}
+
+/* Starts the mark of the mapping entry key in self (a mapping's marks): a list holding
+ * the key's position, to which the value's mark is appended. */
+static int key_entry(struct yparser *y, json_t *self, const char *key, const yaml_mark_t *km)
+{
+	json_t *entry = json_array();
+	int rc;
+
+	if ((rc = place_mark(y, self, key, entry)) < 0)
+		return rc;
+	return place_mark(y, entry, NULL, position(y, km));
 }
 
 /* Anchors live in an array, found through anchor_index (name -> slot). A later anchor of
@@ -295,8 +306,12 @@ static int parse_mapping(struct yparser *y, json_t **out, int depth, json_t *sel
 			free(key);
 			goto out;
 		}
-		y->mk_in = self;
-		y->mk_key = key;
+		/* the entry's mark is [key's position, value's mark]: the value's goes in second */
+		if (self && (rc = key_entry(y, self, key, &km)) < 0) {
+			free(key);
+			goto out;
+		}
+		y->mk_in = self ? json_object_get(self, key) : NULL;
 		if ((rc = next_event(y)) < 0 || (rc = parse_node(y, &val, depth + 1)) < 0) {
 			free(key);
 			goto out;
@@ -375,7 +390,6 @@ static int parse_node(struct yparser *y, json_t **out, int depth)
 	yaml_event_t *ev = &y->ev;
 	yaml_mark_t at = ev->start_mark;
 	json_t *in = y->mk_in, *self = NULL;
-	const char *key = y->mk_key;
 	char *anchor = NULL;
 	json_t *v = NULL;
 	int rc = 0;
@@ -435,12 +449,11 @@ static int parse_node(struct yparser *y, json_t **out, int depth)
 		return fail_at(y, TM_EINVALID, &at, "unexpected YAML event", NULL);
 	}
 	y->mk_in = in;
-	y->mk_key = key;
 	/* an empty collection is a leaf: its mark is its position */
 	if (self && ((json_is_object(v) && !json_object_size(v)) || (json_is_array(v) && !json_array_size(v)))) {
 		if (json_is_array(in))
 			json_array_remove(in, json_array_size(in) - 1);
-		if ((rc = place_mark(y, in, key, position(y, &at))) < 0)
+		if ((rc = place_mark(y, in, NULL, position(y, &at))) < 0)
 			goto out;
 	}
 	if (anchor && (rc = remember_anchor(y, anchor, v)) < 0)

@@ -118,6 +118,8 @@ int rel_check_ownership(struct ctx *c, json_t *objects, const json_t *prev_objec
 		if (c->o->take_ownership) {
 			rel_report(c->o, TM_WARN, "owner", "%s exists without this release's label: taking it over "
 			       "(--take-ownership)", subject);
+			if ((rc = rel_adopt(c, b.calls[i].out, b.paths[i].data, subject, err)) < 0)
+				goto out;
 			continue;
 		}
 		if (foreign++ < 5 && (rc = tm_buf_printf(&list, err, "%s%s", foreign > 1 ? ", " : "", subject)) < 0)

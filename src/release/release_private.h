@@ -60,6 +60,13 @@ int rel_get_all(struct tm_kube_batch *b, struct ctx *c, const json_t *objs, stru
  * one without the release's part-of label is refused (or adopted with
  * take_ownership); a Namespace that is not ours is left alone and dropped. */
 int rel_check_ownership(struct ctx *c, json_t *objects, const json_t *prev_objects, struct tm_err *err);
+/* adopt.c: the managedFields an adopted object gets (*out, new; NULL when no other
+ * manager has fields to hand over): the entries of whoever made it merged into one
+ * Apply entry of tarmac's; the control plane's, subresources' and status stay theirs. */
+int rel_adopted_fields(json_t **out, const json_t *live, struct tm_err *err);
+/* Hands the fields of live (at path) over to tarmac, so the apply that follows drops
+ * what the stack does not set; nothing on a dry run. */
+int rel_adopt(struct ctx *c, const json_t *live, const char *path, const char *subject, struct tm_err *err);
 /* How many of objects exist live without a part-of label (lost it: a hand edit, or an
  * old 'tarmac apply'); the first one's "Kind ns/name" into first. */
 int rel_lost_members(size_t *out, char *first, size_t n, struct ctx *c, const json_t *objects, struct tm_err *err);

@@ -60,6 +60,7 @@ static int load_values(struct tm_values *out, const struct tm_render_opts *o, bo
 	const struct tm_embedded_file *sf;
 	json_t *schema = NULL, *ignored = NULL;
 	char path[256];
+	bool again = false;
 	int rc;
 
 	if (origins)
@@ -113,6 +114,11 @@ static int load_values(struct tm_values *out, const struct tm_render_opts *o, bo
 			goto out;
 		if ((rc = tm_values_validate(&v, schema, o->allow_unknown, &ignored, err)) < 0)
 			goto out;
+		/* ignored keys are named where they were written: that needs the origins */
+		if (!origins && json_array_size(ignored)) {
+			again = true;
+			goto out;
+		}
 		for (size_t i = 0; i < json_array_size(ignored); i++)
 			warn(o, "values", json_string_value(json_array_get(ignored, i)));
 	}
@@ -122,7 +128,7 @@ out:
 	json_decref(schema);
 	json_decref(ignored);
 	tm_values_release(&v);
-	return rc;
+	return again ? load_values(out, o, true, err) : rc;
 }
 
 int tm_render_values(struct tm_values *out, const struct tm_render_opts *o, struct tm_err *err)

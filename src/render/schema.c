@@ -109,7 +109,16 @@ static const char *where(const struct checker *c, const char *ptr)
 	return best ? json_string_value(json_object_get(c->v->origin, best)) : "values";
 }
 
-/* Records a problem about the value at `about`, placed where `at` came from. */
+/* Where the key at ptr was written (an unknown key is named there, not where its value
+ * starts); a key without a recorded position falls back on where its value came from. */
+static const char *key_where(const struct checker *c, const char *ptr)
+{
+	json_t *o = c->v->keys ? json_object_get(c->v->keys, ptr) : NULL;
+
+	return o ? json_string_value(o) : where(c, ptr);
+}
+
+/* Records a problem about the value at `about`, placed at `at` (a file:line:col). */
 static int problem_at(struct checker *c, const char *at, const char *about, const char *fmt, const char *a,
 		      const char *b)
 {
@@ -121,10 +130,10 @@ static int problem_at(struct checker *c, const char *at, const char *about, cons
 		return 0;
 	dotted(about, name, sizeof(name));
 	snprintf(msg, sizeof(msg), fmt, a ? a : "", b ? b : "");
-	text = json_sprintf("%s: %s: %s", where(c, at), name, msg);
+	text = json_sprintf("%s: %s: %s", at, name, msg);
 	/* a cut inside a UTF-8 character makes the text invalid: keep the problem anyway */
 	if (!text)
-		text = json_sprintf("%s: a value that is not valid UTF-8 text, or too long to show", where(c, at));
+		text = json_sprintf("%s: a value that is not valid UTF-8 text, or too long to show", at);
 	if (!text || json_array_append_new(c->problems, text) < 0)
 		return tm_err_set(c->err, TM_ERROR, "out of memory");
 	return 0;
@@ -133,7 +142,7 @@ static int problem_at(struct checker *c, const char *at, const char *about, cons
 /* A problem with the value being checked now. */
 static int problem(struct checker *c, const char *fmt, const char *a, const char *b)
 {
-	return problem_at(c, tm_buf_cstr(&c->ptr), tm_buf_cstr(&c->ptr), fmt, a, b);
+	return problem_at(c, where(c, tm_buf_cstr(&c->ptr)), tm_buf_cstr(&c->ptr), fmt, a, b);
 }
 
 static const char *type_of(json_t *v)
@@ -216,7 +225,7 @@ static int check_object(struct checker *c, json_t *v, json_t *schema, int depth)
 			char name[512];
 			dotted(tm_buf_cstr(&c->ptr), name, sizeof(name));
 			if (c->allow_unknown) {
-				json_array_append_new(c->unknown, json_sprintf("%s: %s", where(c, tm_buf_cstr(&c->ptr)), name));
+				json_array_append_new(c->unknown, json_sprintf("%s: %s", key_where(c, tm_buf_cstr(&c->ptr)), name));
 			} else {
 				/* "did you mean": the nearest property name */
 				const char *pk, *best = NULL;
@@ -234,9 +243,9 @@ static int check_object(struct checker *c, json_t *v, json_t *schema, int depth)
 				if (!parent)
 					return tm_err_set(c->err, TM_ERROR, "out of memory");
 				if (best)
-					problem_at(c, tm_buf_cstr(&c->ptr), parent, "unknown key '%s' (did you mean '%s'?)", k, best);
+					problem_at(c, key_where(c, tm_buf_cstr(&c->ptr)), parent, "unknown key '%s' (did you mean '%s'?)", k, best);
 				else
-					problem_at(c, tm_buf_cstr(&c->ptr), parent, "unknown key '%s'%s", k, NULL);
+					problem_at(c, key_where(c, tm_buf_cstr(&c->ptr)), parent, "unknown key '%s'%s", k, NULL);
 				free(parent);
 			}
 		} else if ((rc = check(c, sv, sub, depth + 1)) < 0) {

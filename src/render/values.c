@@ -13,19 +13,22 @@ void tm_values_init(struct tm_values *v)
 {
 	v->tree = json_object();
 	v->origin = json_object();
+	v->keys = json_object();
 }
 
 void tm_values_init_fast(struct tm_values *v)
 {
 	v->tree = json_object();
 	v->origin = NULL;
+	v->keys = NULL;
 }
 
 void tm_values_release(struct tm_values *v)
 {
 	json_decref(v->tree);
 	json_decref(v->origin);
-	v->tree = v->origin = NULL;
+	json_decref(v->keys);
+	v->tree = v->origin = v->keys = NULL;
 }
 
 /* ptr + "/" + token, escaped per RFC 6901. */
@@ -58,28 +61,30 @@ static int ptr_push_index(struct tm_buf *ptr, size_t i, struct tm_err *err)
 	return tm_buf_append(ptr, d, (size_t)(num + sizeof(num) - d), err);
 }
 
-/* Forgets the origins of old (the node at ptr, about to be replaced or deleted) and of
- * everything below it. Walks old rather than every origin, so that merging many keys
- * stays linear (origins are only ever recorded at paths of the tree). */
-static int drop_origins(json_t *origin, json_t *old, struct tm_buf *ptr, struct tm_err *err)
+/* Forgets the origins (of values and keys) of old (the node at ptr, about to be replaced
+ * or deleted) and of everything below it. Walks old rather than every origin, so that
+ * merging many keys stays linear (origins are only ever recorded at paths of the tree). */
+static int drop_origins(struct tm_values *v, json_t *old, struct tm_buf *ptr, struct tm_err *err)
 {
 	size_t keep = ptr->len, i;
 	const char *k;
 	json_t *c;
 	int rc = 0;
 
-	if (!origin || !old)
+	if (!v->origin || !old)
 		return 0;
-	json_object_del(origin, tm_buf_cstr(ptr));
+	json_object_del(v->origin, tm_buf_cstr(ptr));
+	if (v->keys)
+		json_object_del(v->keys, tm_buf_cstr(ptr));
 	if (json_is_object(old)) {
 		json_object_foreach(old, k, c) {
-			if ((rc = ptr_push(ptr, k, err)) < 0 || (rc = drop_origins(origin, c, ptr, err)) < 0)
+			if ((rc = ptr_push(ptr, k, err)) < 0 || (rc = drop_origins(v, c, ptr, err)) < 0)
 				return rc;
 			ptr_pop(ptr, keep);
 		}
 	} else if (json_is_array(old)) {
 		json_array_foreach(old, i, c) {
-			if ((rc = ptr_push_index(ptr, i, err)) < 0 || (rc = drop_origins(origin, c, ptr, err)) < 0)
+			if ((rc = ptr_push_index(ptr, i, err)) < 0 || (rc = drop_origins(v, c, ptr, err)) < 0)
 				return rc;
 			ptr_pop(ptr, keep);
 		}
@@ -94,12 +99,23 @@ static json_t *child_mark(json_t *marks, const char *k, size_t i)
 {
 	if (json_is_string(marks))
 		return marks;
-	return k ? json_object_get(marks, k) : json_array_get(marks, i);
+	return k ? json_array_get(json_object_get(marks, k), 1) : json_array_get(marks, i);
+}
+
+/* Records where the key at ptr (k in a mapping whose marks are marks) was written, when
+ * the source said. */
+static int add_key_origin(struct tm_values *v, struct tm_buf *ptr, json_t *marks, const char *k, struct tm_err *err)
+{
+	json_t *at = json_is_string(marks) ? marks : json_array_get(json_object_get(marks, k), 0);
+
+	if (!v->keys || !json_is_string(at))
+		return 0;
+	return json_object_set(v->keys, tm_buf_cstr(ptr), at) < 0 ? tm_err_set(err, TM_ERROR, "out of memory") : 0;
 }
 
 /* Records origins for the leaves of v placed at ptr: from marks (v's marks tree) where
  * the source had them, otherwise the fallback text. */
-static int add_origins(json_t *origin, json_t *v, struct tm_buf *ptr, json_t *marks, const char *fallback,
+static int add_origins(struct tm_values *vs, json_t *v, struct tm_buf *ptr, json_t *marks, const char *fallback,
 		       struct tm_err *err)
 {
 	size_t keep = ptr->len, i;
@@ -107,20 +123,20 @@ static int add_origins(json_t *origin, json_t *v, struct tm_buf *ptr, json_t *ma
 	json_t *c;
 	int rc = 0;
 
-	if (!origin)
+	if (!vs->origin)
 		return 0;
 	if ((json_is_object(v) && json_object_size(v)) || (json_is_array(v) && json_array_size(v))) {
 		if (json_is_object(v)) {
 			json_object_foreach(v, k, c) {
-				if ((rc = ptr_push(ptr, k, err)) < 0 ||
-				    (rc = add_origins(origin, c, ptr, child_mark(marks, k, 0), fallback, err)) < 0)
+				if ((rc = ptr_push(ptr, k, err)) < 0 || (rc = add_key_origin(vs, ptr, marks, k, err)) < 0 ||
+				    (rc = add_origins(vs, c, ptr, child_mark(marks, k, 0), fallback, err)) < 0)
 					return rc;
 				ptr_pop(ptr, keep);
 			}
 		} else {
 			json_array_foreach(v, i, c) {
 				if ((rc = ptr_push_index(ptr, i, err)) < 0 ||
-				    (rc = add_origins(origin, c, ptr, child_mark(marks, NULL, i), fallback, err)) < 0)
+				    (rc = add_origins(vs, c, ptr, child_mark(marks, NULL, i), fallback, err)) < 0)
 					return rc;
 				ptr_pop(ptr, keep);
 			}
@@ -129,7 +145,7 @@ static int add_origins(json_t *origin, json_t *v, struct tm_buf *ptr, json_t *ma
 	}
 	{
 		json_t *o = json_is_string(marks) ? json_incref(marks) : json_string(fallback);
-		if (!o || json_object_set_new(origin, tm_buf_cstr(ptr), o) < 0)
+		if (!o || json_object_set_new(vs->origin, tm_buf_cstr(ptr), o) < 0)
 			return tm_err_set(err, TM_ERROR, "out of memory");
 	}
 	return 0;
@@ -149,23 +165,25 @@ static int merge(struct tm_values *v, json_t *dst, json_t *src, struct tm_buf *p
 		if ((rc = ptr_push(ptr, k, err)) < 0)
 			return rc;
 		if (json_is_null(sv)) {
-			if ((rc = drop_origins(v->origin, dv, ptr, err)) < 0)
+			if ((rc = drop_origins(v, dv, ptr, err)) < 0)
 				return rc;
 			json_object_del(dst, k);
 		} else if (json_is_object(sv) && json_is_object(dv)) {
-			if ((rc = merge(v, dv, sv, ptr, child_mark(marks, k, 0), fallback, err)) < 0)
+			if ((rc = add_key_origin(v, ptr, marks, k, err)) < 0 ||
+			    (rc = merge(v, dv, sv, ptr, child_mark(marks, k, 0), fallback, err)) < 0)
 				return rc;
 		} else {
 			/* taken over, not copied: the document is dropped after the merge and
 			 * shares no node (tm_doc_parse_yaml) */
 			json_t *copy = json_incref(sv);
-			if ((rc = drop_origins(v->origin, dv, ptr, err)) < 0) {
+			if ((rc = drop_origins(v, dv, ptr, err)) < 0) {
 				json_decref(copy);
 				return rc;
 			}
 			if (json_object_set_new(dst, k, copy) < 0)
 				return tm_err_set(err, TM_ERROR, "out of memory");
-			if ((rc = add_origins(v->origin, copy, ptr, child_mark(marks, k, 0), fallback, err)) < 0)
+			if ((rc = add_key_origin(v, ptr, marks, k, err)) < 0 ||
+			    (rc = add_origins(v, copy, ptr, child_mark(marks, k, 0), fallback, err)) < 0)
 				return rc;
 		}
 		ptr_pop(ptr, keep);
@@ -410,7 +428,7 @@ static int assign(struct tm_values *v, struct step *steps, int n, json_t *val, c
 		if (rc < 0)
 			break;
 		if (last) {
-			if ((rc = drop_origins(v->origin, next, &ptr, err)) < 0)
+			if ((rc = drop_origins(v, next, &ptr, err)) < 0)
 				break;
 			if (json_is_null(val) && steps[i].key) {
 				json_object_del(cur, steps[i].key);
@@ -421,7 +439,7 @@ static int assign(struct tm_values *v, struct step *steps, int n, json_t *val, c
 				rc = tm_err_set(err, TM_ERROR, "out of memory");
 				break;
 			}
-			rc = add_origins(v->origin, val, &ptr, NULL, origin, err);
+			rc = add_origins(v, val, &ptr, NULL, origin, err);
 			break;
 		}
 		/* a missing step (or a null) becomes what the next step needs */

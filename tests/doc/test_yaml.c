@@ -190,16 +190,22 @@ Test(doc_yaml, marks_say_where_every_node_starts)
 	text = "scheduler:\n  replicas: 2\n  env:\n  - name: A\n\"a/b~c\": x\ne: {}\nl: []\n";
 	cr_assert_eq(tm_doc_parse_yaml_marked(&v, &marks, text, strlen(text), "prod.yaml", &err), 0, "%s",
 		     tm_err_msg(&err));
-	/* a tree beside the document: positions at the leaves (empty collections included) */
-	want = json_pack("{s:{s:s, s:[{s:s}]}, s:s, s:s, s:s}", "scheduler", "replicas", "prod.yaml:2:13", "env", "name",
-			 "prod.yaml:4:11", "a/b~c", "prod.yaml:5:10", "e", "prod.yaml:6:4", "l", "prod.yaml:7:4");
+	/* a tree beside the document: positions at the leaves (empty collections included),
+	 * and each mapping entry's key where the key itself is written */
+	want = json_loads("{\"scheduler\": [\"prod.yaml:1:1\", {\"replicas\": [\"prod.yaml:2:3\", \"prod.yaml:2:13\"],"
+			  " \"env\": [\"prod.yaml:3:3\", [{\"name\": [\"prod.yaml:4:5\", \"prod.yaml:4:11\"]}]]}],"
+			  " \"a/b~c\": [\"prod.yaml:5:1\", \"prod.yaml:5:10\"], \"e\": [\"prod.yaml:6:1\", \"prod.yaml:6:4\"],"
+			  " \"l\": [\"prod.yaml:7:1\", \"prod.yaml:7:4\"]}", 0, NULL);
+	cr_assert_not_null(want);
 	cr_assert(json_equal(marks, want), "%s", json_dumps(marks, JSON_SORT_KEYS));
 	json_decref(want);
 	json_decref(v);
 	json_decref(marks);
 	/* an alias is marked where it stands */
 	cr_assert_eq(tm_doc_parse_yaml_marked(&v, &marks, anchored, strlen(anchored), "a.yaml", &err), 0);
-	want = json_pack("{s:{s:s}, s:s}", "a", "k", "a.yaml:1:11", "b", "a.yaml:2:4");
+	want = json_loads("{\"a\": [\"a.yaml:1:1\", {\"k\": [\"a.yaml:1:8\", \"a.yaml:1:11\"]}],"
+			  " \"b\": [\"a.yaml:2:1\", \"a.yaml:2:4\"]}", 0, NULL);
+	cr_assert_not_null(want);
 	cr_assert(json_equal(marks, want), "%s", json_dumps(marks, JSON_SORT_KEYS));
 	json_decref(want);
 	json_decref(v);

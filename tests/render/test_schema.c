@@ -83,9 +83,49 @@ Test(render_schema, unknown_keys_suggest_the_nearest)
 	struct tm_err err;
 
 	cr_assert_eq(validate("executor: CeleryExecutor\nscheduler:\n  replicsa: 2\n", false, NULL, &err), TM_EINVALID);
-	cr_assert_str_eq(tm_err_msg(&err), "my.yaml:3:13: scheduler: unknown key 'replicsa' (did you mean 'replicas'?)");
+	cr_assert_str_eq(tm_err_msg(&err), "my.yaml:3:3: scheduler: unknown key 'replicsa' (did you mean 'replicas'?)");
 	cr_assert_eq(validate("executor: CeleryExecutor\nzzz: {a: 1}\n", false, NULL, &err), TM_EINVALID);
-	cr_assert_str_eq(tm_err_msg(&err), "my.yaml:2:10: (the values): unknown key 'zzz'");
+	cr_assert_str_eq(tm_err_msg(&err), "my.yaml:2:1: (the values): unknown key 'zzz'");
+}
+
+/* An unknown key is named where the key is written, whatever its value: a mapping
+ * (which has no position of its own), a scalar further right, a key nested deeper. */
+Test(render_schema, unknown_keys_are_placed_at_the_key)
+{
+	struct tm_err err;
+
+	cr_assert_eq(validate("schedular:\n  replicas: 2\nexecutor: CeleryExecutor\n", false, NULL, &err), TM_EINVALID);
+	cr_assert_str_eq(tm_err_msg(&err), "my.yaml:1:1: (the values): unknown key 'schedular' (did you mean 'scheduler'?)");
+	cr_assert_eq(validate("executor: CeleryExecutor\nscheduler:\n  env: []\n  replicsa:     2\n", false, NULL, &err),
+		     TM_EINVALID);
+	cr_assert_str_eq(tm_err_msg(&err), "my.yaml:4:3: scheduler: unknown key 'replicsa' (did you mean 'replicas'?)");
+	/* a wrong value is still placed at the value */
+	cr_assert_eq(validate("executor: CeleryExecutor\nscheduler:\n  replicas:   two\n", false, NULL, &err), TM_EINVALID);
+	cr_assert_str_eq(tm_err_msg(&err), "my.yaml:3:15: scheduler.replicas: expected integer, got string");
+}
+
+/* A later file that sets the same unknown key is where it is named: the key's position
+ * follows the value, as origins do. */
+Test(render_schema, unknown_key_position_follows_the_last_file)
+{
+	struct tm_values v;
+	struct tm_err err;
+	json_t *s = schema();
+	const char *a = "executor: CeleryExecutor\nbogus:\n  x: 1\n", *b = "\n\n  bogus: {y: 2}\n";
+
+	tm_values_init(&v);
+	tm_err_init(&err);
+	cr_assert_eq(tm_values_merge_yaml(&v, a, strlen(a), "a.yaml", &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_eq(tm_values_merge_yaml(&v, b, strlen(b), "b.yaml", &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_eq(tm_values_validate(&v, s, false, NULL, &err), TM_EINVALID);
+	cr_assert_str_eq(tm_err_msg(&err), "b.yaml:3:3: (the values): unknown key 'bogus'");
+	/* deleted by a null: no position left behind */
+	cr_assert_eq(tm_values_merge_yaml(&v, "bogus: null\n", 12, "c.yaml", &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_null(json_object_get(v.keys, "/bogus"));
+	cr_assert_null(json_object_get(v.keys, "/bogus/x"));
+	cr_assert_eq(tm_values_validate(&v, s, false, NULL, &err), 0, "%s", tm_err_msg(&err));
+	tm_values_release(&v);
+	json_decref(s);
 }
 
 Test(render_schema, several_problems_are_listed_together)
@@ -105,8 +145,8 @@ Test(render_schema, allow_unknown_lists_what_was_ignored)
 	cr_assert_eq(validate("executor: CeleryExecutor\nscheduler: {replicsa: 2}\nzzz: 1\n", true, &ignored, &err), 0,
 		     "%s", tm_err_msg(&err));
 	cr_assert_eq(json_array_size(ignored), 2);
-	cr_assert_str_eq(json_string_value(json_array_get(ignored, 0)), "my.yaml:2:23: scheduler.replicsa");
-	cr_assert_str_eq(json_string_value(json_array_get(ignored, 1)), "my.yaml:3:6: zzz");
+	cr_assert_str_eq(json_string_value(json_array_get(ignored, 0)), "my.yaml:2:13: scheduler.replicsa");
+	cr_assert_str_eq(json_string_value(json_array_get(ignored, 1)), "my.yaml:3:1: zzz");
 	json_decref(ignored);
 }
 
