@@ -452,9 +452,34 @@ static bool dead(pid_t pid)
 	return gone;
 }
 
+/* The plugin writes its child's pid to $PIDFILE (dir/pid); returns that path. */
+static char *pass_pidfile(struct tm_kube_config *cfg, const char *dir, char **env)
+{
+	char *pidfile = NULL;
+
+	cr_assert(asprintf(&pidfile, "%s/pid", dir) > 0);
+	cr_assert(asprintf(env, "PIDFILE=%s", pidfile) > 0);
+	strv_add(&cfg->exec->env, *env);
+	return pidfile;
+}
+
+/* The child the plugin recorded in pidfile is gone within tries x 10 ms. */
+static void assert_child_ended(const char *pidfile, int tries)
+{
+	char *text = slurp(pidfile);
+	pid_t child = (pid_t)atoi(text);
+	int i;
+
+	cr_assert_gt(child, 0);
+	for (i = 0; i < tries && !dead(child); i++)
+		usleep(10000);
+	cr_assert(dead(child), "the plugin's child %d survived", (int)child);
+	free(text);
+}
+
 Test(kube_exec, a_hanging_plugin_is_killed_at_the_timeout)
 {
-	char *dir = tu_mkdtemp(), *pidfile = NULL, *env = NULL, *text;
+	char *dir = tu_mkdtemp(), *pidfile = NULL, *env = NULL;
 	/* the shell's own child holds stdout open too: it must die with the plugin */
 	char *p = plugin(dir, "hang", "sleep 30 &\necho $! > \"$PIDFILE\"\nwait\n");
 	char *q = plugin(dir, "closed", "exec >&-\nsleep 30\n");
@@ -462,25 +487,15 @@ Test(kube_exec, a_hanging_plugin_is_killed_at_the_timeout)
 	struct tm_kube_cred c;
 	struct tm_err err;
 	int64_t t0;
-	pid_t sleeper;
-	int i;
 
 	setup(&cfg, p, V1, "Never");
-	cr_assert(asprintf(&pidfile, "%s/pid", dir) > 0);
-	cr_assert(asprintf(&env, "PIDFILE=%s", pidfile) > 0);
-	strv_add(&cfg.exec->env, env);
+	pidfile = pass_pidfile(&cfg, dir, &env);
 	t0 = tm_now_ms();
 	cr_assert_eq(run(&c, &cfg, false, 500, &err), TM_ETIMEOUT, "%s", tm_err_msg(&err));
 	cr_assert_lt(tm_now_ms() - t0, 3000, "took %lld ms", (long long)(tm_now_ms() - t0));
 	cr_assert(strstr(tm_err_msg(&err), "did not finish within 500 ms") != NULL, "%s", tm_err_msg(&err));
 	assert_no_children();
-	text = slurp(pidfile);
-	sleeper = (pid_t)atoi(text);
-	cr_assert_gt(sleeper, 0);
-	for (i = 0; i < 200 && !dead(sleeper); i++)
-		usleep(10000);
-	cr_assert(dead(sleeper), "the plugin's child %d survived", (int)sleeper);
-	free(text);
+	assert_child_ended(pidfile, 200);
 
 	/* closing stdout early does not end the wait for the exit */
 	free(cfg.exec->command);
@@ -614,7 +629,7 @@ static void *raise_later(void *arg)
 
 Test(kube_exec, cancel_ends_the_plugin_and_its_group_at_once)
 {
-	char *dir = tu_mkdtemp(), *pidfile = NULL, *env = NULL, *text;
+	char *dir = tu_mkdtemp(), *pidfile = NULL, *env = NULL;
 	/* ignores SIGTERM, as a plugin stuck in a login may: SIGKILL must follow */
 	char *p = plugin(dir, "hang", "trap '' TERM\nsleep 30 &\necho $! > \"$PIDFILE\"\nwait\nwait\n");
 	struct raiser rs = { .after_ms = 300 };
@@ -623,13 +638,9 @@ Test(kube_exec, cancel_ends_the_plugin_and_its_group_at_once)
 	struct tm_err err;
 	pthread_t th;
 	int64_t t0, took;
-	pid_t sleeper;
-	int i;
 
 	setup(&cfg, p, V1, "Never");
-	cr_assert(asprintf(&pidfile, "%s/pid", dir) > 0);
-	cr_assert(asprintf(&env, "PIDFILE=%s", pidfile) > 0);
-	strv_add(&cfg.exec->env, env);
+	pidfile = pass_pidfile(&cfg, dir, &env);
 	tm_err_init(&err);
 	tm_kube_cred_init(&c);
 	t0 = tm_now_ms();
@@ -643,13 +654,7 @@ Test(kube_exec, cancel_ends_the_plugin_and_its_group_at_once)
 	cr_assert_lt(took, 1000, "took %lld ms", (long long)took);
 	cr_assert(strstr(tm_err_msg(&err), "interrupted while exec plugin") != NULL, "%s", tm_err_msg(&err));
 	assert_no_children();
-	text = slurp(pidfile);
-	sleeper = (pid_t)atoi(text);
-	cr_assert_gt(sleeper, 0);
-	for (i = 0; i < 100 && !dead(sleeper); i++)
-		usleep(10000);
-	cr_assert(dead(sleeper), "the plugin's child %d survived", (int)sleeper);
-	free(text);
+	assert_child_ended(pidfile, 100);
 	tm_kube_config_release(&cfg);
 	free(env);
 	free(pidfile);

@@ -41,29 +41,31 @@ static int plan(const char *spec, int requested, struct tm_rollback_plan *p, int
 	return rc;
 }
 
-Test(release_target, after_a_failed_revision_the_deployed_one)
+/* rollback without N: where it goes, and what the revision it replaces becomes */
+static const struct {
+	const char *history;
+	int target;
+	enum tm_release_status replaced_as;
+	const char *why;
+} DEFAULTS[] = {
+	{ "1:superseded 2:deployed 3:failed", 2, TM_REL_SUPERSEDED,
+	  "after a failure, the deployed one; 3 stays failed and 2 was replaced by it, not rolled back from" },
+	{ "1:superseded 2:deployed 3:failed 4:failed/r", 2, TM_REL_SUPERSEDED, "the failed automatic rollback too" },
+	{ "1:superseded 2:superseded 3:failed 4:deployed", 2, TM_REL_ROLLED_BACK,
+	  "after a deploy, the one before it (failed ones skipped); the rollback leaves 4" },
+	{ "1:rolled-back 2:superseded 3:deployed", 2, TM_REL_ROLLED_BACK, "the newest one before the deployed one" },
+};
+
+Test(release_target, default_targets)
 {
-	struct tm_rollback_plan p;
-	int code;
+	for (size_t i = 0; i < TM_ARRAY_LEN(DEFAULTS); i++) {
+		struct tm_rollback_plan p;
+		int code;
 
-	cr_assert_eq(plan("1:superseded 2:deployed 3:failed", 0, &p, &code), 0);
-	cr_assert_eq(p.target, 2);
-	cr_assert_eq(p.replaced_as, TM_REL_SUPERSEDED, "3 stays failed; 2 was replaced by it, not rolled back from");
-	/* the failed automatic rollback too: two failed */
-	cr_assert_eq(plan("1:superseded 2:deployed 3:failed 4:failed/r", 0, &p, &code), 0);
-	cr_assert_eq(p.target, 2);
-}
-
-Test(release_target, after_a_deployed_revision_the_one_before)
-{
-	struct tm_rollback_plan p;
-	int code;
-
-	cr_assert_eq(plan("1:superseded 2:superseded 3:failed 4:deployed", 0, &p, &code), 0);
-	cr_assert_eq(p.target, 2, "failed revisions are skipped");
-	cr_assert_eq(p.replaced_as, TM_REL_ROLLED_BACK, "the rollback leaves 4");
-	cr_assert_eq(plan("1:rolled-back 2:superseded 3:deployed", 0, &p, &code), 0);
-	cr_assert_eq(p.target, 2);
+		cr_assert_eq(plan(DEFAULTS[i].history, 0, &p, &code), 0, "%s", DEFAULTS[i].history);
+		cr_assert_eq(p.target, DEFAULTS[i].target, "%s: %s", DEFAULTS[i].history, DEFAULTS[i].why);
+		cr_assert_eq(p.replaced_as, DEFAULTS[i].replaced_as, "%s: %s", DEFAULTS[i].history, DEFAULTS[i].why);
+	}
 }
 
 Test(release_target, nothing_to_go_to)
