@@ -60,8 +60,8 @@ int rel_get_all(struct tm_kube_batch *b, struct ctx *c, const json_t *objs, stru
  * one without the release's part-of label is refused (or adopted with
  * take_ownership); a Namespace that is not ours is left alone and dropped. */
 int rel_check_ownership(struct ctx *c, json_t *objects, const json_t *prev_objects, struct tm_err *err);
-/* adopt.c: the managedFields an adopted object gets (*out, new; NULL when no other
- * manager has fields to hand over): the entries of whoever made it merged into one
+/* adopt.c: the managedFields an adopted object gets, a new array in *out (NULL when no
+ * other manager has fields to hand over): the entries of whoever made it merged into one
  * Apply entry of tarmac's; the control plane's, subresources' and status stay theirs. */
 int rel_adopted_fields(json_t **out, const json_t *live, struct tm_err *err);
 /* Hands the fields of live (at path) over to tarmac, so the apply that follows drops
