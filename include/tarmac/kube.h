@@ -201,6 +201,8 @@ struct tm_kube_call {
 	struct tm_http_request req;
 	bool want_json;   /* parse a 2xx body into out */
 	bool apply;       /* a server-side apply: a 409 names the conflicting fields */
+	struct tm_buf *text; /* non-NULL: a 2xx body is appended here as it came (logs) */
+	int max_attempts; /* 0: the client's max_attempts */
 	json_t *out;      /* new reference, or NULL */
 	long status;      /* last HTTP status, 0 when none came */
 	int rc;           /* 0 or TM_E*: see tm_kube_get for the status mapping */
@@ -236,6 +238,10 @@ int tm_kube_get(struct tm_kube *k, const char *path, json_t **out, struct tm_err
 /* One call of any method; body may be NULL. *out may be NULL when not wanted. */
 int tm_kube_request(struct tm_kube *k, const char *method, const char *path, const char *content_type,
 		    const char *body, json_t **out, struct tm_err *err);
+
+/* GET path and append its body as it is (text/plain: pod logs) to out, trying at most
+ * attempts times (0: the client's setting), 15 s each. Errors as tm_kube_get. */
+int tm_kube_get_text(struct tm_kube *k, const char *path, int attempts, struct tm_buf *out, struct tm_err *err);
 
 /* The server's /version: *out receives its gitVersion ("v1.20.2"), caller frees. */
 int tm_kube_server_version(struct tm_kube *k, char **out, struct tm_err *err);

@@ -288,6 +288,40 @@ enum tm_pod_severity tm_pod_cause(const json_t *pod, char *buf, size_t n)
 	return sev;
 }
 
+static bool exited_badly(const json_t *term)
+{
+	return json_is_object(term) && tm_jint_or(json_object_get(term, "exitCode"), 0) != 0;
+}
+
+bool tm_pod_culprit(const json_t *pod, const char **container, bool *previous)
+{
+	static const char *const lists[] = { "initContainerStatuses", "containerStatuses" };
+	const json_t *arr, *cs;
+	size_t k, i;
+
+	for (k = 0; k < TM_ARRAY_LEN(lists); k++) {
+		arr = tm_doc_get(pod, "status", lists[k], NULL);
+		if (!json_is_array(arr))
+			continue;
+		json_array_foreach(arr, i, cs) {
+			if (!tm_jstr(cs, "name"))
+				continue;
+			*container = tm_jstr(cs, "name");
+			if (exited_badly(tm_doc_get(cs, "state", "terminated", NULL))) {
+				*previous = false;
+				return true;
+			}
+			if (json_is_object(tm_doc_get(cs, "state", "waiting", NULL)) &&
+			    exited_badly(tm_doc_get(cs, "lastState", "terminated", NULL))) {
+				*previous = true;
+				return true;
+			}
+		}
+	}
+	*container = NULL;
+	return false;
+}
+
 void tm_ready_pod(const json_t *obj, struct tm_readiness *out)
 {
 	const char *phase;

@@ -84,6 +84,11 @@ enum tm_pod_severity {
  * pod. With buf NULL or n 0 only the severity is computed. */
 enum tm_pod_severity tm_pod_cause(const json_t *pod, char *buf, size_t n);
 
+/* The container whose exit explains a pod's trouble: the first (init containers
+ * first) that exited non-zero, in its current run or, while it waits to restart, in
+ * its previous one (*previous). False when no container exited non-zero. */
+bool tm_pod_culprit(const json_t *pod, const char **container, bool *previous);
+
 /* Whether labels (an object of strings, may be NULL) match a LabelSelector
  * (matchLabels and matchExpressions with In, NotIn, Exists, DoesNotExist). A NULL or
  * empty selector matches nothing (Kubernetes: a workload selector is never empty). */

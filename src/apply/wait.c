@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "apply_private.h"
+#include "podlog.h"
 #include "tarmac/doc.h"
 
 #define MAX_COLLECTIONS 64
@@ -22,6 +23,7 @@ struct waiter {
 	json_t *podmap[MAX_COLLECTIONS]; /* pods collection: name -> pod */
 	size_t npaths;
 	bool synced;
+	json_t *blamed;          /* the pod that explains a failure (for its log lines) */
 	struct tm_err *err;
 	int64_t started;
 };
@@ -67,7 +69,8 @@ static size_t add_path(struct waiter *w, const char *path, bool pods, struct tm_
 
 /* The pod that best explains why it is not ready: the worst state among the pods
  * its live selector matches. */
-static enum tm_pod_severity pod_cause(const struct waiter *w, size_t i, char *buf, size_t n, char *pod, size_t pn)
+static enum tm_pod_severity pod_cause(const struct waiter *w, size_t i, char *buf, size_t n, char *pod, size_t pn,
+				      json_t **which)
 {
 	const struct tm_item *it = w->items[i];
 	json_t *sel = tm_doc_get(it->live, "spec", "selector", NULL), *p;
@@ -75,6 +78,7 @@ static enum tm_pod_severity pod_cause(const struct waiter *w, size_t i, char *bu
 	const char *name;
 
 	buf[0] = pod[0] = '\0';
+	*which = it->rule->ready == tm_ready_pod ? it->live : NULL; /* a bare Pod explains itself */
 	if (w->pods[i] == SIZE_MAX || !sel)
 		return worst;
 	json_object_foreach(w->podmap[w->pods[i]], name, p) {
@@ -88,16 +92,19 @@ static enum tm_pod_severity pod_cause(const struct waiter *w, size_t i, char *bu
 			worst = s;
 			snprintf(buf, n, "%s", why);
 			snprintf(pod, pn, "%s", name);
+			*which = p;
 		}
 	}
 	return worst;
 }
 
-static void describe(const struct waiter *w, size_t i, const struct tm_readiness *r, char *out, size_t n)
+/* The wait's text for item i; *blamed gets the pod behind it (borrowed), if any. */
+static void describe(const struct waiter *w, size_t i, const struct tm_readiness *r, char *out, size_t n,
+		     json_t **blamed)
 {
 	char cause[TM_REASON_MAX], pod[256];
 
-	if (pod_cause(w, i, cause, sizeof(cause), pod, sizeof(pod)) != TM_POD_FINE)
+	if (pod_cause(w, i, cause, sizeof(cause), pod, sizeof(pod), blamed) != TM_POD_FINE)
 		snprintf(out, n, "%s; pod %s: %s", r->reason[0] ? r->reason : "not ready", pod, cause);
 	else
 		snprintf(out, n, "%s", r->reason[0] ? r->reason : "not ready");
@@ -113,6 +120,7 @@ static int evaluate(struct waiter *w)
 		struct tm_item *it = w->items[i];
 		struct tm_readiness r = { TM_VERDICT_WAIT, "" };
 		char text[sizeof(it->shown)];
+		json_t *blamed;
 
 		if (it->ready)
 			continue;
@@ -141,9 +149,11 @@ static int evaluate(struct waiter *w)
 					it->gone ? " (then removed by its ttlSecondsAfterFinished)" : "");
 			continue;
 		}
-		describe(w, i, &r, text, sizeof(text));
-		if (r.verdict == TM_VERDICT_FAILED)
+		describe(w, i, &r, text, sizeof(text), &blamed);
+		if (r.verdict == TM_VERDICT_FAILED) {
+			w->blamed = json_incref(blamed);
 			return tm_err_set(w->err, TM_ERROR, "wait for %s: %s", it->subject, text);
+		}
 		left++;
 		if (strcmp(text, it->shown) != 0) {
 			snprintf(it->shown, sizeof(it->shown), "%s", text);
@@ -182,6 +192,25 @@ static int on_event(void *ctx, size_t which, const char *type, json_t *obj)
 		it->gone = strcmp(type, "DELETED") == 0;
 	}
 	return w->synced ? evaluate(w) : 0;
+}
+
+/* The blamed pod's last log lines after the error's text (the watch is over: the client
+ * is free for more requests). */
+static int add_log_lines(struct waiter *w, int rc)
+{
+	struct tm_buf note = TM_BUF_INIT("error note", TM_ERR_TEXT);
+	struct tm_err err2;
+	char base[TM_ERR_TEXT];
+	int code = w->err->code;
+
+	tm_err_init(&err2);
+	if (tm_podlog_note(w->k, w->blamed, &note, &err2) < 0 || note.len == 0)
+		goto out;
+	snprintf(base, sizeof(base), "%s", tm_err_msg(w->err));
+	rc = tm_err_set(w->err, code, "%s%s", base, tm_buf_cstr(&note));
+out:
+	tm_buf_release(&note);
+	return rc;
 }
 
 int tm_apply_wait(struct tm_kube *k, struct tm_item **items, size_t n, int64_t deadline_ms, int64_t timeout_ms,
@@ -233,6 +262,7 @@ int tm_apply_wait(struct tm_kube *k, struct tm_item **items, size_t n, int64_t d
 		for (size_t i = 0; i < n; i++) {
 			struct tm_readiness r = { TM_VERDICT_WAIT, "not found on the server" };
 			char text[sizeof(items[0]->shown)];
+			json_t *blamed;
 
 			if (items[i]->ready)
 				continue;
@@ -241,14 +271,18 @@ int tm_apply_wait(struct tm_kube *k, struct tm_item **items, size_t n, int64_t d
 				continue;
 			if (items[i]->live)
 				items[i]->rule->ready(items[i]->live, &r);
-			describe(&w, i, &r, text, sizeof(text));
+			describe(&w, i, &r, text, sizeof(text), &blamed);
+			w.blamed = json_incref(blamed);
 			snprintf(first, sizeof(first), "%s: %s", items[i]->subject, text);
 		}
 		rc = tm_err_set(err, TM_ETIMEOUT, "wait for %s (not ready after %.0f s)%s%.0zu%s", first,
 				(double)timeout_ms / 1000.0, left > 1 ? "; and " : "", left > 1 ? left - 1 : 0,
 				left > 1 ? " more" : "");
 	}
+	if (rc < 0 && w.blamed)
+		rc = add_log_lines(&w, rc);
 out:
+	json_decref(w.blamed);
 	for (size_t i = 0; i < w.npaths; i++) {
 		free(w.paths[i]);
 		json_decref(w.podmap[i]);

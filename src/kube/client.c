@@ -333,7 +333,7 @@ static int settle(struct tm_kube *k, struct tm_kube_call *c, int trc, struct tm_
 			 resp->status == 429 ? "Too Many Requests" : "server error");
 		why = whybuf;
 	}
-	if (why && c->attempts < k->opts.max_attempts) {
+	if (why && c->attempts < (c->max_attempts > 0 ? c->max_attempts : k->opts.max_attempts)) {
 		*delay = tm_kube_backoff(k, c->attempts);
 		if (resp->status == 429 || resp->status == 503) {
 			if (resp->retry_after >= 0)
@@ -349,7 +349,8 @@ static int settle(struct tm_kube *k, struct tm_kube_call *c, int trc, struct tm_
 		else
 			k->stats.retry_5xx++;
 		tm_kube_report(k, TM_INFO, "retry", "%s %s: %s; retrying in %.1f s (attempt %d of %d)", c->req.method,
-			       c->req.path, why, (double)*delay / 1000.0, c->attempts + 1, k->opts.max_attempts);
+			       c->req.path, why, (double)*delay / 1000.0, c->attempts + 1,
+			       c->max_attempts > 0 ? c->max_attempts : k->opts.max_attempts);
 		return 1;
 	}
 	if (trc < 0) {
@@ -358,6 +359,8 @@ static int settle(struct tm_kube *k, struct tm_kube_call *c, int trc, struct tm_
 		c->rc = trc == TM_ETIMEOUT ? (c->err.code = TM_EUNAVAILABLE) : trc;
 	} else if ((c->rc = tm_kube_map_status(k, &c->req, resp->status, &resp->body, c->apply, &c->err)) < 0) {
 		/* the status error is final */
+	} else if (c->text && (c->rc = tm_buf_append(c->text, resp->body.data, resp->body.len, &c->err)) < 0) {
+		tm_err_wrap(&c->err, "%s %s: the answer", c->req.method, c->req.path);
 	} else if (c->want_json && (c->rc = tm_json_check(tm_buf_cstr(&resp->body), resp->body.len, &c->err)) < 0) {
 		tm_err_wrap(&c->err, "%s %s: the answer", c->req.method, c->req.path);
 	} else if (c->want_json) {
@@ -524,6 +527,19 @@ int tm_kube_request(struct tm_kube *k, const char *method, const char *path, con
 int tm_kube_get(struct tm_kube *k, const char *path, json_t **out, struct tm_err *err)
 {
 	return tm_kube_request(k, "GET", path, NULL, NULL, out, err);
+}
+
+int tm_kube_get_text(struct tm_kube *k, const char *path, int attempts, struct tm_buf *out, struct tm_err *err)
+{
+	struct tm_kube_call c = { .req = { .method = "GET", .path = path, .accept = "*/*", .timeout_ms = 15000 },
+				  .text = out,
+				  .max_attempts = attempts };
+	int rc;
+
+	if ((rc = tm_kube_do(k, &c, 1, err)) == 0 && (rc = c.rc) < 0 && err)
+		*err = c.err;
+	tm_kube_call_release(&c);
+	return rc;
 }
 
 int tm_kube_server_version(struct tm_kube *k, char **out, struct tm_err *err)

@@ -1,8 +1,10 @@
 /* libFuzzer target: live objects as the API server returns them, through every
- * readiness rule, the pod explanation, selectors and the object diff. */
+ * readiness rule, the pod explanation (and the container and Secrets behind it),
+ * selectors and the object diff. */
 #include <stdint.h>
 
 #include "apply/objdiff.h"
+#include "apply/podlog.h"
 #include "apply/ready.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -15,7 +17,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct tm_readiness r;
 	struct tm_buf out = TM_BUF_INIT("diff", 1u << 20);
 	struct tm_err err;
-	json_t *norm;
+	json_t *norm, *names;
+	const char *container;
+	bool previous;
 	char cause[64];
 
 	if (!obj)
@@ -23,6 +27,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
 		fns[i](obj, &r);
 	(void)tm_pod_cause(obj, cause, sizeof(cause));
+	(void)tm_pod_culprit(obj, &container, &previous);
+	if ((names = json_array())) {
+		tm_err_init(&err);
+		(void)tm_pod_secret_names(obj, names, &err);
+		json_decref(names);
+	}
 	(void)tm_selector_matches(json_object_get(json_object_get(obj, "spec"), "selector"),
 				  json_object_get(json_object_get(obj, "metadata"), "labels"));
 	tm_err_init(&err);
