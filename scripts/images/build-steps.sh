@@ -93,7 +93,7 @@ build_one() {  # build_one BASE_REF NAME TAG
     : >"$log"
     make_layer "$base" "$ref" "$log"
     set_config "$ref"
-    umoci gc --layout "$LAYOUT"
+    prune_tags "${IMAGE_NAME}_${IMAGE_TAG}_" "$ref"
     say "$IMAGE_NAME:$IMAGE_TAG: built in $(since "$t0")s, layer $(layer_size "$ref")"
   fi
   push "$ref"
@@ -103,4 +103,11 @@ layer_size() {  # compressed size of the image's own (last) layer
   local m
   m=$(skopeo inspect --raw "oci:$LAYOUT:$1")
   python3 -c 'import json,sys; l=json.loads(sys.argv[1])["layers"]; print("%.1f MB (image %.1f MB compressed)" % (l[-1]["size"]/1e6, sum(x["size"] for x in l)/1e6))' "$m"
+}
+
+prune_tags() {  # prune_tags PREFIX KEEP: drop older builds of one image from the layout
+  local t old
+  old=$(umoci ls --layout "$LAYOUT" | grep "^$1" | grep -vx "$2") || return 0
+  for t in $old; do umoci rm --image "$LAYOUT:$t"; done
+  umoci gc --layout "$LAYOUT"
 }

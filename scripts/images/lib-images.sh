@@ -69,3 +69,20 @@ hash_of() { cat "$@" | sha256sum | cut -c1-16; }
 
 # log_tail_die LOG MESSAGE: show the end of a log, then fail
 log_tail_die() { tail -25 "$1" >&2; die "$2 (full log: $1)"; }
+
+# other_suite_deb SUITE PKG: download one .deb of another Debian suite (trixie, bookworm-backports)
+# with apt itself, through a private apt state under the cache (the machine's sources are not
+# touched); prints the .deb's path. Nothing is installed on the machine.
+other_suite_deb() {
+  local suite=$1 pkg=$2 d=$IMAGES_CACHE/apt-$1 mirror a
+  mirror=$(debian_mirror)
+  mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$d/debs"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $suite main" >"$d/sources.list"
+  a=(-o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d/cache" -o "Dir::Etc::SourceList=$d/sources.list"
+    -o Dir::Etc::SourceParts=/dev/null -o APT::Architecture=amd64)
+  if ! ls "$d/debs/${pkg}_"*.deb >/dev/null 2>&1; then
+    apt-get "${a[@]}" update -q >&2 || die "apt-get update of $suite failed"
+    (cd "$d/debs" && apt-get "${a[@]}" download "$pkg" >&2) || die "apt-get download $pkg ($suite) failed"
+  fi
+  ls "$d/debs/${pkg}_"*.deb | tail -1
+}
