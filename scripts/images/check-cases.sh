@@ -113,3 +113,30 @@ check_airflow() {
     'exec airflow users create --username admin --role Admin --email admin@example.com --firstname A --lastname B --password "$USER_PASSWORD"'
   expect "airflow: the admin user is in ab_user" sql_is "$PG_PORT" "select username from ab_user where username = 'admin'" admin
 }
+
+check_pause() {
+  local pid st i
+  bundle pause pause 3.2
+  start pause
+  pid=$(cat "$RUN/pause.pid")
+  expect "pause: runs as uid 65535" wait_for 10 test "$(uid_of pause)" = 65535
+  st=$(awk '{print $22}' "/proc/$pid/stat")
+  kill -TERM "$pid"
+  for i in $(seq 1 50); do [ "$(awk '{print $22}' "/proc/$pid/stat" 2>/dev/null)" = "$st" ] || break; sleep 0.1; done
+  expect "pause: exits on SIGTERM within 5 s" test "$(awk '{print $22}' "/proc/$pid/stat" 2>/dev/null)" != "$st"
+}
+
+# check_upgrade TAG: the next Airflow image migrates the schema the first one made
+check_upgrade() {
+  local conn="postgresql+psycopg2://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB" before after t0
+  local ep=(/usr/bin/dumb-init -- /entrypoint)
+  before=$(pg_sql "$PG_PORT" 'select version_num from alembic_version')
+  bundle af airflow "$1" --user 50000:0 --env "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=$conn" \
+    --env AIRFLOW__CORE__AUTH_MANAGER=airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager
+  t0=$(now)
+  expect "airflow $1: [airflow, db, migrate] upgrades the schema of $AIRFLOW_TAG" airflow_run "${ep[@]}" airflow db migrate
+  say "upgrade migration took $(since "$t0")s"
+  after=$(pg_sql "$PG_PORT" 'select version_num from alembic_version')
+  expect "airflow $1: the schema revision moved ($before -> $after)" test "$before" != "$after"
+  expect "airflow $1: the admin user survived" sql_is "$PG_PORT" "select username from ab_user where username = 'admin'" admin
+}

@@ -47,10 +47,11 @@ drop_bundle() {
   rm -rf --one-file-system "$1"
 }
 
-# in_root ROOTFS CMD...: run a command inside the rootfs (apt without prompts, C locale).
+# in_root ROOTFS CMD...: run a command inside the rootfs (apt without prompts, C locale), niced
+# (the machine is shared).
 in_root() {
   local r=$1; shift
-  chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 \
+  nice -n 10 chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 \
     DEBIAN_FRONTEND=noninteractive "$@"
 }
 
