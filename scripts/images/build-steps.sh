@@ -85,7 +85,8 @@ build_one() {  # build_one BASE_REF NAME TAG
   key=$(recipe_key "$base")
   ref=${IMAGE_NAME}_${IMAGE_TAG}_$key
   log=$LOGS/$IMAGE_NAME-$IMAGE_TAG.log
-  if umoci ls --layout "$LAYOUT" | grep -qx "$ref"; then
+  # (no grep -q: it would quit early, umoci would die of SIGPIPE, and pipefail says "absent")
+  if umoci ls --layout "$LAYOUT" | grep -x "$ref" >/dev/null; then
     say "$IMAGE_NAME:$IMAGE_TAG: cached ($ref)"
   else
     t0=$(now)

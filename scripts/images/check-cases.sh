@@ -37,6 +37,7 @@ pgbouncer_ini() {  # the stack's ini (bundle/templates/32-pgbouncer.yaml) with o
   cat <<INI
 [databases]
 check-metadata = host=127.0.0.1 dbname=$PG_DB port=$PG_PORT pool_size=5
+check-fresh = host=127.0.0.1 dbname=fresh port=$PG_PORT pool_size=5
 [pgbouncer]
 pool_mode = transaction
 listen_port = $PGB_PORT
@@ -111,6 +112,8 @@ check_airflow() {
   configure af --env USER_PASSWORD=check-admin-pw
   expect "airflow: [sh, -c, exec airflow users create ...] (FAB auth manager)" airflow_run sh -c \
     'exec airflow users create --username admin --role Admin --email admin@example.com --firstname A --lastname B --password "$USER_PASSWORD"'
+  expect "airflow: users create again (the Job re-run by an upgrade) exits 0" airflow_run sh -c \
+    'exec airflow users create --username admin --role Admin --email admin@example.com --firstname A --lastname B --password "$USER_PASSWORD"'
   expect "airflow: the admin user is in ab_user" sql_is "$PG_PORT" "select username from ab_user where username = 'admin'" admin
 }
 
@@ -139,4 +142,17 @@ check_upgrade() {
   after=$(pg_sql "$PG_PORT" 'select version_num from alembic_version')
   expect "airflow $1: the schema revision moved ($before -> $after)" test "$before" != "$after"
   expect "airflow $1: the admin user survived" sql_is "$PG_PORT" "select username from ab_user where username = 'admin'" admin
+}
+
+# check_migrate_via_pgbouncer: what the stack does with pgbouncer.enabled: Airflow's
+# connection goes to PgBouncer (transaction pooling, sslmode=disable); migrate a new database
+check_migrate_via_pgbouncer() {
+  local t0 ep=(/usr/bin/dumb-init -- /entrypoint)
+  pg_sql "$PG_PORT" 'create database fresh' >/dev/null
+  configure af --env "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=postgresql+psycopg2://$PG_USER:$PG_PASSWORD@127.0.0.1:$PGB_PORT/check-fresh?sslmode=disable"
+  t0=$(now)
+  expect "airflow: [airflow, db, migrate] through PgBouncer (transaction pooling)" airflow_run "${ep[@]}" airflow db migrate
+  say "migrate through PgBouncer took $(since "$t0")s"
+  expect "airflow: the schema is in the database behind PgBouncer" \
+    env PG_DB=fresh bash -c "$(declare -f sql_is pg_sql exec_in); $(declare -p STATE PG_USER PG_PASSWORD); sql_is $PG_PORT 'select count(*) from alembic_version' 1"
 }

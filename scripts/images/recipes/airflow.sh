@@ -42,9 +42,8 @@ airflow_wheels() {
   local r=$1 dir
   dir=$IMAGES_CACHE/wheels/$(hash_of "$AIRFLOW_LOCK")
   grep -v '^#' "$AIRFLOW_LOCK" >"$r/tmp/airflow.lock"
-  mkdir -p "$dir" "$r/tmp/wheels" "$IMAGES_CACHE/pip-cache" "$r/root/.cache/pip"
+  mkdir -p "$dir" "$r/tmp/wheels"
   mount --bind "$dir" "$r/tmp/wheels"
-  mount --bind "$IMAGES_CACHE/pip-cache" "$r/root/.cache/pip" && CHROOT_MOUNTS+=("$r/root/.cache/pip")
   if [ ! -f "$dir/.complete" ]; then
     # downloads trust what this machine trusts (its CA bundle, for this step only)
     cp -L "${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}" "$r/tmp/host-ca.crt"
@@ -54,5 +53,4 @@ airflow_wheels() {
     rm -rf "$r/tmp/wheel-venv" "$r/tmp/host-ca.crt"
     touch "$dir/.complete"
   fi
-  umount "$r/root/.cache/pip"
 }
