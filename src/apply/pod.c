@@ -177,33 +177,56 @@ static enum tm_pod_severity containers_cause(const json_t *pod, const char *list
 
 /* A failed pod: the pod-level reason (Evicted, DeadlineExceeded) or the first container
  * that exited non-zero. */
+static const char *const status_lists[] = { "initContainerStatuses", "containerStatuses" };
+
+static bool exited_badly(const json_t *term)
+{
+	return json_is_object(term) && tm_jint_or(json_object_get(term, "exitCode"), 0) != 0;
+}
+
+/* The first container status (init containers first) for which pick holds, and in
+ * *init which list it came from; NULL when none. */
+static const json_t *first_status(const json_t *pod, bool (*pick)(const json_t *cs), bool *init)
+{
+	const json_t *arr, *cs;
+	size_t k, i;
+
+	for (k = 0; k < TM_ARRAY_LEN(status_lists); k++) {
+		arr = tm_doc_get(pod, "status", status_lists[k], NULL);
+		json_array_foreach(arr, i, cs) {
+			if (pick(cs)) {
+				*init = k == 0;
+				return cs;
+			}
+		}
+	}
+	return NULL;
+}
+
+static bool terminated_badly(const json_t *cs)
+{
+	return exited_badly(tm_doc_get(cs, "state", "terminated", NULL));
+}
+
 static void failed_cause(const json_t *pod, struct tm_line *l)
 {
-	static const char *const lists[] = { "initContainerStatuses", "containerStatuses" };
-	const json_t *st = json_object_get(pod, "status"), *arr, *cs, *term;
+	const json_t *st = json_object_get(pod, "status"), *cs, *term;
 	const char *reason = tm_jstr(st, "reason"), *msg = tm_jstr(st, "message");
-	size_t k, i;
+	bool init;
 
 	if (reason && *reason) {
 		tm_line_reason_msg(l, reason, msg, "");
 		return;
 	}
-	for (k = 0; k < TM_ARRAY_LEN(lists); k++) {
-		arr = json_object_get(st, lists[k]);
-		if (!json_is_array(arr))
-			continue;
-		json_array_foreach(arr, i, cs) {
-			term = tm_doc_get(cs, "state", "terminated", NULL);
-			if (!json_is_object(term) || tm_jint_or(json_object_get(term, "exitCode"), 0) == 0)
-				continue;
-			tm_line_add(l, "Failed: %s \"%s\" exited with code %lld", k == 0 ? "init container" : "container",
-			    tm_jstr(cs, "name") ? tm_jstr(cs, "name") : "?", tm_jint_or(json_object_get(term, "exitCode"), 0));
-			if (tm_jstr(term, "reason") && *tm_jstr(term, "reason"))
-				tm_line_add(l, " (%s)", tm_jstr(term, "reason"));
-			return;
-		}
+	if (!(cs = first_status(pod, terminated_badly, &init))) {
+		tm_line_reason_msg(l, "Failed", msg, "");
+		return;
 	}
-	tm_line_reason_msg(l, "Failed", msg, "");
+	term = tm_doc_get(cs, "state", "terminated", NULL);
+	tm_line_add(l, "Failed: %s \"%s\" exited with code %lld", init ? "init container" : "container",
+		    tm_jstr(cs, "name") ? tm_jstr(cs, "name") : "?", tm_jint_or(json_object_get(term, "exitCode"), 0));
+	if (tm_jstr(term, "reason") && *tm_jstr(term, "reason"))
+		tm_line_add(l, " (%s)", tm_jstr(term, "reason"));
 }
 
 static enum tm_pod_severity pod_cause(const json_t *pod, struct tm_line *l)
@@ -288,38 +311,23 @@ enum tm_pod_severity tm_pod_cause(const json_t *pod, char *buf, size_t n)
 	return sev;
 }
 
-static bool exited_badly(const json_t *term)
+/* a named container whose current run, or (while it waits to restart) previous run,
+ * exited non-zero */
+static bool blamable(const json_t *cs)
 {
-	return json_is_object(term) && tm_jint_or(json_object_get(term, "exitCode"), 0) != 0;
+	return tm_jstr(cs, "name") &&
+	       (terminated_badly(cs) || (json_is_object(tm_doc_get(cs, "state", "waiting", NULL)) &&
+					 exited_badly(tm_doc_get(cs, "lastState", "terminated", NULL))));
 }
 
 bool tm_pod_culprit(const json_t *pod, const char **container, bool *previous)
 {
-	static const char *const lists[] = { "initContainerStatuses", "containerStatuses" };
-	const json_t *arr, *cs;
-	size_t k, i;
+	bool init;
+	const json_t *cs = first_status(pod, blamable, &init);
 
-	for (k = 0; k < TM_ARRAY_LEN(lists); k++) {
-		arr = tm_doc_get(pod, "status", lists[k], NULL);
-		if (!json_is_array(arr))
-			continue;
-		json_array_foreach(arr, i, cs) {
-			if (!tm_jstr(cs, "name"))
-				continue;
-			*container = tm_jstr(cs, "name");
-			if (exited_badly(tm_doc_get(cs, "state", "terminated", NULL))) {
-				*previous = false;
-				return true;
-			}
-			if (json_is_object(tm_doc_get(cs, "state", "waiting", NULL)) &&
-			    exited_badly(tm_doc_get(cs, "lastState", "terminated", NULL))) {
-				*previous = true;
-				return true;
-			}
-		}
-	}
-	*container = NULL;
-	return false;
+	*container = cs ? tm_jstr(cs, "name") : NULL;
+	*previous = cs && !terminated_badly(cs);
+	return cs != NULL;
 }
 
 void tm_ready_pod(const json_t *obj, struct tm_readiness *out)

@@ -26,7 +26,8 @@ int tm_podlog_excerpt(struct tm_buf *out, const char *log, size_t len, const cha
 
 /* A note for the error about pod: "\n  last lines of container "x" (...):\n    | ...",
  * read through the API server; or why they are not shown. Appends nothing when no
- * container exited non-zero. Never fails the caller: only out of memory is an error. */
+ * container exited non-zero. Never fails the caller: only out of memory and Ctrl-C
+ * (TM_EINTERRUPTED) are errors. */
 int tm_podlog_note(struct tm_kube *k, const json_t *pod, struct tm_buf *out, struct tm_err *err);
 
 #endif

@@ -201,13 +201,18 @@ static int add_log_lines(struct waiter *w, int rc)
 	struct tm_buf note = TM_BUF_INIT("error note", TM_ERR_TEXT);
 	struct tm_err err2;
 	char base[TM_ERR_TEXT];
-	int code = w->err->code;
+	int code = w->err->code, nrc;
 
 	tm_err_init(&err2);
-	if (tm_podlog_note(w->k, w->blamed, &note, &err2) < 0 || note.len == 0)
-		goto out;
 	snprintf(base, sizeof(base), "%s", tm_err_msg(w->err));
-	rc = tm_err_set(w->err, code, "%s%s", base, tm_buf_cstr(&note));
+	if ((nrc = tm_podlog_note(w->k, w->blamed, &note, &err2)) < 0) {
+		/* Ctrl-C while reading the logs still ends the run as interrupted */
+		if (nrc == TM_EINTERRUPTED)
+			rc = tm_err_set(w->err, TM_EINTERRUPTED, "%s", base);
+		goto out;
+	}
+	if (note.len)
+		rc = tm_err_set(w->err, code, "%s%s", base, tm_buf_cstr(&note));
 out:
 	tm_buf_release(&note);
 	return rc;

@@ -503,6 +503,16 @@ out:
 	return rc;
 }
 
+/* One call: its own rc, with its error copied to err. */
+static int do_one(struct tm_kube *k, struct tm_kube_call *c, struct tm_err *err)
+{
+	int rc;
+
+	if ((rc = tm_kube_do(k, c, 1, err)) == 0 && (rc = c->rc) < 0 && err)
+		*err = c->err;
+	return rc;
+}
+
 int tm_kube_request(struct tm_kube *k, const char *method, const char *path, const char *content_type,
 		    const char *body, json_t **out, struct tm_err *err)
 {
@@ -511,9 +521,7 @@ int tm_kube_request(struct tm_kube *k, const char *method, const char *path, con
 				  .want_json = out != NULL };
 	int rc;
 
-	if ((rc = tm_kube_do(k, &c, 1, err)) == 0 && (rc = c.rc) < 0 && err)
-		*err = c.err;
-	if (rc < 0) {
+	if ((rc = do_one(k, &c, err)) < 0) {
 		tm_kube_call_release(&c);
 		return rc;
 	}
@@ -534,10 +542,8 @@ int tm_kube_get_text(struct tm_kube *k, const char *path, int attempts, struct t
 	struct tm_kube_call c = { .req = { .method = "GET", .path = path, .accept = "*/*", .timeout_ms = 15000 },
 				  .text = out,
 				  .max_attempts = attempts };
-	int rc;
+	int rc = do_one(k, &c, err);
 
-	if ((rc = tm_kube_do(k, &c, 1, err)) == 0 && (rc = c.rc) < 0 && err)
-		*err = c.err;
 	tm_kube_call_release(&c);
 	return rc;
 }
