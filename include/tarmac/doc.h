@@ -42,6 +42,11 @@ int tm_doc_parse_yaml_stream(json_t **out, const char *text, size_t len, const c
  * Returns 0 or TM_ERROR when memory runs out. */
 int tm_doc_merge_patch(json_t **target, json_t *patch);
 
+/* A copy of v's mappings and lists (a tree with no cycles, as the parsers make), sharing
+ * its scalars (tarmac never changes a scalar in place); NULL when memory runs out or v
+ * nests deeper than any parsed document. New reference. */
+json_t *tm_doc_copy(json_t *v);
+
 /* Walks a NULL-terminated path of object keys from v: tm_doc_get(obj, "metadata",
  * "annotations", key, NULL). A missing or non-object step gives NULL. Borrowed. */
 json_t *tm_doc_get(const json_t *v, ...) __attribute__((sentinel));

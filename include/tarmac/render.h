@@ -26,6 +26,16 @@ extern const size_t tm_embedded_nfiles;
 /* The embedded file at path, or NULL. */
 const struct tm_embedded_file *tm_embedded_find(const char *path);
 
+/* The bundle parsed once per process (src/render/bundle.c), safe from any thread. */
+/* values.schema.yaml parsed: borrowed, lives as long as the process; NULL when the bundle
+ * has no schema. Errors: the parser's (a broken build). */
+int tm_bundle_schema(json_t **out, struct tm_err *err);
+/* values.yaml with overlays/<env>.yaml merged over it (env NULL: no overlay), with or
+ * without origins: a copy the caller owns (tm_values_release). The overlay must exist
+ * (tm_embedded_find). */
+struct tm_values;
+int tm_bundle_defaults(struct tm_values *out, const char *env, bool origins, struct tm_err *err);
+
 /* ------------------------------------------------------------------ templates */
 
 struct tm_tmpl;
@@ -46,6 +56,10 @@ int tm_tmpl_render(const struct tm_tmpl *t, json_t *scope, struct tm_buf *out, s
 struct tm_tmpl_cache;
 struct tm_tmpl_cache *tm_tmpl_cache_new(void);
 void tm_tmpl_cache_free(struct tm_tmpl_cache *c);
+/* The embedded file f parsed, from the cache or parsed into it (owned by the cache).
+ * Errors: tm_tmpl_parse's. */
+int tm_tmpl_cache_get(const struct tm_tmpl **out, struct tm_tmpl_cache *c, const struct tm_embedded_file *f,
+		      struct tm_err *err);
 /* tm_tmpl_render with partials from (and into) cache. */
 int tm_tmpl_render_cached(const struct tm_tmpl *t, json_t *scope, struct tm_tmpl_cache *cache, struct tm_buf *out,
 			  struct tm_err *err);

@@ -25,17 +25,6 @@ static void warn(const struct tm_render_opts *o, const char *subject, const char
 		o->report(o->report_ctx, &ev);
 }
 
-static int merge_embedded(struct tm_values *v, const char *path, bool required, struct tm_err *err)
-{
-	const struct tm_embedded_file *f = tm_embedded_find(path);
-	char name[256];
-
-	if (!f)
-		return required ? tm_err_set(err, TM_ERROR, "the bundle has no '%s' (a broken build)", path) : 0;
-	snprintf(name, sizeof(name), "bundle/%s", path);
-	return tm_values_merge_yaml(v, (const char *)f->data, f->len, name, err);
-}
-
 /* The environments the bundle has an overlay for, for the message when one is missing. */
 static void list_envs(char *out, size_t n)
 {
@@ -56,34 +45,21 @@ static void list_envs(char *out, size_t n)
  * a render that succeeds never shows an origin, so it does not pay for them). */
 static int load_values(struct tm_values *out, const struct tm_render_opts *o, bool origins, struct tm_err *err)
 {
-	struct tm_values v;
-	const struct tm_embedded_file *sf;
-	json_t *schema = NULL, *ignored = NULL;
+	struct tm_values v = { 0 };
+	json_t *schema = NULL, *ignored = NULL; /* schema: borrowed */
 	char path[256];
 	bool again = false;
 	int rc;
 
-	if (origins)
-		tm_values_init(&v);
-	else
-		tm_values_init_fast(&v);
-	if (!v.tree || (origins && !v.origin)) {
-		rc = tm_err_set(err, TM_ERROR, "out of memory");
+	snprintf(path, sizeof(path), "overlays/%s.yaml", o->env ? o->env : "");
+	if (o->env && !tm_embedded_find(path)) {
+		char envs[256];
+		list_envs(envs, sizeof(envs));
+		rc = tm_err_set(err, TM_EINVALID, "no environment '%s' (the bundle has: %s)", o->env, envs);
 		goto out;
 	}
-	if ((rc = merge_embedded(&v, "values.yaml", true, err)) < 0)
+	if ((rc = tm_bundle_defaults(&v, o->env, origins, err)) < 0)
 		goto out;
-	if (o->env) {
-		snprintf(path, sizeof(path), "overlays/%s.yaml", o->env);
-		if (!tm_embedded_find(path)) {
-			char envs[256];
-			list_envs(envs, sizeof(envs));
-			rc = tm_err_set(err, TM_EINVALID, "no environment '%s' (the bundle has: %s)", o->env, envs);
-			goto out;
-		}
-		if ((rc = merge_embedded(&v, path, true, err)) < 0)
-			goto out;
-	}
 	for (size_t i = 0; i < o->nfiles; i++)
 		if ((rc = tm_values_merge_yaml(&v, o->files[i].text, o->files[i].len, o->files[i].name, err)) < 0)
 			goto out;
@@ -108,10 +84,9 @@ static int load_values(struct tm_values *out, const struct tm_render_opts *o, bo
 		if (rc < 0)
 			goto out;
 	}
-	if ((sf = tm_embedded_find("values.schema.yaml"))) {
-		if ((rc = tm_doc_parse_yaml_readonly(&schema, (const char *)sf->data, sf->len, "bundle/values.schema.yaml",
-						       err)) < 0)
-			goto out;
+	if ((rc = tm_bundle_schema(&schema, err)) < 0)
+		goto out;
+	if (schema) {
 		if ((rc = tm_values_validate(&v, schema, o->allow_unknown, &ignored, err)) < 0)
 			goto out;
 		/* ignored keys are named where they were written: that needs the origins */
@@ -123,9 +98,8 @@ static int load_values(struct tm_values *out, const struct tm_render_opts *o, bo
 			warn(o, "values", json_string_value(json_array_get(ignored, i)));
 	}
 	*out = v;
-	tm_values_init(&v);
+	v = (struct tm_values){ 0 };
 out:
-	json_decref(schema);
 	json_decref(ignored);
 	tm_values_release(&v);
 	return again ? load_values(out, o, true, err) : rc;
@@ -522,14 +496,16 @@ int tm_render(struct tm_rendered *out, const struct tm_render_opts *o, struct tm
 
 		if (strncmp(f->path, TEMPLATE_DIR, strlen(TEMPLATE_DIR)) != 0)
 			continue;
+		/* parsed here and freed after use (only partials stay in the cache): the memory
+		 * of one template is reused for the next */
 		snprintf(name, sizeof(name), "bundle/%s", f->path);
 		tm_buf_clear(&text);
-		if ((rc = tm_tmpl_parse(&t, name, (const char *)f->data, f->len, err)) < 0 ||
-		    (rc = tm_tmpl_render_cached(t, scope, cache, &text, err)) < 0) {
-			tm_tmpl_free(t);
-			goto out;
-		}
+		rc = tm_tmpl_parse(&t, name, (const char *)f->data, f->len, err);
+		if (rc == 0)
+			rc = tm_tmpl_render_cached(t, scope, cache, &text, err);
 		tm_tmpl_free(t);
+		if (rc < 0)
+			goto out;
 		snprintf(name, sizeof(name), "bundle/%s (rendered)", f->path);
 		if ((rc = tm_doc_parse_yaml_stream(&docs, tm_buf_cstr(&text), text.len, name, err)) < 0)
 			goto out;

@@ -100,13 +100,13 @@ struct render_ctx {
 	struct tm_ylex lex;          /* where the next {{ }} lands in out */
 };
 
-#define CACHE_SLOTS 32
+/* Parsed bundle files, at most one per embedded file (so it never grows past the bundle). */
 struct tm_tmpl_cache {
 	struct {
 		const struct tm_embedded_file *file;
 		struct tm_tmpl *tmpl;
-	} slot[CACHE_SLOTS];
-	int n;
+	} *slot;
+	size_t n;
 };
 
 

@@ -9,16 +9,45 @@
 
 struct tm_tmpl_cache *tm_tmpl_cache_new(void)
 {
-	return calloc(1, sizeof(struct tm_tmpl_cache));
+	struct tm_tmpl_cache *c = calloc(1, sizeof(*c));
+
+	if (c && !(c->slot = calloc(tm_embedded_nfiles ? tm_embedded_nfiles : 1, sizeof(*c->slot)))) {
+		free(c);
+		return NULL;
+	}
+	return c;
 }
 
 void tm_tmpl_cache_free(struct tm_tmpl_cache *c)
 {
 	if (!c)
 		return;
-	for (int i = 0; i < c->n; i++)
+	for (size_t i = 0; i < c->n; i++)
 		tm_tmpl_free(c->slot[i].tmpl);
+	free(c->slot);
 	free(c);
+}
+
+int tm_tmpl_cache_get(const struct tm_tmpl **out, struct tm_tmpl_cache *c, const struct tm_embedded_file *f,
+		      struct tm_err *err)
+{
+	struct tm_tmpl *t = NULL;
+	char name[300];
+	int rc = 0;
+
+	for (size_t i = 0; i < c->n && !t; i++)
+		if (c->slot[i].file == f)
+			t = c->slot[i].tmpl;
+	if (!t) {
+		snprintf(name, sizeof(name), "bundle/%s", f->path);
+		if (c->n >= tm_embedded_nfiles)
+			rc = tm_err_set(err, TM_ERROR, "internal: '%s' is not a file of the bundle", name);
+		else if ((rc = tm_tmpl_parse(&t, name, (const char *)f->data, f->len, err)) == 0)
+			c->slot[c->n].file = f, c->slot[c->n++].tmpl = t;
+	}
+	if (rc == 0)
+		*out = t;
+	return rc;
 }
 
 int tm_tmpl_fail(struct render_ctx *rc, int line, int col, int code, const char *fmt, const char *a,

@@ -356,10 +356,9 @@ static int f_length(struct render_ctx *rc, const struct expr *at, json_t *v, jso
 static int f_include(struct render_ctx *rc, const struct expr *at, json_t *v, json_t **args, json_t **out)
 {
 	const struct tm_embedded_file *f;
-	struct tm_tmpl *t = NULL, *owned = NULL;
+	const struct tm_tmpl *t = NULL;
 	struct tm_buf text = TM_BUF_INIT("included template", TM_TMPL_MAX_OUTPUT), *saved = rc->out;
 	const struct tm_tmpl *saved_t = rc->t;
-	char name[300];
 	int r;
 
 	(void)args;
@@ -370,20 +369,8 @@ static int f_include(struct render_ctx *rc, const struct expr *at, json_t *v, js
 	if (rc->depth > TM_TMPL_MAX_DEPTH / 2)
 		return tm_tmpl_fail(rc, at->line, at->col, TM_ELIMIT, "'include' nested too deeply (does '%s' include itself?)%s",
 			    json_string_value(v), NULL);
-	for (int i = 0; i < rc->cache->n && !t; i++)
-		if (rc->cache->slot[i].file == f)
-			t = rc->cache->slot[i].tmpl;
-	if (!t) {
-		snprintf(name, sizeof(name), "bundle/%s", f->path);
-		if ((r = tm_tmpl_parse(&t, name, (const char *)f->data, f->len, rc->err)) < 0)
-			return r;
-		if (rc->cache->n < CACHE_SLOTS) {
-			rc->cache->slot[rc->cache->n].file = f;
-			rc->cache->slot[rc->cache->n++].tmpl = t;
-		} else {
-			owned = t; /* the cache is full: this one is freed after use */
-		}
-	}
+	if ((r = tm_tmpl_cache_get(&t, rc->cache, f, rc->err)) < 0)
+		return r;
 	{
 		/* the partial's own 'set' names stay inside it; its text is YAML of its own */
 		struct frame fr = { json_object(), rc->top };
@@ -401,7 +388,6 @@ static int f_include(struct render_ctx *rc, const struct expr *at, json_t *v, js
 		rc->t = saved_t;
 		json_decref(fr.vars);
 	}
-	tm_tmpl_free(owned);
 	if (r < 0) {
 		tm_buf_release(&text);
 		return r;

@@ -73,8 +73,23 @@ stack_checks() {
     awk '{split(\$2, r, \"/\"); if (!((\$3 == \"Running\" && r[1] == r[2]) || \$3 == \"Completed\")) print}' | grep -q ."
   expect "$ns: no container restarted" sh -c "'$K' -n $ns get pods -o \
     jsonpath='{range .items[*].status.containerStatuses[*]}{.restartCount}{\"\\n\"}{end}' | grep -qvx 0 && exit 1 || exit 0"
+  restarts "$ns"
   expect "$ns: the migration Job ran 'airflow db migrate' to the end" sh -c \
     "'$K' -n $ns logs job/airflow-run-airflow-migrations 2>&1 | grep -q 'Database migration done'"
+}
+
+# restarts NS: why each restarted container last ended, and what the kubelet said about its
+# probes (nothing when none restarted)
+restarts() {
+  local ns=$1 pods
+  pods=$("$K" -n "$ns" get pods -o jsonpath='{range .items[*]}{.metadata.name}{" "}{range .status.containerStatuses[*]}{.name}{"="}{.restartCount}{" "}{.lastState.terminated.reason}{"/"}{.lastState.terminated.exitCode}{" "}{end}{"\n"}{end}' |
+    grep -E '=[1-9]') || return 0
+  printf '%s\n' "$pods" | sed 's/^/#   restarted: /'
+  for p in $(printf '%s\n' "$pods" | awk '{print $1}'); do
+    "$K" -n "$ns" get events --field-selector "involvedObject.name=$p" \
+      -o jsonpath='{range .items[*]}{.lastTimestamp}{" "}{.reason}{" "}{.message}{"\n"}{end}' |
+      grep -E "Unhealthy|Killing|BackOff|OOM" | tail -8 | sed "s/^/#   $p: /"
+  done
 }
 
 api_url() { echo "http://$("$K" -n "$1" get svc airflow-api-server -o jsonpath='{.spec.clusterIP}'):8080"; }
