@@ -63,6 +63,7 @@ const sources = [_][]const u8{
     "src/release/aware.c",
     "src/release/adopt.c",
     "src/cli/main.c",
+    "src/cli/commands.c",
     "src/cli/suggest.c",
     "src/cli/help.c",
     "src/cli/exitcode.c",

@@ -36,6 +36,16 @@ int tm_phase_find(const char *s);
 #define TM_PHASE_ANNOTATION "tarmac.io/phase"
 enum tm_phase tm_apply_phase_of(const json_t *obj);
 
+/* Facts from the kind table (src/apply/kinds.c), by apiVersion (group-aware) and kind;
+ * a kind outside the table is namespaced, owns no pods and has no pod template. */
+bool tm_kind_cluster_scoped(const json_t *obj);
+bool tm_kind_owns_pods(const char *api_version, const char *kind);
+/* The pod template of a workload (spec.template, a CronJob's inside its jobTemplate),
+ * borrowed; NULL for other kinds or when it is missing. */
+json_t *tm_kind_pod_template(const json_t *obj);
+/* A core v1 Secret. */
+bool tm_kind_is_secret(const json_t *obj);
+
 struct tm_apply_opts {
 	const char *namespace;  /* for namespaced objects that name none */
 	bool dry_run;           /* dryRun=All: nothing persists, nothing is awaited */

@@ -130,6 +130,12 @@ struct tm_set_arg {
 	size_t len;
 };
 
+/* What a command renders with when the user names none (the only place they are written). */
+#define TM_DEFAULT_ENV "dev"
+#define TM_DEFAULT_RELEASE "airflow"
+#define TM_DEFAULT_NAMESPACE "airflow"  /* when neither -n nor the kubeconfig's context names one */
+#define TM_DEFAULT_KUBE_VERSION "1.30"  /* rendering without a cluster */
+
 struct tm_render_opts {
 	const char *env;          /* "dev", "staging", "prod": bundle/overlays/<env>.yaml */
 	const char *release;      /* release name (labels, object names) */

@@ -223,6 +223,10 @@ bool tm_is_dns_label(const char *s, size_t max);
  * 253 characters in all. */
 bool tm_is_dns_subdomain(const char *s);
 
+/* How many bytes of s (len long, valid UTF-8) fit in max without splitting a character:
+ * len when it fits, else max backed up over continuation bytes. */
+size_t tm_utf8_cut(const char *s, size_t len, size_t max);
+
 /* Edits between a and b (insert, delete, substitute, swap two neighbours), for "did
  * you mean". Returns cap+1 as soon as the distance must exceed cap (and for words
  * over 64 characters). */

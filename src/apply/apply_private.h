@@ -11,11 +11,16 @@ struct tm_kind_rule {
 	enum tm_phase phase;
 	tm_ready_fn ready;    /* NULL: ready once applied */
 	bool replace;         /* immutable: deleted and created again when it changes */
-	bool pods;            /* owns pods through spec.selector: they explain a wait */
+	bool pods;            /* owns pods (through spec.selector or its Jobs): they explain a
+			       * wait, and it is deleted in the foreground */
+	bool cluster;         /* lives outside namespaces */
+	const char *const *pod_template; /* the key path to its pod template, or NULL */
 };
 
 /* The row for apiVersion+kind (a catch-all row for kinds not in the table). */
 const struct tm_kind_rule *tm_kind_rule(const char *api_version, const char *kind);
+/* The same by API group ("" core), as discovery names a resource. */
+const struct tm_kind_rule *tm_kind_rule_of_group(const char *group, const char *kind);
 
 #define TM_SPEC_HASH_ANNOTATION "tarmac.io/spec-hash"
 

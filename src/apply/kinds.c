@@ -1,5 +1,6 @@
-/* The kind table: for each kind its apply phase, readiness rule and whether it is
- * replaced rather than patched. Prune order is the phase order backwards. */
+/* The kind table: every per-kind fact tarmac uses (apply phase, readiness rule, replaced
+ * or patched, scope, pods owned, where the pod template is), group-aware. Prune order
+ * is the phase order backwards. */
 #include <string.h>
 
 #include "apply_private.h"
@@ -27,38 +28,42 @@ int tm_phase_find(const char *s)
 	return -1;
 }
 
+static const char *const TEMPLATE[] = { "spec", "template", NULL };
+static const char *const JOB_TEMPLATE[] = { "spec", "jobTemplate", "spec", "template", NULL };
+
 /* group "" is the core group. Kinds not listed go to the policy phase, ready once
- * applied (Helm and kapp treat unknown kinds the same way). */
+ * applied, namespaced (Helm and kapp treat unknown kinds the same way).
+ * group, kind, phase, readiness, replace, pods, cluster, pod template */
 static const struct tm_kind_rule rules[] = {
-	{ "", "Namespace", TM_PHASE_CLUSTER, NULL, false, false },
-	{ "scheduling.k8s.io", "PriorityClass", TM_PHASE_CLUSTER, NULL, false, false },
-	{ "storage.k8s.io", "StorageClass", TM_PHASE_CLUSTER, NULL, false, false },
-	{ "apiextensions.k8s.io", "CustomResourceDefinition", TM_PHASE_CRDS, tm_ready_crd, false, false },
-	{ "", "ServiceAccount", TM_PHASE_RBAC, NULL, false, false },
-	{ "rbac.authorization.k8s.io", "ClusterRole", TM_PHASE_RBAC, NULL, false, false },
-	{ "rbac.authorization.k8s.io", "ClusterRoleBinding", TM_PHASE_RBAC, NULL, false, false },
-	{ "rbac.authorization.k8s.io", "Role", TM_PHASE_RBAC, NULL, false, false },
-	{ "rbac.authorization.k8s.io", "RoleBinding", TM_PHASE_RBAC, NULL, false, false },
-	{ "", "ResourceQuota", TM_PHASE_RBAC, NULL, false, false },
-	{ "", "LimitRange", TM_PHASE_RBAC, NULL, false, false },
-	{ "", "Secret", TM_PHASE_CONFIG, NULL, false, false },
-	{ "", "ConfigMap", TM_PHASE_CONFIG, NULL, false, false },
-	{ "", "PersistentVolume", TM_PHASE_STORAGE, NULL, false, false },
-	{ "", "PersistentVolumeClaim", TM_PHASE_STORAGE, tm_ready_pvc, false, false },
-	{ "", "Service", TM_PHASE_SERVICES, tm_ready_service, false, false },
-	{ "apps", "StatefulSet", TM_PHASE_WORKLOADS, tm_ready_statefulset, false, true },
-	{ "apps", "Deployment", TM_PHASE_WORKLOADS, tm_ready_deployment, false, true },
-	{ "apps", "DaemonSet", TM_PHASE_WORKLOADS, tm_ready_daemonset, false, true },
-	{ "apps", "ReplicaSet", TM_PHASE_WORKLOADS, NULL, false, false },
-	{ "", "Pod", TM_PHASE_WORKLOADS, tm_ready_pod, true, false },
-	{ "batch", "Job", TM_PHASE_MIGRATE, tm_ready_job, true, true },
-	{ "batch", "CronJob", TM_PHASE_WORKLOADS, NULL, false, false },
-	{ "autoscaling", "HorizontalPodAutoscaler", TM_PHASE_POLICY, NULL, false, false },
-	{ "policy", "PodDisruptionBudget", TM_PHASE_POLICY, NULL, false, false },
-	{ "networking.k8s.io", "NetworkPolicy", TM_PHASE_POLICY, NULL, false, false },
+	{ "", "Namespace", TM_PHASE_CLUSTER, NULL, false, false, true, NULL },
+	{ "scheduling.k8s.io", "PriorityClass", TM_PHASE_CLUSTER, NULL, false, false, true, NULL },
+	{ "storage.k8s.io", "StorageClass", TM_PHASE_CLUSTER, NULL, false, false, true, NULL },
+	{ "apiextensions.k8s.io", "CustomResourceDefinition", TM_PHASE_CRDS, tm_ready_crd, false, false, true, NULL },
+	{ "", "ServiceAccount", TM_PHASE_RBAC, NULL, false, false, false, NULL },
+	{ "rbac.authorization.k8s.io", "ClusterRole", TM_PHASE_RBAC, NULL, false, false, true, NULL },
+	{ "rbac.authorization.k8s.io", "ClusterRoleBinding", TM_PHASE_RBAC, NULL, false, false, true, NULL },
+	{ "rbac.authorization.k8s.io", "Role", TM_PHASE_RBAC, NULL, false, false, false, NULL },
+	{ "rbac.authorization.k8s.io", "RoleBinding", TM_PHASE_RBAC, NULL, false, false, false, NULL },
+	{ "", "ResourceQuota", TM_PHASE_RBAC, NULL, false, false, false, NULL },
+	{ "", "LimitRange", TM_PHASE_RBAC, NULL, false, false, false, NULL },
+	{ "", "Secret", TM_PHASE_CONFIG, NULL, false, false, false, NULL },
+	{ "", "ConfigMap", TM_PHASE_CONFIG, NULL, false, false, false, NULL },
+	{ "", "PersistentVolume", TM_PHASE_STORAGE, NULL, false, false, true, NULL },
+	{ "", "PersistentVolumeClaim", TM_PHASE_STORAGE, tm_ready_pvc, false, false, false, NULL },
+	{ "", "Service", TM_PHASE_SERVICES, tm_ready_service, false, false, false, NULL },
+	{ "apps", "StatefulSet", TM_PHASE_WORKLOADS, tm_ready_statefulset, false, true, false, TEMPLATE },
+	{ "apps", "Deployment", TM_PHASE_WORKLOADS, tm_ready_deployment, false, true, false, TEMPLATE },
+	{ "apps", "DaemonSet", TM_PHASE_WORKLOADS, tm_ready_daemonset, false, true, false, TEMPLATE },
+	{ "apps", "ReplicaSet", TM_PHASE_WORKLOADS, NULL, false, true, false, TEMPLATE },
+	{ "", "Pod", TM_PHASE_WORKLOADS, tm_ready_pod, true, false, false, NULL },
+	{ "batch", "Job", TM_PHASE_MIGRATE, tm_ready_job, true, true, false, TEMPLATE },
+	{ "batch", "CronJob", TM_PHASE_WORKLOADS, NULL, false, false, false, JOB_TEMPLATE },
+	{ "autoscaling", "HorizontalPodAutoscaler", TM_PHASE_POLICY, NULL, false, false, false, NULL },
+	{ "policy", "PodDisruptionBudget", TM_PHASE_POLICY, NULL, false, false, false, NULL },
+	{ "networking.k8s.io", "NetworkPolicy", TM_PHASE_POLICY, NULL, false, false, false, NULL },
 };
 
-static const struct tm_kind_rule other = { "*", "*", TM_PHASE_POLICY, NULL, false, false };
+static const struct tm_kind_rule other = { "*", "*", TM_PHASE_POLICY, NULL, false, false, false, NULL };
 
 /* The group of an apiVersion: "apps/v1" -> "apps", "v1" -> "". */
 static size_t group_len(const char *api_version)
@@ -68,15 +73,22 @@ static size_t group_len(const char *api_version)
 	return slash ? (size_t)(slash - api_version) : 0;
 }
 
-const struct tm_kind_rule *tm_kind_rule(const char *api_version, const char *kind)
+static const struct tm_kind_rule *find(const char *group, size_t gl, const char *kind)
 {
-	size_t gl = group_len(api_version);
-
 	for (size_t i = 0; kind && i < TM_ARRAY_LEN(rules); i++)
-		if (strcmp(rules[i].kind, kind) == 0 && strlen(rules[i].group) == gl &&
-		    strncmp(rules[i].group, api_version, gl) == 0)
+		if (strcmp(rules[i].kind, kind) == 0 && strlen(rules[i].group) == gl && strncmp(rules[i].group, group, gl) == 0)
 			return &rules[i];
 	return &other;
+}
+
+const struct tm_kind_rule *tm_kind_rule(const char *api_version, const char *kind)
+{
+	return find(api_version ? api_version : "", group_len(api_version), kind);
+}
+
+const struct tm_kind_rule *tm_kind_rule_of_group(const char *group, const char *kind)
+{
+	return find(group ? group : "", group ? strlen(group) : 0, kind);
 }
 
 enum tm_phase tm_apply_phase_of(const json_t *obj)
@@ -90,4 +102,38 @@ enum tm_phase tm_apply_phase_of(const json_t *obj)
 	return tm_kind_rule(json_string_value(json_object_get(obj, "apiVersion")),
 			    json_string_value(json_object_get(obj, "kind")))
 		->phase;
+}
+
+static const struct tm_kind_rule *rule_of(const json_t *obj)
+{
+	return tm_kind_rule(json_string_value(json_object_get(obj, "apiVersion")),
+			    json_string_value(json_object_get(obj, "kind")));
+}
+
+bool tm_kind_cluster_scoped(const json_t *obj)
+{
+	return rule_of(obj)->cluster;
+}
+
+bool tm_kind_owns_pods(const char *api_version, const char *kind)
+{
+	return tm_kind_rule(api_version, kind)->pods;
+}
+
+json_t *tm_kind_pod_template(const json_t *obj)
+{
+	const char *const *path = rule_of(obj)->pod_template;
+	const json_t *v = obj;
+
+	for (; path && *path && v; path++)
+		v = json_object_get(v, *path);
+	return path ? (json_t *)v : NULL;
+}
+
+bool tm_kind_is_secret(const json_t *obj)
+{
+	const char *av = json_string_value(json_object_get(obj, "apiVersion"));
+	const char *kind = json_string_value(json_object_get(obj, "kind"));
+
+	return av && kind && strcmp(av, "v1") == 0 && strcmp(kind, "Secret") == 0;
 }

@@ -7,19 +7,12 @@
 #include <string.h>
 
 #include "apply/objdiff.h"
+#include "tarmac/apply.h"
 #include "tarmac/doc.h"
 
 #define OBJ_YAML_MAX (64u << 20) /* one object printed as YAML */
 
 /* ------------------------------------------------------------------ normalising */
-
-static bool is_secret(const json_t *obj)
-{
-	const char *kind = json_string_value(json_object_get(obj, "kind"));
-	const char *api = json_string_value(json_object_get(obj, "apiVersion"));
-
-	return kind && api && strcmp(kind, "Secret") == 0 && strcmp(api, "v1") == 0;
-}
 
 /* An empty map and no map mean the same to the API server (it drops empty ones), so
  * neither side shows one. */
@@ -37,7 +30,7 @@ json_t *tm_objdiff_normalize(const json_t *obj)
 						    "creationTimestamp", "selfLink", "deletionGracePeriodSeconds" };
 	static const char *const server_annotations[] = { "kubectl.kubernetes.io/last-applied-configuration",
 							  "deployment.kubernetes.io/revision" };
-	bool secret = is_secret(obj);
+	bool secret = tm_kind_is_secret(obj);
 	json_t *copy, *meta, *ann;
 	const char *k;
 	json_t *v;
@@ -244,7 +237,7 @@ int tm_objdiff(struct tm_buf *out, const char *title, const json_t *live, const 
 		rc = tm_err_set(err, TM_ERROR, "out of memory");
 		goto out;
 	}
-	if ((is_secret(live) || is_secret(desired)) && (rc = hide_secret(ln, dn, live, desired, err)) < 0)
+	if ((tm_kind_is_secret(live) || tm_kind_is_secret(desired)) && (rc = hide_secret(ln, dn, live, desired, err)) < 0)
 		goto out;
 	if ((ln && (rc = emit_doc(&ly, ln, err)) < 0) || (dn && (rc = emit_doc(&dy, dn, err)) < 0))
 		goto out;

@@ -126,16 +126,6 @@ int tm_podlog_redact(struct tm_buf *text, const char *value, size_t len, struct 
 	return line > value ? replace_all(text, line, (size_t)(end - line), err) : 0;
 }
 
-/* Bytes of s (n long) that fit in max without splitting a UTF-8 sequence. */
-static size_t utf8_cut(const char *s, size_t n, size_t max)
-{
-	if (n <= max)
-		return n;
-	while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
-		max--;
-	return max;
-}
-
 int tm_podlog_excerpt(struct tm_buf *out, const char *log, size_t len, const char *indent, struct tm_err *err)
 {
 	const char *starts[TM_PODLOG_LINES], *p = log + len, *eol;
@@ -158,7 +148,7 @@ int tm_podlog_excerpt(struct tm_buf *out, const char *log, size_t len, const cha
 			p--; /* the newline before this line */
 	}
 	for (i = have; i-- > 0;) {
-		size_t n = utf8_cut(starts[i], lens[i], TM_PODLOG_LINE_MAX);
+		size_t n = tm_utf8_cut(starts[i], lens[i], TM_PODLOG_LINE_MAX);
 
 		if ((rc = tm_buf_printf(out, err, "\n%s%.*s%s", indent, (int)n, starts[i], n < lens[i] ? "..." : "")) < 0)
 			return rc;

@@ -345,18 +345,6 @@ out:
 	return rc;
 }
 
-/* Workloads go in the foreground: the object stays until its pods are gone, so
- * waiting for it waits for them, before the config they read is deleted. */
-static bool owns_pods(const struct tm_kube_rsc *r)
-{
-	static const char *const kinds[] = { "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job" };
-
-	for (size_t i = 0; i < TM_ARRAY_LEN(kinds); i++)
-		if (strcmp(r->kind, kinds[i]) == 0)
-			return true;
-	return false;
-}
-
 static int delete_phase(struct tm_kube *k, struct member **ms, size_t n, const struct tm_prune_opts *o,
 			struct tm_prune_result *res, struct tm_err *err)
 {
@@ -368,8 +356,11 @@ static int delete_phase(struct tm_kube *k, struct member **ms, size_t n, const s
 		return rc;
 	c = b.calls;
 	for (size_t i = 0; i < n; i++) {
+		/* what owns pods goes in the foreground: the object stays until its pods are
+		 * gone, so waiting for it waits for them, before the config they read is deleted */
+		const char *policy = tm_kind_rule_of_group(ms[i]->rsc.group, ms[i]->rsc.kind)->pods ? "Foreground" : "Background";
 		if ((rc = tm_kube_call_delete(&c[i], &b.paths[i], &ms[i]->rsc, ms[i]->ns[0] ? ms[i]->ns : NULL, ms[i]->name,
-					      owns_pods(&ms[i]->rsc) ? "Foreground" : "Background", o->dry_run, err)) < 0)
+					      policy, o->dry_run, err)) < 0)
 			goto out;
 	}
 	if ((rc = tm_kube_do(k, c, n, err)) < 0)

@@ -65,8 +65,7 @@ void tm_line_end(struct tm_line *l)
 	cut = l->n >= 4 ? l->n - 4 : l->n - 1;
 	if (cut > l->len) /* vsnprintf failed early: there is room */
 		cut = l->len;
-	while (cut > 0 && ((unsigned char)l->buf[cut] & 0xc0) == 0x80)
-		cut--;
+	cut = tm_utf8_cut(l->buf, l->len, cut);
 	l->buf[cut] = '\0';
 	if (l->n >= 4)
 		memcpy(l->buf + cut, "...", 4);

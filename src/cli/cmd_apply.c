@@ -266,8 +266,7 @@ int tm_cli_render_for_cluster(struct tm_cli *cli, struct tm_render_args *a, json
 	memcpy(apis + a->napi_versions, served, nserved * sizeof(*apis));
 	ro.api_versions = apis;
 	ro.napi_versions = nserved + a->napi_versions;
-	if (!cli->opts.namespace && cli->kcfg.namespace && strcmp(cli->kcfg.namespace, "default") != 0)
-		ro.namespace = cli->kcfg.namespace;
+	ro.namespace = tm_cli_release_ns(cli);
 	rc = tm_render(&r, &ro, &cli->err);
 	if (rc == 0) {
 		*out = r.objects;
@@ -282,7 +281,7 @@ int tm_cli_render_for_cluster(struct tm_cli *cli, struct tm_render_args *a, json
 
 const char *tm_cli_release_name(struct tm_cli *cli)
 {
-	return cli->opts.release ? cli->opts.release : "airflow";
+	return cli->opts.release ? cli->opts.release : TM_DEFAULT_RELEASE;
 }
 
 const char *tm_cli_release_ns(struct tm_cli *cli)
@@ -291,7 +290,7 @@ const char *tm_cli_release_ns(struct tm_cli *cli)
 		return cli->opts.namespace;
 	if (cli->kcfg.namespace && strcmp(cli->kcfg.namespace, "default") != 0)
 		return cli->kcfg.namespace;
-	return "airflow";
+	return TM_DEFAULT_NAMESPACE;
 }
 
 static int load_objects(struct tm_cli *cli, struct tm_apply_cmd_opts *o, const struct tm_apply_opts *ao, json_t **out,
@@ -307,7 +306,7 @@ static int load_objects(struct tm_cli *cli, struct tm_apply_cmd_opts *o, const s
 		return load_manifests(cli, o->manifests, out);
 	}
 	if ((rc = tm_cli_render_for_cluster(cli, &o->r, out, &values)) == 0)
-		rc = tm_cli_stack_secrets(cli, &o->sec, o->r.env ? o->r.env : "dev", tm_cli_release_name(cli),
+		rc = tm_cli_stack_secrets(cli, &o->sec, o->r.env ? o->r.env : TM_DEFAULT_ENV, tm_cli_release_name(cli),
 					  ao->namespace, values, *out, false, secrets);
 	json_decref(values);
 	return rc;
@@ -327,7 +326,7 @@ void tm_cli_fill_apply_opts(struct tm_cli *cli, const struct tm_apply_cmd_opts *
 {
 	memset(ao, 0, sizeof(*ao));
 	ao->namespace = cli->opts.namespace ? cli->opts.namespace
-		       : cli->kcfg.namespace ? cli->kcfg.namespace : o->manifests ? "default" : "airflow";
+		       : cli->kcfg.namespace ? cli->kcfg.namespace : o->manifests ? "default" : TM_DEFAULT_NAMESPACE;
 	ao->dry_run = o->dry_run;
 	ao->force_conflicts = o->force;
 	ao->wait = !o->no_wait;

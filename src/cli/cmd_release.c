@@ -121,7 +121,7 @@ static void fill_opts(struct tm_cli *cli, struct tm_release_cmd_opts *o, const c
 	memset(ro, 0, sizeof(*ro));
 	ro->name = release_name(cli);
 	ro->ns = release_ns(cli);
-	ro->env = o->a.r.env ? o->a.r.env : "dev";
+	ro->env = o->a.r.env ? o->a.r.env : TM_DEFAULT_ENV;
 	ro->command = command;
 	ro->tarmac_version = TM_VERSION;
 	ro->history_max = o->history_max_set ? o->history_max : DEFAULT_HISTORY_MAX;

@@ -118,7 +118,7 @@ static void hide_values(json_t *secrets)
 	json_array_foreach(secrets, i, s) {
 		json_t *data = json_object_get(s, "data");
 
-		if (strcmp(json_string_value(json_object_get(s, "kind")) ?: "", "Secret") != 0)
+		if (!tm_kind_is_secret(s))
 			continue; /* a SealedSecret holds ciphertext only */
 		json_object_foreach(data, key, v) {
 			sodium_memzero((char *)(uintptr_t)json_string_value(v), json_string_length(v));
@@ -146,7 +146,7 @@ int tm_cmd_render(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 	if (!o->sec.none) {
 		size_t before = json_array_size(r.objects);
 
-		if ((rc = tm_cli_stack_secrets(cli, &o->sec, ro.env ? ro.env : "dev", ro.release ? ro.release : "airflow",
+		if ((rc = tm_cli_stack_secrets(cli, &o->sec, ro.env, tm_cli_release_name(cli),
 					       ro.namespace, r.values.tree, r.objects, false, &secrets)) < 0)
 			goto out;
 		for (i = before; i < json_array_size(r.objects); i++)

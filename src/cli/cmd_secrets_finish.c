@@ -31,8 +31,7 @@ static int recorded_hash(struct tm_cli *cli, const struct tm_secret_target *t, c
 		const char *name = json_string_value(tm_doc_get(obj, "metadata", "name", NULL));
 		const char *h = json_string_value(tm_doc_get(obj, "dataHashes", p->key, NULL));
 
-		if (name && h && strcmp(name, p->name) == 0 &&
-		    strcmp(json_string_value(json_object_get(obj, "kind")) ?: "", "Secret") == 0)
+		if (name && h && strcmp(name, p->name) == 0 && tm_kind_is_secret(obj))
 			snprintf(hash, 80, "%s", h);
 	}
 out:

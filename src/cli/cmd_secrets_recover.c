@@ -73,11 +73,9 @@ int tm_cli_secrets_target(struct tm_cli *cli, struct tm_secrets_cmd_opts *o, str
 	    (rc = tm_render_values(v, &ro, &cli->err)) < 0)
 		return rc;
 	tm_cli_set_kube_opts(cli);
-	*t = (struct tm_secret_target){ .release = ro.release ? ro.release : "airflow", .namespace = ro.namespace,
+	/* where up puts the release */
+	*t = (struct tm_secret_target){ .release = tm_cli_release_name(cli), .namespace = tm_cli_release_ns(cli),
 					.values = v->tree };
-	/* where up puts the release (cmd_release.c) */
-	if (!cli->opts.namespace && cli->kcfg.namespace && strcmp(cli->kcfg.namespace, "default") != 0)
-		t->namespace = cli->kcfg.namespace;
 	return 0;
 }
 

@@ -74,10 +74,10 @@ int tm_render_args_load(struct tm_cli *cli, struct tm_render_args *a, struct tm_
 		a->sets[i].text = a->set_text[i].data;
 		a->sets[i].len = a->set_text[i].len;
 	}
-	o->env = a->env ? a->env : "dev";
+	o->env = a->env ? a->env : TM_DEFAULT_ENV;
 	o->release = cli->opts.release;
-	o->namespace = cli->opts.namespace ? cli->opts.namespace : "airflow";
-	o->kube_version = a->kube_version ? a->kube_version : "1.30";
+	o->namespace = cli->opts.namespace ? cli->opts.namespace : TM_DEFAULT_NAMESPACE;
+	o->kube_version = a->kube_version ? a->kube_version : TM_DEFAULT_KUBE_VERSION;
 	o->files = a->files;
 	o->nfiles = a->nfiles;
 	o->sets = a->sets;

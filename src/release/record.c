@@ -145,14 +145,6 @@ oom_nohashes:
 	return NULL;
 }
 
-static bool is_secret(const json_t *obj)
-{
-	const char *av = json_string_value(json_object_get(obj, "apiVersion"));
-	const char *kind = json_string_value(json_object_get(obj, "kind"));
-
-	return av && kind && strcmp(av, "v1") == 0 && strcmp(kind, "Secret") == 0;
-}
-
 static int set_opt_string(json_t *o, const char *key, const char *v)
 {
 	return json_object_set_new(o, key, v ? json_string(v) : json_null());
@@ -167,7 +159,7 @@ int tm_record_build(json_t **out, const json_t *objects, const json_t *values, c
 	if (!rec || !objs)
 		goto oom;
 	json_array_foreach(objects, i, obj) {
-		json_t *copy = is_secret(obj) ? secret_for_record(obj) : json_deep_copy(obj);
+		json_t *copy = tm_kind_is_secret(obj) ? secret_for_record(obj) : json_deep_copy(obj);
 
 		if (!copy || json_array_append_new(objs, copy) < 0)
 			goto oom;

@@ -9,17 +9,6 @@
 
 /* ------------------------------------------------------------------ status */
 
-static bool workload(const json_t *obj)
-{
-	static const char *const kinds[] = { "Deployment", "StatefulSet", "DaemonSet", "Job" };
-	const char *k = json_string_value(json_object_get(obj, "kind"));
-
-	for (size_t i = 0; k && i < TM_ARRAY_LEN(kinds); i++)
-		if (strcmp(k, kinds[i]) == 0)
-			return true;
-	return false;
-}
-
 int tm_release_status(json_t **out, struct tm_kube *k, const char *release, const char *ns, struct tm_err *err)
 {
 	struct tm_release_opts o = { .name = release, .ns = ns };
@@ -49,7 +38,8 @@ int tm_release_status(json_t **out, struct tm_kube *k, const char *release, cons
 		if ((rc = tm_release_read(&record, k, release, ns, cur, err)) < 0)
 			goto out;
 		json_array_foreach(json_object_get(record, "objects"), i, obj)
-			if (workload(obj))
+			if (tm_kind_owns_pods(json_string_value(json_object_get(obj, "apiVersion")),
+					      json_string_value(json_object_get(obj, "kind"))))
 				json_array_append(work, obj);
 		if ((rc = rel_get_all(&b, &c, work, err)) < 0)
 			goto out;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tarmac/apply.h"
 #include "tarmac/doc.h"
 #include "tarmac/render.h"
 
@@ -112,62 +113,36 @@ int tm_render_values(struct tm_values *out, const struct tm_render_opts *o, stru
 
 /* ------------------------------------------------------------------ objects */
 
-/* Kinds that live outside namespaces (the ones the bundle can make). */
-static bool cluster_scoped(const char *kind)
-{
-	static const char *const kinds[] = { "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
-					     "PriorityClass", "StorageClass", "PersistentVolume" };
-
-	for (size_t i = 0; i < TM_ARRAY_LEN(kinds); i++)
-		if (strcmp(kind, kinds[i]) == 0)
-			return true;
-	return false;
-}
-
-static int set_string_in(json_t *obj, const char *field, const char *key, const char *value)
+/* Sets obj.field.key to value unless the template set that key itself; field is made
+ * when missing. where names obj in the message ("file: Kind 'name': metadata"). */
+static int set_string_in(json_t *obj, const char *field, const char *key, const char *value, const char *where,
+			 struct tm_err *err)
 {
 	json_t *m = json_object_get(obj, field);
 
 	if (!m || json_is_null(m)) {
 		m = json_object();
 		if (!m || json_object_set_new(obj, field, m) < 0)
-			return TM_ERROR;
+			return tm_err_set(err, TM_ERROR, "out of memory");
 	}
 	if (!json_is_object(m))
-		return TM_EINVALID;
-	/* a label the template set itself wins */
+		return tm_err_set(err, TM_EINVALID, "%s.%s must be a mapping", where, field);
 	if (json_object_get(m, key))
 		return 0;
-	return json_object_set_new(m, key, json_string(value)) < 0 ? TM_ERROR : 0;
+	return json_object_set_new(m, key, json_string(value)) < 0 ? tm_err_set(err, TM_ERROR, "out of memory") : 0;
 }
 
-static int standard_labels(json_t *meta, json_t *labels)
+static int standard_labels(json_t *meta, json_t *labels, const char *where, struct tm_err *err)
 {
 	const char *k;
 	json_t *v;
+	int rc;
 
 	json_object_foreach(labels, k, v) {
-		int rc = set_string_in(meta, "labels", k, json_string_value(v));
-		if (rc < 0)
+		if ((rc = set_string_in(meta, "labels", k, json_string_value(v), where, err)) < 0)
 			return rc;
 	}
 	return 0;
-}
-
-/* The pod template of a workload, or NULL. */
-static json_t *pod_template(json_t *obj)
-{
-	const char *kind = json_string_value(json_object_get(obj, "kind"));
-	json_t *spec = json_object_get(obj, "spec");
-
-	if (!kind)
-		return NULL;
-	if (!strcmp(kind, "Deployment") || !strcmp(kind, "StatefulSet") || !strcmp(kind, "DaemonSet") ||
-	    !strcmp(kind, "Job"))
-		return json_object_get(spec, "template");
-	if (!strcmp(kind, "CronJob"))
-		return json_object_get(json_object_get(json_object_get(spec, "jobTemplate"), "spec"), "template");
-	return NULL;
 }
 
 /* Records that a pod reads ConfigMap cm and/or Secret sec (either may be NULL). */
@@ -248,7 +223,7 @@ static int checksums(json_t *objects, struct tm_err *err)
 		json_object_set_new(hashes, key, json_string(hex));
 	}
 	json_array_foreach(objects, i, obj) {
-		json_t *tmpl = pod_template(obj), *refs, *unused, *hash;
+		json_t *tmpl = tm_kind_pod_template(obj), *refs, *unused, *hash;
 		const char *ref;
 
 		if (!tmpl)
@@ -264,11 +239,14 @@ static int checksums(json_t *objects, struct tm_err *err)
 			if (!(hash = json_object_get(hashes, ref)))
 				continue; /* not rendered here (an external Secret, or one from the secrets step) */
 			snprintf(ann, sizeof(ann), "checksum/%s-%s", ref[0] == 'C' ? "configmap" : "secret", slash + 1);
-			if (!json_object_get(tmpl, "metadata"))
-				json_object_set_new(tmpl, "metadata", json_object());
-			if (set_string_in(json_object_get(tmpl, "metadata"), "annotations", ann, json_string_value(hash)) < 0) {
+			if (!json_object_get(tmpl, "metadata") && json_object_set_new(tmpl, "metadata", json_object()) < 0) {
 				json_decref(refs);
 				rc = tm_err_set(err, TM_ERROR, "out of memory");
+				goto out;
+			}
+			if ((rc = set_string_in(json_object_get(tmpl, "metadata"), "annotations", ann, json_string_value(hash),
+							"the pod template's metadata", err)) < 0) {
+				json_decref(refs);
 				goto out;
 			}
 		}
@@ -320,21 +298,24 @@ static int finish_object(json_t *obj, const char *source, json_t *labels, const 
 	const char *kind = json_string_value(json_object_get(obj, "kind"));
 	json_t *meta = json_object_get(obj, "metadata"), *tmpl;
 	const char *name = json_string_value(json_object_get(meta, "name"));
+	char where[700];
+	int rc;
 
 	if (!json_is_object(obj) || !json_is_string(json_object_get(obj, "apiVersion")) || !kind || !name)
 		return tm_err_set(err, TM_EINVALID, "%s: every object needs apiVersion, kind and metadata.name", source);
-	if (!cluster_scoped(kind) && !json_object_get(meta, "namespace"))
-		json_object_set_new(meta, "namespace", json_string(ns));
-	if (cluster_scoped(kind))
+	if (tm_kind_cluster_scoped(obj))
 		json_object_del(meta, "namespace");
-	if (standard_labels(meta, labels) < 0)
-		return tm_err_set(err, TM_EINVALID, "%s: %s '%s': metadata.labels must be a mapping", source, kind, name);
-	if ((tmpl = pod_template(obj))) {
-		if (!json_object_get(tmpl, "metadata"))
-			json_object_set_new(tmpl, "metadata", json_object());
-		if (standard_labels(json_object_get(tmpl, "metadata"), labels) < 0)
-			return tm_err_set(err, TM_EINVALID, "%s: %s '%s': the pod template's labels must be a mapping", source,
-					  kind, name);
+	else if (!json_object_get(meta, "namespace"))
+		json_object_set_new(meta, "namespace", json_string(ns));
+	snprintf(where, sizeof(where), "%s: %s '%s': metadata", source, kind, name);
+	if ((rc = standard_labels(meta, labels, where, err)) < 0)
+		return rc;
+	if ((tmpl = tm_kind_pod_template(obj))) {
+		snprintf(where, sizeof(where), "%s: %s '%s': the pod template's metadata", source, kind, name);
+		if (!json_object_get(tmpl, "metadata") && json_object_set_new(tmpl, "metadata", json_object()) < 0)
+			return tm_err_set(err, TM_ERROR, "out of memory");
+		if ((rc = standard_labels(json_object_get(tmpl, "metadata"), labels, where, err)) < 0)
+			return rc;
 	}
 	return 0;
 }
@@ -350,7 +331,7 @@ static json_t *capabilities(const char *kube_version, struct tm_err *err)
 		tm_err_set(err, TM_EINVALID, "Kubernetes %s is not supported (1.20 or later)", kube_version);
 		return NULL;
 	}
-	return json_pack("{s:s, s:i, s:s, s:s, s:s}", "kubeVersion", kube_version ? kube_version : "1.30", "minor",
+	return json_pack("{s:s, s:i, s:s, s:s, s:s}", "kubeVersion", kube_version ? kube_version : TM_DEFAULT_KUBE_VERSION, "minor",
 			 (int)min, "hpaApiVersion", min >= 23 ? "autoscaling/v2" : "autoscaling/v2beta2", "pdbApiVersion",
 			 min >= 21 ? "policy/v1" : "policy/v1beta1", "cronJobApiVersion",
 			 min >= 21 ? "batch/v1" : "batch/v1beta1");

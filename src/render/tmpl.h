@@ -111,8 +111,12 @@ struct tm_tmpl_cache {
 
 
 /* Shared by evaluation (tmpl_eval.c) and the filters (tmpl_filters.c). */
-int tm_tmpl_fail(struct render_ctx *rc, int line, int col, int code, const char *fmt, const char *a, const char *b);
-int tm_tmpl_fail_expr(struct render_ctx *rc, const struct expr *e, const char *fmt, const char *a, const char *b);
+/* The error at line:col of the template being rendered, printf-style; returns code. */
+int tm_tmpl_fail(struct render_ctx *rc, int line, int col, int code, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+/* The same at expression e, TM_EINVALID. */
+int tm_tmpl_fail_expr(struct render_ctx *rc, const struct expr *e, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 const char *tm_tmpl_type_name(json_t *v);
 /* Appends a scalar's text form (nothing for null). */
 int tm_tmpl_to_text(struct tm_buf *b, json_t *v, struct tm_err *err);

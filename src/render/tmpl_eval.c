@@ -1,6 +1,8 @@
 /* Template evaluation: expressions over jansson values and statements writing text
  * (the filters are in tmpl_filters.c). Deterministic: no clock, no randomness,
  * sorted mapping order. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,18 +52,34 @@ int tm_tmpl_cache_get(const struct tm_tmpl **out, struct tm_tmpl_cache *c, const
 	return rc;
 }
 
-int tm_tmpl_fail(struct render_ctx *rc, int line, int col, int code, const char *fmt, const char *a,
-		const char *b)
+static int vfail(struct render_ctx *rc, int line, int col, int code, const char *fmt, va_list ap)
 {
 	char msg[512];
 
-	snprintf(msg, sizeof(msg), fmt, a ? a : "", b ? b : "");
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	return tm_err_set(rc->err, code, "%s:%d:%d: %s", rc->t->name, line, col, msg);
 }
 
-int tm_tmpl_fail_expr(struct render_ctx *rc, const struct expr *e, const char *fmt, const char *a, const char *b)
+int tm_tmpl_fail(struct render_ctx *rc, int line, int col, int code, const char *fmt, ...)
 {
-	return tm_tmpl_fail(rc, e->line, e->col, TM_EINVALID, fmt, a, b);
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vfail(rc, line, col, code, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int tm_tmpl_fail_expr(struct render_ctx *rc, const struct expr *e, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vfail(rc, e->line, e->col, TM_EINVALID, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 const char *tm_tmpl_type_name(json_t *v)
@@ -152,7 +170,7 @@ static int compare(struct render_ctx *rc, const struct expr *e, json_t *a, json_
 			*res = strstr(json_string_value(b), json_string_value(a)) != NULL;
 			return 0;
 		}
-		return tm_tmpl_fail_expr(rc, e, "'in' needs a list, a mapping or text on its right, got %s", tm_tmpl_type_name(b), NULL);
+		return tm_tmpl_fail_expr(rc, e, "'in' needs a list, a mapping or text on its right, got %s", tm_tmpl_type_name(b));
 	}
 	if (json_is_number(a) && json_is_number(b)) {
 		double x = json_number_value(a), y = json_number_value(b);
@@ -193,7 +211,7 @@ static int eval(struct render_ctx *rc, const struct expr *e, json_t **out)
 
 	if (++rc->depth > TM_TMPL_MAX_DEPTH) {
 		rc->depth--;
-		return tm_tmpl_fail(rc, e->line, e->col, TM_ELIMIT, "expression nested too deeply%s%s", NULL, NULL);
+		return tm_tmpl_fail(rc, e->line, e->col, TM_ELIMIT, "expression nested too deeply");
 	}
 	switch (e->kind) {
 	case E_LIT:
@@ -319,8 +337,7 @@ json_t *tm_tmpl_sorted_keys(json_t *obj)
 static int step(struct render_ctx *rc, const struct node *n)
 {
 	if (++rc->steps > TM_TMPL_MAX_STEPS)
-		return tm_tmpl_fail(rc, n->line, n->col, TM_ELIMIT, "template ran more than the step limit (a runaway loop?)%s%s",
-			    NULL, NULL);
+		return tm_tmpl_fail(rc, n->line, n->col, TM_ELIMIT, "template ran more than the step limit (a runaway loop?)");
 	return 0;
 }
 
@@ -359,8 +376,8 @@ static int emit_value(struct render_ctx *rc, const struct node *n, json_t *v)
 	int r;
 
 	if (json_is_object(v) || json_is_array(v))
-		return tm_tmpl_fail(rc, n->line, n->col, TM_EINVALID, "cannot write %s as text: use '| yaml' or '| json'%s",
-			    tm_tmpl_type_name(v), NULL);
+		return tm_tmpl_fail(rc, n->line, n->col, TM_EINVALID, "cannot write %s as text: use '| yaml' or '| json'",
+			    tm_tmpl_type_name(v));
 	if ((r = tm_tmpl_to_text(&t, v, rc->err)) == 0)
 		r = tm_tmpl_place(rc, n, tm_buf_cstr(&t), t.len, trust_of(n->expr));
 	tm_buf_release(&t);
@@ -402,7 +419,7 @@ static int run_for(struct render_ctx *rc, const struct node *n)
 		}
 		count = json_array_size(keys);
 	} else {
-		r = tm_tmpl_fail(rc, n->line, n->col, TM_EINVALID, "'for' needs a list or a mapping, got %s%s", tm_tmpl_type_name(iter), NULL);
+		r = tm_tmpl_fail(rc, n->line, n->col, TM_EINVALID, "'for' needs a list or a mapping, got %s", tm_tmpl_type_name(iter));
 		goto out;
 	}
 	for (size_t i = 0; i < count; i++) {
@@ -440,7 +457,7 @@ int tm_tmpl_run(struct render_ctx *rc, const struct node *n)
 
 	if (++rc->depth > TM_TMPL_MAX_DEPTH) {
 		rc->depth--;
-		return tm_tmpl_fail(rc, n ? n->line : 0, n ? n->col : 0, TM_ELIMIT, "blocks nested too deeply%s%s", NULL, NULL);
+		return tm_tmpl_fail(rc, n ? n->line : 0, n ? n->col : 0, TM_ELIMIT, "blocks nested too deeply");
 	}
 	for (; n && r == 0; n = n->next) {
 		json_t *v = NULL;
@@ -489,7 +506,7 @@ int tm_tmpl_run(struct render_ctx *rc, const struct node *n)
 				/* visible to the end of the enclosing block */
 				json_t *into = rc->top ? rc->top->vars : NULL;
 				if (!into) {
-					r = tm_tmpl_fail(rc, n->line, n->col, TM_ERROR, "internal: no frame for 'set'%s%s", NULL, NULL);
+					r = tm_tmpl_fail(rc, n->line, n->col, TM_ERROR, "internal: no frame for 'set'");
 					break;
 				}
 				json_object_set(into, n->var1, v);
@@ -497,7 +514,7 @@ int tm_tmpl_run(struct render_ctx *rc, const struct node *n)
 			break;
 		}
 		if (r == 0 && rc->out->len > TM_TMPL_MAX_OUTPUT)
-			r = tm_tmpl_fail(rc, n->line, n->col, TM_ELIMIT, "template output exceeds its limit%s%s", NULL, NULL);
+			r = tm_tmpl_fail(rc, n->line, n->col, TM_ELIMIT, "template output exceeds its limit");
 		json_decref(v);
 	}
 	rc->depth--;

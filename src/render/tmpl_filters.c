@@ -34,7 +34,7 @@ static int f_default(struct render_ctx *rc, const struct expr *at, json_t *v, js
 static int f_required(struct render_ctx *rc, const struct expr *at, json_t *v, json_t **args, json_t **out)
 {
 	if (json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0))
-		return tm_tmpl_fail_expr(rc, at, "required: %s%s", json_is_string(args[0]) ? json_string_value(args[0]) : "a value is missing", NULL);
+		return tm_tmpl_fail_expr(rc, at, "required: %s", json_is_string(args[0]) ? json_string_value(args[0]) : "a value is missing");
 	*out = json_incref(v);
 	return 0;
 }
@@ -184,7 +184,7 @@ static int f_replace(struct render_ctx *rc, const struct expr *at, json_t *v, js
 
 	if (!json_is_string(args[0]) || !json_is_string(args[1]) || json_string_length(args[0]) == 0 ||
 	    strlen(json_string_value(args[0])) != json_string_length(args[0]))
-		return tm_tmpl_fail_expr(rc, at, "'replace' takes two texts, the first not empty%s%s", NULL, NULL);
+		return tm_tmpl_fail_expr(rc, at, "'replace' takes two texts, the first not empty");
 	from = json_string_value(args[0]);
 	to = json_string_value(args[1]);
 	fl = strlen(from);
@@ -216,7 +216,7 @@ static int f_join(struct render_ctx *rc, const struct expr *at, json_t *v, json_
 	int r = 0;
 
 	if (!json_is_array(v) || !json_is_string(args[0]))
-		return tm_tmpl_fail_expr(rc, at, "'join' needs a list and a separator text, got %s%s", tm_tmpl_type_name(v), NULL);
+		return tm_tmpl_fail_expr(rc, at, "'join' needs a list and a separator text, got %s", tm_tmpl_type_name(v));
 	json_array_foreach(v, i, x) {
 		if ((r = need_text(rc, at, x, "join")) < 0 || (i && (r = tm_buf_puts(&o, json_string_value(args[0]), rc->err)) < 0) ||
 		    (r = tm_tmpl_to_text(&o, x, rc->err)) < 0) {
@@ -284,9 +284,7 @@ static int f_trunc(struct render_ctx *rc, const struct expr *at, json_t *v, json
 	if ((r = int_arg(rc, at, args[0], "trunc", 0, 1 << 20, &n)) < 0 || (r = text_of(rc, at, v, "trunc", &t)) < 0)
 		return r;
 	if (t.len > (size_t)n) {
-		size_t cut = (size_t)n;
-		while (cut > 0 && ((unsigned char)t.data[cut] & 0xC0) == 0x80)
-			cut--; /* never split a UTF-8 character */
+		size_t cut = tm_utf8_cut(t.data, t.len, (size_t)n);
 		t.len = cut;
 		t.data[cut] = '\0';
 	}
@@ -323,14 +321,14 @@ static int f_int(struct render_ctx *rc, const struct expr *at, json_t *v, json_t
 			return 0;
 		}
 	}
-	return tm_tmpl_fail_expr(rc, at, "'int' cannot make a number of %s%s", json_is_string(v) ? json_string_value(v) : tm_tmpl_type_name(v), NULL);
+	return tm_tmpl_fail_expr(rc, at, "'int' cannot make a number of %s", json_is_string(v) ? json_string_value(v) : tm_tmpl_type_name(v));
 }
 
 static int f_keys(struct render_ctx *rc, const struct expr *at, json_t *v, json_t **args, json_t **out)
 {
 	(void)args;
 	if (!json_is_object(v))
-		return tm_tmpl_fail_expr(rc, at, "'keys' needs a mapping, got %s%s", tm_tmpl_type_name(v), NULL);
+		return tm_tmpl_fail_expr(rc, at, "'keys' needs a mapping, got %s", tm_tmpl_type_name(v));
 	*out = tm_tmpl_sorted_keys(v);
 	return *out ? 0 : tm_err_set(rc->err, TM_ERROR, "out of memory");
 }
@@ -347,7 +345,7 @@ static int f_length(struct render_ctx *rc, const struct expr *at, json_t *v, jso
 	else if (json_is_null(v))
 		*out = json_integer(0);
 	else
-		return tm_tmpl_fail_expr(rc, at, "'length' needs a list, mapping or text, got %s%s", tm_tmpl_type_name(v), NULL);
+		return tm_tmpl_fail_expr(rc, at, "'length' needs a list, mapping or text, got %s", tm_tmpl_type_name(v));
 	return 0;
 }
 
@@ -363,12 +361,12 @@ static int f_include(struct render_ctx *rc, const struct expr *at, json_t *v, js
 
 	(void)args;
 	if (!json_is_string(v))
-		return tm_tmpl_fail_expr(rc, at, "'include' needs the path of a bundle file, got %s%s", tm_tmpl_type_name(v), NULL);
+		return tm_tmpl_fail_expr(rc, at, "'include' needs the path of a bundle file, got %s", tm_tmpl_type_name(v));
 	if (!(f = tm_embedded_find(json_string_value(v))))
-		return tm_tmpl_fail_expr(rc, at, "'include': the bundle has no '%s'%s", json_string_value(v), NULL);
+		return tm_tmpl_fail_expr(rc, at, "'include': the bundle has no '%s'", json_string_value(v));
 	if (rc->depth > TM_TMPL_MAX_DEPTH / 2)
-		return tm_tmpl_fail(rc, at->line, at->col, TM_ELIMIT, "'include' nested too deeply (does '%s' include itself?)%s",
-			    json_string_value(v), NULL);
+		return tm_tmpl_fail(rc, at->line, at->col, TM_ELIMIT, "'include' nested too deeply (does '%s' include itself?)",
+			    json_string_value(v));
 	if ((r = tm_tmpl_cache_get(&t, rc->cache, f, rc->err)) < 0)
 		return r;
 	{

@@ -175,8 +175,8 @@ static int scan(struct render_ctx *rc)
 			if (!strchr(" \t\r\n:,]}", d[lx->done]))
 				return tm_tmpl_fail(rc, lx->must_line, lx->must_col, TM_EINVALID,
 						    "a value that is not plain-safe YAML is written here as a quoted scalar, "
-						    "and the template continues the scalar after it%s%s: make the value "
-						    "the whole scalar, or '| quote' the whole text", NULL, NULL);
+						    "and the template continues the scalar after it: make the value "
+						    "the whole scalar, or '| quote' the whole text");
 		}
 		feed(lx, d[lx->done]);
 	}

@@ -2,6 +2,7 @@
  * annotation. */
 #include "../testutil.h"
 #include "apply/apply_private.h"
+#include "tarmac/doc.h"
 
 Test(apply_kinds, phase_names_are_complete_and_found_back)
 {
@@ -87,4 +88,59 @@ Test(apply_kinds, rules_carry_readiness_and_replacement)
 	cr_assert_eq(tm_kind_rule("apiextensions.k8s.io/v1", "CustomResourceDefinition")->ready, tm_ready_crd);
 	cr_assert_eq(tm_kind_rule("v1", "PersistentVolumeClaim")->ready, tm_ready_pvc);
 	cr_assert_eq(tm_kind_rule(NULL, NULL)->phase, TM_PHASE_POLICY);
+}
+
+static json_t *parsed(const char *json)
+{
+	json_t *o = json_loads(json, 0, NULL);
+
+	cr_assert_not_null(o, "bad fixture %s", json);
+	return o;
+}
+
+/* Scope, pods and the pod template come from the same rows, by group and kind. */
+Test(apply_kinds, scope_pods_and_pod_template_are_group_aware)
+{
+	json_t *ns = parsed("{\"apiVersion\": \"v1\", \"kind\": \"Namespace\"}");
+	json_t *crb = parsed("{\"apiVersion\": \"rbac.authorization.k8s.io/v1\", \"kind\": \"ClusterRoleBinding\"}");
+	json_t *other = parsed("{\"apiVersion\": \"example.com/v1\", \"kind\": \"Namespace\"}");
+	json_t *dep = parsed("{\"apiVersion\": \"apps/v1\", \"kind\": \"Deployment\", \"spec\": {\"template\": {\"a\": 1}}}");
+	json_t *cron = parsed("{\"apiVersion\": \"batch/v1\", \"kind\": \"CronJob\", "
+			   "\"spec\": {\"jobTemplate\": {\"spec\": {\"template\": {\"b\": 2}}}}}");
+	json_t *cm = parsed("{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"spec\": {\"template\": {}}}");
+
+	cr_assert(tm_kind_cluster_scoped(ns));
+	cr_assert(tm_kind_cluster_scoped(crb));
+	cr_assert(!tm_kind_cluster_scoped(other), "a CRD's kind named like a core one is namespaced");
+	cr_assert(!tm_kind_cluster_scoped(dep));
+	cr_assert_eq(tm_kind_pod_template(dep), tm_doc_get(dep, "spec", "template", NULL));
+	cr_assert_eq(tm_kind_pod_template(cron), tm_doc_get(cron, "spec", "jobTemplate", "spec", "template", NULL));
+	cr_assert_null(tm_kind_pod_template(cm), "a ConfigMap has no pod template, whatever its fields");
+	json_object_del(json_object_get(dep, "spec"), "template");
+	cr_assert_null(tm_kind_pod_template(dep));
+	for (const char *const *k = (const char *const[]){ "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", NULL }; *k; k++)
+		cr_assert(tm_kind_owns_pods("apps/v1", *k), "%s owns pods", *k);
+	cr_assert(tm_kind_owns_pods("batch/v1", "Job"));
+	cr_assert(!tm_kind_owns_pods("example.com/v1", "Deployment"));
+	cr_assert(!tm_kind_owns_pods("v1", "Service"));
+	json_decref(ns);
+	json_decref(crb);
+	json_decref(other);
+	json_decref(dep);
+	json_decref(cron);
+	json_decref(cm);
+}
+
+Test(apply_kinds, a_secret_is_a_core_v1_secret)
+{
+	json_t *s = parsed("{\"apiVersion\": \"v1\", \"kind\": \"Secret\"}");
+	json_t *sealed = parsed("{\"apiVersion\": \"bitnami.com/v1alpha1\", \"kind\": \"SealedSecret\"}");
+	json_t *named = parsed("{\"apiVersion\": \"example.com/v1\", \"kind\": \"Secret\"}");
+
+	cr_assert(tm_kind_is_secret(s));
+	cr_assert(!tm_kind_is_secret(sealed));
+	cr_assert(!tm_kind_is_secret(named));
+	json_decref(s);
+	json_decref(sealed);
+	json_decref(named);
 }

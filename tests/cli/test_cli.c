@@ -1,4 +1,5 @@
 /* The tarmac command as a user meets it: help, version, exit codes, "did you mean". */
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
@@ -269,4 +270,33 @@ Test(cli, commands_holding_secrets_turn_core_dumps_off)
 	cr_assert_eq(getrlimit(RLIMIT_CORE, &rl), 0);
 	cr_assert_eq(rl.rlim_cur, 0);
 	cr_assert_eq(rl.rlim_max, 0);
+}
+
+/* A full disk is a failure with a message, not exit 0 (issue 12); a pipe whose reader
+ * left is not tarmac's failure. */
+Test(cli, output_that_cannot_be_written_is_an_error)
+{
+	char *argv[] = { "tarmac", "render", "--env", "prod", NULL };
+	struct tu_capture err;
+	FILE *full = fopen("/dev/full", "w");
+	int fds[2], rc;
+
+	cr_assert_not_null(full);
+	tu_capture_start(&err);
+	rc = tm_cli_main(4, argv, full, err.f);
+	fclose(full);
+	cr_assert_eq(rc, TM_EXIT_ERROR, "exit %d", rc);
+	cr_assert(strstr(tu_capture_text(&err), "error: write to standard output: ") != NULL, "%s", tu_capture_text(&err));
+	tu_capture_end(&err);
+
+	cr_assert_eq(pipe(fds), 0);
+	close(fds[0]);
+	signal(SIGPIPE, SIG_IGN);
+	FILE *pipe_out = fdopen(fds[1], "w");
+	cr_assert_not_null(pipe_out);
+	tu_capture_start(&err);
+	rc = tm_cli_main(4, argv, pipe_out, err.f);
+	fclose(pipe_out);
+	cr_assert_eq(rc, TM_EXIT_OK, "a reader that left made exit %d: %s", rc, tu_capture_text(&err));
+	tu_capture_end(&err);
 }

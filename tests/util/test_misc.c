@@ -78,3 +78,16 @@ Test(util_misc, no_core_dumps_once_asked)
 	cr_assert_eq(rl.rlim_cur, 0);
 	cr_assert_eq(rl.rlim_max, 0, "the hard limit too: nothing can raise it again");
 }
+
+Test(util_misc, utf8_cut_never_splits_a_character)
+{
+	const char *s = "ab\xc3\xa9" "c\xe2\x82\xac"; /* a b é c € */
+
+	cr_assert_eq(tm_utf8_cut(s, 8, 100), 8, "what fits stays whole");
+	cr_assert_eq(tm_utf8_cut(s, 8, 8), 8);
+	cr_assert_eq(tm_utf8_cut(s, 8, 3), 2, "the cut backs up before é");
+	cr_assert_eq(tm_utf8_cut(s, 8, 4), 4);
+	cr_assert_eq(tm_utf8_cut(s, 8, 6), 5, "and before €");
+	cr_assert_eq(tm_utf8_cut(s, 8, 7), 5);
+	cr_assert_eq(tm_utf8_cut(s, 8, 0), 0);
+}
