@@ -92,6 +92,20 @@ restarts() {
   done
 }
 
+# old_pods_gone NS: the pods the upgrade replaced may still be terminating when tarmac
+# returns (as after helm --wait or kubectl rollout status); what they went through is
+# shown, then the checks wait for them to go so that they judge the new revision's pods
+old_pods_gone() {
+  local ns=$1 old t
+  old=$("$K" -n "$ns" get pods -o jsonpath='{range .items[?(@.metadata.deletionTimestamp)]}{.metadata.name}{" "}{end}')
+  [ -n "$old" ] || return 0
+  note "still terminating after the upgrade: $old"
+  restarts "$ns"
+  t=$(now)
+  for p in $old; do "$K" -n "$ns" wait --for=delete "pod/$p" --timeout=600s >/dev/null 2>&1; done
+  note "gone after $(since "$t") s"
+}
+
 api_url() { echo "http://$("$K" -n "$1" get svc airflow-api-server -o jsonpath='{.spec.clusterIP}'):8080"; }
 
 # api_token NS: a token the API server issues to the admin user the create-user Job made
