@@ -58,6 +58,7 @@ const sources = [_][]const u8{
     "src/release/revisions.c",
     "src/release/owned.c",
     "src/release/release.c",
+    "src/release/uninstall.c",
     "src/release/status.c",
     "src/release/target.c",
     "src/release/aware.c",

@@ -5,15 +5,13 @@
  * bundle's defaults cheaper than parsing them again. */
 #include "tarmac/doc.h"
 
-#define MAX_DEPTH 512 /* deeper than any parser of ours lets a document go */
-
 static json_t *copy(json_t *v, int depth)
 {
 	json_t *c = NULL, *x;
 	const char *k;
 	size_t i;
 
-	if (depth > MAX_DEPTH)
+	if (depth > TM_DOC_MAX_DEPTH)
 		return NULL;
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:

@@ -163,7 +163,7 @@ int rel_restore_objects(struct ctx *c, const json_t *record, json_t **apply, str
 		goto out;
 	}
 	json_array_foreach(objs, i, obj)
-		json_array_append(rel_is_kind(obj, "v1", "Secret") || rel_is_kind(obj, NULL, "SealedSecret") ? secrets : out, obj);
+		json_array_append(tm_kind_is_secret(obj) || rel_is_kind(obj, NULL, "SealedSecret") ? secrets : out, obj);
 	if (json_array_size(secrets) && (rc = rel_get_all(&b, c, secrets, err)) < 0)
 		goto out;
 	for (i = 0; i < json_array_size(secrets); i++) {
