@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "apply_private.h"
+#include "handlers.h"
 #include "tarmac/doc.h"
 
 #define DEFAULT_PHASE_TIMEOUT_MS (5 * 60 * 1000)
@@ -221,8 +222,11 @@ static int apply_all(struct tm_run *r, struct tm_item **items, size_t n, struct 
 	for (size_t i = 0; i < n; i++) {
 		struct tm_item *it = items[i];
 
-		if (c[i].rc < 0) {
+		if (c[i].rc < 0 && tm_handlers_refused(&c[i].err))
+			c[i].rc = tm_handlers_reapply(r->k, r->o, it, &c[i].out, &c[i].status, &c[i].err);
+		else if (c[i].rc < 0)
 			tm_err_wrap(&c[i].err, "apply %s", it->subject);
+		if (c[i].rc < 0) {
 			tm_apply_report(r->o, TM_ERRORLVL, "applied", it->subject, false, "%s", tm_err_msg(&c[i].err));
 			if (!first) {
 				first = c[i].rc;

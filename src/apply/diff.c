@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "apply_private.h"
+#include "handlers.h"
 #include "objdiff.h"
 #include "tarmac/doc.h"
 
@@ -88,6 +89,12 @@ int tm_apply_diff(struct tm_diff_summary *sum, struct tm_buf *out, struct tm_kub
 				goto out;
 			}
 			live = get[i].rc == 0 ? get[i].out : NULL;
+			if (dry[i].rc < 0 && tm_handlers_refused(&dry[i].err)) {
+				struct tm_apply_opts dro = *o;
+
+				dro.dry_run = true;
+				dry[i].rc = tm_handlers_reapply(k, &dro, it, &dry[i].out, &dry[i].status, &dry[i].err);
+			}
 			if (dry[i].rc == 0)
 				after = dry[i].out;
 			else if (!(it->rule->replace && dry[i].rc == TM_EINVALID)) {

@@ -74,6 +74,9 @@ stack_checks() {
   expect "$ns: no container restarted" sh -c "'$K' -n $ns get pods -o \
     jsonpath='{range .items[*].status.containerStatuses[*]}{.restartCount}{\"\\n\"}{end}' | grep -qvx 0 && exit 1 || exit 0"
   restarts "$ns"
+  expect "$ns: the scheduler started on its health server's answer (HTTP probe, no exec)" sh -c "'$K' -n $ns get pods \
+    -l app.kubernetes.io/component=scheduler -o jsonpath='{.items[0].spec.containers[?(@.name==\"scheduler\")].startupProbe.httpGet.port} \
+{.items[0].status.containerStatuses[?(@.name==\"scheduler\")].started}' | grep -qx 'health true'"
   expect "$ns: the migration Job ran 'airflow db migrate' to the end" sh -c \
     "'$K' -n $ns logs job/airflow-run-airflow-migrations 2>&1 | grep -q 'Database migration done'"
 }
