@@ -4,6 +4,7 @@
 //   zig build test                            Criterion tests, dynamic against Debian's -dev
 //                                             packages, with AddressSanitizer + UBSan
 //   zig build dev                             that sanitizer build of tarmac itself, in zig-out/dev
+//   zig build fuzz -- [SECONDS] [TARGET...]   the libFuzzer targets (tests/fuzz, clang) for SECONDS each
 // The static libraries come from scripts/staticdeps (prefix: $TARMAC_CACHE/deps/<target>).
 const std = @import("std");
 
@@ -22,6 +23,7 @@ const sources = [_][]const u8{
     "src/doc/emit.c",
     "src/doc/copy.c",
     "src/doc/json_bound.c",
+    "src/render/tmpl_expr.c",
     "src/render/tmpl_parse.c",
     "src/render/tmpl_eval.c",
     "src/render/tmpl_filters.c",
@@ -35,7 +37,9 @@ const sources = [_][]const u8{
     "src/kube/config.c",
     "src/kube/config_exec.c",
     "src/kube/exec.c",
+    "src/kube/exec_cred.c",
     "src/kube/client.c",
+    "src/kube/batch.c",
     "src/kube/transport_curl.c",
     "src/kube/discovery.c",
     "src/kube/watch.c",
@@ -64,6 +68,11 @@ const sources = [_][]const u8{
     "src/release/target.c",
     "src/release/aware.c",
     "src/release/adopt.c",
+    "src/stack/stack.c",
+    "src/stack/manifests.c",
+    "src/stack/secrets.c",
+    "src/stack/guard.c",
+    "src/stack/refs.c",
     "src/cli/main.c",
     "src/cli/commands.c",
     "src/cli/suggest.c",
@@ -73,10 +82,8 @@ const sources = [_][]const u8{
     "src/cli/cmd_render.c",
     "src/cli/render_opts.c",
     "src/cli/cmd_apply.c",
+    "src/cli/signals.c",
     "src/cli/cmd_release.c",
-    "src/cli/stack_secrets.c",
-    "src/cli/stack_guard.c",
-    "src/cli/stack_refs.c",
     "src/secret/format.c",
     "src/secret/key.c",
     "src/secret/seal.c",
@@ -139,7 +146,8 @@ const test_sources = [_][]const u8{
     "tests/secret/test_objects.c",
     "tests/secret/test_guard.c",
     "tests/secret/test_kubeseal.c",
-    "tests/secret/test_cli_secrets.c",
+    "tests/cli/test_cli_secrets.c",
+    "tests/stack/test_stack.c",
 };
 
 // Link order matters for static archives: users before what they use.
@@ -210,6 +218,21 @@ pub fn build(b: *std.Build) void {
     const run = b.addRunArtifact(exe);
     run.addPassthruArgs();
     b.step("run", "build and run tarmac (zig build run -- version)").dependOn(&run.step);
+
+    // ---------------------------------------------------------------- fuzzing
+    // libFuzzer targets need clang's fuzzer runtime, which Zig does not ship: the step runs
+    // scripts/fuzz (clang, ASan + UBSan) on every source here but the cli's.
+    var fuzz_sources: []const u8 = "";
+    for (sources) |src| {
+        if (!std.mem.startsWith(u8, src, "src/cli/"))
+            fuzz_sources = b.fmt("{s}{s}{s}", .{ fuzz_sources, if (fuzz_sources.len > 0) " " else "", src });
+    }
+    const fuzz = std.Build.Step.Run.create(b, "run scripts/fuzz");
+    fuzz.addFileArg(b.path("scripts/fuzz"));
+    fuzz.has_side_effects = true;
+    fuzz.setEnvironmentVariable("TARMAC_FUZZ_SOURCES", fuzz_sources);
+    fuzz.addPassthruArgs();
+    b.step("fuzz", "build the libFuzzer targets and run each (zig build fuzz -- [SECONDS] [TARGET...])").dependOn(&fuzz.step);
 
     // ---------------------------------------------------------------- sanitizer builds
     // Zig ships no AddressSanitizer runtime, so the sanitizer builds use the system C
@@ -313,7 +336,10 @@ const headers = [_][]const u8{
     "include/tarmac/render.h",
     "include/tarmac/apply.h",
     "include/tarmac/release.h",
+    "include/tarmac/labels.h",
+    "include/tarmac/stack.h",
     "src/release/release_private.h",
+    "src/stack/stack_private.h",
     "include/tarmac/secret.h",
     "src/secret/secret_private.h",
     "src/apply/ready.h",
@@ -321,12 +347,16 @@ const headers = [_][]const u8{
     "src/apply/podlog.h",
     "src/apply/objdiff.h",
     "src/apply/apply_private.h",
+    "src/apply/handlers.h",
     "src/kube/kube_private.h",
     "src/render/tmpl.h",
+    "src/render/tmpl_parser.h",
+    "src/render/render_private.h",
     "src/cli/cli.h",
     "tests/testutil.h",
     "tests/clirun.h",
     "tests/secret/helpers.h",
+    "tests/kube/scripted.h",
 };
 
 fn pkgConfig(b: *std.Build, what: []const u8) ?[]const []const u8 {

@@ -9,6 +9,7 @@
 
 #include "tarmac/kube.h"
 #include "tarmac/util.h"
+#include "tarmac/labels.h"
 
 /* Phases in apply order; pruning walks them backwards. */
 enum tm_phase {
@@ -31,9 +32,8 @@ const char *tm_phase_name(enum tm_phase p);
 /* The phase named s, or -1. */
 int tm_phase_find(const char *s);
 
-/* An object's phase: the annotation tarmac.io/phase when it names one, else its
+/* An object's phase: the annotation TM_PHASE_ANNOTATION when it names one, else its
  * kind's row of the table. */
-#define TM_PHASE_ANNOTATION "tarmac.io/phase"
 enum tm_phase tm_apply_phase_of(const json_t *obj);
 
 /* Facts from the kind table (src/apply/kinds.c), by apiVersion (group-aware) and kind;
@@ -102,9 +102,8 @@ int tm_apply_diff(struct tm_diff_summary *sum, struct tm_buf *out, struct tm_kub
 #define TM_APPLYSET_TOOLING "applyset.kubernetes.io/tooling"
 #define TM_APPLYSET_GKS "applyset.kubernetes.io/contains-group-kinds"
 #define TM_APPLYSET_NAMESPACES "applyset.kubernetes.io/additional-namespaces"
-/* "keep" on an object: pruning and uninstall leave it unless purging (tarmac's
- * generated Secrets carry it; PVCs and Namespaces are always treated so). */
-#define TM_POLICY_ANNOTATION "tarmac.io/resource-policy"
+/* "keep" in TM_POLICY_ANNOTATION: pruning and uninstall leave the object unless purging
+ * (tarmac's generated Secrets carry it; PVCs and Namespaces are always treated so). */
 
 struct tm_applyset {
 	char name[254]; /* the parent Secret */

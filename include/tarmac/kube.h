@@ -99,6 +99,10 @@ struct tm_kube_exec_opts {
 };
 int tm_kube_exec_run(struct tm_kube_cred *out, const struct tm_kube_config *cfg, const struct tm_kube_exec_opts *o,
 		     struct tm_err *err);
+/* The ExecCredential a plugin printed (out, len) into c (src/kube/exec_cred.c): TM_EINVALID
+ * naming what is wrong without quoting the secret; the secrets of the parsed tree are wiped. */
+int tm_kube_exec_cred_parse(struct tm_kube_cred *c, const char *out, size_t len, const struct tm_kube_exec *x,
+			    struct tm_err *err);
 
 /* A token or other header value is refused when it holds a control character (below
  * 0x20, or 0x7f): CR or LF would end the header and start another. Errors:

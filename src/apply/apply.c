@@ -88,6 +88,65 @@ static bool must_replace(const struct tm_item *it, const json_t *live, const cha
 	return true;
 }
 
+/* Waits until the deleted object at path is gone (a deleted Job lingers until the
+ * garbage collector has run its finalizers). */
+static int wait_gone(struct tm_run *r, const struct tm_item *it, const char *path, struct tm_err *err)
+{
+	int64_t until = tm_now_ms() + REPLACE_GONE_TIMEOUT_MS;
+	int rc;
+
+	for (;;) {
+		json_t *live = NULL;
+		struct tm_err gerr;
+
+		tm_err_init(&gerr);
+		rc = tm_kube_get(r->k, path, &live, &gerr);
+		json_decref(live);
+		if (rc == TM_ENOTFOUND)
+			return 0;
+		if (rc < 0) {
+			*err = gerr;
+			return rc;
+		}
+		if (tm_now_ms() > until)
+			return tm_err_set(err, TM_ETIMEOUT, "replace %s: still there %d s after its deletion", it->subject,
+					  REPLACE_GONE_TIMEOUT_MS / 1000);
+		if ((rc = tm_kube_sleep(r->k, 200)) < 0)
+			return tm_err_set(err, rc, "interrupted while replacing %s", it->subject);
+	}
+}
+
+/* Deletes it (why: must_replace's reason), its pods in the background, and waits until
+ * it is gone, so the apply creates it. A dry run only says it would. */
+static int replace_one(struct tm_run *r, struct tm_item *it, const char *path, const char *why, bool rerun,
+		       struct tm_err *err)
+{
+	struct tm_kube_call del = { 0 };
+	struct tm_buf dpath = TM_BUF_INIT("path", 8192);
+	int rc;
+
+	if (r->o->dry_run) {
+		/* the server would refuse the changed template in place; the real run
+		 * replaces it, so there is nothing to ask it here */
+		it->would_replace = true;
+		tm_apply_report(r->o, TM_INFO, "replace", it->subject, false,
+				"%s: would be deleted and created again (not checked by the server)", why);
+		return 0;
+	}
+	tm_apply_report(r->o, TM_INFO, "replace", it->subject, false, "%s: %s", why,
+			rerun ? "running it again" : "deleting it to create it again");
+	rc = tm_kube_call_delete(&del, &dpath, &it->rsc, it->ns, it->name, "Background", false, err);
+	if (rc == 0 && (rc = tm_kube_do(r->k, &del, 1, err)) == 0 && (rc = del.rc) < 0 && rc != TM_ENOTFOUND)
+		*err = del.err;
+	if (rc == TM_ENOTFOUND)
+		rc = 0;
+	tm_kube_call_release(&del);
+	tm_buf_release(&dpath);
+	if (rc < 0)
+		return tm_err_wrap(err, "replace %s", it->subject);
+	return wait_gone(r, it, path, err);
+}
+
 /* Deletes what must be replaced (must_replace), with its pods in the background, and
  * waits until it is gone, so the apply creates it. */
 static int replace_changed(struct tm_run *r, struct tm_item **items, size_t n, unsigned *replaced, struct tm_err *err)
@@ -112,18 +171,13 @@ static int replace_changed(struct tm_run *r, struct tm_item **items, size_t n, u
 		c[m].want_json = true;
 		which[m++] = i;
 	}
-	if (!m)
-		goto out;
-	if ((rc = tm_kube_do(r->k, c, m, err)) < 0)
+	if (m && (rc = tm_kube_do(r->k, c, m, err)) < 0)
 		goto out;
 	for (size_t j = 0; j < m; j++) {
 		struct tm_item *it = items[which[j]];
 		const char *want, *have;
 		char why[TM_REASON_MAX + 32];
 		bool rerun;
-		struct tm_kube_call del = { 0 };
-		struct tm_buf dpath = TM_BUF_INIT("path", 8192);
-		int64_t until;
 
 		if (c[j].rc == TM_ENOTFOUND)
 			continue;
@@ -135,54 +189,8 @@ static int replace_changed(struct tm_run *r, struct tm_item **items, size_t n, u
 		have = json_string_value(tm_doc_get(c[j].out, "metadata", "annotations", TM_SPEC_HASH_ANNOTATION, NULL));
 		if (!must_replace(it, c[j].out, want, have, why, sizeof(why), &rerun))
 			continue;
-		if (r->o->dry_run) {
-			/* the server would refuse the changed template in place; the real run
-			 * replaces it, so there is nothing to ask it here */
-			it->would_replace = true;
-			tm_apply_report(r->o, TM_INFO, "replace", it->subject, false,
-					"%s: would be deleted and created again (not checked by the server)", why);
-			(*replaced)++;
-			continue;
-		}
-		tm_apply_report(r->o, TM_INFO, "replace", it->subject, false, "%s: %s", why,
-				rerun ? "running it again" : "deleting it to create it again");
-		rc = tm_kube_call_delete(&del, &dpath, &it->rsc, it->ns, it->name, "Background", false, err);
-		if (rc == 0 && (rc = tm_kube_do(r->k, &del, 1, err)) == 0 && (rc = del.rc) < 0 && rc != TM_ENOTFOUND)
-			*err = del.err;
-		if (rc == TM_ENOTFOUND)
-			rc = 0;
-		tm_kube_call_release(&del);
-		tm_buf_release(&dpath);
-		if (rc < 0) {
-			tm_err_wrap(err, "replace %s", it->subject);
+		if ((rc = replace_one(r, it, paths[j].data, why, rerun, err)) < 0)
 			goto out;
-		}
-		/* a deleted Job lingers until the garbage collector has run its finalizers */
-		for (until = tm_now_ms() + REPLACE_GONE_TIMEOUT_MS;;) {
-			json_t *live = NULL;
-			struct tm_err gerr;
-
-			tm_err_init(&gerr);
-			rc = tm_kube_get(r->k, paths[j].data, &live, &gerr);
-			json_decref(live);
-			if (rc == TM_ENOTFOUND) {
-				rc = 0;
-				break;
-			}
-			if (rc < 0) {
-				*err = gerr;
-				goto out;
-			}
-			if (tm_now_ms() > until) {
-				rc = tm_err_set(err, TM_ETIMEOUT, "replace %s: still there %d s after its deletion", it->subject,
-						REPLACE_GONE_TIMEOUT_MS / 1000);
-				goto out;
-			}
-			if ((rc = tm_kube_sleep(r->k, 200)) < 0) {
-				tm_err_set(err, rc, "interrupted while replacing %s", it->subject);
-				goto out;
-			}
-		}
 		(*replaced)++;
 	}
 out:
@@ -263,6 +271,91 @@ static int64_t phase_timeout(const struct tm_apply_opts *o, enum tm_phase p)
 	return o->phase_timeout_ms[p] > 0 ? o->phase_timeout_ms[p] : DEFAULT_PHASE_TIMEOUT_MS;
 }
 
+/* The items of phase p that a run applies now into batch (*n of them): a deferred one
+ * once its CRD is served; in a dry run, not those whose namespace or CRD does not exist
+ * yet (counted skipped). */
+static int phase_batch(struct tm_run *r, enum tm_phase p, const json_t *nsmissing, int64_t run_deadline,
+		       struct tm_item **batch, size_t *n, struct tm_apply_result *res, struct tm_err *err)
+{
+	int rc;
+
+	*n = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		struct tm_item *it = &r->items[i];
+
+		if (it->phase != p)
+			continue;
+		if (r->o->dry_run && ((it->ns && json_is_true(json_object_get(nsmissing, it->ns))) || it->deferred)) {
+			res->skipped++;
+			tm_apply_report(r->o, TM_INFO, "applied", it->subject, false, "not checked: %s does not exist yet",
+					it->deferred ? "its CRD" : "its namespace");
+			continue;
+		}
+		if (it->deferred && (rc = tm_apply_resolve_deferred(r, it, run_deadline, err)) < 0)
+			return rc;
+		batch[(*n)++] = it;
+	}
+	return 0;
+}
+
+/* Of the applied batch, those to wait for into waits (*nw): not those ready in the
+ * apply's answer (Services, ConfigMaps, ...) nor a claim whose class binds on first use. */
+static void to_wait_for(struct tm_run *r, struct tm_item **batch, size_t n, struct tm_item **waits, size_t *nw)
+{
+	*nw = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct tm_item *it = batch[i];
+		struct tm_readiness rd = { TM_VERDICT_WAIT, "" };
+
+		if (!it->rule->ready)
+			continue;
+		if (it->rule->ready == tm_ready_pvc && !pvc_awaitable(r, it)) {
+			tm_apply_report(r->o, TM_DEBUG, "log", it->subject, false,
+					"not awaited: its storage class binds on first use, or is unknown");
+			continue;
+		}
+		if (it->live)
+			it->rule->ready(it->live, &rd);
+		if (rd.verdict != TM_VERDICT_READY)
+			waits[(*nw)++] = it;
+	}
+}
+
+/* One phase: its batch replaced where immutable, applied (counted in *done), then
+ * awaited until deadline. *nw: how many were awaited. */
+static int run_phase(struct tm_run *r, enum tm_phase p, struct tm_item **batch, size_t n, struct tm_item **waits,
+		     size_t *nw, int64_t pstart, int64_t deadline, unsigned *done, struct tm_apply_result *res,
+		     struct tm_err *err)
+{
+	int rc;
+
+	*nw = 0;
+	tm_apply_report(r->o, TM_INFO, "phase", tm_phase_name(p), false, "applying %zu object%s", n, n == 1 ? "" : "s");
+	if ((rc = replace_changed(r, batch, n, &res->replaced, err)) < 0)
+		return rc;
+	if (r->o->dry_run) {
+		size_t kept = 0;
+
+		for (size_t i = 0; i < n; i++)
+			if (!batch[i]->would_replace)
+				batch[kept++] = batch[i];
+		n = kept;
+	}
+	if (n && (rc = apply_all(r, batch, n, res, err)) < 0)
+		return rc;
+	*done += (unsigned)n;
+	if (!r->o->wait || r->o->dry_run)
+		return 0;
+	to_wait_for(r, batch, n, waits, nw);
+	if (!*nw)
+		return 0;
+	tm_apply_report(r->o, TM_INFO, "phase", tm_phase_name(p), false, "waiting for %zu object%s (up to %.0f s)", *nw,
+			*nw == 1 ? "" : "s", (double)(deadline - tm_now_ms()) / 1000.0);
+	if ((rc = tm_apply_wait(r->k, waits, *nw, deadline, deadline - pstart, r->o, err)) == 0)
+		res->waited += (unsigned)*nw;
+	return rc;
+}
+
 int tm_apply(struct tm_apply_result *out, struct tm_kube *k, json_t *objects, const struct tm_apply_opts *o,
 	     struct tm_err *err)
 {
@@ -284,85 +377,27 @@ int tm_apply(struct tm_apply_result *out, struct tm_kube *k, json_t *objects, co
 	if (o->dry_run && (rc = tm_apply_missing_namespaces(&r, &nsmissing, err)) < 0)
 		goto out;
 	for (int p = 0; p < TM_PHASE_COUNT; p++) {
+		int64_t pstart = tm_now_ms(), ptimeout = phase_timeout(o, (enum tm_phase)p);
+		int64_t deadline = pstart + ptimeout < run_deadline ? pstart + ptimeout : run_deadline;
 		size_t n = 0, nw = 0;
-		int64_t pstart = tm_now_ms(), ptimeout = phase_timeout(o, (enum tm_phase)p), deadline;
 
-		for (size_t i = 0; i < r.n; i++) {
-			struct tm_item *it = &r.items[i];
-
-			if (it->phase != (enum tm_phase)p)
-				continue;
-			if (o->dry_run && ((it->ns && json_is_true(json_object_get(nsmissing, it->ns))) || it->deferred)) {
-				res.skipped++;
-				tm_apply_report(o, TM_INFO, "applied", it->subject, false, "not checked: %s does not exist yet",
-						it->deferred ? "its CRD" : "its namespace");
-				continue;
-			}
-			if (it->deferred) {
-				if ((rc = tm_apply_resolve_deferred(&r, it, run_deadline, err)) < 0)
-					goto fail;
-			}
-			batch[n++] = it;
-		}
-		if (!n)
+		if ((rc = phase_batch(&r, (enum tm_phase)p, nsmissing, run_deadline, batch, &n, &res, err)) == 0 && !n)
 			continue;
-		deadline = pstart + ptimeout < run_deadline ? pstart + ptimeout : run_deadline;
-		tm_apply_report(o, TM_INFO, "phase", tm_phase_name((enum tm_phase)p), false, "applying %zu object%s", n,
-				n == 1 ? "" : "s");
-		if ((rc = replace_changed(&r, batch, n, &res.replaced, err)) < 0)
-			goto fail;
-		if (o->dry_run) {
-			size_t kept = 0;
-
-			for (size_t i = 0; i < n; i++)
-				if (!batch[i]->would_replace)
-					batch[kept++] = batch[i];
-			n = kept;
-		}
-		if (n && (rc = apply_all(&r, batch, n, &res, err)) < 0)
-			goto fail;
-		done_objects += (unsigned)n;
-		if (o->wait && !o->dry_run) {
-			for (size_t i = 0; i < n; i++) {
-				struct tm_item *it = batch[i];
-				struct tm_readiness rd = { TM_VERDICT_WAIT, "" };
-
-				if (!it->rule->ready)
-					continue;
-				if (it->rule->ready == tm_ready_pvc && !pvc_awaitable(&r, it)) {
-					tm_apply_report(o, TM_DEBUG, "log", it->subject, false,
-							"not awaited: its storage class binds on first use, or is unknown");
-					continue;
-				}
-				/* the apply's answer may already be ready (Services, ConfigMaps, ...) */
-				if (it->live)
-					it->rule->ready(it->live, &rd);
-				if (rd.verdict == TM_VERDICT_READY)
-					continue;
-				waits[nw++] = it;
-			}
-			if (nw) {
-				tm_apply_report(o, TM_INFO, "phase", tm_phase_name((enum tm_phase)p), false,
-						"waiting for %zu object%s (up to %.0f s)", nw, nw == 1 ? "" : "s",
-						(double)(deadline - tm_now_ms()) / 1000.0);
-				if ((rc = tm_apply_wait(k, waits, nw, deadline, deadline - pstart, o, err)) < 0)
-					goto fail;
-				res.waited += (unsigned)nw;
-			}
-		}
+		if (rc == 0)
+			rc = run_phase(&r, (enum tm_phase)p, batch, n, waits, &nw, pstart, deadline, &done_objects, &res,
+				       err);
 		res.phase_ms[p] = tm_now_ms() - pstart;
+		if (rc < 0) {
+			res.failed_phase = p;
+			if (rc == TM_EINTERRUPTED)
+				tm_err_wrap(err, "interrupted in phase '%s' (%u of %zu objects applied; nothing was undone: "
+					    "run it again to finish)", tm_phase_name((enum tm_phase)p), done_objects, r.n);
+			else
+				tm_err_wrap(err, "phase '%s'", tm_phase_name((enum tm_phase)p));
+			goto out;
+		}
 		tm_apply_report(o, TM_INFO, "phase", tm_phase_name((enum tm_phase)p), false, "%s in %.1f s",
 				nw ? "ready" : "applied", (double)res.phase_ms[p] / 1000.0);
-		continue;
-fail:
-		res.failed_phase = p;
-		res.phase_ms[p] = tm_now_ms() - pstart;
-		if (rc == TM_EINTERRUPTED)
-			tm_err_wrap(err, "interrupted in phase '%s' (%u of %zu objects applied; nothing was undone: run it "
-				    "again to finish)", tm_phase_name((enum tm_phase)p), done_objects, r.n);
-		else
-			tm_err_wrap(err, "phase '%s'", tm_phase_name((enum tm_phase)p));
-		goto out;
 	}
 	rc = 0;
 out:

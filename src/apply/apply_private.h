@@ -22,7 +22,6 @@ const struct tm_kind_rule *tm_kind_rule(const char *api_version, const char *kin
 /* The same by API group ("" core), as discovery names a resource. */
 const struct tm_kind_rule *tm_kind_rule_of_group(const char *group, const char *kind);
 
-#define TM_SPEC_HASH_ANNOTATION "tarmac.io/spec-hash"
 
 /* One object of a run. */
 struct tm_item {

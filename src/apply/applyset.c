@@ -7,6 +7,7 @@
 
 #include "apply_private.h"
 #include "tarmac/doc.h"
+#include "tarmac/labels.h"
 
 void tm_applyset_init(struct tm_applyset *s, const char *name, const char *ns)
 {
@@ -211,7 +212,7 @@ int tm_applyset_write(const struct tm_applyset *s, struct tm_kube *k, const json
 		goto out;
 	obj = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s}}, s:s}", "apiVersion", "v1", "kind",
 			"Secret", "metadata", "name", s->name, "namespace", s->ns, "labels", TM_APPLYSET_ID, s->id,
-			"app.kubernetes.io/managed-by", "tarmac", "annotations", TM_APPLYSET_TOOLING, tooling,
+			TM_LABEL_MANAGED_BY, TM_MANAGER, "annotations", TM_APPLYSET_TOOLING, tooling,
 			TM_APPLYSET_GKS, tm_buf_cstr(&gtext), TM_APPLYSET_NAMESPACES, tm_buf_cstr(&ntext), "type",
 			"tarmac.io/applyset");
 	if (!obj) {

@@ -295,6 +295,54 @@ static int put_hunk(struct tm_buf *out, const struct line *la, int na, const str
 	return rc;
 }
 
+/* The runs of lines the comparison marked (deleted in a, inserted in b) as changes into
+ * ch; their count. */
+static size_t changes(const struct differ *df, int na, int nb, struct change *ch)
+{
+	size_t nch = 0;
+
+	for (int i = 0, j = 0; i < na || j < nb;) {
+		if ((i < na && df->da[i]) || (j < nb && df->db[j])) {
+			struct change *c = &ch[nch++];
+			c->a0 = i;
+			c->b0 = j;
+			while (i < na && df->da[i])
+				i++;
+			while (j < nb && df->db[j])
+				j++;
+			c->a1 = i;
+			c->b1 = j;
+		} else {
+			i++, j++;
+		}
+	}
+	return nch;
+}
+
+/* The unified diff of the changes: the two names, then the hunks; changes whose context
+ * would touch or overlap go in one hunk, as diff -u does. */
+static int put_diff(struct tm_buf *out, const char *a_name, const char *b_name, const struct line *la, int na,
+		    const struct line *lb, const struct change *ch, size_t nch, int context, bool color,
+		    struct tm_err *err)
+{
+	int rc;
+
+	if (color)
+		rc = tm_buf_printf(out, err, COLOR_HEAD "--- %s" COLOR_RESET "\n" COLOR_HEAD "+++ %s" COLOR_RESET "\n",
+				   a_name, b_name);
+	else
+		rc = tm_buf_printf(out, err, "--- %s\n+++ %s\n", a_name, b_name);
+	for (size_t first = 0; rc == 0 && first < nch;) {
+		size_t last = first;
+
+		while (last + 1 < nch && (long long)ch[last + 1].a0 - ch[last].a1 <= 2LL * context)
+			last++;
+		rc = put_hunk(out, la, na, lb, ch, (int)first, (int)last, context, color, err);
+		first = last + 1;
+	}
+	return rc;
+}
+
 int tm_diff_lines(struct tm_buf *out, const char *a_name, const char *a, const char *b_name, const char *b,
 		  int context, bool color, struct tm_err *err)
 {
@@ -332,37 +380,9 @@ int tm_diff_lines(struct tm_buf *out, const char *a_name, const char *a, const c
 	df.budget = DIFF_WORK_BUDGET;
 	compare(&df, 0, na, 0, nb);
 
-	for (int i = 0, j = 0; i < na || j < nb;) {
-		if ((i < na && df.da[i]) || (j < nb && df.db[j])) {
-			struct change *c = &ch[nch++];
-			c->a0 = i;
-			c->b0 = j;
-			while (i < na && df.da[i])
-				i++;
-			while (j < nb && df.db[j])
-				j++;
-			c->a1 = i;
-			c->b1 = j;
-		} else {
-			i++, j++;
-		}
-	}
-	if (nch == 0)
+	if ((nch = changes(&df, na, nb, ch)) == 0)
 		goto out; /* the same lines after all (cannot happen: the texts differ) */
-	if (color)
-		rc = tm_buf_printf(out, err, COLOR_HEAD "--- %s" COLOR_RESET "\n" COLOR_HEAD "+++ %s" COLOR_RESET "\n",
-				   a_name, b_name);
-	else
-		rc = tm_buf_printf(out, err, "--- %s\n+++ %s\n", a_name, b_name);
-	for (size_t first = 0; rc == 0 && first < nch;) {
-		size_t last = first;
-		/* hunks whose context would touch or overlap become one, as diff -u does */
-		while (last + 1 < nch && (long long)ch[last + 1].a0 - ch[last].a1 <= 2LL * context)
-			last++;
-		rc = put_hunk(out, la, na, lb, ch, (int)first, (int)last, context, color, err);
-		first = last + 1;
-	}
-	if (rc == 0)
+	if ((rc = put_diff(out, a_name, b_name, la, na, lb, ch, nch, context, color, err)) == 0)
 		rc = 1;
 out:
 	if (rc < 0) {

@@ -48,100 +48,111 @@ static void add_restarts(struct tm_line *l, long long n)
 	tm_line_add(l, "restarted %lld time%s", n, n == 1 ? "" : "s");
 }
 
+/* What a waiting container's reason says: a pull that fails, a crash loop (with the last
+ * exit), a start that fails are bad; creating and initialising are progress, and so is
+ * a reason we do not know (reported, not called bad). */
+static enum tm_pod_severity waiting_cause(const json_t *cs, const json_t *waiting, const json_t *spec,
+					  const char *who, const char *name, bool init, long long restarts,
+					  struct tm_line *l)
+{
+	const char *reason = tm_jstr(waiting, "reason"), *msg = tm_condition_msg(waiting), *image;
+	const json_t *last = tm_doc_get(cs, "lastState", "terminated", NULL);
+
+	if (reason && in_list(reason, pull_reasons, TM_ARRAY_LEN(pull_reasons))) {
+		/* status.image is the spec's image until the pull succeeds */
+		image = tm_jstr(cs, "image");
+		if (!image || !*image)
+			image = tm_jstr(spec, "image");
+		tm_line_add(l, "%s: image \"%s\"", reason, image ? image : "?");
+		if (init)
+			tm_line_add(l, " of init container \"%s\"", name);
+		if (msg && *msg)
+			tm_line_add(l, " (%s)", msg);
+		return TM_POD_BAD;
+	}
+	if (reason && strcmp(reason, "CrashLoopBackOff") == 0) {
+		tm_line_add(l, "CrashLoopBackOff: %s \"%s\" ", who, name);
+		add_restarts(l, restarts);
+		if (json_is_integer(json_object_get(last, "exitCode"))) {
+			const char *why = tm_jstr(last, "reason");
+			tm_line_add(l, " (last exit code %lld", tm_jint_or(json_object_get(last, "exitCode"), 0));
+			/* "Error" is what every non-zero exit is called; OOMKilled and
+			 * the like say more */
+			if (why && *why && strcmp(why, "Error") != 0)
+				tm_line_add(l, ", %s", why);
+			tm_line_add(l, ")");
+		}
+		return TM_POD_BAD;
+	}
+	if (reason && in_list(reason, start_reasons, TM_ARRAY_LEN(start_reasons))) {
+		tm_line_add(l, "%s: %s \"%s\"", reason, who, name);
+		if (msg && *msg)
+			tm_line_add(l, ": %s", msg);
+		return TM_POD_BAD;
+	}
+	if (reason && (strcmp(reason, "ContainerCreating") == 0 || strcmp(reason, "PodInitializing") == 0)) {
+		tm_line_add(l, "%s", reason);
+		if (init)
+			tm_line_add(l, ": init container \"%s\"", name);
+		return TM_POD_PROGRESSING;
+	}
+	if (reason && *reason)
+		tm_line_add(l, "%s: %s \"%s\"", reason, who, name);
+	else
+		tm_line_add(l, "%s \"%s\" waiting", who, name);
+	if (msg && *msg)
+		tm_line_add(l, " (%s)", msg);
+	return TM_POD_PROGRESSING;
+}
+
+/* A running container: ready is fine; an init container is progress until it ends,
+ * unless it is a sidecar (restartPolicy Always), which lets the next one start once
+ * started. */
+static enum tm_pod_severity running_cause(const json_t *cs, const json_t *spec, const char *name, bool init,
+					  long long restarts, struct tm_line *l)
+{
+	if (init) {
+		if (tm_jstr_is(spec, "restartPolicy", "Always") && json_is_true(json_object_get(cs, "started")))
+			return TM_POD_FINE;
+		tm_line_add(l, "PodInitializing: init container \"%s\" running", name);
+		return TM_POD_PROGRESSING;
+	}
+	if (json_is_true(json_object_get(cs, "ready")))
+		return TM_POD_FINE;
+	tm_line_add(l, "container \"%s\" not ready", name);
+	if (restarts > 0) {
+		tm_line_add(l, " (");
+		add_restarts(l, restarts);
+		tm_line_add(l, ")");
+	}
+	return TM_POD_PROGRESSING;
+}
+
 /* What one container status says, and how bad it is. Only names, images, reasons,
  * exit codes and kubelet messages are used: state.terminated.message is the
  * container's own output and may hold anything, so it is never shown. */
 static enum tm_pod_severity container_cause(const json_t *pod, const json_t *cs, bool init, struct tm_line *l)
 {
 	const char *who = init ? "init container" : "container";
-	const char *name = tm_jstr(cs, "name"), *reason, *msg, *image;
+	const char *name = tm_jstr(cs, "name") ? tm_jstr(cs, "name") : "?", *reason;
 	const json_t *waiting = tm_doc_get(cs, "state", "waiting", NULL);
-	const json_t *running = tm_doc_get(cs, "state", "running", NULL);
 	const json_t *term = tm_doc_get(cs, "state", "terminated", NULL);
-	const json_t *last = tm_doc_get(cs, "lastState", "terminated", NULL);
-	const json_t *spec = container_spec(pod, init ? "initContainers" : "containers", name);
+	const json_t *spec = container_spec(pod, init ? "initContainers" : "containers", tm_jstr(cs, "name"));
 	long long restarts = tm_jint_or(json_object_get(cs, "restartCount"), 0);
 
-	if (!name)
-		name = "?";
-	if (json_is_object(waiting)) {
-		reason = tm_jstr(waiting, "reason");
-		msg = tm_condition_msg(waiting);
-		if (reason && in_list(reason, pull_reasons, TM_ARRAY_LEN(pull_reasons))) {
-			/* status.image is the spec's image until the pull succeeds */
-			image = tm_jstr(cs, "image");
-			if (!image || !*image)
-				image = tm_jstr(spec, "image");
-			tm_line_add(l, "%s: image \"%s\"", reason, image ? image : "?");
-			if (init)
-				tm_line_add(l, " of init container \"%s\"", name);
-			if (msg && *msg)
-				tm_line_add(l, " (%s)", msg);
-			return TM_POD_BAD;
-		}
-		if (reason && strcmp(reason, "CrashLoopBackOff") == 0) {
-			tm_line_add(l, "CrashLoopBackOff: %s \"%s\" ", who, name);
-			add_restarts(l, restarts);
-			if (json_is_integer(json_object_get(last, "exitCode"))) {
-				const char *why = tm_jstr(last, "reason");
-				tm_line_add(l, " (last exit code %lld", tm_jint_or(json_object_get(last, "exitCode"), 0));
-				/* "Error" is what every non-zero exit is called; OOMKilled and
-				 * the like say more */
-				if (why && *why && strcmp(why, "Error") != 0)
-					tm_line_add(l, ", %s", why);
-				tm_line_add(l, ")");
-			}
-			return TM_POD_BAD;
-		}
-		if (reason && in_list(reason, start_reasons, TM_ARRAY_LEN(start_reasons))) {
-			tm_line_add(l, "%s: %s \"%s\"", reason, who, name);
-			if (msg && *msg)
-				tm_line_add(l, ": %s", msg);
-			return TM_POD_BAD;
-		}
-		if (reason && (strcmp(reason, "ContainerCreating") == 0 || strcmp(reason, "PodInitializing") == 0)) {
-			tm_line_add(l, "%s", reason);
-			if (init)
-				tm_line_add(l, ": init container \"%s\"", name);
-			return TM_POD_PROGRESSING;
-		}
-		/* a reason we do not know: report it, but do not call it bad */
-		if (reason && *reason)
-			tm_line_add(l, "%s: %s \"%s\"", reason, who, name);
-		else
-			tm_line_add(l, "%s \"%s\" waiting", who, name);
-		if (msg && *msg)
-			tm_line_add(l, " (%s)", msg);
-		return TM_POD_PROGRESSING;
-	}
+	if (json_is_object(waiting))
+		return waiting_cause(cs, waiting, spec, who, name, init, restarts, l);
 	if (json_is_object(term)) {
 		long long code = tm_jint_or(json_object_get(term, "exitCode"), 0);
 		reason = tm_jstr(term, "reason");
 		if (code == 0 && !(reason && strcmp(reason, "OOMKilled") == 0))
 			return TM_POD_FINE; /* an init step done, or a run-to-completion container */
 		tm_line_add(l, "%s: %s \"%s\" exited with code %lld", reason && *reason ? reason : "Error", who, name,
-		    code);
+			    code);
 		return TM_POD_BAD;
 	}
-	if (json_is_object(running)) {
-		/* a sidecar (an init container that keeps running) lets the next one start
-		 * once it has started */
-		if (init) {
-			if (tm_jstr_is(spec, "restartPolicy", "Always") && json_is_true(json_object_get(cs, "started")))
-				return TM_POD_FINE;
-			tm_line_add(l, "PodInitializing: init container \"%s\" running", name);
-			return TM_POD_PROGRESSING;
-		}
-		if (json_is_true(json_object_get(cs, "ready")))
-			return TM_POD_FINE;
-		tm_line_add(l, "container \"%s\" not ready", name);
-		if (restarts > 0) {
-			tm_line_add(l, " (");
-			add_restarts(l, restarts);
-			tm_line_add(l, ")");
-		}
-		return TM_POD_PROGRESSING;
-	}
+	if (json_is_object(tm_doc_get(cs, "state", "running", NULL)))
+		return running_cause(cs, spec, name, init, restarts, l);
 	tm_line_add(l, "%s \"%s\" has no state yet", who, name);
 	return TM_POD_PROGRESSING;
 }

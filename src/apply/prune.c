@@ -153,28 +153,33 @@ static enum tm_phase member_phase(const struct tm_kube_rsc *r, const json_t *md)
 	return p;
 }
 
-/* Lists every (group-kind, namespace) pair at once and collects the members to delete. */
-static int find_members(struct tm_kube *k, const struct tm_applyset *s, const json_t *gks, const json_t *nss,
-			json_t *keep, const struct tm_prune_opts *o, struct member **out, size_t *nout,
-			struct tm_prune_result *res, struct tm_err *err)
+/* "a=b,c" as a query value: '=' as %3D, ',' as %2C (cut to fit n). */
+static void query_selector(char *out, size_t n, const char *sel)
 {
-	size_t ngk = json_array_size(gks), nns = json_array_size(nss) + 1, cap = (ngk + 1) * nns, nl = 0, nm = 0, i, j;
-	struct listing *l = calloc(cap ? cap : 1, sizeof(*l));
-	struct tm_kube_call *c = calloc(cap ? cap : 1, sizeof(*c));
-	struct member *m = NULL;
-	char selector[200], pvc_selector[400];
-	json_t *gk, *item;
-	int rc = 0;
+	out[0] = '\0';
+	for (const char *p = sel; *p && strlen(out) + 4 < n; p++) {
+		size_t at = strlen(out);
 
-	if (!l || !c) {
-		rc = tm_err_set(err, TM_ERROR, "out of memory");
-		goto out;
+		if (*p == '=' || *p == ',')
+			snprintf(out + at, n - at, "%%%02X", (unsigned char)*p);
+		else
+			snprintf(out + at, n - at, "%c", *p);
 	}
-	if ((rc = prefetch_gks(k, gks, err)) < 0)
-		goto out;
-	snprintf(selector, sizeof(selector), TM_APPLYSET_PART_OF "%%3D%s", s->id);
+}
+
+/* The lists to ask for into l (*nl of them): every served group-kind of the inventory
+ * in the release's namespace and the additional ones (cluster-wide for cluster-scoped
+ * kinds), by the part-of selector; with purge_pvcs, the claims by that selector too. */
+static int plan_listings(struct tm_kube *k, const struct tm_applyset *s, const json_t *gks, const json_t *nss,
+			 const struct tm_prune_opts *o, struct listing *l, size_t *nl, const char *selector,
+			 const char *pvc_selector, struct tm_err *err)
+{
+	size_t nns = json_array_size(nss) + 1, i, j;
+	struct tm_kube_rsc r;
+	json_t *gk;
+	int rc;
+
 	json_array_foreach(gks, i, gk) {
-		struct tm_kube_rsc r;
 		struct tm_err e;
 
 		tm_err_init(&e);
@@ -184,37 +189,102 @@ static int find_members(struct tm_kube *k, const struct tm_applyset *s, const js
 		}
 		if (rc < 0) {
 			*err = e;
-			goto out;
+			return rc;
 		}
-		for (j = 0; j < (r.namespaced ? nns : 1); j++) {
-			l[nl].rsc = r;
-			l[nl].ns = !r.namespaced ? NULL : j == 0 ? s->ns : json_string_value(json_array_get(nss, j - 1));
-			l[nl].selector = selector;
-			nl++;
+		for (j = 0; j < (r.namespaced ? nns : 1); j++)
+			l[(*nl)++] = (struct listing){ .rsc = r, .selector = selector,
+						       .ns = !r.namespaced ? NULL : j == 0 ? s->ns
+									    : json_string_value(json_array_get(nss, j - 1)) };
+	}
+	if (!o->purge || !o->purge_pvcs)
+		return 0;
+	if ((rc = tm_kube_resolve(k, "v1", "PersistentVolumeClaim", false, &r, err)) < 0)
+		return rc;
+	for (j = 0; j < nns; j++)
+		l[(*nl)++] = (struct listing){ .rsc = r, .selector = pvc_selector,
+					       .ns = j == 0 ? s->ns : json_string_value(json_array_get(nss, j - 1)) };
+	return 0;
+}
+
+/* Appends one member to delete to *m (*nm of them). */
+static int add_member(struct member **m, size_t *nm, const struct tm_kube_rsc *rsc, const char *ns, const char *name,
+		      const char *subject, const json_t *md, struct tm_err *err)
+{
+	struct member *grown = realloc(*m, (*nm + 1) * sizeof(**m)), *x;
+
+	if (!grown)
+		return tm_err_set(err, TM_ERROR, "out of memory");
+	*m = grown;
+	x = &grown[(*nm)++];
+	memset(x, 0, sizeof(*x));
+	x->rsc = *rsc;
+	snprintf(x->ns, sizeof(x->ns), "%s", ns ? ns : "");
+	snprintf(x->name, sizeof(x->name), "%s", name);
+	snprintf(x->subject, sizeof(x->subject), "%s", subject);
+	x->phase = member_phase(rsc, md);
+	return 0;
+}
+
+/* Sorts the items of one listing: kept (named by keep, listed already, owned by a
+ * controller, or kept by policy unless purging), else members to delete. */
+static int take_items(const struct listing *l, const json_t *items, const struct tm_applyset *s, json_t *keep,
+		      const struct tm_prune_opts *o, struct member **m, size_t *nm, struct tm_prune_result *res,
+		      struct tm_err *err)
+{
+	size_t j;
+	json_t *item;
+	int rc;
+
+	json_array_foreach(items, j, item) {
+		json_t *md = json_object_get(item, "metadata");
+		const char *name = json_string_value(json_object_get(md, "name"));
+		const char *ns = json_string_value(json_object_get(md, "namespace"));
+		const char *why;
+		char key[800], subject[400];
+
+		if (!name)
+			continue;
+		keep_key(key, sizeof(key), l->rsc.group, l->rsc.kind, ns ? ns : "", name);
+		if (json_object_get(keep, key))
+			continue;
+		json_object_set_new(keep, key, json_true()); /* listed once even if two selectors match */
+		snprintf(subject, sizeof(subject), "%s %s%s%s", l->rsc.kind, ns ? ns : "", ns ? "/" : "", name);
+		if (controlled(md)) {
+			res->skipped++;
+			report(o, TM_DEBUG, "log", subject, "owned by a controller: left to it");
+		} else if (!o->purge && (why = kept_by_policy(&l->rsc, md))) {
+			res->kept++;
+			report(o, TM_INFO, "kept", subject, "kept (%s)", why);
+			if ((rc = note_kept(o, s, &l->rsc, ns, err)) < 0)
+				return rc;
+		} else if ((rc = add_member(m, nm, &l->rsc, ns, name, subject, md, err)) < 0) {
+			return rc;
 		}
 	}
-	if (o->purge && o->purge_pvcs) {
-		struct tm_kube_rsc r;
+	return 0;
+}
 
-		if ((rc = tm_kube_resolve(k, "v1", "PersistentVolumeClaim", false, &r, err)) < 0)
-			goto out;
-		/* "a=b" in a query: '=' as %3D, ',' as %2C */
-		pvc_selector[0] = '\0';
-		for (const char *p = o->purge_pvcs; *p && strlen(pvc_selector) + 4 < sizeof(pvc_selector); p++) {
-			size_t at = strlen(pvc_selector);
+/* Lists every (group-kind, namespace) pair at once and collects the members to delete. */
+static int find_members(struct tm_kube *k, const struct tm_applyset *s, const json_t *gks, const json_t *nss,
+			json_t *keep, const struct tm_prune_opts *o, struct member **out, size_t *nout,
+			struct tm_prune_result *res, struct tm_err *err)
+{
+	size_t cap = (json_array_size(gks) + 1) * (json_array_size(nss) + 1), nl = 0, nm = 0, i;
+	struct listing *l = calloc(cap ? cap : 1, sizeof(*l));
+	struct tm_kube_call *c = calloc(cap ? cap : 1, sizeof(*c));
+	struct member *m = NULL;
+	char selector[200], pvc_selector[400];
+	int rc = 0;
 
-			if (*p == '=' || *p == ',')
-				snprintf(pvc_selector + at, sizeof(pvc_selector) - at, "%%%02X", (unsigned char)*p);
-			else
-				snprintf(pvc_selector + at, sizeof(pvc_selector) - at, "%c", *p);
-		}
-		for (j = 0; j < nns; j++) {
-			l[nl].rsc = r;
-			l[nl].ns = j == 0 ? s->ns : json_string_value(json_array_get(nss, j - 1));
-			l[nl].selector = pvc_selector;
-			nl++;
-		}
+	if (!l || !c) {
+		rc = tm_err_set(err, TM_ERROR, "out of memory");
+		goto out;
 	}
+	snprintf(selector, sizeof(selector), TM_APPLYSET_PART_OF "%%3D%s", s->id);
+	query_selector(pvc_selector, sizeof(pvc_selector), o->purge_pvcs ? o->purge_pvcs : "");
+	if ((rc = prefetch_gks(k, gks, err)) < 0 ||
+	    (rc = plan_listings(k, s, gks, nss, o, l, &nl, selector, pvc_selector, err)) < 0)
+		goto out;
 	for (i = 0; i < nl; i++) {
 		tm_buf_init(&l[i].path, "path", 2048);
 		if ((rc = tm_kube_path(&l[i].path, &l[i].rsc, l[i].ns, NULL, err)) < 0 ||
@@ -233,46 +303,8 @@ static int find_members(struct tm_kube *k, const struct tm_applyset *s, const js
 			tm_err_wrap(err, "list the %s of release inventory '%s'", l[i].rsc.name, s->id);
 			goto out;
 		}
-		json_array_foreach(json_object_get(c[i].out, "items"), j, item) {
-			json_t *md = json_object_get(item, "metadata");
-			const char *name = json_string_value(json_object_get(md, "name"));
-			const char *ns = json_string_value(json_object_get(md, "namespace"));
-			const char *why;
-			struct member *grown;
-			char key[800], subject[400];
-
-			if (!name)
-				continue;
-			keep_key(key, sizeof(key), l[i].rsc.group, l[i].rsc.kind, ns ? ns : "", name);
-			if (json_object_get(keep, key))
-				continue;
-			json_object_set_new(keep, key, json_true()); /* listed once even if two selectors match */
-			snprintf(subject, sizeof(subject), "%s %s%s%s", l[i].rsc.kind, ns ? ns : "", ns ? "/" : "", name);
-			if (controlled(md)) {
-				res->skipped++;
-				report(o, TM_DEBUG, "log", subject, "owned by a controller: left to it");
-				continue;
-			}
-			if (!o->purge && (why = kept_by_policy(&l[i].rsc, md))) {
-				res->kept++;
-				report(o, TM_INFO, "kept", subject, "kept (%s)", why);
-				if ((rc = note_kept(o, s, &l[i].rsc, ns, err)) < 0)
-					goto out;
-				continue;
-			}
-			if (!(grown = realloc(m, (nm + 1) * sizeof(*m)))) {
-				rc = tm_err_set(err, TM_ERROR, "out of memory");
-				goto out;
-			}
-			m = grown;
-			memset(&m[nm], 0, sizeof(m[nm]));
-			m[nm].rsc = l[i].rsc;
-			snprintf(m[nm].ns, sizeof(m[nm].ns), "%s", ns ? ns : "");
-			snprintf(m[nm].name, sizeof(m[nm].name), "%s", name);
-			snprintf(m[nm].subject, sizeof(m[nm].subject), "%s", subject);
-			m[nm].phase = member_phase(&l[i].rsc, md);
-			nm++;
-		}
+		if ((rc = take_items(&l[i], json_object_get(c[i].out, "items"), s, keep, o, &m, &nm, res, err)) < 0)
+			goto out;
 	}
 	*out = m;
 	*nout = nm;

@@ -12,6 +12,7 @@
 #include "tarmac/kube.h"
 #include "tarmac/render.h"
 #include "tarmac/secret.h"
+#include "tarmac/stack.h"
 #include "tarmac/util.h"
 
 enum tm_output { TM_OUTPUT_TEXT, TM_OUTPUT_JSON };
@@ -143,65 +144,19 @@ int tm_version_set_opt(void *opts, int id, const char *value, struct tm_err *err
 int tm_cmd_help(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
 int tm_cmd_version(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
 
-/* The environment's Secrets for commands that deploy the stack (stack_secrets.c). */
-struct tm_stack_secrets {
-	const char *dir;      /* --secrets-dir (default secrets/<env>) */
-	const char *key_file; /* --key-file */
-	const char *cert;     /* --sealed-secrets-cert */
-	bool none;            /* --no-secrets */
-};
+/* The options of the environment's Secrets, for commands that deploy the stack
+ * (struct tm_stack_secret_opts, tarmac/stack.h). */
 #define TM_STACK_SECRETS_OPTSPECS                                                                             \
 	{ 'd', "secrets-dir", 0, TM_OPT_VALUE, "DIR", "the environment's sealed secrets (default secrets/ENV)" },  \
 	{ 'K', "key-file", 0, TM_OPT_VALUE, "PATH", "the environment's private key ('-': standard input; default $TARMAC_KEY_FILE, then where keygen puts it)" }, \
 	{ 'Z', "sealed-secrets-cert", 0, TM_OPT_VALUE, "FILE", "deploy Bitnami SealedSecrets sealed to this controller certificate instead of Secrets" }, \
 	{ 'N', "no-secrets", 0, TM_OPT_FLAG, NULL, "leave the environment's Secrets out (managed elsewhere)" }
-int tm_stack_secrets_set(struct tm_stack_secrets *s, int id, const char *value, struct tm_err *err);
-/* What tm_cli_stack_secrets does besides reading: STACK_MAKE generates what is missing
- * (the key pair, then each secret) unless the release is installed; STACK_GUARD (with a
- * cluster) refuses to replace a live secret except by a rotation. */
-enum { TM_STACK_MAKE = 1u << 0, TM_STACK_GUARD = 1u << 1 };
-/* Adds the environment's Secrets (unsealed in memory; first generated, with the
- * environment's key pair, when flags say so) to objects, annotates their consumers, adds a
- * staged Fernet rotation's Job, and (with a cluster) checks the Secrets the values
- * name exist. *secrets_out: the Secret objects, to wipe with tm_secret_objects_free
- * once the run is done (NULL when there are none). */
-int tm_cli_stack_secrets(struct tm_cli *cli, const struct tm_stack_secrets *o, const char *env, const char *release,
-			 const char *ns, json_t *values, json_t *objects, unsigned flags, json_t **secrets_out);
-
-/* The live-secrets guard (stack_guard.c). The stack's Secrets as the cluster holds
- * them, into *out (name -> object; absent ones left out): the release's own in one list,
- * then one GET for each place the list did not hold. Free with tm_cli_live_free, which
- * wipes their data. */
-int tm_cli_live_secrets(struct tm_cli *cli, json_t **out, const struct tm_secret_place *p, size_t n, const char *ns,
-			const char *release);
-void tm_cli_live_free(json_t *live);
-struct tm_stack_guard {
-	struct tm_secret_place places[TM_SECRET_MAX_PLACES];
-	size_t nplaces;
-	json_t *live;               /* the live Secrets by name */
-	struct tm_secret_set *set;  /* the stored secrets they hold */
-	bool installed;             /* a live Secret holds one, or the release has records: nothing is generated */
-	/* for a Secret gone from the cluster, what the deployed revision's record says it held */
-	int revision;               /* that revision, 0 when none was read */
-	char hashes[TM_SECRET_COUNT][72];
-	const char *recorded[TM_SECRET_COUNT];
-};
-int tm_cli_guard_read(struct tm_cli *cli, struct tm_stack_guard *g, const struct tm_secret_target *t);
-/* TM_ECONFLICT naming each secret whose sealed value (sealed NULL: no sealed files)
- * would replace its live value without a rotation (previous: the values of
- * <name>.previous.sealed), and the way out. */
-int tm_cli_guard_check(struct tm_cli *cli, const struct tm_stack_guard *g, const struct tm_secret_set *sealed,
-		       const struct tm_secret_set *previous, const char *dir, const char *env);
-void tm_cli_guard_release(struct tm_stack_guard *g);
-
-/* With a cluster: what the task pod templates name and objects lack must exist in ns
- * (stack_refs.c); TM_ENOTFOUND naming each, or a warning only on a dry run. */
-int tm_cli_task_refs(struct tm_cli *cli, const json_t *objects, const char *ns, bool dry_run);
+int tm_cli_secret_opts_set(struct tm_stack_secret_opts *s, int id, const char *value, struct tm_err *err);
 
 struct tm_render_cmd_opts {
 	struct tm_render_args r;
 	const char *output_dir; /* render --output-dir */
-	struct tm_stack_secrets sec;
+	struct tm_stack_secret_opts sec;
 	bool show_secrets;      /* render --show-secrets */
 };
 extern const struct tm_optspec tm_render_cmd_optspecs[];
@@ -212,7 +167,7 @@ int tm_cmd_values(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
 
 struct tm_apply_cmd_opts {
 	struct tm_render_args r;
-	struct tm_stack_secrets sec;
+	struct tm_stack_secret_opts sec;
 	const char *manifests;  /* --manifests PATH|- */
 	bool dry_run;           /* --dry-run=server */
 	bool no_wait;
@@ -227,7 +182,7 @@ int tm_apply_cmd_set_opt(void *opts, int id, const char *value, struct tm_err *e
 int tm_cmd_apply(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
 int tm_cmd_diff(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
 
-/* Shared by the commands that talk to a cluster (cmd_apply.c). */
+/* Ctrl-C (signals.c). */
 struct tm_signals {
 	struct sigaction old_int, old_term;
 };
@@ -235,10 +190,14 @@ struct tm_signals {
 void tm_cli_catch_signals(struct tm_signals *s);
 void tm_cli_restore_signals(const struct tm_signals *s);
 volatile sig_atomic_t *tm_cli_stop_flag(void);
+
+/* Shared by the commands that talk to a cluster (cmd_apply.c). */
+/* The stack module's context for this command: its cluster (if any), sink, stop flag. */
+struct tm_stack_ctx tm_cli_stack_ctx(struct tm_cli *cli);
 /* The client reports to the sink and stops on the stop flag. */
 void tm_cli_set_kube_opts(struct tm_cli *cli);
-/* The release a command works on (--release, default "airflow") and its namespace
- * (--namespace, else the kubeconfig's unless "default", else "airflow"). */
+/* The release a command works on and its namespace (tm_stack_release and
+ * tm_stack_namespace of its flags and kubeconfig). */
 const char *tm_cli_release_name(struct tm_cli *cli);
 const char *tm_cli_release_ns(struct tm_cli *cli);
 void tm_cli_fill_apply_opts(struct tm_cli *cli, const struct tm_apply_cmd_opts *o, struct tm_apply_opts *ao);

@@ -13,8 +13,7 @@
 #include "tarmac/doc.h"
 #include "tarmac/release.h"
 #include "tarmac/secret.h"
-
-#define MANIFEST_MAX (64u << 20)
+#include "tarmac/stack.h"
 
 const struct tm_optspec tm_apply_cmd_optspecs[] = {
 	TM_RENDER_OPTSPECS,
@@ -48,7 +47,7 @@ int tm_apply_cmd_set_opt(void *opts, int id, const char *value, struct tm_err *e
 	case 'K':
 	case 'Z':
 	case 'N':
-		return tm_stack_secrets_set(&o->sec, id, value, err);
+		return tm_cli_secret_opts_set(&o->sec, id, value, err);
 	case 'm':
 		o->manifests = value;
 		return 0;
@@ -100,197 +99,34 @@ int tm_apply_cmd_set_opt(void *opts, int id, const char *value, struct tm_err *e
 	return tm_render_args_set(&o->r, id, value, err);
 }
 
-/* ------------------------------------------------------------------ Ctrl-C */
-
-/* The one mutable global: a signal handler can reach nothing else. The release lock
- * raises it too when the lock is lost, so waits stop the same way. */
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	interrupted = 1;
-}
-
-volatile sig_atomic_t *tm_cli_stop_flag(void)
-{
-	return &interrupted;
-}
-
-void tm_cli_catch_signals(struct tm_signals *s)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	/* nested in tm_cli_main's catch: a signal that came already must not be lost */
-	if (sigaction(SIGINT, NULL, &s->old_int) < 0 || s->old_int.sa_handler != on_signal)
-		interrupted = 0;
-	sigaction(SIGINT, &sa, &s->old_int);
-	sigaction(SIGTERM, &sa, &s->old_term);
-}
-
-void tm_cli_restore_signals(const struct tm_signals *s)
-{
-	sigaction(SIGINT, &s->old_int, NULL);
-	sigaction(SIGTERM, &s->old_term, NULL);
-}
-
 /* ------------------------------------------------------------------ the objects */
 
-/* Appends the objects of one YAML stream; a List's items count as objects. */
-static int add_stream(json_t *all, const struct tm_buf *text, const char *name, struct tm_err *err)
+/* A command's stack context: its cluster (if any), its sink, its stop flag. */
+struct tm_stack_ctx tm_cli_stack_ctx(struct tm_cli *cli)
 {
-	json_t *docs = NULL, *d;
-	size_t i;
-	int rc;
-
-	if ((rc = tm_doc_parse_yaml_stream(&docs, text->data ? text->data : "", text->len, name, err)) < 0)
-		return rc;
-	json_array_foreach(docs, i, d) {
-		const char *kind = json_string_value(json_object_get(d, "kind"));
-		json_t *items = json_object_get(d, "items");
-
-		if (json_is_null(d))
-			continue;
-		if (!json_is_object(d)) {
-			rc = tm_err_set(err, TM_EINVALID, "%s: document %zu: expected a Kubernetes object (a mapping)", name, i + 1);
-			break;
-		}
-		if (kind && strlen(kind) > 4 && strcmp(kind + strlen(kind) - 4, "List") == 0 && json_is_array(items)) {
-			json_array_extend(all, items);
-			continue;
-		}
-		json_array_append(all, d);
-	}
-	json_decref(docs);
-	return rc;
-}
-
-static int by_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static bool manifest_name(const char *n)
-{
-	size_t l = strlen(n);
-
-	return n[0] != '.' && ((l > 5 && (strcmp(n + l - 5, ".yaml") == 0 || strcmp(n + l - 5, ".json") == 0)) ||
-			       (l > 4 && strcmp(n + l - 4, ".yml") == 0));
-}
-
-/* --manifests: a file, '-', or a directory's .yaml/.yml/.json files in name order. */
-static int load_manifests(struct tm_cli *cli, const char *path, json_t **out)
-{
-	json_t *all = json_array();
-	struct tm_buf text = TM_BUF_INIT("manifests", MANIFEST_MAX);
-	struct stat st;
-	char **names = NULL;
-	size_t n = 0;
-	int rc = 0;
-
-	if (!all)
-		return tm_err_set(&cli->err, TM_ERROR, "out of memory");
-	if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		DIR *d = opendir(path);
-		struct dirent *e;
-
-		if (!d) {
-			rc = tm_err_errno(&cli->err, errno, "open directory '%s'", path);
-			goto out;
-		}
-		while ((e = readdir(d))) {
-			char **grown;
-
-			if (!manifest_name(e->d_name))
-				continue;
-			if (!(grown = realloc(names, (n + 1) * sizeof(*names))) || !(grown[n] = strdup(e->d_name))) {
-				names = grown ? grown : names;
-				closedir(d);
-				rc = tm_err_set(&cli->err, TM_ERROR, "out of memory");
-				goto out;
-			}
-			names = grown;
-			n++;
-		}
-		closedir(d);
-		qsort(names, n, sizeof(*names), by_name);
-		for (size_t i = 0; i < n; i++) {
-			char full[4096];
-
-			snprintf(full, sizeof(full), "%s/%s", path, names[i]);
-			if ((rc = tm_file_read(&text, full, MANIFEST_MAX, &cli->err)) < 0 ||
-			    (rc = add_stream(all, &text, full, &cli->err)) < 0)
-				goto out;
-		}
-		if (!n) {
-			rc = tm_err_set(&cli->err, TM_EINVALID, "--manifests '%s': no .yaml, .yml or .json files in it", path);
-			goto out;
-		}
-	} else if ((rc = tm_file_read(&text, path, MANIFEST_MAX, &cli->err)) < 0 ||
-		   (rc = add_stream(all, &text, strcmp(path, "-") ? path : "<stdin>", &cli->err)) < 0) {
-		goto out;
-	}
-	*out = all;
-	all = NULL;
-out:
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	tm_buf_release(&text);
-	json_decref(all);
-	return rc;
+	return (struct tm_stack_ctx){ .kube = cli->kube, .report = tm_sink_report, .report_ctx = &cli->sink,
+				      .stop = tm_cli_stop_flag() };
 }
 
 int tm_cli_render_for_cluster(struct tm_cli *cli, struct tm_render_args *a, json_t **out, json_t **values)
 {
+	struct tm_stack_ctx ctx = tm_cli_stack_ctx(cli);
 	struct tm_render_opts ro;
-	struct tm_rendered r = { 0 };
-	const char *const *served;
-	const char **apis = NULL;
-	size_t nserved;
 	int rc;
 
 	if ((rc = tm_render_args_load(cli, a, &ro)) < 0)
 		return rc;
-	if ((rc = tm_kube_discover(cli->kube, &cli->err)) < 0)
-		return rc;
-	if (!a->kube_version && tm_kube_version(cli->kube))
-		ro.kube_version = tm_kube_version(cli->kube);
-	nserved = tm_kube_api_versions(cli->kube, &served);
-	if (!(apis = calloc(nserved + a->napi_versions + 1, sizeof(*apis))))
-		return tm_err_set(&cli->err, TM_ERROR, "out of memory");
-	memcpy(apis, a->api_versions, a->napi_versions * sizeof(*apis));
-	memcpy(apis + a->napi_versions, served, nserved * sizeof(*apis));
-	ro.api_versions = apis;
-	ro.napi_versions = nserved + a->napi_versions;
-	ro.namespace = tm_cli_release_ns(cli);
-	rc = tm_render(&r, &ro, &cli->err);
-	if (rc == 0) {
-		*out = r.objects;
-		r.objects = NULL;
-		if (values)
-			*values = json_incref(r.values.tree);
-	}
-	tm_rendered_release(&r);
-	free(apis);
-	return rc;
+	return tm_stack_render(&ctx, &ro, tm_cli_release_ns(cli), out, values, &cli->err);
 }
 
 const char *tm_cli_release_name(struct tm_cli *cli)
 {
-	return cli->opts.release ? cli->opts.release : TM_DEFAULT_RELEASE;
+	return tm_stack_release(cli->opts.release);
 }
 
 const char *tm_cli_release_ns(struct tm_cli *cli)
 {
-	if (cli->opts.namespace)
-		return cli->opts.namespace;
-	if (cli->kcfg.namespace && strcmp(cli->kcfg.namespace, "default") != 0)
-		return cli->kcfg.namespace;
-	return TM_DEFAULT_NAMESPACE;
+	return tm_stack_namespace(cli->opts.namespace, cli->kcfg.namespace);
 }
 
 static int load_objects(struct tm_cli *cli, struct tm_apply_cmd_opts *o, const struct tm_apply_opts *ao, json_t **out,
@@ -303,11 +139,14 @@ static int load_objects(struct tm_cli *cli, struct tm_apply_cmd_opts *o, const s
 		if (o->r.env || o->r.nfiles || o->r.nsets)
 			return tm_err_set(&cli->err, TM_EINVALID, "--manifests takes the objects as they are: --env, -f and "
 					  "--set do not apply to them");
-		return load_manifests(cli, o->manifests, out);
+		return tm_stack_load_manifests(o->manifests, out, &cli->err);
 	}
-	if ((rc = tm_cli_render_for_cluster(cli, &o->r, out, &values)) == 0)
-		rc = tm_cli_stack_secrets(cli, &o->sec, o->r.env ? o->r.env : TM_DEFAULT_ENV, tm_cli_release_name(cli),
-					  ao->namespace, values, *out, false, secrets);
+	if ((rc = tm_cli_render_for_cluster(cli, &o->r, out, &values)) == 0) {
+		struct tm_stack_ctx ctx = tm_cli_stack_ctx(cli);
+
+		rc = tm_stack_secrets(&ctx, &o->sec, tm_stack_env(o->r.env), tm_cli_release_name(cli), ao->namespace,
+				      values, *out, 0, secrets, &cli->err);
+	}
 	json_decref(values);
 	return rc;
 }
@@ -318,15 +157,15 @@ void tm_cli_set_kube_opts(struct tm_cli *cli)
 
 	ko.report = tm_sink_report;
 	ko.report_ctx = &cli->sink;
-	ko.cancel = &interrupted;
+	ko.cancel = tm_cli_stop_flag();
 	tm_kube_set_opts(cli->kube, &ko);
 }
 
 void tm_cli_fill_apply_opts(struct tm_cli *cli, const struct tm_apply_cmd_opts *o, struct tm_apply_opts *ao)
 {
 	memset(ao, 0, sizeof(*ao));
-	ao->namespace = cli->opts.namespace ? cli->opts.namespace
-		       : cli->kcfg.namespace ? cli->kcfg.namespace : o->manifests ? "default" : TM_DEFAULT_NAMESPACE;
+	ao->namespace = o->manifests ? tm_stack_manifest_namespace(cli->opts.namespace, cli->kcfg.namespace)
+				     : tm_cli_release_ns(cli);
 	ao->dry_run = o->dry_run;
 	ao->force_conflicts = o->force;
 	ao->wait = !o->no_wait;
@@ -336,17 +175,21 @@ void tm_cli_fill_apply_opts(struct tm_cli *cli, const struct tm_apply_cmd_opts *
 	ao->report_ctx = &cli->sink;
 }
 
-/* What apply and diff share before their own work: no arguments, Ctrl-C caught, the
- * client reporting to the sink, the objects loaded. Returns a usage exit code (> 0,
- * nothing to undo), or 0 / a TM_E* code with the signals caught (undo them). */
-static int begin(struct tm_cli *cli, struct tm_apply_cmd_opts *o, int argc, const char *cmd, struct tm_signals *sig,
-		 json_t **objects, json_t **secrets, struct tm_apply_opts *ao)
+/* apply and diff take no positional arguments: the usage exit code, or 0. */
+static int no_arguments(struct tm_cli *cli, struct tm_apply_cmd_opts *o, int argc, const char *cmd)
 {
-	if (argc > 0) {
-		tm_render_args_release(&o->r);
-		return tm_cli_usage(cli, "%s takes no arguments (values come with -f and --set, objects with --manifests)",
-				    cmd);
-	}
+	if (argc == 0)
+		return TM_EXIT_OK;
+	tm_render_args_release(&o->r);
+	return tm_cli_usage(cli, "%s takes no arguments (values come with -f and --set, objects with --manifests)", cmd);
+}
+
+/* What apply and diff share before their own work: Ctrl-C caught (undo with
+ * tm_cli_restore_signals whatever this returns), the client reporting to the sink, the
+ * objects loaded. 0 or a TM_E* code with cli->err set. */
+static int begin(struct tm_cli *cli, struct tm_apply_cmd_opts *o, struct tm_signals *sig, json_t **objects,
+		 json_t **secrets, struct tm_apply_opts *ao)
+{
 	tm_cli_catch_signals(sig);
 	tm_cli_set_kube_opts(cli);
 	tm_cli_fill_apply_opts(cli, o, ao);
@@ -416,12 +259,12 @@ int tm_cmd_apply(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 	struct tm_signals sig;
 	json_t *objects = NULL, *secrets = NULL;
 	char retries[256];
-	int rc;
+	int rc, usage;
 
 	(void)argv;
-	if ((rc = begin(cli, o, argc, "apply", &sig, &objects, &secrets, &ao)) > 0)
-		return rc;
-	if (rc < 0 || (rc = refuse_on_release(cli, o, objects)) < 0)
+	if ((usage = no_arguments(cli, o, argc, "apply")) != TM_EXIT_OK)
+		return usage;
+	if ((rc = begin(cli, o, &sig, &objects, &secrets, &ao)) < 0 || (rc = refuse_on_release(cli, o, objects)) < 0)
 		goto out;
 	rc = tm_apply(&res, cli->kube, objects, &ao, &cli->err);
 	tm_cli_summary_retries(retries, sizeof(retries), tm_kube_stats(cli->kube));
@@ -452,12 +295,12 @@ int tm_cmd_diff(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 	json_t *objects = NULL, *secrets = NULL;
 	bool color = cli->sink.mode == TM_SINK_TTY && !cli->opts.no_color && !getenv("NO_COLOR") &&
 		     isatty(fileno(cli->out));
-	int rc;
+	int rc, usage;
 
 	(void)argv;
-	if ((rc = begin(cli, o, argc, "diff", &sig, &objects, &secrets, &ao)) > 0)
-		return rc;
-	if (rc < 0 || (rc = diff_as_release(cli, o, objects)) < 0)
+	if ((usage = no_arguments(cli, o, argc, "diff")) != TM_EXIT_OK)
+		return usage;
+	if ((rc = begin(cli, o, &sig, &objects, &secrets, &ao)) < 0 || (rc = diff_as_release(cli, o, objects)) < 0)
 		goto out;
 	if ((rc = tm_apply_diff(&sum, &out, cli->kube, objects, &ao, color, &cli->err)) < 0)
 		goto out;

@@ -107,12 +107,13 @@ static const char *release_ns(struct tm_cli *cli)
 	return tm_cli_release_ns(cli);
 }
 
+/* The usage exit code for a release name Kubernetes would refuse, else TM_EXIT_OK. */
 static int check_name(struct tm_cli *cli)
 {
 	if (!tm_is_dns_label(release_name(cli), 53))
 		return tm_cli_usage(cli, "'%s' is not a release name: lowercase letters, digits and '-', at most 53",
 				    release_name(cli));
-	return 0;
+	return TM_EXIT_OK;
 }
 
 static void fill_opts(struct tm_cli *cli, struct tm_release_cmd_opts *o, const char *command,
@@ -121,7 +122,7 @@ static void fill_opts(struct tm_cli *cli, struct tm_release_cmd_opts *o, const c
 	memset(ro, 0, sizeof(*ro));
 	ro->name = release_name(cli);
 	ro->ns = release_ns(cli);
-	ro->env = o->a.r.env ? o->a.r.env : TM_DEFAULT_ENV;
+	ro->env = tm_stack_env(o->a.r.env);
 	ro->command = command;
 	ro->tarmac_version = TM_VERSION;
 	ro->history_max = o->history_max_set ? o->history_max : DEFAULT_HISTORY_MAX;
@@ -192,24 +193,25 @@ static int deploy(struct tm_cli *cli, struct tm_release_cmd_opts *o, int argc, e
 	struct tm_release_result res = { 0 };
 	struct tm_signals sig;
 	json_t *objects = NULL, *values = NULL, *secrets = NULL;
+	struct tm_stack_ctx ctx = tm_cli_stack_ctx(cli);
 	int64_t start = tm_now_ms();
-	int rc;
+	int usage, rc;
 
 	if (argc > 0) {
 		tm_render_args_release(&o->a.r);
 		return tm_cli_usage(cli, "%s takes no arguments (values come with -f and --set)", command);
 	}
-	if ((rc = check_name(cli)) > 0) {
+	if ((usage = check_name(cli)) != TM_EXIT_OK) {
 		tm_render_args_release(&o->a.r);
-		return rc;
+		return usage;
 	}
 	tm_cli_catch_signals(&sig);
 	tm_cli_set_kube_opts(cli);
 	fill_opts(cli, o, command, &ro);
 	if ((rc = tm_cli_render_for_cluster(cli, &o->a.r, &objects, &values)) < 0 ||
-	    (rc = tm_cli_stack_secrets(cli, &o->a.sec, ro.env, ro.name, ro.ns, values, objects,
-						     TM_STACK_GUARD | (ro.dry_run ? 0 : TM_STACK_MAKE), &secrets)) < 0 ||
-	    (rc = tm_cli_task_refs(cli, objects, ro.ns, ro.dry_run)) < 0)
+	    (rc = tm_stack_secrets(&ctx, &o->a.sec, ro.env, ro.name, ro.ns, values, objects,
+				   TM_STACK_GUARD | (ro.dry_run ? 0 : TM_STACK_MAKE), &secrets, &cli->err)) < 0 ||
+	    (rc = tm_stack_task_refs(&ctx, objects, ro.ns, ro.dry_run, &cli->err)) < 0)
 		goto out;
 	rc = tm_release_deploy(&res, cli->kube, mode, objects, values, &ro, &cli->err);
 	if (!res.unchanged && (res.revision || res.apply.objects))
@@ -252,7 +254,7 @@ int tm_cmd_rollback(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 	struct tm_signals sig;
 	long target = 0;
 	int64_t start = tm_now_ms();
-	int rc;
+	int usage, rc;
 
 	if (argc > 1)
 		return tm_cli_usage(cli, "rollback takes at most one revision number");
@@ -263,8 +265,8 @@ int tm_cmd_rollback(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 		if (end == argv[0] || *end || target <= 0 || target > 1000000000)
 			return tm_cli_usage(cli, "'%s' is not a revision number (see 'tarmac history')", argv[0]);
 	}
-	if ((rc = check_name(cli)) > 0)
-		return rc;
+	if ((usage = check_name(cli)) != TM_EXIT_OK)
+		return usage;
 	tm_cli_catch_signals(&sig);
 	tm_cli_set_kube_opts(cli);
 	fill_opts(cli, o, "rollback", &ro);
@@ -286,13 +288,13 @@ int tm_cmd_uninstall(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 	struct tm_release_opts ro;
 	struct tm_release_result res = { 0 };
 	struct tm_signals sig;
-	int rc;
+	int usage, rc;
 
 	(void)argv;
 	if (argc > 0)
 		return tm_cli_usage(cli, "uninstall takes no arguments (the release comes from --release)");
-	if ((rc = check_name(cli)) > 0)
-		return rc;
+	if ((usage = check_name(cli)) != TM_EXIT_OK)
+		return usage;
 	tm_cli_catch_signals(&sig);
 	tm_cli_set_kube_opts(cli);
 	fill_opts(cli, o, "uninstall", &ro);
@@ -315,14 +317,14 @@ int tm_cmd_history(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 {
 	struct tm_revision *revs = NULL;
 	size_t n = 0;
-	int rc;
+	int usage, rc;
 
 	(void)cmdopts;
 	(void)argv;
 	if (argc > 0)
 		return tm_cli_usage(cli, "history takes no arguments (the release comes from --release)");
-	if ((rc = check_name(cli)) > 0)
-		return rc;
+	if ((usage = check_name(cli)) != TM_EXIT_OK)
+		return usage;
 	tm_cli_set_kube_opts(cli);
 	if ((rc = tm_release_list(&revs, &n, cli->kube, release_name(cli), release_ns(cli), &cli->err)) < 0)
 		goto out;
@@ -364,14 +366,14 @@ int tm_cmd_status(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 {
 	json_t *st = NULL, *comp;
 	size_t i;
-	int rc, notready = 0;
+	int usage, rc, notready = 0;
 
 	(void)cmdopts;
 	(void)argv;
 	if (argc > 0)
 		return tm_cli_usage(cli, "status takes no arguments (the release comes from --release)");
-	if ((rc = check_name(cli)) > 0)
-		return rc;
+	if ((usage = check_name(cli)) != TM_EXIT_OK)
+		return usage;
 	tm_cli_set_kube_opts(cli);
 	if ((rc = tm_release_status(&st, cli->kube, release_name(cli), release_ns(cli), &cli->err)) < 0)
 		goto out;

@@ -40,7 +40,7 @@ int tm_render_cmd_set_opt(void *opts, int id, const char *value, struct tm_err *
 	case 'K':
 	case 'Z':
 	case 'N':
-		return tm_stack_secrets_set(&o->sec, id, value, err);
+		return tm_cli_secret_opts_set(&o->sec, id, value, err);
 	}
 	return tm_render_args_set(&o->r, id, value, err);
 }
@@ -146,8 +146,10 @@ int tm_cmd_render(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 	if (!o->sec.none) {
 		size_t before = json_array_size(r.objects);
 
-		if ((rc = tm_cli_stack_secrets(cli, &o->sec, ro.env, tm_cli_release_name(cli),
-					       ro.namespace, r.values.tree, r.objects, false, &secrets)) < 0)
+		struct tm_stack_ctx ctx = tm_cli_stack_ctx(cli);
+
+		if ((rc = tm_stack_secrets(&ctx, &o->sec, ro.env, ro.release, ro.namespace, r.values.tree, r.objects, 0,
+					   &secrets, &cli->err)) < 0)
 			goto out;
 		for (i = before; i < json_array_size(r.objects); i++)
 			json_array_append_new(r.sources, json_string("secrets (unsealed in memory)"));

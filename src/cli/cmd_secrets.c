@@ -443,9 +443,8 @@ int tm_cmd_secrets(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 		rc = tm_cli_usage(cli, "secrets %s needs --env ENV", sub);
 		goto done;
 	}
-	if ((size_t)snprintf(c.dir, sizeof(c.dir), "%s%s", o->dir ? o->dir : "secrets/", o->dir ? "" : c.env ? c.env : "") >=
-	    sizeof(c.dir)) {
-		rc = tm_cli_usage(cli, "--dir is too long");
+	if (tm_stack_secrets_dir(c.dir, sizeof(c.dir), o->dir, c.env ? c.env : "", &cli->err) < 0) {
+		rc = tm_cli_usage(cli, "--dir: %s", tm_err_msg(&cli->err));
 		goto done;
 	}
 	if (strcmp(sub, "show") != 0 && strcmp(sub, "rotate") != 0 && argc > 1) {

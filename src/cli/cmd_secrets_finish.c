@@ -46,6 +46,7 @@ static int verdict(struct tm_cli *cli, const struct tm_secret_target *t, const s
 {
 	struct tm_secret_place places[TM_SECRET_MAX_PLACES], *fernet = NULL;
 	struct tm_secret_set *live = NULL;
+	struct tm_stack_ctx ctx;
 	json_t *objs = NULL;
 	char hash[80] = "";
 	size_t n = 0;
@@ -61,14 +62,15 @@ static int verdict(struct tm_cli *cli, const struct tm_secret_target *t, const s
 		return 0;
 	}
 	snprintf(secret, 254, "%s", fernet->name);
-	if ((rc = tm_cli_live_secrets(cli, &objs, fernet, 1, t->namespace, t->release)) < 0 ||
+	ctx = tm_cli_stack_ctx(cli);
+	if ((rc = tm_stack_live_secrets(&ctx, &objs, fernet, 1, t->namespace, t->release, &cli->err)) < 0 ||
 	    (rc = tm_secret_live_set(&live, fernet, 1, objs, &cli->err)) < 0 ||
 	    (rc = recorded_hash(cli, t, fernet, hash, revision)) < 0)
 		goto out;
 	*out = tm_secret_finish_check(sealed, live, hash[0] ? hash : NULL);
 out:
 	tm_secret_set_free(live);
-	tm_cli_live_free(objs);
+	tm_stack_live_free(objs);
 	return rc;
 }
 

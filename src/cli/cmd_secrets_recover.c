@@ -85,14 +85,16 @@ static int read_live(struct recover *r, struct tm_values *v, struct tm_secret_se
 	struct tm_cli *cli = r->cli;
 	struct tm_secret_place places[TM_SECRET_MAX_PLACES];
 	struct tm_secret_target t;
+	struct tm_stack_ctx ctx;
 	json_t *objs = NULL;
 	size_t n = 0;
 	int rc;
 
 	if ((rc = tm_cli_secrets_target(cli, r->o, v, &t)) < 0)
 		return rc;
+	ctx = tm_cli_stack_ctx(cli);
 	if ((rc = tm_secret_places(places, &n, &t, &cli->err)) < 0 ||
-	    (rc = tm_cli_live_secrets(cli, &objs, places, n, t.namespace, t.release)) < 0 ||
+	    (rc = tm_stack_live_secrets(&ctx, &objs, places, n, t.namespace, t.release, &cli->err)) < 0 ||
 	    (rc = tm_secret_live_set(live, places, n, objs, &cli->err)) < 0)
 		goto out;
 	for (int id = 0; id < TM_SECRET_COUNT; id++)
@@ -101,7 +103,7 @@ static int read_live(struct recover *r, struct tm_values *v, struct tm_secret_se
 	rc = tm_err_set(&cli->err, TM_ENOTFOUND, "release '%s' has no live Secret of the stack in namespace '%s': nothing "
 			"to recover (a first 'tarmac up' makes new secrets)", t.release, t.namespace);
 out:
-	tm_cli_live_free(objs);
+	tm_stack_live_free(objs);
 	return rc;
 }
 

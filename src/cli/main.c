@@ -343,7 +343,6 @@ int tm_cli_main(int argc, char **argv, FILE *out, FILE *errf)
 
 	tm_err_init(&cli.err);
 	tm_kube_config_init(&cli.kcfg);
-	cli.opts.release = TM_DEFAULT_RELEASE;
 	ps.pos = calloc((size_t)argc + 1, sizeof(*ps.pos));
 	if (!ps.pos) {
 		fputs("tarmac: out of memory\n", errf);

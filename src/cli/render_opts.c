@@ -1,6 +1,7 @@
-/* The options shared by render, values (and later diff, apply, up): --env, -f, --set,
- * --set-string, --set-file, --allow-unknown-values, --kube-version. Files named on the
- * command line are read here, so render itself touches no files. */
+/* The options shared by the commands that render the stack: --env, -f, --set,
+ * --set-string, --set-file, --allow-unknown-values, --kube-version, --api-versions, and
+ * those of the environment's Secrets. Files named on the command line are read here, so
+ * render itself touches no files. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,10 +75,10 @@ int tm_render_args_load(struct tm_cli *cli, struct tm_render_args *a, struct tm_
 		a->sets[i].text = a->set_text[i].data;
 		a->sets[i].len = a->set_text[i].len;
 	}
-	o->env = a->env ? a->env : TM_DEFAULT_ENV;
-	o->release = cli->opts.release;
-	o->namespace = cli->opts.namespace ? cli->opts.namespace : TM_DEFAULT_NAMESPACE;
-	o->kube_version = a->kube_version ? a->kube_version : TM_DEFAULT_KUBE_VERSION;
+	o->env = tm_stack_env(a->env);
+	o->release = tm_cli_release_name(cli);
+	o->namespace = tm_cli_release_ns(cli);
+	o->kube_version = a->kube_version; /* NULL: the cluster's, else render's default */
 	o->files = a->files;
 	o->nfiles = a->nfiles;
 	o->sets = a->sets;
@@ -97,3 +98,23 @@ void tm_render_args_release(struct tm_render_args *a)
 	for (size_t i = 0; i < a->nsets; i++)
 		tm_buf_release(&a->set_text[i]);
 }
+
+int tm_cli_secret_opts_set(struct tm_stack_secret_opts *s, int id, const char *value, struct tm_err *err)
+{
+	switch (id) {
+	case 'd':
+		s->dir = value;
+		return 0;
+	case 'K':
+		s->key_file = value;
+		return 0;
+	case 'Z':
+		s->cert = value;
+		return 0;
+	case 'N':
+		s->none = true;
+		return 0;
+	}
+	return tm_err_set(err, TM_EINVALID, "unknown option");
+}
+

@@ -1,6 +1,6 @@
-/* The Kubernetes client over a transport: batches of calls with retries (backoff,
- * jitter, Retry-After), exec-plugin credentials, status mapping with the server's
- * own message, JSON decoding under a size cap. */
+/* The Kubernetes client over a transport: opening it, backoff and sleeps, exec-plugin
+ * credentials, status mapping with the server's own message, and the single calls built
+ * on batches (batch.c). */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +11,6 @@
 #include "tarmac/doc.h"
 
 #define EXEC_TIMEOUT_MS 60000
-#define RETRY_AFTER_MAX_S 60 /* honour the server's Retry-After up to a minute */
 
 static const struct tm_kube_opts default_opts = {
 	.max_attempts = 6,
@@ -123,7 +122,7 @@ long tm_kube_backoff(struct tm_kube *k, int attempt)
 	return d / 2 + (long)(k->rng % (uint64_t)(d / 2 + 1));
 }
 
-static bool is_cancelled(const struct tm_kube *k)
+bool tm_kube_cancelled(const struct tm_kube *k)
 {
 	return k->opts.cancel && *k->opts.cancel;
 }
@@ -132,7 +131,7 @@ int tm_kube_sleep(struct tm_kube *k, long ms)
 {
 	int64_t until = tm_now_ms() + ms;
 
-	while (!is_cancelled(k)) {
+	while (!tm_kube_cancelled(k)) {
 		int64_t left = until - tm_now_ms();
 		struct timespec ts;
 
@@ -299,208 +298,6 @@ void tm_kube_call_release(struct tm_kube_call *c)
 {
 	json_decref(c->out);
 	c->out = NULL;
-}
-
-static bool retryable_status(long s)
-{
-	return s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
-}
-
-/* Decides what one finished exchange means. Returns 1 to retry (after *delay ms),
- * 0 when the call is final. */
-enum { REAUTH_NONE, REAUTH_PENDING, REAUTH_DONE };
-
-static int settle(struct tm_kube *k, struct tm_kube_call *c, int trc, struct tm_http_response *resp,
-		  int *reauth, long *delay)
-{
-	json_error_t jerr;
-	const char *why = NULL;
-	char whybuf[64];
-
-	c->status = resp->status;
-	*delay = 0;
-	if (trc == TM_EINTERRUPTED || (trc < 0 && trc != TM_EUNAVAILABLE && trc != TM_ETIMEOUT)) {
-		c->rc = trc;
-		return 0;
-	}
-	if (trc < 0) {
-		why = trc == TM_ETIMEOUT ? "timed out" : "connection failed";
-	} else if (resp->status == 401 && k->cfg && k->cfg->exec && *reauth == REAUTH_NONE) {
-		*reauth = REAUTH_PENDING;
-		return 1;
-	} else if (retryable_status(resp->status)) {
-		snprintf(whybuf, sizeof(whybuf), "%ld %s", resp->status,
-			 resp->status == 429 ? "Too Many Requests" : "server error");
-		why = whybuf;
-	}
-	if (why && c->attempts < (c->max_attempts > 0 ? c->max_attempts : k->opts.max_attempts)) {
-		*delay = tm_kube_backoff(k, c->attempts);
-		if (resp->status == 429 || resp->status == 503) {
-			if (resp->retry_after >= 0)
-				*delay = (resp->retry_after > RETRY_AFTER_MAX_S ? RETRY_AFTER_MAX_S : resp->retry_after) * 1000L;
-		}
-		k->stats.retries++;
-		if (trc == TM_ETIMEOUT)
-			k->stats.retry_timeout++;
-		else if (trc < 0)
-			k->stats.retry_dropped++;
-		else if (resp->status == 429)
-			k->stats.retry_429++;
-		else
-			k->stats.retry_5xx++;
-		tm_kube_report(k, TM_INFO, "retry", "%s %s: %s; retrying in %.1f s (attempt %d of %d)", c->req.method,
-			       c->req.path, why, (double)*delay / 1000.0, c->attempts + 1,
-			       c->max_attempts > 0 ? c->max_attempts : k->opts.max_attempts);
-		return 1;
-	}
-	if (trc < 0) {
-		/* a server that does not answer in time is unreachable (exit 5); TM_ETIMEOUT
-		 * is kept for the deadlines of waits (exit 4) */
-		c->rc = trc == TM_ETIMEOUT ? (c->err.code = TM_EUNAVAILABLE) : trc;
-	} else if ((c->rc = tm_kube_map_status(k, &c->req, resp->status, &resp->body, c->apply, &c->err)) < 0) {
-		/* the status error is final */
-	} else if (c->text && (c->rc = tm_buf_append(c->text, resp->body.data, resp->body.len, &c->err)) < 0) {
-		tm_err_wrap(&c->err, "%s %s: the answer", c->req.method, c->req.path);
-	} else if (c->want_json && (c->rc = tm_json_check(tm_buf_cstr(&resp->body), resp->body.len, &c->err)) < 0) {
-		tm_err_wrap(&c->err, "%s %s: the answer", c->req.method, c->req.path);
-	} else if (c->want_json) {
-		json_decref(c->out);
-		c->out = json_loadb(tm_buf_cstr(&resp->body), resp->body.len, 0, &jerr);
-		if (!c->out)
-			c->rc = tm_err_set(&c->err, TM_ERROR, "%s %s: the answer is not JSON (%s at byte %d)", c->req.method,
-					   c->req.path, jerr.text, jerr.position);
-	}
-	if (c->rc < 0 && c->attempts > 1)
-		tm_err_wrap(&c->err, "after %d attempts", c->attempts);
-	return 0;
-}
-
-int tm_kube_do(struct tm_kube *k, struct tm_kube_call *calls, size_t n, struct tm_err *err)
-{
-	struct tm_http_request *reqs = calloc(n ? n : 1, sizeof(*reqs));
-	struct tm_http_response *resps = calloc(n ? n : 1, sizeof(*resps));
-	struct tm_err *errs = calloc(n ? n : 1, sizeof(*errs));
-	size_t *idx = calloc(n ? n : 1, sizeof(*idx));
-	int64_t *due = calloc(n ? n : 1, sizeof(*due));
-	bool *done = calloc(n ? n : 1, sizeof(*done));
-	int *reauth = calloc(n ? n : 1, sizeof(*reauth));
-	int *rcs = calloc(n ? n : 1, sizeof(*rcs));
-	size_t left = n;
-	int rc = 0;
-
-	if (k->cfg && k->cfg->plain_http_creds && !k->warned_plain_http) {
-		k->warned_plain_http = true;
-		tm_kube_report(k, TM_WARN, "auth", "credentials go to '%s' over plain http, unencrypted "
-			       "(TARMAC_ALLOW_PLAIN_HTTP=1): for a test server on this machine only", k->server);
-	}
-	if (!reqs || !resps || !errs || !idx || !due || !done || !reauth || !rcs) {
-		for (size_t i = 0; i < n; i++)
-			calls[i].rc = tm_err_set(&calls[i].err, TM_ERROR, "out of memory");
-		rc = TM_ERROR;
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		tm_buf_init(&resps[i].body, "response body", TM_KUBE_MAX_BODY);
-		if (!calls[i].req.method) {
-			/* nothing to send (the caller could not build it): its rc is the caller's */
-			done[i] = true;
-			left--;
-			continue;
-		}
-		tm_err_init(&calls[i].err);
-		calls[i].rc = 0;
-		calls[i].attempts = 0;
-		calls[i].status = 0;
-	}
-	while (left) {
-		size_t m = 0;
-		bool refused = false;
-		int64_t now = tm_now_ms(), next = INT64_MAX;
-		struct tm_err aerr;
-
-		if (is_cancelled(k)) {
-			rc = TM_EINTERRUPTED;
-			break;
-		}
-		for (size_t i = 0; i < n; i++) {
-			if (done[i])
-				continue;
-			if (due[i] > now) {
-				next = due[i] < next ? due[i] : next;
-				continue;
-			}
-			refused = refused || reauth[i] == REAUTH_PENDING;
-			/* responses belong to batch slots: bodies are reused, emptied per attempt */
-			idx[m] = i;
-			tm_buf_clear(&resps[m].body);
-			resps[m].status = 0;
-			resps[m].retry_after = -1;
-			reqs[m] = calls[i].req;
-			reqs[m].cancel = k->opts.cancel;
-			if (!reqs[m].timeout_ms)
-				reqs[m].timeout_ms = k->opts.timeout_ms;
-			tm_err_init(&errs[m]);
-			m++;
-		}
-		if (!m) {
-			if ((rc = tm_kube_sleep(k, (long)(next - now))) < 0)
-				break;
-			continue;
-		}
-		tm_err_init(&aerr);
-		for (size_t j = 0; j < m; j++)
-			if (reauth[idx[j]] == REAUTH_PENDING)
-				reauth[idx[j]] = REAUTH_DONE;
-		if (tm_kube_refresh_cred(k, refused, &aerr) < 0) {
-			for (size_t j = 0; j < m; j++) {
-				calls[idx[j]].err = aerr;
-				calls[idx[j]].rc = aerr.code;
-				done[idx[j]] = true;
-			}
-			left -= m;
-			continue;
-		}
-		tm_kube_roundtrip_many(k, m, reqs, resps, rcs, errs);
-		for (size_t j = 0; j < m; j++) {
-			size_t i = idx[j];
-			struct tm_kube_call *c = &calls[i];
-			long delay;
-			int was = reauth[i];
-
-			c->attempts++;
-			if (rcs[j] < 0)
-				c->err = errs[j];
-			if (settle(k, c, rcs[j], &resps[j], &reauth[i], &delay)) {
-				/* a re-authentication repeat is not a retry of the same answer */
-				if (reauth[i] != was)
-					c->attempts--;
-				due[i] = tm_now_ms() + delay;
-				continue;
-			}
-			done[i] = true;
-			left--;
-		}
-	}
-	if (rc == TM_EINTERRUPTED)
-		for (size_t i = 0; i < n; i++)
-			if (!done[i])
-				calls[i].rc = tm_err_set(&calls[i].err, TM_EINTERRUPTED, "%s %s: interrupted", calls[i].req.method,
-							 calls[i].req.path);
-out:
-	if (rc < 0)
-		tm_err_set(err, rc, rc == TM_EINTERRUPTED ? "interrupted" : "out of memory");
-	if (resps)
-		for (size_t i = 0; i < n; i++)
-			tm_buf_release(&resps[i].body);
-	free(reqs);
-	free(resps);
-	free(errs);
-	free(idx);
-	free(due);
-	free(done);
-	free(reauth);
-	free(rcs);
-	return rc;
 }
 
 /* One call: its own rc, with its error copied to err. */

@@ -306,75 +306,51 @@ static int token_field(const char **out, json_t *user, const char *file, struct 
 	return 0;
 }
 
-static int resolve(struct tm_kube_config *c, struct merged *m, const char *want, const char *allow_http,
-		   struct tm_err *err)
+/* The cluster entry's server, CA, TLS options and proxy into c. */
+static int take_cluster(struct tm_kube_config *c, json_t *cl, const char *cfile, const char *cluster_name,
+			const char *xfile, struct tm_err *err)
 {
-	const char *ctxname = want ? want : m->current, *cluster_name, *user_name, *ns, *server;
-	const char *s, *cfile, *ufile, *xfile;
-	json_t *ctxe, *ctx, *cle, *cl, *ue, *user = NULL;
+	const char *server, *s;
+	json_t *v = json_object_get(cl, "insecure-skip-tls-verify");
 	int rc;
 
-	if (!ctxname)
-		return tm_err_set(err, TM_EINVALID, "kubeconfig '%s' sets no current-context; choose one with --context",
-				  c->origin);
-	ctxe = json_object_get(m->contexts, ctxname);
-	if (!ctxe)
-		return tm_err_set(err, TM_EINVALID, "context '%s' is not in kubeconfig '%s'%s", ctxname, c->origin,
-				  want ? " (from --context)" : " (its current-context)");
-	ctx = json_object_get(ctxe, "v");
-	xfile = json_string_value(json_object_get(ctxe, "file"));
-	if ((rc = str_field(&cluster_name, ctx, "cluster", "context", xfile, err)) < 0 ||
-	    (rc = str_field(&user_name, ctx, "user", "context", xfile, err)) < 0 ||
-	    (rc = str_field(&ns, ctx, "namespace", "context", xfile, err)) < 0)
-		return rc;
-	if (!cluster_name)
-		return tm_err_set(err, TM_EINVALID, "kubeconfig '%s': context '%s' names no cluster", xfile, ctxname);
-	cle = json_object_get(m->clusters, cluster_name);
-	if (!cle)
-		return tm_err_set(err, TM_EINVALID, "kubeconfig '%s': context '%s' uses cluster '%s', which is not defined",
-				  xfile, ctxname, cluster_name);
-	cl = json_object_get(cle, "v");
-	cfile = json_string_value(json_object_get(cle, "file"));
 	if ((rc = str_field(&server, cl, "server", "cluster", cfile, err)) < 0)
 		return rc;
 	if (!server || (strncmp(server, "https://", 8) != 0 && strncmp(server, "http://", 7) != 0))
 		return tm_err_set(err, TM_EINVALID, "kubeconfig '%s': cluster '%s': 'server' must be an http(s) URL",
 				  cfile, cluster_name);
-	if ((rc = tm_kube_dup_opt(&c->context, ctxname, err)) < 0 || (rc = tm_kube_dup_opt(&c->server, server, err)) < 0 ||
-	    (rc = tm_kube_dup_opt(&c->namespace, ns, err)) < 0)
+	if ((rc = tm_kube_dup_opt(&c->server, server, err)) < 0)
 		return rc;
 	while (strlen(c->server) > 8 && c->server[strlen(c->server) - 1] == '/')
 		c->server[strlen(c->server) - 1] = '\0';
 	if ((rc = pem_field(&c->ca_pem, cl, "certificate-authority", "cluster", cfile, err)) < 0)
 		return rc;
-	if (json_object_get(cl, "insecure-skip-tls-verify")) {
-		json_t *v = json_object_get(cl, "insecure-skip-tls-verify");
-		if (!json_is_boolean(v))
-			return tm_err_set(err, TM_EINVALID, "kubeconfig '%s': cluster '%s': 'insecure-skip-tls-verify' must be true or false",
-					  cfile, cluster_name);
-		c->insecure = json_is_true(v);
-	}
+	if (v && !json_is_boolean(v))
+		return tm_err_set(err, TM_EINVALID, "kubeconfig '%s': cluster '%s': 'insecure-skip-tls-verify' must be true or "
+				  "false", cfile, cluster_name);
+	c->insecure = json_is_true(v);
 	if ((rc = str_field(&s, cl, "tls-server-name", "cluster", cfile, err)) < 0 ||
 	    (rc = tm_kube_dup_opt(&c->tls_server_name, s, err)) < 0 ||
 	    (rc = str_field(&s, cl, "proxy-url", "cluster", cfile, err)) < 0 ||
 	    (rc = tm_kube_dup_opt(&c->proxy_url, s, err)) < 0)
 		return rc;
-	if ((rc = check_values(c, xfile, err)) < 0)
-		return rc;
-	if (!user_name)
-		return 0; /* no credentials: the server decides what anonymous may do */
-	ue = json_object_get(m->users, user_name);
-	if (!ue)
-		return tm_err_set(err, TM_EINVALID, "kubeconfig '%s': context '%s' uses user '%s', which is not defined",
-				  xfile, ctxname, user_name);
-	user = json_object_get(ue, "v");
-	ufile = json_string_value(json_object_get(ue, "file"));
+	return check_values(c, xfile, err);
+}
+
+/* The user entry's credentials into c: client certificate and key, a token (or a token
+ * file), an exec plugin. */
+static int take_user(struct tm_kube_config *c, json_t *user, const char *ufile, const char *user_name,
+		     struct tm_err *err)
+{
+	const char *s;
+	int rc;
+
 	if ((rc = pem_field(&c->cert_pem, user, "client-certificate", "user", ufile, err)) < 0 ||
 	    (rc = pem_field(&c->key_pem, user, "client-key", "user", ufile, err)) < 0)
 		return rc;
 	if ((c->cert_pem.len == 0) != (c->key_pem.len == 0))
-		return tm_err_set(err, TM_EINVALID, "kubeconfig '%s': user '%s': a client certificate needs its key and a key its certificate",
-				  ufile, user_name);
+		return tm_err_set(err, TM_EINVALID, "kubeconfig '%s': user '%s': a client certificate needs its key and a key "
+				  "its certificate", ufile, user_name);
 	if ((rc = token_field(&s, user, ufile, err)) < 0 || (rc = tm_kube_dup_opt(&c->token, s, err)) < 0)
 		return rc;
 	if (!c->token) {
@@ -390,8 +366,46 @@ static int resolve(struct tm_kube_config *c, struct merged *m, const char *want,
 				return broken(err, "kubeconfig '%s': user '%s': '%s'", ufile, user_name, "tokenFile");
 		}
 	}
-	if ((rc = tm_kube_exec_parse(&c->exec, json_object_get(user, "exec"), ufile, user_name, err)) < 0 ||
-	    (rc = check_values(c, ufile, err)) < 0)
+	if ((rc = tm_kube_exec_parse(&c->exec, json_object_get(user, "exec"), ufile, user_name, err)) < 0)
+		return rc;
+	return check_values(c, ufile, err);
+}
+
+static int resolve(struct tm_kube_config *c, struct merged *m, const char *want, const char *allow_http,
+		   struct tm_err *err)
+{
+	const char *ctxname = want ? want : m->current, *cluster_name, *user_name, *ns, *cfile, *xfile;
+	json_t *ctxe, *ctx, *cle, *ue;
+	int rc;
+
+	if (!ctxname)
+		return tm_err_set(err, TM_EINVALID, "kubeconfig '%s' sets no current-context; choose one with --context",
+				  c->origin);
+	if (!(ctxe = json_object_get(m->contexts, ctxname)))
+		return tm_err_set(err, TM_EINVALID, "context '%s' is not in kubeconfig '%s'%s", ctxname, c->origin,
+				  want ? " (from --context)" : " (its current-context)");
+	ctx = json_object_get(ctxe, "v");
+	xfile = json_string_value(json_object_get(ctxe, "file"));
+	if ((rc = str_field(&cluster_name, ctx, "cluster", "context", xfile, err)) < 0 ||
+	    (rc = str_field(&user_name, ctx, "user", "context", xfile, err)) < 0 ||
+	    (rc = str_field(&ns, ctx, "namespace", "context", xfile, err)) < 0)
+		return rc;
+	if (!cluster_name)
+		return tm_err_set(err, TM_EINVALID, "kubeconfig '%s': context '%s' names no cluster", xfile, ctxname);
+	if (!(cle = json_object_get(m->clusters, cluster_name)))
+		return tm_err_set(err, TM_EINVALID, "kubeconfig '%s': context '%s' uses cluster '%s', which is not defined",
+				  xfile, ctxname, cluster_name);
+	cfile = json_string_value(json_object_get(cle, "file"));
+	if ((rc = tm_kube_dup_opt(&c->context, ctxname, err)) < 0 || (rc = tm_kube_dup_opt(&c->namespace, ns, err)) < 0 ||
+	    (rc = take_cluster(c, json_object_get(cle, "v"), cfile, cluster_name, xfile, err)) < 0)
+		return rc;
+	if (!user_name)
+		return 0; /* no credentials: the server decides what anonymous may do */
+	if (!(ue = json_object_get(m->users, user_name)))
+		return tm_err_set(err, TM_EINVALID, "kubeconfig '%s': context '%s' uses user '%s', which is not defined",
+				  xfile, ctxname, user_name);
+	if ((rc = take_user(c, json_object_get(ue, "v"), json_string_value(json_object_get(ue, "file")), user_name,
+			    err)) < 0)
 		return rc;
 	return check_plain_http(c, allow_http, cfile, cluster_name, err);
 }

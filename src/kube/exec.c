@@ -163,20 +163,44 @@ struct run {
 	const struct tm_kube_exec_opts *o;
 };
 
+/* The child's setup: stdout (and stderr when not interactive) into the pipes, stdin
+ * from /dev/null when not interactive, signals a parent may ignore or block reset (an
+ * exec'd child would inherit them), and its own process group when not interactive: a
+ * timeout then kills what it started too (a shell script's children hold the pipe open);
+ * an interactive one must stay in the terminal's foreground group to read a password.
+ * Returns 0 or an errno. */
+static int spawn_setup(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at, const int *p, const int *ep,
+		       bool interactive)
+{
+	static const int reset[] = { SIGPIPE, SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGCHLD,
+				     SIGTSTP, SIGTTIN, SIGTTOU, SIGALRM, SIGUSR1, SIGUSR2 };
+	short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | (interactive ? 0 : POSIX_SPAWN_SETPGROUP);
+	sigset_t none, dfl;
+	int e;
+
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	for (size_t i = 0; i < TM_ARRAY_LEN(reset); i++)
+		sigaddset(&dfl, reset[i]);
+	if ((e = posix_spawn_file_actions_adddup2(fa, p[1], STDOUT_FILENO)) != 0 ||
+	    (!interactive && (e = posix_spawn_file_actions_adddup2(fa, ep[1], STDERR_FILENO)) != 0) ||
+	    (!interactive && (e = posix_spawn_file_actions_addopen(fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0)) != 0) ||
+	    (e = posix_spawnattr_setflags(at, flags)) != 0 || (e = posix_spawnattr_setsigmask(at, &none)) != 0 ||
+	    (e = posix_spawnattr_setsigdefault(at, &dfl)) != 0 || (e = posix_spawnattr_setpgroup(at, 0)) != 0)
+		return e;
+	return 0;
+}
+
+/* Starts the plugin (argv: its command and args) with its output on pipes of ours. */
 static int spawn_plugin(struct run *r, const struct tm_kube_exec *x, char **envp, bool interactive,
 			struct tm_err *err)
 {
-	/* signals a parent may ignore or block, and an exec'd child would inherit so */
-	static const int reset[] = { SIGPIPE, SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGCHLD,
-				     SIGTSTP, SIGTTIN, SIGTTOU, SIGALRM, SIGUSR1, SIGUSR2 };
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
-	sigset_t none, dfl;
 	char **argv = NULL;
 	size_t nargs = 0;
 	int p[2] = { -1, -1 }, ep[2] = { -1, -1 }, rc = 0, e;
 	bool fa_ok = false, at_ok = false;
-	short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
 
 	for (char **a = x->args; *a; a++)
 		nargs++;
@@ -191,42 +215,22 @@ static int spawn_plugin(struct run *r, const struct tm_kube_exec *x, char **envp
 		rc = tm_err_errno(err, errno, "exec plugin '%s': pipe", x->command);
 		goto out;
 	}
-	if ((e = posix_spawn_file_actions_init(&fa)) != 0) {
-		rc = tm_err_set(err, TM_ERROR, "exec plugin '%s': spawn setup: %s", x->command, strerror(e));
-		goto out;
+	if ((e = posix_spawn_file_actions_init(&fa)) == 0) {
+		fa_ok = true;
+		if ((e = posix_spawnattr_init(&at)) == 0) {
+			at_ok = true;
+			e = spawn_setup(&fa, &at, p, ep, interactive);
+		}
 	}
-	fa_ok = true;
-	if ((e = posix_spawnattr_init(&at)) != 0) {
-		rc = tm_err_set(err, TM_ERROR, "exec plugin '%s': spawn setup: %s", x->command, strerror(e));
-		goto out;
-	}
-	at_ok = true;
-	sigemptyset(&none);
-	sigemptyset(&dfl);
-	for (size_t i = 0; i < TM_ARRAY_LEN(reset); i++)
-		sigaddset(&dfl, reset[i]);
-	/* Its own process group lets a timeout kill what it started too (a shell script's
-	 * children hold the pipe open). Not when interactive: it must stay in the
-	 * terminal's foreground group to read a password. */
-	if (!interactive)
-		flags |= POSIX_SPAWN_SETPGROUP;
-	if ((e = posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO)) != 0 ||
-	    (!interactive && (e = posix_spawn_file_actions_adddup2(&fa, ep[1], STDERR_FILENO)) != 0) ||
-	    (!interactive &&
-	     (e = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0)) != 0) ||
-	    (e = posix_spawnattr_setflags(&at, flags)) != 0 || (e = posix_spawnattr_setsigmask(&at, &none)) != 0 ||
-	    (e = posix_spawnattr_setsigdefault(&at, &dfl)) != 0 || (e = posix_spawnattr_setpgroup(&at, 0)) != 0) {
+	if (e != 0) {
 		rc = tm_err_set(err, TM_ERROR, "exec plugin '%s': spawn setup: %s", x->command, strerror(e));
 		goto out;
 	}
 	/* posix_spawnp searches PATH only for a name without '/', as Go's exec.Command */
-	e = posix_spawnp(&r->pid, x->command, &fa, &at, argv, envp);
-	if (e == ENOENT) {
-		if (x->install_hint)
-			rc = tm_err_set(err, TM_EAUTH, "exec plugin '%s' not found: %s", x->command, x->install_hint);
-		else
-			rc = tm_err_set(err, TM_EAUTH, "exec plugin '%s' not found (in PATH or at that path)",
-					x->command);
+	if ((e = posix_spawnp(&r->pid, x->command, &fa, &at, argv, envp)) == ENOENT) {
+		rc = x->install_hint ? tm_err_set(err, TM_EAUTH, "exec plugin '%s' not found: %s", x->command, x->install_hint)
+				     : tm_err_set(err, TM_EAUTH, "exec plugin '%s' not found (in PATH or at that path)",
+						  x->command);
 		goto out;
 	}
 	if (e != 0) {
@@ -244,14 +248,13 @@ out:
 		posix_spawn_file_actions_destroy(&fa);
 	if (at_ok)
 		posix_spawnattr_destroy(&at);
-	if (p[0] >= 0)
-		close(p[0]);
-	if (p[1] >= 0)
-		close(p[1]); /* ours must go, or we would never see EOF */
-	if (ep[0] >= 0)
-		close(ep[0]);
-	if (ep[1] >= 0)
-		close(ep[1]);
+	for (int i = 0; i < 2; i++) {
+		/* our write ends must go, or we would never see EOF */
+		if (p[i] >= 0)
+			close(p[i]);
+		if (ep[i] >= 0)
+			close(ep[i]);
+	}
 	free(argv);
 	return rc;
 }
@@ -443,117 +446,6 @@ timeout:
 			  (long long)timeout_ms);
 }
 
-/* ------------------------------------------------------------------ its output */
-
-
-/* A string member of status, or NULL when absent, null or empty. */
-static int status_str(const char **out, json_t *status, const char *key, const char *command, struct tm_err *err)
-{
-	json_t *v = json_object_get(status, key);
-
-	*out = NULL;
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_string(v))
-		return tm_err_set(err, TM_EINVALID, "exec plugin '%s': status.%s must be a string", command, key);
-	if (json_string_length(v))
-		*out = json_string_value(v);
-	return 0;
-}
-
-/* jansson has no secure free: overwrite secret strings in the tree before decref. */
-static void wipe_member(json_t *obj, const char *key)
-{
-	json_t *v = json_object_get(obj, key);
-
-	if (json_is_string(v))
-		tm_wipe((char *)json_string_value(v), json_string_length(v));
-}
-
-static int parse_cred(struct tm_kube_cred *c, const struct run *r, const struct tm_kube_exec *x,
-		      struct tm_err *err)
-{
-	json_t *doc = NULL, *status = NULL;
-	json_error_t jerr;
-	const char *kind, *api, *token, *cert, *key, *exp;
-	int rc = 0;
-
-	if (r->len == 0)
-		return tm_err_set(err, TM_EINVALID, "exec plugin '%s' printed nothing on standard output", x->command);
-	/* jansson's message may quote the text near the error, which can be the token:
-	 * only the position goes into ours */
-	if ((rc = tm_json_check(r->out, r->len, err)) < 0) {
-		tm_err_wrap(err, "exec plugin '%s' printed more JSON than an ExecCredential holds", x->command);
-		goto out;
-	}
-	if (!(doc = json_loadb(r->out, r->len, 0, &jerr))) {
-		rc = tm_err_set(err, TM_EINVALID, "exec plugin '%s' printed something that is not JSON (line %d, column %d)",
-				x->command, jerr.line, jerr.column);
-		goto out;
-	}
-	status = json_object_get(doc, "status");
-	if (!json_is_object(doc)) {
-		rc = tm_err_set(err, TM_EINVALID, "exec plugin '%s' printed JSON that is not an object", x->command);
-		goto out;
-	}
-	kind = json_string_value(json_object_get(doc, "kind"));
-	api = json_string_value(json_object_get(doc, "apiVersion"));
-	if (!kind || strcmp(kind, "ExecCredential") != 0) {
-		rc = tm_err_set(err, TM_EINVALID, "exec plugin '%s' printed kind '%.64s', not ExecCredential", x->command,
-				kind ? kind : "");
-		goto out;
-	}
-	if (!api || strcmp(api, x->api_version) != 0) {
-		rc = tm_err_set(err, TM_EINVALID, "exec plugin '%s' is configured for apiVersion '%s' but printed '%.64s'",
-				x->command, x->api_version, api ? api : "");
-		goto out;
-	}
-	if (!json_is_object(status)) {
-		rc = tm_err_set(err, TM_EINVALID, "exec plugin '%s' printed an ExecCredential without a status",
-				x->command);
-		goto out;
-	}
-	if ((rc = status_str(&token, status, "token", x->command, err)) < 0 ||
-	    (rc = status_str(&cert, status, "clientCertificateData", x->command, err)) < 0 ||
-	    (rc = status_str(&key, status, "clientKeyData", x->command, err)) < 0 ||
-	    (rc = status_str(&exp, status, "expirationTimestamp", x->command, err)) < 0)
-		goto out;
-	if (!token && !cert && !key) {
-		rc = tm_err_set(err, TM_EINVALID, "exec plugin '%s' returned neither a token nor a client certificate and key",
-				x->command);
-		goto out;
-	}
-	if (!cert != !key) {
-		rc = tm_err_set(err, TM_EINVALID, "exec plugin '%s' returned a client %s without its %s", x->command,
-				cert ? "certificate" : "key", cert ? "key" : "certificate");
-		goto out;
-	}
-	if (exp && tm_parse_rfc3339_ms(exp, &c->expires) < 0) {
-		rc = tm_err_set(err, TM_EINVALID, "exec plugin '%s': status.expirationTimestamp '%.64s' is not an RFC 3339 time",
-				x->command, exp);
-		goto out;
-	}
-	c->expires /= 1000;
-	if (token && (rc = tm_kube_check_header_value(token, "the token", err)) < 0) {
-		tm_err_wrap(err, "exec plugin '%s'", x->command);
-		goto out;
-	}
-	if (token && !(c->token = strdup(token))) {
-		rc = tm_err_set(err, TM_ERROR, "out of memory");
-		goto out;
-	}
-	/* one append each: a buffer that never grows leaves no unwiped copies behind */
-	if (cert && ((rc = tm_buf_puts(&c->cert_pem, cert, err)) < 0 || (rc = tm_buf_puts(&c->key_pem, key, err)) < 0))
-		goto out;
-out:
-	if (json_is_object(status)) {
-		wipe_member(status, "token");
-		wipe_member(status, "clientKeyData");
-	}
-	json_decref(doc);
-	return rc;
-}
-
 /* ------------------------------------------------------------------ entry point */
 
 int tm_kube_exec_run(struct tm_kube_cred *out, const struct tm_kube_config *cfg, const struct tm_kube_exec_opts *o,
@@ -599,7 +491,7 @@ int tm_kube_exec_run(struct tm_kube_cred *out, const struct tm_kube_config *cfg,
 				WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 		goto out;
 	}
-	if ((rc = parse_cred(&c, &r, x, err)) < 0)
+	if ((rc = tm_kube_exec_cred_parse(&c, r.out, r.len, x, err)) < 0)
 		goto out;
 	*out = c;
 	tm_kube_cred_init(&c);

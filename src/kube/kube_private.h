@@ -28,6 +28,8 @@ struct tm_kube {
 /* A delay for retry number attempt (1-based): base * 2^(attempt-1) capped, with
  * jitter in [delay/2, delay]. */
 long tm_kube_backoff(struct tm_kube *k, int attempt);
+/* Whether the client's cancel flag is raised (Ctrl-C). */
+bool tm_kube_cancelled(const struct tm_kube *k);
 /* Runs the transport on n requests (one by one when it has no batch entry). */
 void tm_kube_roundtrip_many(struct tm_kube *k, size_t n, const struct tm_http_request *reqs,
 			    struct tm_http_response *resps, int *rcs, struct tm_err *errs);

@@ -31,6 +31,13 @@ struct watch_all {
 	int result;         /* 1 done, <0 an error from fn or a stream */
 	bool timed_out;
 	struct tm_err *err;
+	/* one round of watch requests, one of each per stream */
+	struct tm_http_request *reqs;
+	struct tm_http_response *resps;
+	struct tm_err *errs;
+	int *rcs;
+	int failures;       /* rounds in a row with a failed stream */
+	bool reauthed;      /* the exec plugin ran again after a 401 */
 };
 
 static const char *query_sep(const char *path)
@@ -190,19 +197,136 @@ out:
 	return rc;
 }
 
+/* Each stream's watch request for the next round, left ms before the deadline. */
+static int prepare_round(struct watch_all *w, struct stream *st, const char *const *paths, size_t n, int64_t left)
+{
+	long secs = left / 1000 + 1 > WATCH_MAX_S ? WATCH_MAX_S : (long)(left / 1000 + 1);
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		tm_buf_clear(&st[i].line);
+		tm_buf_clear(&st[i].path);
+		if ((rc = tm_buf_printf(&st[i].path, w->err,
+					"%s%swatch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%ld", paths[i],
+					query_sep(paths[i]), st[i].rv, secs)) < 0)
+			return rc;
+		w->reqs[i] = (struct tm_http_request){ .method = "GET", .path = st[i].path.data,
+						       .timeout_ms = secs * 1000 + 10000, .on_data = on_data,
+						       .on_data_ctx = &st[i], .cancel = w->k->opts.cancel };
+		tm_err_init(&w->errs[i]);
+	}
+	return 0;
+}
+
+/* A dropped or refused watch: resumed after a pause, like any retry, until 30 rounds in
+ * a row have failed. */
+static int resume_failed(struct watch_all *w, size_t i, const char *path)
+{
+	struct tm_kube *k = w->k;
+	struct tm_err *err = w->err;
+	int rc;
+
+	if (++w->failures > 30) {
+		if (w->rcs[i] < 0)
+			*err = w->errs[i];
+		/* a server that does not answer is unreachable, not a wait that ran out */
+		if (err && err->code == TM_ETIMEOUT)
+			err->code = TM_EUNAVAILABLE;
+		else
+			tm_kube_map_status(k, &w->reqs[i], w->resps[i].status, &w->resps[i].body, false, err);
+		return tm_err_wrap(err, "watch '%s' kept failing", path);
+	}
+	k->stats.retries++;
+	if (w->rcs[i] < 0)
+		k->stats.retry_dropped++;
+	else if (w->resps[i].status == 429)
+		k->stats.retry_429++;
+	else
+		k->stats.retry_5xx++;
+	tm_kube_report(k, TM_INFO, "retry", "watch %s: %s; resuming", path,
+		       w->rcs[i] < 0 ? tm_err_msg(&w->errs[i]) : "the server refused it");
+	if ((rc = tm_kube_sleep(k, tm_kube_backoff(k, w->failures > 5 ? 5 : w->failures))) < 0)
+		return tm_err_set(err, rc, "interrupted");
+	return 0;
+}
+
+/* How stream i's round ended: 0 to go on (a 410 relists, an expired plugin token is
+ * renewed once, a failure is resumed), else the code to stop with. */
+static int after_round(struct watch_all *w, struct stream *st, size_t i, const char *path)
+{
+	struct tm_kube *k = w->k;
+	long status = w->resps[i].status;
+	int rc = w->rcs[i];
+
+	if (rc == TM_EINTERRUPTED) {
+		*w->err = w->errs[i];
+		return TM_EINTERRUPTED;
+	}
+	if (status == 410) {
+		st[i].relist = true;
+	} else if (rc == 0 && status == 401 && k->cfg && k->cfg->exec && !w->reauthed) {
+		/* an exec plugin's token expired during a long wait */
+		w->reauthed = true;
+		return tm_kube_refresh_cred(k, true, w->err);
+	} else if (rc == 0 && (status == 401 || status == 403 || status == 404)) {
+		return tm_kube_map_status(k, &w->reqs[i], status, &w->resps[i].body, false, w->err);
+	} else if (rc == TM_EAUTH) {
+		/* the server's certificate cannot be verified: trying again cannot help */
+		*w->err = w->errs[i];
+		return w->errs[i].code;
+	} else if (rc < 0 || status >= 400 || st[i].failed) {
+		st[i].failed = false;
+		return resume_failed(w, i, path);
+	}
+	return 0;
+}
+
+/* One round: every stream relisted if it must, then watched until the server ends the
+ * watch (its timeout), fn says done, or the deadline. 0 to go on with the next round. */
+static int one_round(struct watch_all *w, struct stream *st, const char *const *paths, size_t n, bool first)
+{
+	struct tm_kube *k = w->k;
+	bool clean = true;
+	int64_t left;
+	int rc;
+
+	if ((rc = relist(w, st, paths, n)) != 0)
+		return rc;
+	if (first && (rc = w->fn(w->ctx, SIZE_MAX, "SYNCED", NULL)) != 0)
+		return rc;
+	if (k->opts.cancel && *k->opts.cancel)
+		return tm_err_set(w->err, TM_EINTERRUPTED, "interrupted");
+	if ((left = w->deadline - tm_now_ms()) <= 0)
+		return TM_ETIMEOUT;
+	if ((rc = prepare_round(w, st, paths, n, left)) < 0 || (rc = tm_kube_refresh_cred(k, false, w->err)) < 0)
+		return rc;
+	tm_kube_roundtrip_many(k, n, w->reqs, w->resps, w->rcs, w->errs);
+	if (w->result)
+		return w->result;
+	if (w->timed_out)
+		return TM_ETIMEOUT;
+	for (size_t i = 0; i < n; i++)
+		clean = clean && w->rcs[i] == 0 && w->resps[i].status < 400 && !st[i].failed;
+	if (clean)
+		w->failures = 0;
+	for (size_t i = 0; i < n; i++)
+		if ((rc = after_round(w, st, i, paths[i])) < 0)
+			return rc;
+	return 0;
+}
+
 int tm_kube_watch(struct tm_kube *k, const char *const *paths, size_t n, int64_t deadline_ms,
 		  tm_kube_event_fn fn, void *ctx, struct tm_err *err)
 {
 	struct watch_all w = { .k = k, .fn = fn, .ctx = ctx, .deadline = deadline_ms, .err = err };
 	struct stream *st = calloc(n ? n : 1, sizeof(*st));
-	struct tm_http_request *reqs = calloc(n ? n : 1, sizeof(*reqs));
-	struct tm_http_response *resps = calloc(n ? n : 1, sizeof(*resps));
-	struct tm_err *errs = calloc(n ? n : 1, sizeof(*errs));
-	int *rcs = calloc(n ? n : 1, sizeof(*rcs));
-	int failures = 0, rc = 0;
-	bool reauthed = false;
+	int rc = 0;
 
-	if (!st || !reqs || !resps || !errs || !rcs) {
+	w.reqs = calloc(n ? n : 1, sizeof(*w.reqs));
+	w.resps = calloc(n ? n : 1, sizeof(*w.resps));
+	w.errs = calloc(n ? n : 1, sizeof(*w.errs));
+	w.rcs = calloc(n ? n : 1, sizeof(*w.rcs));
+	if (!st || !w.reqs || !w.resps || !w.errs || !w.rcs) {
 		rc = tm_err_set(err, TM_ERROR, "out of memory");
 		goto out;
 	}
@@ -210,123 +334,24 @@ int tm_kube_watch(struct tm_kube *k, const char *const *paths, size_t n, int64_t
 		st[i] = (struct stream){ .w = &w, .which = i, .relist = true };
 		tm_buf_init(&st[i].line, "watch event", EVENT_MAX);
 		tm_buf_init(&st[i].path, "watch path", 8192);
-		tm_buf_init(&resps[i].body, "watch answer", 1u << 20);
+		tm_buf_init(&w.resps[i].body, "watch answer", 1u << 20);
 	}
-	for (bool first = true;; first = false) {
-		int64_t left;
-
-		if ((rc = relist(&w, st, paths, n)) != 0)
-			break;
-		if (first && (rc = fn(ctx, SIZE_MAX, "SYNCED", NULL)) != 0)
-			break;
-		if (k->opts.cancel && *k->opts.cancel) {
-			rc = tm_err_set(err, TM_EINTERRUPTED, "interrupted");
-			break;
-		}
-		if ((left = deadline_ms - tm_now_ms()) <= 0) {
-			rc = TM_ETIMEOUT;
-			break;
-		}
-		for (size_t i = 0; i < n; i++) {
-			long secs = left / 1000 + 1;
-
-			if (secs > WATCH_MAX_S)
-				secs = WATCH_MAX_S;
-			tm_buf_clear(&st[i].line);
-			tm_buf_clear(&st[i].path);
-			if ((rc = tm_buf_printf(&st[i].path, err,
-						"%s%swatch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%ld",
-						paths[i], query_sep(paths[i]), st[i].rv, secs)) < 0)
-				goto out;
-			reqs[i] = (struct tm_http_request){ .method = "GET", .path = st[i].path.data,
-							    .timeout_ms = secs * 1000 + 10000, .on_data = on_data,
-							    .on_data_ctx = &st[i], .cancel = k->opts.cancel };
-			tm_err_init(&errs[i]);
-		}
-		if ((rc = tm_kube_refresh_cred(k, false, err)) < 0)
-			goto out;
-		tm_kube_roundtrip_many(k, n, reqs, resps, rcs, errs);
-		if (w.result) {
-			rc = w.result;
-			break;
-		}
-		if (w.timed_out) {
-			rc = TM_ETIMEOUT;
-			break;
-		}
-		{
-			bool clean = true;
-
-			for (size_t i = 0; i < n; i++)
-				clean = clean && rcs[i] == 0 && resps[i].status < 400 && !st[i].failed;
-			if (clean)
-				failures = 0;
-		}
-		for (size_t i = 0; i < n; i++) {
-			if (rcs[i] == TM_EINTERRUPTED) {
-				*err = errs[i];
-				rc = TM_EINTERRUPTED;
-				goto out;
-			}
-			if (resps[i].status == 410)
-				st[i].relist = true;
-			else if (rcs[i] == 0 && resps[i].status == 401 && k->cfg && k->cfg->exec && !reauthed) {
-				/* an exec plugin's token expired during a long wait */
-				reauthed = true;
-				if ((rc = tm_kube_refresh_cred(k, true, err)) < 0)
-					goto out;
-			} else if (rcs[i] == 0 && (resps[i].status == 401 || resps[i].status == 403 || resps[i].status == 404)) {
-				rc = tm_kube_map_status(k, &reqs[i], resps[i].status, &resps[i].body, false, err);
-				goto out;
-			} else if (rcs[i] == TM_EAUTH) {
-				/* the server's certificate cannot be verified: trying again cannot help */
-				*err = errs[i];
-				rc = errs[i].code;
-				goto out;
-			} else if (rcs[i] < 0 || resps[i].status >= 400 || st[i].failed) {
-				st[i].failed = false;
-				/* a dropped or refused watch: resume it after a pause, like any retry */
-				if (++failures > 30) {
-					if (rcs[i] < 0)
-						*err = errs[i];
-					/* a server that does not answer is unreachable, not a wait that ran out */
-					if (err && err->code == TM_ETIMEOUT)
-						err->code = TM_EUNAVAILABLE;
-					else
-						tm_kube_map_status(k, &reqs[i], resps[i].status, &resps[i].body, false, err);
-					rc = tm_err_wrap(err, "watch '%s' kept failing", paths[i]);
-					goto out;
-				}
-				k->stats.retries++;
-				if (rcs[i] < 0)
-					k->stats.retry_dropped++;
-				else if (resps[i].status == 429)
-					k->stats.retry_429++;
-				else
-					k->stats.retry_5xx++;
-				tm_kube_report(k, TM_INFO, "retry", "watch %s: %s; resuming", paths[i],
-					       rcs[i] < 0 ? tm_err_msg(&errs[i]) : "the server refused it");
-				if ((rc = tm_kube_sleep(k, tm_kube_backoff(k, failures > 5 ? 5 : failures))) < 0) {
-					tm_err_set(err, rc, "interrupted");
-					goto out;
-				}
-			}
-		}
-	}
+	for (bool first = true; (rc = one_round(&w, st, paths, n, first)) == 0; first = false)
+		;
 	if (rc == 1)
 		rc = 0;
 	else if (rc == TM_ETIMEOUT)
 		tm_err_set(err, TM_ETIMEOUT, "deadline passed");
 out:
-	for (size_t i = 0; st && resps && i < n; i++) {
+	for (size_t i = 0; st && w.resps && i < n; i++) {
 		tm_buf_release(&st[i].line);
 		tm_buf_release(&st[i].path);
-		tm_buf_release(&resps[i].body);
+		tm_buf_release(&w.resps[i].body);
 	}
 	free(st);
-	free(reqs);
-	free(resps);
-	free(errs);
-	free(rcs);
+	free(w.reqs);
+	free(w.resps);
+	free(w.errs);
+	free(w.rcs);
 	return rc;
 }

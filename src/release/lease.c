@@ -10,9 +10,9 @@
 #include <unistd.h>
 
 #include "tarmac/doc.h"
-#include "tarmac/release.h"
+#include "release_private.h"
+#include "tarmac/labels.h"
 
-#define A_COMMAND "tarmac.io/command"
 #define DEFAULT_TTL_MS 60000
 
 struct tm_lock {
@@ -73,7 +73,7 @@ int tm_lock_state(const json_t *lease, int64_t now_unix_ms, char *desc, size_t n
 	const char *holder = json_string_value(json_object_get(spec, "holderIdentity"));
 	const char *renew = json_string_value(json_object_get(spec, "renewTime"));
 	const char *acquire = json_string_value(json_object_get(spec, "acquireTime"));
-	const char *cmd = json_string_value(tm_doc_get(lease, "metadata", "annotations", A_COMMAND, NULL));
+	const char *cmd = json_string_value(tm_doc_get(lease, "metadata", "annotations", TM_COMMAND_ANNOTATION, NULL));
 	json_int_t secs = json_integer_value(json_object_get(spec, "leaseDurationSeconds"));
 	int64_t renewed = 0;
 	char who[400];
@@ -111,7 +111,7 @@ static json_t *lease_object(const struct tm_lock *l, int64_t acquired, int64_t r
 	tm_format_rfc3339(r, renewed, true);
 	return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}, s:{s:s}, s:s?}, s:{s:s, s:I, s:s, s:s, s:I}}", "apiVersion",
 			 "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name", l->name, "namespace", l->ns, "labels",
-			 "app.kubernetes.io/managed-by", "tarmac", "annotations", A_COMMAND, l->command, "resourceVersion",
+			 TM_LABEL_MANAGED_BY, TM_MANAGER, "annotations", TM_COMMAND_ANNOTATION, l->command, "resourceVersion",
 			 l->rv[0] ? l->rv : NULL, "spec", "holderIdentity", l->holder, "leaseDurationSeconds",
 			 (json_int_t)((l->ttl_ms + 999) / 1000), "acquireTime", a, "renewTime", r, "leaseTransitions",
 			 l->transitions);
@@ -326,17 +326,14 @@ static void lock_free(struct tm_lock *l)
 	free(l);
 }
 
-int tm_lock_acquire(struct tm_lock **out, struct tm_kube *k, const char *release, const char *ns,
-		    const struct tm_lock_opts *o, struct tm_err *err)
+/* A lock not yet taken: its Lease's name and paths, holder identity and options. */
+static struct tm_lock *lock_new(const char *release, const char *ns, const struct tm_lock_opts *o)
 {
 	struct tm_lock *l = calloc(1, sizeof(*l));
-	char desc[600], last[600] = "";
-	int64_t start = tm_now_ms();
 	pthread_condattr_t ca;
-	int rc;
 
 	if (!l)
-		return tm_err_set(err, TM_ERROR, "out of memory");
+		return NULL;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_mutex_init(&l->mu, NULL);
@@ -348,74 +345,88 @@ int tm_lock_acquire(struct tm_lock **out, struct tm_kube *k, const char *release
 	holder_identity(l->holder, sizeof(l->holder), tm_wall_ms());
 	snprintf(l->name, sizeof(l->name), "tarmac.lock.%s", release);
 	snprintf(l->ns, sizeof(l->ns), "%s", ns);
-	if (strpbrk(ns, "/?#%") || strpbrk(release, "/?#%")) {
-		rc = tm_err_set(err, TM_EINVALID, "'%s/%s': not a valid release", ns, release);
-		goto fail;
-	}
 	snprintf(l->coll, sizeof(l->coll), "/apis/coordination.k8s.io/v1/namespaces/%s/leases", ns);
 	snprintf(l->path, sizeof(l->path), "%s/%s", l->coll, l->name);
-	for (;;) {
-		rc = try_take(l, k, desc, sizeof(desc), err);
-		if (rc < 0) {
-			tm_err_wrap(err, "take the lock of release '%s'", release);
-			goto fail;
-		}
-		if (rc == 0)
-			break;
-		if (!o->wait) {
-			rc = tm_err_set(err, TM_ELOCKED, "release '%s' is locked by %s; wait for it with --wait-for-lock, or "
-					"let it expire if that run is gone", release, desc);
-			goto fail;
-		}
-		if (o->wait_ms > 0 && tm_now_ms() - start > o->wait_ms) {
-			rc = tm_err_set(err, TM_ETIMEOUT, "release '%s' is still locked by %s after waiting %.0f s", release,
-					desc, (double)o->wait_ms / 1000.0);
-			goto fail;
-		}
+	return l;
+}
+
+/* Takes the Lease, waiting for its holder when o says so (desc: who held it last). */
+static int take_or_wait(struct tm_lock *l, struct tm_kube *k, const char *release, const struct tm_lock_opts *o,
+			char *desc, size_t n, struct tm_err *err)
+{
+	int64_t start = tm_now_ms();
+	char last[600] = "";
+	int rc;
+
+	while ((rc = try_take(l, k, desc, n, err)) > 0) {
+		if (!o->wait)
+			return tm_err_set(err, TM_ELOCKED, "release '%s' is locked by %s; wait for it with --wait-for-lock, "
+					  "or let it expire if that run is gone", release, desc);
+		if (o->wait_ms > 0 && tm_now_ms() - start > o->wait_ms)
+			return tm_err_set(err, TM_ETIMEOUT, "release '%s' is still locked by %s after waiting %.0f s",
+					  release, desc, (double)o->wait_ms / 1000.0);
 		if (strcmp(desc, last) != 0) {
 			tm_reportf(o->report, o->report_ctx, TM_INFO, "lock", release, true, "waiting for the lock, held by %s",
 				   desc);
 			snprintf(last, sizeof(last), "%s", desc);
 		}
-		if ((rc = tm_kube_sleep(k, 1000)) < 0) {
-			tm_err_set(err, rc, "interrupted while waiting for the lock of release '%s'", release);
-			goto fail;
-		}
+		if ((rc = tm_kube_sleep(k, 1000)) < 0)
+			return tm_err_set(err, rc, "interrupted while waiting for the lock of release '%s'", release);
+	}
+	if (rc < 0)
+		tm_err_wrap(err, "take the lock of release '%s'", release);
+	return rc;
+}
+
+/* Renewals get a client of their own (the main one is busy in long waits) and a thread. */
+static int start_renewer(struct tm_lock *l, const struct tm_kube_config *cfg, struct tm_err *err)
+{
+	struct tm_kube_opts ko;
+	int rc;
+
+	if ((rc = tm_kube_open(&l->rk, cfg, NULL, err)) < 0)
+		return rc;
+	ko = *tm_kube_get_opts(l->rk);
+	ko.max_attempts = 1; /* the renewer retries itself, within the time left */
+	ko.timeout_ms = l->ttl_ms / 3 > 1000 ? l->ttl_ms / 3 : 1000;
+	ko.cancel = &l->stop_requests;
+	tm_kube_set_opts(l->rk, &ko);
+	if (pthread_create(&l->thread, NULL, renewer, l) != 0)
+		return tm_err_set(err, TM_ERROR, "cannot start the lock renewal thread");
+	l->running = true;
+	return 0;
+}
+
+int tm_lock_acquire(struct tm_lock **out, struct tm_kube *k, const char *release, const char *ns,
+		    const struct tm_lock_opts *o, struct tm_err *err)
+{
+	struct tm_lock *l;
+	char desc[600];
+	int rc;
+
+	if (strpbrk(ns, "/?#%") || strpbrk(release, "/?#%"))
+		return tm_err_set(err, TM_EINVALID, "'%s/%s': not a valid release", ns, release);
+	if (!(l = lock_new(release, ns, o)))
+		return tm_err_set(err, TM_ERROR, "out of memory");
+	if ((rc = take_or_wait(l, k, release, o, desc, sizeof(desc), err)) < 0) {
+		lock_free(l);
+		return rc;
 	}
 	if (desc[0])
 		tm_reportf(o->report, o->report_ctx, TM_WARN, "lock", release, false, "took the lock over from %s", desc);
-	/* renewals get a client of their own: the main one is busy in long waits */
-	if (o->cfg) {
-		struct tm_kube_opts ko;
+	if (o->cfg && (rc = start_renewer(l, o->cfg, err)) < 0) {
+		struct tm_err ignore;
+		char body[200];
 
-		if ((rc = tm_kube_open(&l->rk, o->cfg, NULL, err)) < 0)
-			goto release;
-		ko = *tm_kube_get_opts(l->rk);
-		ko.max_attempts = 1; /* the renewer retries itself, within the time left */
-		ko.timeout_ms = l->ttl_ms / 3 > 1000 ? l->ttl_ms / 3 : 1000;
-		ko.cancel = &l->stop_requests;
-		tm_kube_set_opts(l->rk, &ko);
-		if (pthread_create(&l->thread, NULL, renewer, l) != 0) {
-			rc = tm_err_set(err, TM_ERROR, "cannot start the lock renewal thread");
-			goto release;
-		}
-		l->running = true;
+		/* give the Lease back: nobody would renew it */
+		tm_err_init(&ignore);
+		snprintf(body, sizeof(body), "{\"preconditions\":{\"resourceVersion\":\"%s\"}}", l->rv);
+		tm_kube_request(k, "DELETE", l->path, "application/json", body, NULL, &ignore);
+		lock_free(l);
+		return rc;
 	}
 	*out = l;
 	return 0;
-release:
-	{
-		struct tm_err ignore;
-
-		tm_err_init(&ignore);
-		char body[200];
-
-		snprintf(body, sizeof(body), "{\"preconditions\":{\"resourceVersion\":\"%s\"}}", l->rv);
-		tm_kube_request(k, "DELETE", l->path, "application/json", body, NULL, &ignore);
-	}
-fail:
-	lock_free(l);
-	return rc;
 }
 
 void tm_lock_expect_gone(struct tm_lock *l)
@@ -429,7 +440,7 @@ bool tm_lock_lost(const struct tm_lock *l)
 	return l && l->lost_flag;
 }
 
-int tm_lock_release(struct tm_lock *l, struct tm_kube *k, struct tm_err *err)
+int tm_lock_drop(struct tm_lock *l, struct tm_kube *k, struct tm_err *err)
 {
 	char body[200];
 	int rc = 0;

@@ -6,7 +6,7 @@
 #include <zlib.h>
 
 #include "tarmac/doc.h"
-#include "tarmac/release.h"
+#include "release_private.h"
 
 #define RECORD_API "tarmac.io/v1"
 #define RECORD_KIND "ReleaseRecord"
@@ -284,50 +284,74 @@ static size_t inflate_max(size_t len)
 	return by_ratio < TM_RECORD_MAX_JSON ? by_ratio : TM_RECORD_MAX_JSON;
 }
 
-int tm_record_decode(json_t **out, const void *gz, size_t len, struct tm_err *err)
+/* Inflates gz into text (capped at text's max: a bomb is never inflated whole). */
+static int gunzip(struct tm_buf *text, const void *gz, size_t len, struct tm_err *err)
 {
-	struct tm_buf text = TM_BUF_INIT("release record", inflate_max(len));
-	json_t *rec = NULL;
-	json_error_t jerr;
 	z_stream z;
 	int rc = 0, zrc = Z_OK;
-	const char *api, *kind;
 
-	if (len < 3 || memcmp(gz, "\x1f\x8b\x08", 3) != 0)
-		return tm_err_set(err, TM_EINVALID, "corrupt record: not gzip data");
 	memset(&z, 0, sizeof(z));
 	if (inflateInit2(&z, 15 + 16) != Z_OK)
 		return tm_err_set(err, TM_ERROR, "gunzip: cannot start");
 	z.next_in = (unsigned char *)(uintptr_t)gz;
 	z.avail_in = (uInt)len;
-	while (zrc != Z_STREAM_END) {
+	while (rc == 0 && zrc != Z_STREAM_END) {
 		unsigned char chunk[65536];
 
 		z.next_out = chunk;
 		z.avail_out = sizeof(chunk);
 		zrc = inflate(&z, Z_NO_FLUSH);
-		if (zrc != Z_OK && zrc != Z_STREAM_END) {
+		if (zrc != Z_OK && zrc != Z_STREAM_END)
 			rc = tm_err_set(err, TM_EINVALID, "corrupt record: %s", zrc == Z_BUF_ERROR ? "truncated gzip data"
 							: z.msg ? z.msg : "bad gzip data");
-			goto out;
-		}
-		if ((rc = tm_buf_append(&text, chunk, sizeof(chunk) - z.avail_out, NULL)) == TM_ERROR) {
+		else if ((rc = tm_buf_append(text, chunk, sizeof(chunk) - z.avail_out, NULL)) == TM_ERROR)
 			rc = tm_err_set(err, TM_ERROR, "out of memory");
-			goto out;
-		}
-		if (rc < 0) {
-			/* stopped here: a bomb is never inflated whole */
-			rc = tm_err_set(err, TM_EINVALID, "corrupt record: %zu bytes of gzip inflate to more than %zu "
-					"bytes, and no record tarmac writes inflates past %u MiB by more than %u times: "
-					"not read further", len, text.max,
-					(unsigned)(TM_RECORD_RATIO_FLOOR >> 20), (unsigned)TM_RECORD_MAX_RATIO);
-			goto out;
-		}
+		else if (rc < 0)
+			rc = tm_err_set(err, TM_EINVALID, "corrupt record: %zu bytes of gzip inflate to more than %zu bytes, "
+					"and no record tarmac writes inflates past %u MiB by more than %u times: not read "
+					"further", len, text->max, (unsigned)(TM_RECORD_RATIO_FLOOR >> 20),
+					(unsigned)TM_RECORD_MAX_RATIO);
 	}
-	if (z.avail_in) {
+	if (rc == 0 && z.avail_in)
 		rc = tm_err_set(err, TM_EINVALID, "corrupt record: %u bytes after the gzip data", z.avail_in);
-		goto out;
+	inflateEnd(&z);
+	return rc;
+}
+
+/* A record's shape: tarmac's apiVersion and kind, a revision number, objects each with
+ * an apiVersion, a kind and a name. */
+static int check_shape(const json_t *rec, struct tm_err *err)
+{
+	const char *api = json_string_value(json_object_get(rec, "apiVersion"));
+	const char *kind = json_string_value(json_object_get(rec, "kind"));
+	const json_t *objects = json_object_get(rec, "objects");
+
+	if (!api || strcmp(api, RECORD_API) != 0 || !kind || strcmp(kind, RECORD_KIND) != 0)
+		return tm_err_set(err, TM_EINVALID, "not a tarmac release record (apiVersion '%s', kind '%s'; expected '"
+				  RECORD_API "', '" RECORD_KIND "')", api ? api : "", kind ? kind : "");
+	if (!json_is_array(objects) || !json_is_integer(json_object_get(rec, "revision")))
+		return tm_err_set(err, TM_EINVALID, "corrupt record: no objects list or revision number");
+	for (size_t i = 0; i < json_array_size(objects); i++) {
+		json_t *o = json_array_get(objects, i);
+
+		if (!json_is_object(o) || !json_is_string(json_object_get(o, "apiVersion")) ||
+		    !json_is_string(json_object_get(o, "kind")) || !json_is_string(tm_doc_get(o, "metadata", "name", NULL)))
+			return tm_err_set(err, TM_EINVALID, "corrupt record: object %zu has no apiVersion, kind or name", i + 1);
 	}
+	return 0;
+}
+
+int tm_record_decode(json_t **out, const void *gz, size_t len, struct tm_err *err)
+{
+	struct tm_buf text = TM_BUF_INIT("release record", inflate_max(len));
+	json_t *rec = NULL;
+	json_error_t jerr;
+	int rc;
+
+	if (len < 3 || memcmp(gz, "\x1f\x8b\x08", 3) != 0)
+		return tm_err_set(err, TM_EINVALID, "corrupt record: not gzip data");
+	if ((rc = gunzip(&text, gz, len, err)) < 0)
+		goto out;
 	if ((rc = tm_json_check(tm_buf_cstr(&text), text.len, err)) < 0) {
 		rc = err ? (err->code = TM_EINVALID) : TM_EINVALID;
 		tm_err_wrap(err, "corrupt record");
@@ -337,31 +361,11 @@ int tm_record_decode(json_t **out, const void *gz, size_t len, struct tm_err *er
 		rc = tm_err_set(err, TM_EINVALID, "corrupt record: JSON at %d:%d: %s", jerr.line, jerr.column, jerr.text);
 		goto out;
 	}
-	api = json_string_value(json_object_get(rec, "apiVersion"));
-	kind = json_string_value(json_object_get(rec, "kind"));
-	if (!api || strcmp(api, RECORD_API) != 0 || !kind || strcmp(kind, RECORD_KIND) != 0) {
-		rc = tm_err_set(err, TM_EINVALID, "not a tarmac release record (apiVersion '%s', kind '%s'; expected '"
-				RECORD_API "', '" RECORD_KIND "')", api ? api : "", kind ? kind : "");
+	if ((rc = check_shape(rec, err)) < 0)
 		goto out;
-	}
-	if (!json_is_array(json_object_get(rec, "objects")) || !json_is_integer(json_object_get(rec, "revision"))) {
-		rc = tm_err_set(err, TM_EINVALID, "corrupt record: no objects list or revision number");
-		goto out;
-	}
-	for (size_t i = 0; i < json_array_size(json_object_get(rec, "objects")); i++) {
-		json_t *o = json_array_get(json_object_get(rec, "objects"), i);
-
-		if (!json_is_object(o) || !json_is_string(json_object_get(o, "apiVersion")) ||
-		    !json_is_string(json_object_get(o, "kind")) ||
-		    !json_is_string(tm_doc_get(o, "metadata", "name", NULL))) {
-			rc = tm_err_set(err, TM_EINVALID, "corrupt record: object %zu has no apiVersion, kind or name", i + 1);
-			goto out;
-		}
-	}
 	*out = rec;
 	rec = NULL;
 out:
-	inflateEnd(&z);
 	json_decref(rec);
 	tm_buf_release(&text);
 	return rc;

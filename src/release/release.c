@@ -24,6 +24,106 @@ struct step {
 	enum { STEP_RECORD, STEP_APPLY, STEP_FINISH } failed_at;
 };
 
+/* The pending revision: numbered, the inventory widened to name everything old and new
+ * (so a run killed after applying still lets the next one find and prune what it made),
+ * its record written. */
+static int write_pending(struct ctx *c, struct step *s, json_t *gks, json_t *nss, struct tm_release_result *res,
+			 struct tm_err *err)
+{
+	json_t *rec = NULL;
+	int rc;
+
+	s->rev->number = rel_latest(c) ? rel_latest(c)->number + 1 : 1;
+	s->rev->status = TM_REL_PENDING;
+	rel_now_text(s->rev->created);
+	snprintf(s->rev->updated, sizeof(s->rev->updated), "%s", s->rev->created);
+	snprintf(s->rev->schema_version, sizeof(s->rev->schema_version), "%s", rel_schema_now(c) ? rel_schema_now(c) : "");
+	if ((rc = tm_applyset_collect(gks, nss, s->keep, &c->set, err)) < 0 ||
+	    (rc = tm_applyset_write(&c->set, c->k, gks, nss, c->tooling, err)) < 0)
+		return rc;
+	if (!(rec = json_deep_copy(s->record)))
+		return tm_err_set(err, TM_ERROR, "out of memory");
+	json_object_set_new(rec, "revision", json_integer(s->rev->number));
+	json_object_set_new(rec, "description", json_string(s->rev->description));
+	rc = tm_release_write(c->k, c->o->name, c->o->ns, s->rev, rec, err);
+	json_decref(rec);
+	if (rc == 0)
+		res->revision = s->rev->number;
+	return rc;
+}
+
+/* Applies the revision's objects, then prunes what it no longer has (what pruning kept
+ * goes to po's lists). A migration that ran moves the revision's schema version. */
+static int apply_and_prune(struct ctx *c, struct step *s, json_t *gks, json_t *nss, struct tm_prune_opts *po,
+			   struct tm_release_result *res, struct tm_err *err)
+{
+	int rc = tm_apply(&res->apply, c->k, s->apply, &c->o->apply, err);
+
+	if (s->migrates_to && (rc == 0 || res->apply.failed_phase > TM_PHASE_MIGRATE))
+		snprintf(s->rev->schema_version, sizeof(s->rev->schema_version), "%s", s->migrates_to);
+	if (rc < 0)
+		return rc;
+	po->namespace = c->o->ns;
+	po->wait = c->o->apply.wait;
+	po->timeout_ms = c->o->apply.timeout_ms;
+	po->report = c->o->apply.report;
+	po->report_ctx = c->o->apply.report_ctx;
+	if (!(po->kept_gks = json_array()) || !(po->kept_nss = json_array()))
+		return tm_err_set(err, TM_ERROR, "out of memory");
+	if ((rc = tm_apply_prune(&res->prune, c->k, &c->set, gks, nss, s->keep, po, err)) < 0)
+		tm_err_wrap(err, "prune what revision %d no longer has", s->rev->number);
+	return rc;
+}
+
+/* The new revision deployed first, then the old one (prev_number) replaced: a kill in
+ * between leaves two deployed, which the next run's recovery settles; never none. Then
+ * the inventory's exact set: the revision's objects and what pruning kept (a kept member
+ * is still a member, for uninstall --purge); then the history trimmed. */
+static int mark_deployed(struct ctx *c, struct step *s, int prev_number, json_t *gks, json_t *nss,
+			 const struct tm_prune_opts *po, struct tm_err *err)
+{
+	struct tm_revision *prev;
+	int rc;
+
+	if (tm_lock_lost(c->lock))
+		return tm_err_set(err, TM_ELOCKED, "the lock was lost before revision %d could be marked deployed",
+				  s->rev->number);
+	if ((rc = rel_set_status(c, s->rev, TM_REL_DEPLOYED, "", err)) < 0)
+		return rc;
+	if (prev_number && (prev = rel_find_rev(c, prev_number)) && prev->number != s->rev->number &&
+	    (rc = rel_set_status(c, prev, s->replaced_as, NULL, err)) < 0)
+		return rc;
+	json_array_clear(gks);
+	json_array_clear(nss);
+	if ((rc = tm_applyset_collect(gks, nss, s->keep, &c->set, err)) < 0 ||
+	    (rc = tm_applyset_merge(gks, nss, po->kept_gks, po->kept_nss, err)) < 0 ||
+	    (rc = tm_applyset_write(&c->set, c->k, gks, nss, c->tooling, err)) < 0)
+		return rc;
+	if ((rc = rel_load_revs(c, err)) < 0)
+		return rc;
+	return rel_prune_history(c, err);
+}
+
+/* Marks the revision failed with err's text, on a client that still runs when the
+ * command was interrupted; a failure to do so is only reported. */
+static void mark_failed(struct ctx *c, struct step *s, struct tm_err *err)
+{
+	struct tm_kube_opts saved;
+	char why[sizeof(s->rev->error)];
+	struct tm_err e;
+
+	if (tm_lock_lost(c->lock))
+		return; /* someone else may be writing: leave the records to them */
+	tm_err_init(&e);
+	/* the error text is kept before err is used again */
+	snprintf(why, sizeof(why), "%s", tm_err_msg(err));
+	rel_finishing(c, &saved);
+	if (rel_set_status(c, s->rev, TM_REL_FAILED, why, &e) < 0)
+		rel_report(c->o, TM_WARN, "revision", "could not mark revision %d failed: %s", s->rev->number, tm_err_msg(&e));
+	rel_load_revs(c, &e);
+	rel_finished(c, &saved);
+}
+
 /* Writes the pending revision, applies, prunes, and marks it deployed (the one it
  * replaces superseded or rolled-back) or failed. On failure err holds the cause and
  * s->failed_at where: STEP_RECORD (nothing applied, no revision written unless
@@ -34,105 +134,31 @@ static int run_revision(struct ctx *c, struct step *s, struct tm_release_result 
 {
 	struct tm_revision *prev = rel_newest(c, TM_REL_DEPLOYED);
 	int prev_number = prev ? prev->number : 0;
-	json_t *gks = NULL, *nss = NULL, *rec = NULL;
+	json_t *gks = NULL, *nss = NULL;
 	struct tm_prune_opts po = { 0 };
-	struct tm_err e;
 	bool exists;
 	int rc;
 
 	s->failed_at = STEP_RECORD;
-	s->rev->number = rel_latest(c) ? rel_latest(c)->number + 1 : 1;
-	s->rev->status = TM_REL_PENDING;
-	rel_now_text(s->rev->created);
-	snprintf(s->rev->updated, sizeof(s->rev->updated), "%s", s->rev->created);
-	snprintf(s->rev->schema_version, sizeof(s->rev->schema_version), "%s", rel_schema_now(c) ? rel_schema_now(c) : "");
-	/* the inventory first names everything old and new, so a run killed after applying
-	 * still lets the next one find (and prune) what it made */
 	if ((rc = tm_applyset_read(&gks, &nss, &exists, &c->set, c->k, err)) < 0 ||
-	    (rc = tm_applyset_collect(gks, nss, s->keep, &c->set, err)) < 0 ||
-	    (rc = tm_applyset_write(&c->set, c->k, gks, nss, c->tooling, err)) < 0)
+	    (rc = write_pending(c, s, gks, nss, res, err)) < 0)
 		goto out;
-	if (!(rec = json_deep_copy(s->record))) {
-		rc = tm_err_set(err, TM_ERROR, "out of memory");
-		goto out;
-	}
-	json_object_set_new(rec, "revision", json_integer(s->rev->number));
-	json_object_set_new(rec, "description", json_string(s->rev->description));
-	s->failed_at = STEP_RECORD;
-	if ((rc = tm_release_write(c->k, c->o->name, c->o->ns, s->rev, rec, err)) < 0)
-		goto out;
-	res->revision = s->rev->number;
 	s->failed_at = STEP_APPLY;
 	if ((rc = rel_load_revs(c, err)) < 0)
 		goto out;
 	rel_report(c->o, TM_INFO, "revision", "revision %d: %s (%d record part%s)", s->rev->number, s->rev->description,
-	       s->rev->parts, s->rev->parts == 1 ? "" : "s");
-	rc = tm_apply(&res->apply, c->k, s->apply, &c->o->apply, err);
-	if (rc == 0 && s->migrates_to)
-		snprintf(s->rev->schema_version, sizeof(s->rev->schema_version), "%s", s->migrates_to);
-	else if (rc < 0 && s->migrates_to && res->apply.failed_phase > TM_PHASE_MIGRATE)
-		snprintf(s->rev->schema_version, sizeof(s->rev->schema_version), "%s", s->migrates_to);
-	if (rc == 0) {
-		memset(&po, 0, sizeof(po));
-		po.namespace = c->o->ns;
-		po.wait = c->o->apply.wait;
-		po.timeout_ms = c->o->apply.timeout_ms;
-		po.report = c->o->apply.report;
-		po.report_ctx = c->o->apply.report_ctx;
-		if (!(po.kept_gks = json_array()) || !(po.kept_nss = json_array()))
-			rc = tm_err_set(err, TM_ERROR, "out of memory");
-		else if ((rc = tm_apply_prune(&res->prune, c->k, &c->set, gks, nss, s->keep, &po, err)) < 0)
-			tm_err_wrap(err, "prune what revision %d no longer has", s->rev->number);
+		   s->rev->parts, s->rev->parts == 1 ? "" : "s");
+	if ((rc = apply_and_prune(c, s, gks, nss, &po, res, err)) < 0) {
+		mark_failed(c, s, err);
+		goto out;
 	}
-	if (rc < 0)
-		goto failed;
 	s->failed_at = STEP_FINISH;
-	if (tm_lock_lost(c->lock)) {
-		rc = tm_err_set(err, TM_ELOCKED, "the lock was lost before revision %d could be marked deployed",
-				s->rev->number);
-		goto out;
-	}
-	/* new one deployed first, then the old one replaced: a kill in between leaves two
-	 * deployed, which the next run's recovery settles; never none */
-	if ((rc = rel_set_status(c, s->rev, TM_REL_DEPLOYED, "", err)) < 0)
-		goto out;
-	if (prev_number && (prev = rel_find_rev(c, prev_number)) && prev->number != s->rev->number &&
-	    (rc = rel_set_status(c, prev, s->replaced_as, NULL, err)) < 0)
-		goto out;
-	/* the exact set, now that what the revision lacks is gone: its objects and what
-	 * pruning kept (a kept member is still a member, for uninstall --purge) */
-	json_array_clear(gks);
-	json_array_clear(nss);
-	if ((rc = tm_applyset_collect(gks, nss, s->keep, &c->set, err)) < 0 ||
-	    (rc = tm_applyset_merge(gks, nss, po.kept_gks, po.kept_nss, err)) < 0 ||
-	    (rc = tm_applyset_write(&c->set, c->k, gks, nss, c->tooling, err)) < 0)
-		goto out;
-	if ((rc = rel_load_revs(c, err)) < 0 || (rc = rel_prune_history(c, err)) < 0)
-		goto out;
-	goto out;
-failed:
-	if (tm_lock_lost(c->lock))
-		goto out; /* someone else may be writing: leave the records to them */
-	tm_err_init(&e);
-	{
-		struct tm_kube_opts saved;
-		char why[sizeof(s->rev->error)];
-
-		/* the error text is kept before err is used again */
-		snprintf(why, sizeof(why), "%s", tm_err_msg(err));
-		rel_finishing(c, &saved);
-		if (rel_set_status(c, s->rev, TM_REL_FAILED, why, &e) < 0)
-			rel_report(c->o, TM_WARN, "revision", "could not mark revision %d failed: %s", s->rev->number,
-			       tm_err_msg(&e));
-		rel_load_revs(c, &e);
-		rel_finished(c, &saved);
-	}
+	rc = mark_deployed(c, s, prev_number, gks, nss, &po, err);
 out:
 	json_decref(gks);
 	json_decref(nss);
 	json_decref(po.kept_gks);
 	json_decref(po.kept_nss);
-	json_decref(rec);
 	return rc;
 }
 
@@ -321,180 +347,201 @@ out:
 	return rc;
 }
 
+/* Whether the latest revision deployed exactly these objects (and nothing needs the
+ * inventory repaired): up then has nothing to do. */
+static bool unchanged(struct ctx *c, const char *digest, bool repair)
+{
+	struct tm_revision *last = rel_latest(c);
+
+	return !repair && last && last->status == TM_REL_DEPLOYED && strcmp(last->digest, digest) == 0;
+}
+
+/* install refuses a release that exists, upgrade one that does not. */
+static int mode_allows(struct ctx *c, enum tm_release_mode mode, struct tm_err *err)
+{
+	const struct tm_release_opts *o = c->o;
+
+	if (mode == TM_RELEASE_INSTALL && rel_installed(c))
+		return tm_err_set(err, TM_ECONFLICT, "release '%s' exists (revision %d is %s): use 'tarmac upgrade' or "
+				  "'tarmac up'", o->name, rel_latest(c)->number, tm_release_status_name(rel_latest(c)->status));
+	if (mode == TM_RELEASE_UPGRADE && !rel_installed(c))
+		return tm_err_set(err, TM_ENOTFOUND, "release '%s' is not installed in namespace '%s': use 'tarmac "
+				  "install' or 'tarmac up'", o->name, o->ns);
+	return 0;
+}
+
+/* The new revision's description and versions. */
+static void describe(struct tm_revision *rev, const struct tm_release_opts *o, const struct tm_revision *prev,
+		     bool installed, bool repair, const char *airflow, const char *digest)
+{
+	if (installed)
+		snprintf(rev->description, sizeof(rev->description), "install (Airflow %s)", airflow ? airflow : "unknown");
+	else if (prev && airflow && strcmp(prev->airflow_version, airflow) != 0)
+		snprintf(rev->description, sizeof(rev->description), "upgrade (Airflow %s -> %s)", prev->airflow_version,
+			 airflow);
+	else if (repair)
+		snprintf(rev->description, sizeof(rev->description), "upgrade (repair: objects back in the inventory)");
+	else
+		snprintf(rev->description, sizeof(rev->description), "upgrade");
+	snprintf(rev->airflow_version, sizeof(rev->airflow_version), "%s", airflow ? airflow : "");
+	snprintf(rev->tarmac_version, sizeof(rev->tarmac_version), "%s", o->tarmac_version);
+	snprintf(rev->env, sizeof(rev->env), "%s", o->env ? o->env : "");
+	snprintf(rev->digest, sizeof(rev->digest), "%s", digest);
+}
+
+/* After a revision failed to deploy (rc, err): says what is left, and with --atomic rolls
+ * back to the revision deployed before it (prev_number). Returns the run's code. */
+static int after_failure(struct ctx *c, const struct step *s, struct tm_release_result *res, int prev_number, int rc,
+			 struct tm_err *err)
+{
+	const struct tm_release_opts *o = c->o;
+	int number = s->rev->number;
+	struct tm_release_result rb = { 0 };
+	struct tm_revision *target;
+	struct tm_err first;
+	char desc[512];
+
+	if (tm_lock_lost(c->lock))
+		return rc; /* drop_lock says so; nothing more may be written */
+	if (s->failed_at == STEP_RECORD) {
+		tm_err_wrap(err, "nothing was applied");
+		return rc;
+	}
+	if (s->failed_at == STEP_FINISH) {
+		tm_err_wrap(err, "revision %d was applied, but its records could not be brought up to date: run "
+			    "'tarmac up' again (it settles them)", number);
+		return rc;
+	}
+	if (rc == TM_EINTERRUPTED) {
+		tm_err_wrap(err, "revision %d marked failed; nothing was rolled back: run 'tarmac up' again, or "
+			    "'tarmac rollback'", number);
+		return rc;
+	}
+	if (!o->atomic || !prev_number) {
+		tm_err_wrap(err, "%s failed as revision %d%s", res->installed ? "install" : "upgrade", number,
+			    !prev_number ? " (nothing deployed before it to roll back to: fix the cause and run "
+					   "'tarmac up' again, or 'tarmac uninstall')"
+					 : " and was left as it is (--no-rollback): 'tarmac rollback' restores the "
+					   "last deployed revision");
+		return rc;
+	}
+	first = *err;
+	if (!(target = rel_find_rev(c, prev_number))) {
+		tm_err_wrap(err, "upgrade failed as revision %d; revision %d to roll back to is gone", number, prev_number);
+		return rc;
+	}
+	if (schema_allows_rev(c, target, s->rev->schema_version, err) < 0) {
+		/* the failure is why the run failed (its exit code); the refusal is why it
+		 * stayed failed */
+		char refusal[TM_ERR_TEXT];
+
+		snprintf(refusal, sizeof(refusal), "%s", tm_err_msg(err));
+		*err = first;
+		tm_err_wrap(err, "upgrade failed as revision %d, and it did not roll back (%s)", number, refusal);
+		return first.code ? first.code : TM_ERROR;
+	}
+	rel_report(o, TM_WARN, "rollback", "revision %d failed: rolling back to revision %d", number, prev_number);
+	snprintf(desc, sizeof(desc), "rollback to %d (upgrade to %d failed)", prev_number, number);
+	if ((rc = rollback_to(c, target, TM_REL_SUPERSEDED, desc, &rb, err)) < 0) {
+		tm_err_wrap(err, "upgrade failed as revision %d (%s); the rollback to revision %d failed too", number,
+			    tm_err_msg(&first), prev_number);
+		return rc;
+	}
+	res->rolled_back_to = prev_number;
+	res->rollback_revision = rb.revision;
+	*err = first;
+	tm_err_wrap(err, "upgrade failed as revision %d; rolled back to revision %d as revision %d", number,
+		    res->rolled_back_to, res->rollback_revision);
+	return first.code ? first.code : TM_ERROR;
+}
+
+/* The new revision's record, applied (run_revision); a failure goes to after_failure. */
+static int deploy_revision(struct ctx *c, json_t *objects, const json_t *values, const char *airflow,
+			   const char *digest, bool repair, struct tm_release_result *res, struct tm_err *err)
+{
+	const struct tm_release_opts *o = c->o;
+	struct tm_revision rev, *prev = rel_newest(c, TM_REL_DEPLOYED);
+	/* a number, not the pointer: run_revision reloads the revision list */
+	int prev_number = prev ? prev->number : 0;
+	json_t *prev_record = NULL, *record = NULL;
+	struct tm_record_meta m = { .release = o->name, .namespace = o->ns, .env = o->env,
+				    .tarmac_version = o->tarmac_version, .airflow_version = airflow,
+				    .schema_version = rel_schema_now(c), .digest = digest };
+	struct step s = { .rev = &rev, .apply = objects, .keep = objects, .replaced_as = TM_REL_SUPERSEDED,
+			  .migrates_to = rel_has_migration(objects) && airflow ? airflow : NULL };
+	int rc;
+
+	memset(&rev, 0, sizeof(rev));
+	res->installed = !rel_installed(c);
+	if (prev && (rc = tm_release_read(&prev_record, c->k, o->name, o->ns, prev, err)) < 0)
+		goto out;
+	/* the digest stays that of what was rendered, even if a foreign Namespace is left
+	 * out below: the next run renders it again and must find nothing changed */
+	if ((rc = rel_check_ownership(c, objects, json_object_get(prev_record, "objects"), err)) < 0)
+		goto out;
+	describe(&rev, o, prev, res->installed, repair, airflow, digest);
+	m.description = rev.description;
+	if ((rc = tm_record_build(&record, objects, values, &m, err)) < 0)
+		goto out;
+	s.record = record;
+	/* a migration never moves the schema backwards, unless the DB was restored
+	 * (--allow-schema-downgrade, past the guard before) */
+	if (s.migrates_to && rel_schema_now(c) && !o->allow_schema_downgrade &&
+	    tm_release_version_cmp(s.migrates_to, rel_schema_now(c)) < 0)
+		s.migrates_to = NULL;
+	if ((rc = run_revision(c, &s, res, err)) < 0)
+		rc = after_failure(c, &s, res, prev_number, rc, err);
+out:
+	json_decref(prev_record);
+	json_decref(record);
+	return rc;
+}
+
 int tm_release_deploy(struct tm_release_result *out, struct tm_kube *k, enum tm_release_mode mode, json_t *objects,
 		      const json_t *values, const struct tm_release_opts *o, struct tm_err *err)
 {
 	struct tm_release_result res = { 0 };
-	struct tm_revision rev, *prev, *last;
-	json_t *prev_record = NULL, *record = NULL;
 	const char *airflow = tm_release_airflow_version(values);
 	char digest[72];
-	bool repair = false;
+	bool repair = false, up = mode == TM_RELEASE_UP;
 	struct ctx c;
 	int rc;
 
 	rel_ctx_init(&c, k, o);
-	memset(&rev, 0, sizeof(rev));
 	if ((rc = tm_kube_discover(k, err)) < 0 || (rc = tm_release_decorate(objects, o->name, o->ns, err)) < 0 ||
 	    (rc = tm_record_digest(digest, objects, err)) < 0 || (rc = rel_load_revs(&c, err)) < 0)
 		goto out;
 	/* nothing changed: no lock, no write. Only when the records are settled: a run in
 	 * progress has a pending revision, and a run killed between its two status marks
 	 * left two deployed, which only the locked path's recovery repairs */
-	if (mode == TM_RELEASE_UP && !o->dry_run && rel_settled(&c) && (last = rel_latest(&c))->status == TM_REL_DEPLOYED &&
-	    strcmp(last->digest, digest) == 0) {
+	if (up && !o->dry_run && rel_settled(&c) && unchanged(&c, digest, false)) {
 		if ((rc = inventory_short(&repair, &c, objects, err)) < 0)
 			goto out;
-	}
-	if (mode == TM_RELEASE_UP && !o->dry_run && !repair && rel_settled(&c) &&
-	    (last = rel_latest(&c))->status == TM_REL_DEPLOYED && strcmp(last->digest, digest) == 0) {
-		res.unchanged = true;
-		res.revision = last->number;
-		goto out;
+		if (!repair) {
+			res.unchanged = true;
+			res.revision = rel_latest(&c)->number;
+			goto out;
+		}
 	}
 	if (o->dry_run) {
-		if (mode == TM_RELEASE_INSTALL && rel_installed(&c))
-			rc = tm_err_set(err, TM_ECONFLICT, "release '%s' exists (revision %d is %s): use 'tarmac upgrade' or "
-					"'tarmac up'", o->name, rel_latest(&c)->number, tm_release_status_name(rel_latest(&c)->status));
-		else if (mode == TM_RELEASE_UPGRADE && !rel_installed(&c))
-			rc = tm_err_set(err, TM_ENOTFOUND, "release '%s' is not installed in namespace '%s': use 'tarmac "
-					"install' or 'tarmac up'", o->name, o->ns);
-		else if ((rc = deploy_schema_allows(&c, airflow, err)) == 0)
+		if ((rc = mode_allows(&c, mode, err)) == 0 && (rc = deploy_schema_allows(&c, airflow, err)) == 0)
 			rc = dry_run(&c, objects, &res, err);
 		goto out;
 	}
-	if ((rc = ensure_namespace(&c, objects, err)) < 0 || (rc = rel_take_lock(&c, err)) < 0)
+	if ((rc = ensure_namespace(&c, objects, err)) < 0 || (rc = rel_take_lock(&c, err)) < 0 ||
+	    (rc = mode_allows(&c, mode, err)) < 0)
 		goto out;
-	if (mode == TM_RELEASE_INSTALL && rel_installed(&c)) {
-		rc = tm_err_set(err, TM_ECONFLICT, "release '%s' exists (revision %d is %s): use 'tarmac upgrade' or 'tarmac "
-				"up'", o->name, rel_latest(&c)->number, tm_release_status_name(rel_latest(&c)->status));
-		goto out;
-	}
-	if (mode == TM_RELEASE_UPGRADE && !rel_installed(&c)) {
-		rc = tm_err_set(err, TM_ENOTFOUND, "release '%s' is not installed in namespace '%s': use 'tarmac install' or "
-				"'tarmac up'", o->name, o->ns);
-		goto out;
-	}
-	if (mode == TM_RELEASE_UP && !repair && (last = rel_latest(&c)) && last->status == TM_REL_DEPLOYED &&
-	    strcmp(last->digest, digest) == 0) {
+	if (up && unchanged(&c, digest, repair)) {
 		res.unchanged = true;
-		res.revision = last->number;
+		res.revision = rel_latest(&c)->number;
 		goto out;
 	}
-	if ((rc = deploy_schema_allows(&c, airflow, err)) < 0)
-		goto out;
-	res.installed = !rel_installed(&c);
-	prev = rel_newest(&c, TM_REL_DEPLOYED);
-	if (prev && (rc = tm_release_read(&prev_record, k, o->name, o->ns, prev, err)) < 0)
-		goto out;
-	/* the digest stays that of what was rendered, even if a foreign Namespace is left
-	 * out below: the next run renders it again and must find nothing changed */
-	if ((rc = rel_check_ownership(&c, objects, json_object_get(prev_record, "objects"), err)) < 0)
-		goto out;
-	if (res.installed)
-		snprintf(rev.description, sizeof(rev.description), "install (Airflow %s)", airflow ? airflow : "unknown");
-	else if (prev && airflow && strcmp(prev->airflow_version, airflow) != 0)
-		snprintf(rev.description, sizeof(rev.description), "upgrade (Airflow %s -> %s)", prev->airflow_version,
-			 airflow);
-	else if (repair)
-		snprintf(rev.description, sizeof(rev.description), "upgrade (repair: objects back in the inventory)");
-	else
-		snprintf(rev.description, sizeof(rev.description), "upgrade");
-	snprintf(rev.airflow_version, sizeof(rev.airflow_version), "%s", airflow ? airflow : "");
-	snprintf(rev.tarmac_version, sizeof(rev.tarmac_version), "%s", o->tarmac_version);
-	snprintf(rev.env, sizeof(rev.env), "%s", o->env ? o->env : "");
-	snprintf(rev.digest, sizeof(rev.digest), "%s", digest);
-	{
-		const char *schema = rel_schema_now(&c);
-		struct tm_record_meta m = { .release = o->name, .namespace = o->ns, .env = o->env,
-					    .tarmac_version = o->tarmac_version, .airflow_version = airflow,
-					    .schema_version = schema, .digest = digest, .description = rev.description };
-
-		if ((rc = tm_record_build(&record, objects, values, &m, err)) < 0)
-			goto out;
-	}
-	{
-		struct step s = { .rev = &rev, .record = record, .apply = objects, .keep = objects,
-				  .replaced_as = TM_REL_SUPERSEDED,
-				  .migrates_to = rel_has_migration(objects) && airflow ? airflow : NULL };
-		int prev_number = prev ? prev->number : 0;
-		struct tm_revision *target;
-		struct tm_err first;
-
-		/* a migration never moves the schema backwards, unless the DB was restored
-		 * (--allow-schema-downgrade, past the guard above) */
-		if (s.migrates_to && rel_schema_now(&c) && !o->allow_schema_downgrade &&
-		    tm_release_version_cmp(s.migrates_to, rel_schema_now(&c)) < 0)
-			s.migrates_to = NULL;
-		if ((rc = run_revision(&c, &s, &res, err)) == 0)
-			goto out;
-		if (tm_lock_lost(c.lock))
-			goto out; /* drop_lock says so; nothing more may be written */
-		if (s.failed_at == STEP_RECORD) {
-			tm_err_wrap(err, "nothing was applied");
-			goto out;
-		}
-		if (s.failed_at == STEP_FINISH) {
-			tm_err_wrap(err, "revision %d was applied, but its records could not be brought up to date: run "
-				    "'tarmac up' again (it settles them)", rev.number);
-			goto out;
-		}
-		if (rc == TM_EINTERRUPTED) {
-			tm_err_wrap(err, "revision %d marked failed; nothing was rolled back: run 'tarmac up' again, or "
-				    "'tarmac rollback'", rev.number);
-			goto out;
-		}
-		if (!o->atomic || !prev_number) {
-			tm_err_wrap(err, "%s failed as revision %d%s", res.installed ? "install" : "upgrade", rev.number,
-				    !prev_number ? " (nothing deployed before it to roll back to: fix the cause and run "
-						   "'tarmac up' again, or 'tarmac uninstall')"
-						 : " and was left as it is (--no-rollback): 'tarmac rollback' restores the "
-						   "last deployed revision");
-			goto out;
-		}
-		first = *err;
-		if (!(target = rel_find_rev(&c, prev_number))) {
-			tm_err_wrap(err, "upgrade failed as revision %d; revision %d to roll back to is gone", rev.number,
-				    prev_number);
-			goto out;
-		}
-		if (schema_allows_rev(&c, target, rev.schema_version, err) < 0) {
-			/* the failure is why the run failed (its exit code); the refusal is why it
-			 * stayed failed */
-			char refusal[TM_ERR_TEXT];
-
-			snprintf(refusal, sizeof(refusal), "%s", tm_err_msg(err));
-			*err = first;
-			tm_err_wrap(err, "upgrade failed as revision %d, and it did not roll back (%s)", rev.number, refusal);
-			rc = first.code ? first.code : TM_ERROR;
-			goto out;
-		}
-		rel_report(o, TM_WARN, "rollback", "revision %d failed: rolling back to revision %d", rev.number, prev_number);
-		{
-			char desc[512];
-			struct tm_release_result rb = { 0 };
-			int failed_number = rev.number;
-
-			snprintf(desc, sizeof(desc), "rollback to %d (upgrade to %d failed)", prev_number, failed_number);
-			if ((rc = rollback_to(&c, target, TM_REL_SUPERSEDED, desc, &rb, err)) < 0) {
-				tm_err_wrap(err, "upgrade failed as revision %d (%s); the rollback to revision %d failed too",
-					    failed_number, tm_err_msg(&first), prev_number);
-				goto out;
-			}
-			res.rolled_back_to = prev_number;
-			res.rollback_revision = rb.revision;
-			*err = first;
-			tm_err_wrap(err, "upgrade failed as revision %d; rolled back to revision %d as revision %d",
-				    failed_number, res.rolled_back_to, res.rollback_revision);
-			rc = first.code ? first.code : TM_ERROR;
-		}
-	}
+	if ((rc = deploy_schema_allows(&c, airflow, err)) == 0)
+		rc = deploy_revision(&c, objects, values, airflow, digest, repair, &res, err);
 out:
 	rc = rel_drop_lock(&c, rc, err);
 	if (out)
 		*out = res;
-	json_decref(prev_record);
-	json_decref(record);
 	rel_ctx_release(&c);
 	return rc;
 }

@@ -211,7 +211,7 @@ int rel_drop_lock(struct ctx *c, int rc, struct tm_err *err)
 	tm_err_init(&e);
 	lost = tm_lock_lost(c->lock);
 	rel_finishing(c, &saved);
-	lrc = tm_lock_release(c->lock, c->k, &e);
+	lrc = tm_lock_drop(c->lock, c->k, &e);
 	rel_finished(c, &saved);
 	c->lock = NULL;
 	if (lost && rc < 0) {

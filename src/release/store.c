@@ -6,13 +6,10 @@
 #include <string.h>
 
 #include "tarmac/doc.h"
-#include "tarmac/release.h"
+#include "release_private.h"
+#include "tarmac/labels.h"
 
 #define ACCEPT_METADATA TM_KUBE_ACCEPT_METADATA
-#define L_RELEASE "tarmac.io/release"
-#define L_REVISION "tarmac.io/revision"
-#define L_STATUS "tarmac.io/status"
-#define L_PART "tarmac.io/part"
 #define A_PREFIX "tarmac.io/"
 
 static void head_name(char *out, size_t n, const char *release, int number)
@@ -48,8 +45,8 @@ static const char *ann(const json_t *md, const char *key)
 /* The revision a head Secret describes; false when its labels are not a record's. */
 static bool rev_from_metadata(struct tm_revision *r, const json_t *md)
 {
-	const char *num = json_string_value(tm_doc_get(md, "labels", L_REVISION, NULL));
-	const char *st = json_string_value(tm_doc_get(md, "labels", L_STATUS, NULL));
+	const char *num = json_string_value(tm_doc_get(md, "labels", TM_LABEL_REVISION, NULL));
+	const char *st = json_string_value(tm_doc_get(md, "labels", TM_LABEL_STATUS, NULL));
 	const char *parts = ann(md, "parts");
 	char *end;
 	long v;
@@ -87,8 +84,8 @@ static json_t *rev_metadata(const char *release, const struct tm_revision *r, bo
 	json_t *md;
 
 	snprintf(num, sizeof(num), "%d", r->number);
-	md = json_pack("{s:{s:s, s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s}}", "labels", "app.kubernetes.io/managed-by",
-		       "tarmac", L_RELEASE, release, L_REVISION, num, L_STATUS, tm_release_status_name(r->status),
+	md = json_pack("{s:{s:s, s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s}}", "labels", TM_LABEL_MANAGED_BY,
+		       TM_MANAGER, TM_LABEL_RELEASE, release, TM_LABEL_REVISION, num, TM_LABEL_STATUS, tm_release_status_name(r->status),
 		       "annotations", A_PREFIX "description", r->description, A_PREFIX "error", r->error,
 		       A_PREFIX "schema-version", r->schema_version, A_PREFIX "updated", r->updated);
 	if (md && full) {
@@ -122,7 +119,7 @@ static int list_all(json_t **out, struct tm_kube *k, const char *release, const 
 	int rc;
 
 	if ((rc = secrets_path(&path, ns, NULL, err)) < 0 ||
-	    (rc = tm_buf_printf(&path, err, "?labelSelector=" L_RELEASE "%%3D%s&fieldSelector=type%%3D%s", release,
+	    (rc = tm_buf_printf(&path, err, "?labelSelector=" TM_LABEL_RELEASE "%%3D%s&fieldSelector=type%%3D%s", release,
 				TM_RECORD_TYPE)) < 0)
 		goto out;
 	c.req = (struct tm_http_request){ .method = "GET", .path = path.data, .accept = ACCEPT_METADATA };
@@ -158,7 +155,7 @@ int tm_release_list(struct tm_revision **out, size_t *n, struct tm_kube *k, cons
 	json_array_foreach(items, i, it) {
 		json_t *md = json_object_get(it, "metadata");
 
-		if (tm_doc_get(md, "labels", L_PART, NULL) || !rev_from_metadata(&revs[m], md))
+		if (tm_doc_get(md, "labels", TM_LABEL_PART, NULL) || !rev_from_metadata(&revs[m], md))
 			continue;
 		m++;
 	}
@@ -285,6 +282,65 @@ static bool same_as_sent(struct tm_kube *k, const char *ns, const json_t *obj)
 	return same;
 }
 
+/* Part p of the record (gz) as a Secret to POST: its object into sent (index p) and its
+ * JSON into *body. The head (p 0) carries the revision's metadata. */
+static int part_body(char **body, json_t *sent, const struct tm_buf *gz, size_t p, const char *release, const char *ns,
+		     const struct tm_revision *rev, struct tm_err *err)
+{
+	size_t off = p * TM_RECORD_PART_MAX;
+	size_t len = gz->len - off < TM_RECORD_PART_MAX ? gz->len - off : TM_RECORD_PART_MAX;
+	char name[300], num[16], pnum[16];
+	json_t *md, *obj;
+
+	snprintf(num, sizeof(num), "%d", rev->number);
+	snprintf(pnum, sizeof(pnum), "%zu", p);
+	if (p == 0) {
+		head_name(name, sizeof(name), release, rev->number);
+		md = rev_metadata(release, rev, true);
+	} else {
+		part_name(name, sizeof(name), release, rev->number, (int)p);
+		md = json_pack("{s:{s:s, s:s, s:s, s:s}}", "labels", TM_LABEL_MANAGED_BY, TM_MANAGER, TM_LABEL_RELEASE, release,
+			       TM_LABEL_REVISION, num, TM_LABEL_PART, pnum);
+	}
+	if (!(obj = record_secret(name, ns, md, gz->data + off, len)) || !(*body = json_dumps(obj, JSON_COMPACT)) ||
+	    json_array_append_new(sent, obj) < 0) {
+		if (!*body)
+			json_decref(obj);
+		return tm_err_set(err, TM_ERROR, "out of memory");
+	}
+	return 0;
+}
+
+/* POSTs the parts first, all at once, and the head only when they are in, so a reader
+ * never finds a head whose parts are missing. A 409 on a Secret equal to ours is our own
+ * POST retried after its answer was lost. */
+static int post_parts(struct tm_kube *k, const char *release, const char *ns, struct tm_kube_call *c, size_t nparts,
+		      const json_t *sent, const struct tm_revision *rev, struct tm_err *err)
+{
+	int rc;
+
+	for (int round = 0; round < 2; round++) {
+		size_t from = round == 0 ? 1 : 0, cnt = round == 0 ? nparts - 1 : 1;
+
+		if (!cnt)
+			continue;
+		if ((rc = tm_kube_do(k, c + from, cnt, err)) < 0)
+			return rc;
+		for (size_t j = from; j < from + cnt; j++) {
+			if ((rc = c[j].rc) == TM_ECONFLICT && same_as_sent(k, ns, json_array_get(sent, j)))
+				rc = 0;
+			if (rc < 0) {
+				*err = c[j].err;
+				if (rc == TM_ECONFLICT && j == 0)
+					tm_err_wrap(err, "revision %d exists already", rev->number);
+				tm_err_wrap(err, "write revision %d of release '%s'", rev->number, release);
+				return rc;
+			}
+		}
+	}
+	return 0;
+}
+
 int tm_release_write(struct tm_kube *k, const char *release, const char *ns, struct tm_revision *rev,
 		     const json_t *record, struct tm_err *err)
 {
@@ -293,7 +349,7 @@ int tm_release_write(struct tm_kube *k, const char *release, const char *ns, str
 	struct tm_kube_call c[TM_RECORD_MAX_PARTS];
 	char *bodies[TM_RECORD_MAX_PARTS] = { 0 };
 	json_t *sent = json_array(); /* the objects posted, index = part */
-	char name[300], hex[65];
+	char hex[65];
 	size_t nparts;
 	int rc;
 
@@ -306,63 +362,19 @@ int tm_release_write(struct tm_kube *k, const char *release, const char *ns, str
 				    TM_RECORD_MAX_PARTS, TM_RECORD_PART_MAX / 1024);
 		goto out;
 	}
-	nparts = (gz.len + TM_RECORD_PART_MAX - 1) / TM_RECORD_PART_MAX;
-	if (!nparts)
-		nparts = 1;
+	nparts = gz.len ? (gz.len + TM_RECORD_PART_MAX - 1) / TM_RECORD_PART_MAX : 1;
 	rev->parts = (int)nparts;
 	tm_sha256_hex(hex, gz.data, gz.len);
 	snprintf(rev->record_sha256, sizeof(rev->record_sha256), "sha256:%s", hex);
 	if ((rc = secrets_path(&path, ns, NULL, err)) < 0)
 		goto out;
 	for (size_t p = 0; p < nparts; p++) {
-		size_t off = p * TM_RECORD_PART_MAX;
-		size_t len = gz.len - off < TM_RECORD_PART_MAX ? gz.len - off : TM_RECORD_PART_MAX;
-		json_t *md, *obj;
-		char num[16], pnum[16];
-
-		snprintf(num, sizeof(num), "%d", rev->number);
-		snprintf(pnum, sizeof(pnum), "%zu", p);
-		if (p == 0) {
-			head_name(name, sizeof(name), release, rev->number);
-			md = rev_metadata(release, rev, true);
-		} else {
-			part_name(name, sizeof(name), release, rev->number, (int)p);
-			md = json_pack("{s:{s:s, s:s, s:s, s:s}}", "labels", "app.kubernetes.io/managed-by", "tarmac", L_RELEASE,
-				       release, L_REVISION, num, L_PART, pnum);
-		}
-		if (!(obj = record_secret(name, ns, md, gz.data + off, len)) ||
-		    !(bodies[p] = json_dumps(obj, JSON_COMPACT)) || json_array_append_new(sent, obj) < 0) {
-			if (!bodies[p])
-				json_decref(obj);
-			rc = tm_err_set(err, TM_ERROR, "out of memory");
+		if ((rc = part_body(&bodies[p], sent, &gz, p, release, ns, rev, err)) < 0)
 			goto out;
-		}
 		c[p].req = (struct tm_http_request){ .method = "POST", .path = path.data, .content_type = "application/json",
 						     .body = bodies[p], .body_len = strlen(bodies[p]) };
 	}
-	/* the parts first, all at once; the head only when they are in, so a reader
-	 * never finds a head whose parts are missing */
-	for (int round = 0; round < 2; round++) {
-		size_t from = round == 0 ? 1 : 0, cnt = round == 0 ? nparts - 1 : 1;
-
-		if (!cnt)
-			continue;
-		if ((rc = tm_kube_do(k, c + from, cnt, err)) < 0)
-			goto out;
-		for (size_t j = from; j < from + cnt; j++) {
-			if ((rc = c[j].rc) == TM_ECONFLICT && same_as_sent(k, ns, json_array_get(sent, j)))
-				rc = 0; /* our own POST, retried after its answer was lost */
-			if (rc < 0) {
-				*err = c[j].err;
-				if (rc == TM_ECONFLICT && j == 0)
-					tm_err_wrap(err, "revision %d exists already", rev->number);
-				goto fail;
-			}
-		}
-	}
-	goto out;
-fail:
-	tm_err_wrap(err, "write revision %d of release '%s'", rev->number, release);
+	rc = post_parts(k, release, ns, c, nparts, sent, rev, err);
 out:
 	for (size_t i = 0; i < TM_RECORD_MAX_PARTS; i++) {
 		tm_kube_call_release(&c[i]);
@@ -461,9 +473,9 @@ int tm_release_sweep(unsigned *n, struct tm_kube *k, const char *release, const 
 		goto out;
 	json_array_foreach(items, i, it) {
 		json_t *labels = tm_doc_get(it, "metadata", "labels", NULL);
-		const char *num = json_string_value(json_object_get(labels, L_REVISION));
+		const char *num = json_string_value(json_object_get(labels, TM_LABEL_REVISION));
 
-		if (num && !json_object_get(labels, L_PART))
+		if (num && !json_object_get(labels, TM_LABEL_PART))
 			json_object_set_new(heads, num, json_true());
 	}
 	if (!(names = calloc(json_array_size(items) + 1, sizeof(*names)))) {
@@ -472,10 +484,10 @@ int tm_release_sweep(unsigned *n, struct tm_kube *k, const char *release, const 
 	}
 	json_array_foreach(items, i, it) {
 		json_t *md = json_object_get(it, "metadata");
-		const char *num = json_string_value(tm_doc_get(md, "labels", L_REVISION, NULL));
+		const char *num = json_string_value(tm_doc_get(md, "labels", TM_LABEL_REVISION, NULL));
 		const char *name = json_string_value(json_object_get(md, "name"));
 
-		if (name && num && tm_doc_get(md, "labels", L_PART, NULL) && !json_object_get(heads, num))
+		if (name && num && tm_doc_get(md, "labels", TM_LABEL_PART, NULL) && !json_object_get(heads, num))
 			snprintf(names[m++], sizeof(names[0]), "%s", name);
 	}
 	if ((rc = delete_names(k, ns, names, m, err)) == 0)

@@ -2,7 +2,7 @@
  * which failure 'status' still reports: pure functions over the revision list. */
 #include <string.h>
 
-#include "tarmac/release.h"
+#include "release_private.h"
 
 /* Ran to the end once: its objects are a state the release was in. */
 static bool ran(const struct tm_revision *r)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "release_private.h"
+#include "tarmac/labels.h"
 
 int tm_release_uninstall(struct tm_release_result *out, struct tm_kube *k, const struct tm_release_opts *o,
 			 struct tm_err *err)
@@ -36,7 +37,7 @@ int tm_release_uninstall(struct tm_release_result *out, struct tm_kube *k, const
 	memset(&po, 0, sizeof(po));
 	po.namespace = o->ns;
 	po.purge = o->purge;
-	snprintf(selector, sizeof(selector), "app.kubernetes.io/instance=%s", o->name);
+	snprintf(selector, sizeof(selector), TM_LABEL_INSTANCE "=%s", o->name);
 	po.purge_pvcs = selector;
 	po.wait = o->apply.wait;
 	po.timeout_ms = o->apply.timeout_ms;

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "tarmac/doc.h"
-#include "tarmac/render.h"
+#include "render_private.h"
 
 #define SCHEMA_PATH "values.schema.yaml"
 

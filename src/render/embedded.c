@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tarmac/render.h"
+#include "render_private.h"
 
 static int by_path(const void *key, const void *elem)
 {

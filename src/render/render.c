@@ -6,7 +6,8 @@
 
 #include "tarmac/apply.h"
 #include "tarmac/doc.h"
-#include "tarmac/render.h"
+#include "render_private.h"
+#include "tarmac/labels.h"
 
 #define TEMPLATE_DIR "templates/"
 
@@ -274,7 +275,7 @@ static bool builtin_group(const char *api_version)
 }
 
 /* Whether the cluster serves obj's API; required is set when values insist on it. */
-static bool api_served(const struct tm_render_opts *o, json_t *values, json_t *obj, bool *required)
+static bool api_served(const struct tm_render_opts *o, const json_t *values, const json_t *obj, bool *required)
 {
 	const char *av = json_string_value(json_object_get(obj, "apiVersion"));
 	size_t i;
@@ -324,14 +325,16 @@ static int finish_object(json_t *obj, const char *source, json_t *labels, const 
  * moved between the versions tarmac supports (1.20 and later). */
 static json_t *capabilities(const char *kube_version, struct tm_err *err)
 {
-	unsigned maj = 1, min = 30;
+	unsigned maj = 0, min = 0;
 	char tail;
 
-	if (kube_version && (sscanf(kube_version, "%u.%u%c", &maj, &min, &tail) != 2 || maj != 1 || min < 20)) {
+	if (!kube_version)
+		kube_version = TM_DEFAULT_KUBE_VERSION;
+	if (sscanf(kube_version, "%u.%u%c", &maj, &min, &tail) != 2 || maj != 1 || min < 20) {
 		tm_err_set(err, TM_EINVALID, "Kubernetes %s is not supported (1.20 or later)", kube_version);
 		return NULL;
 	}
-	return json_pack("{s:s, s:i, s:s, s:s, s:s}", "kubeVersion", kube_version ? kube_version : TM_DEFAULT_KUBE_VERSION, "minor",
+	return json_pack("{s:s, s:i, s:s, s:s, s:s}", "kubeVersion", kube_version, "minor",
 			 (int)min, "hpaApiVersion", min >= 23 ? "autoscaling/v2" : "autoscaling/v2beta2", "pdbApiVersion",
 			 min >= 21 ? "policy/v1" : "policy/v1beta1", "cronJobApiVersion",
 			 min >= 21 ? "batch/v1" : "batch/v1beta1");
@@ -425,98 +428,128 @@ out:
 	return rc;
 }
 
+/* The labels every object gets: the standard ones, Airflow's version when the values
+ * name it, then values.labels (the site's own; the standard ones win). */
+static json_t *object_labels(const struct tm_render_opts *o, const json_t *values)
+{
+	const char *version = json_string_value(json_object_get(values, "airflowVersion"));
+	json_t *labels = tm_labels_standard(o->release), *v;
+	const char *k;
+
+	if (labels && version && json_object_set_new(labels, TM_LABEL_VERSION, json_string(version)) < 0) {
+		json_decref(labels);
+		return NULL;
+	}
+	json_object_foreach(json_object_get(values, "labels"), k, v) {
+		if (labels && !json_object_get(labels, k))
+			json_object_set(labels, k, v);
+	}
+	return labels;
+}
+
+/* Whether doc (from the template name) goes out: an object of an API the cluster does
+ * not serve is left out with a warning, or fails when values.requiredApis names it. */
+static int keep_served(const struct tm_render_opts *o, const json_t *values, json_t *doc, const char *name,
+		       bool *keep, struct tm_err *err)
+{
+	const char *av = json_string_value(json_object_get(doc, "apiVersion"));
+	const char *kind = json_string_value(json_object_get(doc, "kind"));
+	char subject[256], msg[512];
+	bool required;
+
+	if ((*keep = api_served(o, values, doc, &required)))
+		return 0;
+	snprintf(subject, sizeof(subject), "%s %s", kind,
+		 json_string_value(json_object_get(json_object_get(doc, "metadata"), "name")));
+	if (required)
+		return tm_err_set(err, TM_EINVALID, "%s: %s needs the API %s, which the cluster does not serve (install its "
+				  "CRD, or pass --api-versions %s)", name, subject, av, av);
+	snprintf(msg, sizeof(msg), "left out: the cluster does not serve %s (install its CRD or pass --api-versions %s; "
+		 "list it in requiredApis to make this an error)", av, av);
+	warn(o, subject, msg);
+	return 0;
+}
+
+/* Renders one template of the bundle into r's objects, text as scratch. The template is
+ * parsed here and freed after use (only partials stay in the cache): the memory of one
+ * template is reused for the next. */
+static int render_template(struct tm_rendered *r, const struct tm_embedded_file *f, const struct tm_render_opts *o,
+			   json_t *scope, struct tm_tmpl_cache *cache, json_t *labels, struct tm_buf *text,
+			   struct tm_err *err)
+{
+	struct tm_tmpl *t = NULL;
+	json_t *docs = NULL, *doc;
+	char name[256];
+	bool keep;
+	size_t j;
+	int rc;
+
+	snprintf(name, sizeof(name), "bundle/%s", f->path);
+	tm_buf_clear(text);
+	rc = tm_tmpl_parse(&t, name, (const char *)f->data, f->len, err);
+	if (rc == 0)
+		rc = tm_tmpl_render_cached(t, scope, cache, text, err);
+	tm_tmpl_free(t);
+	if (rc < 0)
+		return rc;
+	snprintf(name, sizeof(name), "bundle/%s (rendered)", f->path);
+	if ((rc = tm_doc_parse_yaml_stream(&docs, tm_buf_cstr(text), text->len, name, err)) < 0)
+		return rc;
+	json_array_foreach(docs, j, doc) {
+		if ((rc = finish_object(doc, name, labels, o->namespace, err)) < 0 ||
+		    (rc = keep_served(o, r->values.tree, doc, name, &keep, err)) < 0)
+			break;
+		if (keep && (json_array_append(r->objects, doc) < 0 ||
+			     json_array_append_new(r->sources, json_string(f->path)) < 0)) {
+			rc = tm_err_set(err, TM_ERROR, "out of memory");
+			break;
+		}
+	}
+	json_decref(docs);
+	return rc;
+}
+
+/* The values, or when they fail, the values loaded again with origins to say where the
+ * bad value came from. */
+static int values_or_where(struct tm_values *v, const struct tm_render_opts *o, struct tm_err *err)
+{
+	int rc = load_values(v, o, false, err);
+
+	if (rc == TM_EINVALID) {
+		int again = load_values(v, o, true, err);
+
+		rc = again < 0 ? again : tm_err_set(err, TM_ERROR, "internal: values failed only without origins");
+	}
+	return rc;
+}
+
 int tm_render(struct tm_rendered *out, const struct tm_render_opts *o, struct tm_err *err)
 {
 	struct tm_rendered r = { 0 };
 	struct tm_buf text = TM_BUF_INIT("rendered template", TM_TMPL_MAX_OUTPUT);
 	json_t *scope = NULL, *labels = NULL, *caps;
 	struct tm_tmpl_cache *cache = tm_tmpl_cache_new();
-	const char *version;
 	int rc;
 
-	if ((rc = load_values(&r.values, o, false, err)) < 0) {
-		/* say where the bad value came from: load again, this time with origins */
-		if (rc == TM_EINVALID) {
-			int again = load_values(&r.values, o, true, err);
-			rc = again < 0 ? again : tm_err_set(err, TM_ERROR, "internal: values failed only without origins");
-		}
+	if ((rc = values_or_where(&r.values, o, err)) < 0)
 		goto out;
-	}
 	r.objects = json_array();
 	r.sources = json_array();
-	version = json_string_value(json_object_get(r.values.tree, "airflowVersion"));
 	if (!(caps = capabilities(o->kube_version, err))) {
 		rc = err && err->code < 0 ? err->code : tm_err_set(err, TM_ERROR, "out of memory");
 		goto out;
 	}
 	scope = json_pack("{s:O, s:{s:s, s:s}, s:s, s:o}", "values", r.values.tree, "release", "name", o->release,
 			  "namespace", o->namespace, "environment", o->env ? o->env : "", "capabilities", caps);
-	labels = json_pack("{s:s, s:s, s:s, s:s}", "app.kubernetes.io/name", "airflow", "app.kubernetes.io/instance",
-			   o->release, "app.kubernetes.io/part-of", "airflow", "app.kubernetes.io/managed-by", "tarmac");
+	labels = object_labels(o, r.values.tree);
 	if (!r.objects || !r.sources || !scope || !labels || !cache) {
 		rc = tm_err_set(err, TM_ERROR, "out of memory");
 		goto out;
 	}
-	if (version)
-		json_object_set_new(labels, "app.kubernetes.io/version", json_string(version));
-	/* values.labels: the site's own labels on every object (the standard ones win) */
-	{
-		const char *k;
-		json_t *v;
-		json_object_foreach(json_object_get(r.values.tree, "labels"), k, v) {
-			if (!json_object_get(labels, k))
-				json_object_set(labels, k, v);
-		}
-	}
 	for (size_t i = 0; i < tm_embedded_nfiles; i++) {
-		const struct tm_embedded_file *f = &tm_embedded_files[i];
-		struct tm_tmpl *t = NULL;
-		json_t *docs = NULL, *doc;
-		char name[256];
-		size_t j;
-
-		if (strncmp(f->path, TEMPLATE_DIR, strlen(TEMPLATE_DIR)) != 0)
-			continue;
-		/* parsed here and freed after use (only partials stay in the cache): the memory
-		 * of one template is reused for the next */
-		snprintf(name, sizeof(name), "bundle/%s", f->path);
-		tm_buf_clear(&text);
-		rc = tm_tmpl_parse(&t, name, (const char *)f->data, f->len, err);
-		if (rc == 0)
-			rc = tm_tmpl_render_cached(t, scope, cache, &text, err);
-		tm_tmpl_free(t);
-		if (rc < 0)
+		if (strncmp(tm_embedded_files[i].path, TEMPLATE_DIR, strlen(TEMPLATE_DIR)) == 0 &&
+		    (rc = render_template(&r, &tm_embedded_files[i], o, scope, cache, labels, &text, err)) < 0)
 			goto out;
-		snprintf(name, sizeof(name), "bundle/%s (rendered)", f->path);
-		if ((rc = tm_doc_parse_yaml_stream(&docs, tm_buf_cstr(&text), text.len, name, err)) < 0)
-			goto out;
-		json_array_foreach(docs, j, doc) {
-			bool required;
-			if ((rc = finish_object(doc, name, labels, o->namespace, err)) < 0) {
-				json_decref(docs);
-				goto out;
-			}
-			if (!api_served(o, r.values.tree, doc, &required)) {
-				const char *av = json_string_value(json_object_get(doc, "apiVersion"));
-				const char *kind = json_string_value(json_object_get(doc, "kind"));
-				char subject[256], msg[512];
-				snprintf(subject, sizeof(subject), "%s %s", kind,
-					 json_string_value(json_object_get(json_object_get(doc, "metadata"), "name")));
-				if (required) {
-					rc = tm_err_set(err, TM_EINVALID, "%s: %s needs the API %s, which the cluster does not "
-							"serve (install its CRD, or pass --api-versions %s)", name, subject, av, av);
-					json_decref(docs);
-					goto out;
-				}
-				snprintf(msg, sizeof(msg), "left out: the cluster does not serve %s (install its CRD or pass "
-					 "--api-versions %s; list it in requiredApis to make this an error)", av, av);
-				warn(o, subject, msg);
-				continue;
-			}
-			json_array_append(r.objects, doc);
-			json_array_append_new(r.sources, json_string(f->path));
-		}
-		json_decref(docs);
 	}
 	if ((rc = apply_patches(&r, o, err)) < 0 || (rc = checksums(r.objects, err)) < 0)
 		goto out;

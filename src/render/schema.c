@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "tarmac/doc.h"
-#include "tarmac/render.h"
+#include "render_private.h"
 
 #define MAX_PROBLEMS 20
 

@@ -5,6 +5,7 @@
 
 #include "tarmac/doc.h"
 #include "tarmac/render.h"
+#include "tarmac/labels.h"
 
 #define STR(v, ...) json_string_value(tm_doc_get((v), __VA_ARGS__, NULL))
 
@@ -120,7 +121,7 @@ int tm_render_task_refs(json_t **out, const json_t *objects, struct tm_err *err)
 	if (!arr)
 		return tm_err_set(err, TM_ERROR, "out of memory");
 	json_array_foreach(objects, i, o) {
-		const char *comp = STR(o, "metadata", "labels", "app.kubernetes.io/component");
+		const char *comp = STR(o, "metadata", "labels", TM_LABEL_COMPONENT);
 		if (!strcmp(STR(o, "kind") ? STR(o, "kind") : "", "ConfigMap") && comp && !strcmp(comp, "config") &&
 		    (rc = template_refs(arr, objects, o, err)) < 0)
 			break;

@@ -2,7 +2,7 @@
 #ifndef TARMAC_RENDER_TMPL_H
 #define TARMAC_RENDER_TMPL_H
 
-#include "tarmac/render.h"
+#include "render_private.h"
 
 enum expr_kind { E_LIT, E_NAME, E_ATTR, E_INDEX, E_NOT, E_AND, E_OR, E_CMP, E_FILTER, E_CONCAT };
 enum cmp_op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_IN };

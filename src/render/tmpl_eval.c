@@ -203,54 +203,83 @@ out:
 	return r;
 }
 
+/* a[b]: an object by key, a list by index (negative from the end), null for null;
+ * a missing entry is null. */
+static int index_value(struct render_ctx *rc, const struct expr *e, json_t *a, json_t *b, json_t **out)
+{
+	json_t *v = NULL;
+
+	if (json_is_object(a) && json_is_string(b)) {
+		v = json_object_get(a, json_string_value(b));
+	} else if (json_is_array(a) && json_is_integer(b)) {
+		json_int_t i = json_integer_value(b);
+
+		if (i < 0)
+			i += (json_int_t)json_array_size(a);
+		v = i >= 0 ? json_array_get(a, (size_t)i) : NULL;
+	} else if (!json_is_null(a)) {
+		return tm_tmpl_fail_expr(rc, e, "cannot index %s with %s", tm_tmpl_type_name(a), tm_tmpl_type_name(b));
+	}
+	*out = json_incref(v ? v : json_null());
+	return 0;
+}
+
+/* a ~ b: both as text, joined. */
+static int concat(struct render_ctx *rc, const struct expr *e, json_t *a, json_t *b, json_t **out)
+{
+	struct tm_buf t = TM_BUF_INIT("text", TM_TMPL_MAX_OUTPUT);
+	int r;
+
+	if (json_is_object(a) || json_is_array(a) || json_is_object(b) || json_is_array(b))
+		return tm_tmpl_fail_expr(rc, e, "'~' joins text, not %s and %s", tm_tmpl_type_name(a), tm_tmpl_type_name(b));
+	if ((r = tm_tmpl_to_text(&t, a, rc->err)) == 0 && (r = tm_tmpl_to_text(&t, b, rc->err)) == 0)
+		return tm_tmpl_give_text(rc, &t, out);
+	tm_buf_release(&t);
+	return r;
+}
+
+/* The value of a name in scope. */
+static int name_value(struct render_ctx *rc, const struct expr *e, json_t **out)
+{
+	json_t *v = lookup(rc, e->name);
+
+	if (!v)
+		return tm_tmpl_fail_expr(rc, e, "unknown name '%s'%s", e->name,
+					 " (names: values, release, environment, capabilities, or a loop or set name)");
+	*out = json_incref(v);
+	return 0;
+}
+
 /* Evaluates e into *out (a new reference). */
 static int eval(struct render_ctx *rc, const struct expr *e, json_t **out)
 {
 	json_t *a = NULL, *b = NULL;
+	bool res = false;
 	int r = 0;
 
 	if (++rc->depth > TM_TMPL_MAX_DEPTH) {
 		rc->depth--;
 		return tm_tmpl_fail(rc, e->line, e->col, TM_ELIMIT, "expression nested too deeply");
 	}
+	/* the operands first, for the kinds that take both */
+	if ((e->kind == E_INDEX || e->kind == E_CMP || e->kind == E_CONCAT) &&
+	    ((r = eval(rc, e->a, &a)) < 0 || (r = eval(rc, e->b, &b)) < 0))
+		goto out;
 	switch (e->kind) {
 	case E_LIT:
 		*out = json_incref(e->lit);
 		break;
-	case E_NAME: {
-		json_t *v = lookup(rc, e->name);
-		if (!v) {
-			r = tm_tmpl_fail_expr(rc, e, "unknown name '%s'%s", e->name,
-				      " (names: values, release, environment, capabilities, or a loop or set name)");
-			break;
-		}
-		*out = json_incref(v);
+	case E_NAME:
+		r = name_value(rc, e, out);
 		break;
-	}
 	case E_ATTR:
-		if ((r = eval(rc, e->a, &a)) < 0)
-			break;
 		/* a missing step is null, so '| default' can catch it */
-		*out = json_incref(json_is_object(a) && json_object_get(a, e->name) ? json_object_get(a, e->name)
-										      : json_null());
+		if ((r = eval(rc, e->a, &a)) == 0)
+			*out = json_incref(json_is_object(a) && json_object_get(a, e->name) ? json_object_get(a, e->name)
+											      : json_null());
 		break;
 	case E_INDEX:
-		if ((r = eval(rc, e->a, &a)) < 0 || (r = eval(rc, e->b, &b)) < 0)
-			break;
-		if (json_is_object(a) && json_is_string(b)) {
-			json_t *v = json_object_get(a, json_string_value(b));
-			*out = json_incref(v ? v : json_null());
-		} else if (json_is_array(a) && json_is_integer(b)) {
-			json_int_t i = json_integer_value(b);
-			if (i < 0)
-				i += (json_int_t)json_array_size(a);
-			json_t *v = i >= 0 ? json_array_get(a, (size_t)i) : NULL;
-			*out = json_incref(v ? v : json_null());
-		} else if (json_is_null(a)) {
-			*out = json_null();
-		} else {
-			r = tm_tmpl_fail_expr(rc, e, "cannot index %s with %s", tm_tmpl_type_name(a), tm_tmpl_type_name(b));
-		}
+		r = index_value(rc, e, a, b, out);
 		break;
 	case E_NOT:
 		if ((r = eval(rc, e->a, &a)) == 0)
@@ -261,38 +290,23 @@ static int eval(struct render_ctx *rc, const struct expr *e, json_t **out)
 		/* short-circuit, and give back the deciding operand */
 		if ((r = eval(rc, e->a, &a)) < 0)
 			break;
-		if (truthy(a) == (e->kind == E_OR)) {
+		if (truthy(a) == (e->kind == E_OR))
 			*out = json_incref(a);
-			break;
-		}
-		r = eval(rc, e->b, out);
+		else
+			r = eval(rc, e->b, out);
 		break;
-	case E_CMP: {
-		bool res = false;
-		if ((r = eval(rc, e->a, &a)) < 0 || (r = eval(rc, e->b, &b)) < 0 ||
-		    (r = compare(rc, e, a, b, &res)) < 0)
-			break;
-		*out = json_boolean(res);
+	case E_CMP:
+		if ((r = compare(rc, e, a, b, &res)) == 0)
+			*out = json_boolean(res);
 		break;
-	}
 	case E_FILTER:
 		r = eval_filter(rc, e, out);
 		break;
-	case E_CONCAT: {
-		struct tm_buf t = TM_BUF_INIT("text", TM_TMPL_MAX_OUTPUT);
-		if ((r = eval(rc, e->a, &a)) < 0 || (r = eval(rc, e->b, &b)) < 0)
-			break;
-		if (json_is_object(a) || json_is_array(a) || json_is_object(b) || json_is_array(b)) {
-			r = tm_tmpl_fail_expr(rc, e, "'~' joins text, not %s and %s", tm_tmpl_type_name(a), tm_tmpl_type_name(b));
-			break;
-		}
-		if ((r = tm_tmpl_to_text(&t, a, rc->err)) == 0 && (r = tm_tmpl_to_text(&t, b, rc->err)) == 0)
-			r = tm_tmpl_give_text(rc, &t, out);
-		else
-			tm_buf_release(&t);
+	case E_CONCAT:
+		r = concat(rc, e, a, b, out);
 		break;
 	}
-	}
+out:
 	json_decref(a);
 	json_decref(b);
 	rc->depth--;

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "tarmac/doc.h"
-#include "tarmac/render.h"
+#include "render_private.h"
 
 #define MAX_SET_INDEX 10000 /* --set a[N]: pads with nulls up to N */
 

@@ -6,6 +6,7 @@
 
 #include "tarmac/doc.h"
 #include "tarmac/secret.h"
+#include "tarmac/labels.h"
 
 /* The pod template of a workload or Job, or NULL. CronJobs nest one level deeper. */
 static json_t *pod_template(json_t *obj)
@@ -66,7 +67,7 @@ int tm_secret_checksum_consumers(unsigned *annotated, json_t *objects, const jso
 		return tm_err_set(err, TM_ERROR, "out of memory");
 	json_array_foreach(secrets, i, s) {
 		const char *name = json_string_value(tm_doc_get(s, "metadata", "name", NULL));
-		json_t *hash = tm_doc_get(s, "metadata", "annotations", "tarmac.io/content-hash", NULL);
+		json_t *hash = tm_doc_get(s, "metadata", "annotations", TM_CONTENT_HASH_ANNOTATION, NULL);
 
 		if (name && json_is_string(hash))
 			json_object_set(hashes, name, hash);
@@ -123,7 +124,7 @@ int tm_secret_rotation_job(json_t **out, const json_t *objects, const struct tm_
 	if (tm_secret_set_get(s, TM_SECRET_FERNET_KEY, &fernet, &len) < 0 || !memchr(fernet, ',', len))
 		return 0; /* no rotation staged */
 	json_array_foreach(objects, i, obj) {
-		comp = json_string_value(tm_doc_get(obj, "metadata", "labels", "app.kubernetes.io/component", NULL));
+		comp = json_string_value(tm_doc_get(obj, "metadata", "labels", TM_LABEL_COMPONENT, NULL));
 		if (comp && strcmp(comp, "run-airflow-migrations") == 0 &&
 		    strcmp(json_string_value(json_object_get(obj, "kind")) ?: "", "Job") == 0)
 			break;
@@ -138,12 +139,12 @@ int tm_secret_rotation_job(json_t **out, const json_t *objects, const struct tm_
 	snprintf(name, sizeof(name), "%s-rotate-fernet-key", release);
 	json_object_set_new(json_object_get(job, "metadata"), "name", json_string(name));
 	json_object_del(json_object_get(job, "metadata"), "resourceVersion");
-	json_object_set_new(tm_doc_get(job, "metadata", "labels", NULL), "app.kubernetes.io/component",
+	json_object_set_new(tm_doc_get(job, "metadata", "labels", NULL), TM_LABEL_COMPONENT,
 			    json_string("rotate-fernet-key"));
 	if (!json_is_object(tm_doc_get(job, "metadata", "annotations", NULL)))
 		json_object_set_new(json_object_get(job, "metadata"), "annotations", json_object());
-	json_object_set_new(tm_doc_get(job, "metadata", "annotations", NULL), "tarmac.io/phase", json_string("policy"));
-	json_object_set_new(tm_doc_get(job, "spec", "template", "metadata", "labels", NULL), "app.kubernetes.io/component",
+	json_object_set_new(tm_doc_get(job, "metadata", "annotations", NULL), TM_PHASE_ANNOTATION, json_string("policy"));
+	json_object_set_new(tm_doc_get(job, "spec", "template", "metadata", "labels", NULL), TM_LABEL_COMPONENT,
 			    json_string("rotate-fernet-key"));
 	c = json_array_get(tm_doc_get(job, "spec", "template", "spec", "containers", NULL), 0);
 	if (!c) {

@@ -228,6 +228,40 @@ out:
 	return rc;
 }
 
+/* The SealedSecret's template metadata: the Secret's name, namespace, labels and
+ * annotations, with the scope's annotation (ann) added. NULL when out of memory. */
+static json_t *template_metadata(const json_t *md, const char *name, const char *ns, const json_t *ann)
+{
+	json_t *tmpl_md = json_pack("{s:s}", "name", name), *v;
+
+	if (!tmpl_md)
+		return NULL;
+	if (ns)
+		json_object_set_new(tmpl_md, "namespace", json_string(ns));
+	if ((v = json_object_get(md, "labels")) && json_object_size(v))
+		json_object_set(tmpl_md, "labels", v);
+	if ((v = json_object_get(md, "annotations")) && json_object_size(v)) {
+		json_t *copy = json_deep_copy(v);
+
+		json_object_update(copy, (json_t *)ann);
+		json_object_set_new(tmpl_md, "annotations", copy);
+	} else if (json_object_size(ann)) {
+		json_object_set(tmpl_md, "annotations", (json_t *)ann);
+	}
+	return tmpl_md;
+}
+
+/* The encryption label of a scope: "ns/name" (strict), "ns" (namespace-wide), "". */
+static void scope_label(char *out, size_t n, enum tm_kubeseal_scope scope, const char *ns, const char *name)
+{
+	if (scope == TM_KUBESEAL_STRICT)
+		snprintf(out, n, "%s/%s", ns, name);
+	else if (scope == TM_KUBESEAL_NAMESPACE_WIDE)
+		snprintf(out, n, "%s", ns);
+	else
+		out[0] = '\0';
+}
+
 int tm_secret_kubeseal(json_t **out, const json_t *secret, const struct tm_secret_cert *cert,
 		       enum tm_kubeseal_scope scope, struct tm_err *err)
 {
@@ -236,12 +270,15 @@ int tm_secret_kubeseal(json_t **out, const json_t *secret, const struct tm_secre
 	const char *ns = json_string_value(json_object_get(md, "namespace"));
 	const char *kind = json_string_value(json_object_get(secret, "kind"));
 	const char *api = json_string_value(json_object_get(secret, "apiVersion"));
-	json_t *obj = NULL, *tmpl_md = NULL, *enc = json_object(), *ann = NULL, *v;
+	const char *type = json_string_value(json_object_get(secret, "type"));
+	json_t *obj = NULL, *tmpl_md = NULL, *enc = json_object(), *ann = json_object();
 	char label[512];
 	int rc = 0;
 
-	if (!enc)
-		return tm_err_set(err, TM_ERROR, "out of memory");
+	if (!enc || !ann) {
+		rc = tm_err_set(err, TM_ERROR, "out of memory");
+		goto out;
+	}
 	if (!kind || strcmp(kind, "Secret") != 0 || !api || strcmp(api, "v1") != 0) {
 		rc = tm_err_set(err, TM_EINVALID, "only a v1 Secret can be sealed, not '%s'", kind ? kind : "(no kind)");
 		goto out;
@@ -251,46 +288,17 @@ int tm_secret_kubeseal(json_t **out, const json_t *secret, const struct tm_secre
 				scope == TM_KUBESEAL_CLUSTER_WIDE ? "" : " and metadata.namespace");
 		goto out;
 	}
-	if (scope == TM_KUBESEAL_STRICT)
-		snprintf(label, sizeof(label), "%s/%s", ns, name);
-	else if (scope == TM_KUBESEAL_NAMESPACE_WIDE)
-		snprintf(label, sizeof(label), "%s", ns);
-	else
-		label[0] = '\0';
+	scope_label(label, sizeof(label), scope, ns, name);
 	if ((rc = seal_all(enc, secret, cert->pkey, label, err)) < 0)
 		goto out;
 	/* the controller picks the label from the SealedSecret's own annotations */
-	ann = json_object();
 	if (scope != TM_KUBESEAL_STRICT)
 		json_object_set_new(ann, scope == TM_KUBESEAL_NAMESPACE_WIDE ? ANN_NAMESPACE_WIDE : ANN_CLUSTER_WIDE,
 				    json_string("true"));
-	tmpl_md = json_pack("{s:s}", "name", name);
-	if (!ann || !tmpl_md) {
-		rc = tm_err_set(err, TM_ERROR, "out of memory");
-		goto out;
-	}
-	if (ns)
-		json_object_set_new(tmpl_md, "namespace", json_string(ns));
-	if ((v = json_object_get(md, "labels")) && json_object_size(v))
-		json_object_set(tmpl_md, "labels", v);
-	if ((v = json_object_get(md, "annotations")) && json_object_size(v))
-		json_object_set(tmpl_md, "annotations", v);
-	if (json_object_size(ann)) {
-		json_t *ta = json_object_get(tmpl_md, "annotations");
-		if (ta) {
-			json_t *copy = json_deep_copy(ta);
-			json_object_update(copy, ann);
-			json_object_set_new(tmpl_md, "annotations", copy);
-		} else {
-			json_object_set(tmpl_md, "annotations", ann);
-		}
-	}
-	obj = json_pack("{s:s, s:s, s:{s:s}, s:{s:O, s:{s:O, s:s}}}", "apiVersion", "bitnami.com/v1alpha1", "kind",
-			"SealedSecret", "metadata", "name", name, "spec", "encryptedData", enc, "template", "metadata",
-			tmpl_md, "type",
-			json_string_value(json_object_get(secret, "type")) ? json_string_value(json_object_get(secret, "type"))
-									   : "Opaque");
-	if (!obj) {
+	if (!(tmpl_md = template_metadata(md, name, ns, ann)) ||
+	    !(obj = json_pack("{s:s, s:s, s:{s:s}, s:{s:O, s:{s:O, s:s}}}", "apiVersion", "bitnami.com/v1alpha1", "kind",
+			      "SealedSecret", "metadata", "name", name, "spec", "encryptedData", enc, "template",
+			      "metadata", tmpl_md, "type", type ? type : "Opaque"))) {
 		rc = tm_err_set(err, TM_ERROR, "out of memory");
 		goto out;
 	}

@@ -10,6 +10,7 @@
 
 #include "tarmac/doc.h"
 #include "secret_private.h"
+#include "tarmac/labels.h"
 
 #define PGBOUNCER_PORT 6543
 #define REDIS_PORT 6379
@@ -182,12 +183,10 @@ static int add_secret(json_t *arr, const struct tm_secret_set *s, const struct t
 		}
 	}
 	content_hash(hash, s->hash_key, kv, n);
-	obj = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:{s:s, s:s}}, s:s, s:O}", "apiVersion", "v1",
-			"kind", "Secret", "metadata", "name", name, "namespace", t->namespace, "labels",
-			"app.kubernetes.io/name", "airflow", "app.kubernetes.io/instance", t->release,
-			"app.kubernetes.io/part-of", "airflow", "app.kubernetes.io/managed-by", "tarmac", "annotations",
-			"tarmac.io/resource-policy", "keep", "tarmac.io/content-hash", hash, "type", "Opaque", "data",
-			data);
+	obj = json_pack("{s:s, s:s, s:{s:s, s:s, s:o, s:{s:s, s:s}}, s:s, s:O}", "apiVersion", "v1", "kind", "Secret",
+			"metadata", "name", name, "namespace", t->namespace, "labels", tm_labels_standard(t->release),
+			"annotations", TM_POLICY_ANNOTATION, "keep", TM_CONTENT_HASH_ANNOTATION, hash, "type", "Opaque",
+			"data", data);
 	if (!obj || json_array_append_new(arr, obj) < 0) {
 		rc = tm_err_set(err, TM_ERROR, "out of memory");
 		goto out;
@@ -207,6 +206,35 @@ static int need(const struct tm_secret_set *s, enum tm_secret_id id, const char 
 		return 0;
 	return tm_err_set(err, TM_ENOTFOUND, "secret '%s' (for %s) is not in this environment's secrets: run "
 			  "'tarmac secrets init'", tm_secret_name(id), why);
+}
+
+/* The Secrets that hold one stored value, each made by tarmac as <release>-<suffix>
+ * unless a values key names the user's own (then it must exist with that data key).
+ * tm_secret_objects and tm_secret_external both read this table. */
+static bool creates_user(const struct tm_secret_target *t)
+{
+	return vbool(t, "createUserJob", "enabled");
+}
+
+static const struct one_value {
+	enum tm_secret_id id;
+	const char *named_by[2];                      /* the values key naming the user's own Secret */
+	const char *suffix;                           /* tarmac's: <release>-<suffix> */
+	const char *key;                              /* the data key, in either */
+	bool (*wanted)(const struct tm_secret_target *t); /* NULL: always */
+} ONE_VALUE[] = {
+	{ TM_SECRET_FERNET_KEY, { "fernetKeySecretName", NULL }, "fernet-key", "fernet-key", NULL },
+	{ TM_SECRET_API_SECRET_KEY, { "apiSecretKeySecretName", NULL }, "api-secret-key", "api-secret-key", NULL },
+	{ TM_SECRET_JWT_SECRET, { "jwtSecretName", NULL }, "jwt-secret", "jwt-secret", NULL },
+	{ TM_SECRET_WEBSERVER_SECRET_KEY, { "webserverSecretKeySecretName", NULL }, "webserver-secret-key",
+	  "webserver-secret-key", airflow2 },
+	{ TM_SECRET_ADMIN_PASSWORD, { "createUserJob", "passwordSecretName" }, "admin-password", "password", creates_user },
+};
+
+/* The user's own Secret a row's values key names, or NULL. */
+static const char *named_by(const struct tm_secret_target *t, const struct one_value *row)
+{
+	return str_at(tm_doc_get(t->values, row->named_by[0], row->named_by[1], NULL));
 }
 
 /* One stored value as <release>-<suffix> (or the given name), under key. */
@@ -325,24 +353,15 @@ int tm_secret_objects(json_t **out, const struct tm_secret_set *s, const struct 
 	tm_arena_init(&a, 1u << 20);
 	if (!arr)
 		return tm_err_set(err, TM_ERROR, "out of memory");
-	if (!VSTR(t, "fernetKeySecretName") &&
-	    (rc = simple(arr, s, t, &a, TM_SECRET_FERNET_KEY, "fernet-key", "fernet-key", err)) < 0)
-		goto out;
-	if (!VSTR(t, "apiSecretKeySecretName") &&
-	    (rc = simple(arr, s, t, &a, TM_SECRET_API_SECRET_KEY, "api-secret-key", "api-secret-key", err)) < 0)
-		goto out;
-	if (!VSTR(t, "jwtSecretName") && (rc = simple(arr, s, t, &a, TM_SECRET_JWT_SECRET, "jwt-secret", "jwt-secret", err)) < 0)
-		goto out;
-	if (airflow2(t) && !VSTR(t, "webserverSecretKeySecretName") &&
-	    (rc = simple(arr, s, t, &a, TM_SECRET_WEBSERVER_SECRET_KEY, "webserver-secret-key", "webserver-secret-key",
-			 err)) < 0)
-		goto out;
-	if ((rc = database(arr, s, t, &a, err)) < 0 || (rc = broker(arr, s, t, &a, err)) < 0)
-		goto out;
-	if (vbool(t, "createUserJob", "enabled") && !VSTR(t, "createUserJob", "passwordSecretName") &&
-	    (rc = simple(arr, s, t, &a, TM_SECRET_ADMIN_PASSWORD, "admin-password", "password", err)) < 0)
-		goto out;
-	if ((rc = git_ssh(arr, s, t, err)) < 0)
+	for (size_t i = 0; i < TM_ARRAY_LEN(ONE_VALUE); i++) {
+		const struct one_value *row = &ONE_VALUE[i];
+
+		if ((!row->wanted || row->wanted(t)) && !named_by(t, row) &&
+		    (rc = simple(arr, s, t, &a, row->id, row->suffix, row->key, err)) < 0)
+			goto out;
+	}
+	if ((rc = database(arr, s, t, &a, err)) < 0 || (rc = broker(arr, s, t, &a, err)) < 0 ||
+	    (rc = git_ssh(arr, s, t, err)) < 0)
 		goto out;
 	*out = arr;
 	arr = NULL;
@@ -378,15 +397,6 @@ static int ext(json_t *arr, const char *name, const char *key, const char *becau
 int tm_secret_external(json_t **out, const struct tm_secret_set *s, const struct tm_secret_target *t,
 		       struct tm_err *err)
 {
-	static const struct {
-		const char *path[3];
-		const char *key;
-	} named[] = {
-		{ { "fernetKeySecretName" }, "fernet-key" },
-		{ { "apiSecretKeySecretName" }, "api-secret-key" },
-		{ { "jwtSecretName" }, "jwt-secret" },
-		{ { "data", "metadataSecretName" }, "connection" },
-	};
 	json_t *arr = json_array();
 	const char *v;
 	char buf[256];
@@ -394,15 +404,18 @@ int tm_secret_external(json_t **out, const struct tm_secret_set *s, const struct
 
 	if (!arr)
 		return tm_err_set(err, TM_ERROR, "out of memory");
-	for (size_t i = 0; i < TM_ARRAY_LEN(named); i++) {
-		v = str_at(tm_doc_get(t->values, named[i].path[0], named[i].path[1], named[i].path[2], NULL));
-		snprintf(buf, sizeof(buf), "values %s%s%s", named[i].path[0], named[i].path[1] ? "." : "",
-			 named[i].path[1] ? named[i].path[1] : "");
-		if (v && (rc = ext(arr, v, named[i].key, buf, err)) < 0)
+	for (size_t i = 0; i < TM_ARRAY_LEN(ONE_VALUE); i++) {
+		const struct one_value *row = &ONE_VALUE[i];
+
+		if ((row->wanted && !row->wanted(t)) || !(v = named_by(t, row)))
+			continue;
+		snprintf(buf, sizeof(buf), "values %s%s%s", row->named_by[0], row->named_by[1] ? "." : "",
+			 row->named_by[1] ? row->named_by[1] : "");
+		if ((rc = ext(arr, v, row->key, buf, err)) < 0)
 			goto out;
 	}
-	if (airflow2(t) && (v = VSTR(t, "webserverSecretKeySecretName")) &&
-	    (rc = ext(arr, v, "webserver-secret-key", "values webserverSecretKeySecretName", err)) < 0)
+	if ((v = VSTR(t, "data", "metadataSecretName")) &&
+	    (rc = ext(arr, v, "connection", "values data.metadataSecretName", err)) < 0)
 		goto out;
 	/* PgBouncer's users list holds the database password, which tarmac does not know
 	 * when the connection Secret is someone else's */
@@ -429,9 +442,6 @@ int tm_secret_external(json_t **out, const struct tm_secret_set *s, const struct
 		if (rc < 0)
 			goto out;
 	}
-	if (vbool(t, "createUserJob", "enabled") && (v = VSTR(t, "createUserJob", "passwordSecretName")) &&
-	    (rc = ext(arr, v, "password", "values createUserJob.passwordSecretName", err)) < 0)
-		goto out;
 	if (json_is_true(tm_doc_get(t->values, "dags", "gitSync", "enabled", NULL)) &&
 	    (v = VSTR(t, "dags", "gitSync", "sshKeySecret"))) {
 		const char *val;

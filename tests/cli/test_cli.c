@@ -108,10 +108,25 @@ Test(cli, global_options_anywhere_and_in_every_spelling)
 {
 	struct run r;
 
+	json_error_t jerr;
+	json_t *o;
+
 	run_tarmac(&r, "version", "-ojson", "-vv", "--namespace=prod", "--release", "af2", "--no-color",
 		   "--kubeconfig", "/nonexistent", "--context", "ctx", "--client", NULL);
 	cr_assert_eq(r.rc, TM_EXIT_OK, "%s", err_of(&r));
-	cr_assert_eq(out_of(&r)[0], '{');
+	o = json_loads(out_of(&r), 0, &jerr);
+	cr_assert_not_null(o, "-ojson after the command: %s", jerr.text);
+	cr_assert(json_is_string(json_object_get(o, "version")));
+	json_decref(o);
+	done(&r);
+	/* after the command, = or a separate word: they take effect (render puts them into
+	 * every object) */
+	run_tarmac(&r, "render", "--namespace=elsewhere", "--no-secrets", "--release", "af2", NULL);
+	cr_assert_eq(r.rc, TM_EXIT_OK, "%s", err_of(&r));
+	cr_assert(strstr(out_of(&r), "namespace: \"elsewhere\"") || strstr(out_of(&r), "namespace: elsewhere"),
+		  "--namespace= not applied");
+	cr_assert(strstr(out_of(&r), "name: af2-scheduler"), "--release not applied");
+	cr_assert_null(strstr(out_of(&r), "namespace: airflow"));
 	done(&r);
 }
 

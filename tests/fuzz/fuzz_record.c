@@ -5,7 +5,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "tarmac/release.h"
+#include "release/release_private.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

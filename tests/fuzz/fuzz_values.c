@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tarmac/render.h"
+#include "render/render_private.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,9 +1,6 @@
 # Sourced by tests/realnode/run: the checks of the real-node tier, one function per thing a
 # user would look at. Uses BIN, K, WORK, ROOT, HERE, V1, V2 and TARMAC_REGISTRY from run.
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   - $1"; }
-no() { fail=$((fail + 1)); echo "FAIL - $1"; }
-expect() { local what=$1; shift; if "$@"; then ok "$what"; else no "$what"; fi; }
+. "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
 step() { echo "# $(date -u +%T) $*"; }
 note() { echo "#   $*"; }
 REGISTRY_STARTED=0

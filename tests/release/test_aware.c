@@ -3,7 +3,7 @@
 
 #include "tarmac/apply.h"
 #include "tarmac/doc.h"
-#include "tarmac/release.h"
+#include "release/release_private.h"
 #include "../testutil.h"
 
 /* KEP-3659 id of the parent Secret tarmac.applyset.airflow in namespace airflow:

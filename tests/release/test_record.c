@@ -3,7 +3,7 @@
 #include <zlib.h>
 
 #include "tarmac/apply.h"
-#include "tarmac/release.h"
+#include "release/release_private.h"
 #include "../testutil.h"
 
 static json_t *load(const char *text)

@@ -2,7 +2,7 @@
  * reports: pure functions over a revision list. */
 #include <string.h>
 
-#include "tarmac/release.h"
+#include "release/release_private.h"
 #include "../testutil.h"
 
 /* revs from "1:superseded 2:deployed 3:failed"; descriptions "rollback to ..." where

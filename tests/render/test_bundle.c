@@ -1,7 +1,7 @@
 /* The bundle parsed once per process: every caller gets defaults of its own. */
 #include "../testutil.h"
 #include "tarmac/doc.h"
-#include "tarmac/render.h"
+#include "render/render_private.h"
 
 static void defaults(struct tm_values *v, const char *env, bool origins)
 {

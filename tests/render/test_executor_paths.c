@@ -4,7 +4,7 @@
  * rendered, made by the secrets step, or checked to exist before apply. */
 #include "../secret/helpers.h"
 #include "tarmac/doc.h"
-#include "tarmac/render.h"
+#include "render/render_private.h"
 
 #define S(v, k) json_string_value(json_object_get((v), (k)))
 

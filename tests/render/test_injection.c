@@ -4,7 +4,7 @@
  * key paths as a benign value, or fail with a clear error. */
 #include "../testutil.h"
 #include "tarmac/doc.h"
-#include "tarmac/render.h"
+#include "render/render_private.h"
 
 #define BENIGN "benign"
 

@@ -3,7 +3,7 @@
  * only when plain-safe, refused with template:line:col where it cannot be placed. */
 #include "../testutil.h"
 #include "tarmac/doc.h"
-#include "tarmac/render.h"
+#include "render/render_private.h"
 
 /* Renders text with values.v = v; the output (caller frees) or NULL with err set. */
 static char *place(const char *text, const char *v, struct tm_err *err)

@@ -2,7 +2,8 @@
  * determinism, and what every object gets (labels, namespace, checksums). */
 #include "../testutil.h"
 #include "tarmac/doc.h"
-#include "tarmac/render.h"
+#include "tarmac/labels.h"
+#include "render/render_private.h"
 
 static int render_env(struct tm_rendered *r, const char *env, const struct tm_set_arg *sets, size_t nsets,
 		      struct tm_err *err)
@@ -236,6 +237,78 @@ Test(render_stack, hpa_owned_workers_have_no_replicas)
 		}
 	}
 	cr_assert_eq(seen, 3);
+	tm_rendered_release(&r);
+}
+
+/* The main container of an Airflow component's Deployment. */
+static json_t *airflow_container(json_t *obj, const char *component)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(tm_doc_get(obj, "spec", "template", "spec", "containers", NULL), i, c)
+		if (strcmp(json_string_value(json_object_get(c, "name")), component) == 0)
+			return c;
+	return NULL;
+}
+
+/* What the real node showed: a component that serves nothing is not probed for
+ * readiness by default (each exec probe costs a whole Airflow start), only started and
+ * kept alive; the scheduler answers its probes from its own health server, which its
+ * environment turns on at the port the probes ask. */
+Test(render_stack, probes_of_the_airflow_components)
+{
+	struct tm_set_arg set = { .kind = TM_ARG_SET, .arg = "executor=CeleryExecutor" };
+	static const char *const components[] = { "scheduler", "dag-processor", "triggerer", "worker", "api-server" };
+	struct tm_rendered r;
+	struct tm_err err;
+	size_t i, seen = 0;
+	json_t *obj;
+
+	cr_assert_eq(render_env(&r, "prod", &set, 1, &err), 0, "%s", tm_err_msg(&err));
+	json_array_foreach(r.objects, i, obj) {
+		const char *comp = json_string_value(tm_doc_get(obj, "metadata", "labels", TM_LABEL_COMPONENT, NULL));
+		json_t *c;
+
+		if (!comp || strcmp(json_string_value(json_object_get(obj, "kind")), "Deployment") != 0 ||
+		    !(c = airflow_container(obj, comp)))
+			continue;
+		for (size_t k = 0; k < TM_ARRAY_LEN(components); k++) {
+			if (strcmp(comp, components[k]) != 0)
+				continue;
+			seen++;
+			cr_assert_not_null(json_object_get(c, "livenessProbe"), "%s", comp);
+			cr_assert_not_null(json_object_get(c, "startupProbe"), "%s: ready once started", comp);
+			if (strcmp(comp, "api-server") == 0)
+				cr_assert_not_null(json_object_get(c, "readinessProbe"), "the API server serves: it has one");
+			else
+				cr_assert_null(json_object_get(c, "readinessProbe"), "%s serves nothing", comp);
+		}
+		if (strcmp(comp, "scheduler") == 0) {
+			json_t *env, *e;
+			size_t j;
+			int on = 0;
+
+			cr_assert_str_eq(json_string_value(tm_doc_get(c, "livenessProbe", "httpGet", "port", NULL)), "health");
+			cr_assert_str_eq(json_string_value(tm_doc_get(c, "startupProbe", "httpGet", "path", NULL)), "/health");
+			cr_assert_str_eq(json_string_value(tm_doc_get(json_array_get(json_object_get(c, "ports"), 0), "name",
+								      NULL)), "health");
+			env = json_object_get(c, "env");
+			json_array_foreach(env, j, e) {
+				const char *n = json_string_value(json_object_get(e, "name"));
+				const char *v = json_string_value(json_object_get(e, "value"));
+
+				if (strcmp(n, "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK") == 0 && strcmp(v, "True") == 0)
+					on |= 1;
+				if (strcmp(n, "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT") == 0 &&
+				    json_integer_value(tm_doc_get(json_array_get(json_object_get(c, "ports"), 0), "containerPort",
+								  NULL)) == atoi(v))
+					on |= 2;
+			}
+			cr_assert_eq(on, 3, "the health server on, at the port the probes ask");
+		}
+	}
+	cr_assert_eq(seen, TM_ARRAY_LEN(components));
 	tm_rendered_release(&r);
 }
 

@@ -1,7 +1,7 @@
 /* Values against the schema: each problem says where the bad value was set. */
 #include "../testutil.h"
 #include "tarmac/doc.h"
-#include "tarmac/render.h"
+#include "render/render_private.h"
 
 static const char *SCHEMA =
 	"type: object\n"

@@ -1,6 +1,6 @@
 /* The template language as docs/templates.md promises it. */
 #include "../testutil.h"
-#include "tarmac/render.h"
+#include "render/render_private.h"
 
 static const char *SCOPE = "{\"values\":{\"name\":\"web\",\"replicas\":2,\"ratio\":0.5,\"on\":true,\"off\":false,"
 			   "\"empty\":\"\",\"list\":[\"a\",\"b\",\"c\"],\"map\":{\"z\":1,\"a\":2,\"m\":3},"

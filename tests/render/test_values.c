@@ -1,6 +1,6 @@
 /* Values: Helm's merge rules, --set's syntax, and the origin of every leaf. */
 #include "../testutil.h"
-#include "tarmac/render.h"
+#include "render/render_private.h"
 
 static void merge(struct tm_values *v, const char *text, const char *name)
 {

@@ -5,7 +5,7 @@
 
 #include "helpers.h"
 #include "tarmac/doc.h"
-#include "tarmac/render.h"
+#include "render/render_private.h"
 
 #define KNOWN_HOSTS "[127.0.0.1]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOkqdOQUmWdcdkxS3Ykq+5gFu6TJ7Oom8RqxwHXYFXZL\n"
 

@@ -181,18 +181,60 @@ Test(secret_kubeseal, wider_scopes_use_their_label_and_annotation)
 	controller_drop(&c);
 }
 
+/* The AES key an encrypted value carries: its RSA-OAEP part opened with the label. */
+static void session_key(struct controller *c, const char *b64, const char *label, unsigned char out[32])
+{
+	unsigned char *wire = malloc(strlen(b64)), skey[512];
+	size_t n = 0, sklen = sizeof(skey);
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(c->key, NULL);
+	unsigned char *l = OPENSSL_malloc(strlen(label));
+
+	cr_assert_eq(sodium_base642bin(wire, strlen(b64), b64, strlen(b64), NULL, &n, NULL, sodium_base64_VARIANT_ORIGINAL), 0);
+	EVP_PKEY_decrypt_init(ctx);
+	EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING);
+	EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256());
+	EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256());
+	memcpy(l, label, strlen(label));
+	EVP_PKEY_CTX_set0_rsa_oaep_label(ctx, l, (int)strlen(label));
+	cr_assert_gt(EVP_PKEY_decrypt(ctx, skey, &sklen, wire + 2, (size_t)wire[0] << 8 | wire[1]), 0);
+	cr_assert_eq(sklen, 32);
+	memcpy(out, skey, 32);
+	EVP_PKEY_CTX_free(ctx);
+	free(wire);
+}
+
 Test(secret_kubeseal, every_value_gets_its_own_session_key)
 {
+	static const char twins[] = "apiVersion: v1\nkind: Secret\nmetadata: {name: twins, namespace: data}\n"
+				    "stringData: {a: same-text, b: same-text}\n";
 	struct controller c;
-	json_t *a, *b;
+	unsigned char ka[32], kb[32], kagain[32];
+	const char *va, *vb;
+	char *pa, *pb;
+	size_t la, lb;
+	json_t *s1, *s2;
 
 	controller_make(&c);
-	a = seal(&c, SECRET, TM_KUBESEAL_STRICT);
-	b = seal(&c, SECRET, TM_KUBESEAL_STRICT);
-	cr_assert_str_neq(json_string_value(tm_doc_get(a, "spec", "encryptedData", "connection", NULL)),
-			  json_string_value(tm_doc_get(b, "spec", "encryptedData", "connection", NULL)));
-	json_decref(a);
-	json_decref(b);
+	s1 = seal(&c, twins, TM_KUBESEAL_STRICT);
+	s2 = seal(&c, twins, TM_KUBESEAL_STRICT);
+	va = json_string_value(tm_doc_get(s1, "spec", "encryptedData", "a", NULL));
+	vb = json_string_value(tm_doc_get(s1, "spec", "encryptedData", "b", NULL));
+	cr_assert(va && vb);
+	/* both open to the same text, each with a key of its own */
+	cr_assert_not_null(pa = unseal(&c, va, "data/twins", &la));
+	cr_assert_not_null(pb = unseal(&c, vb, "data/twins", &lb));
+	cr_assert(la == lb && la == 9 && memcmp(pa, pb, la) == 0 && memcmp(pa, "same-text", 9) == 0);
+	session_key(&c, va, "data/twins", ka);
+	session_key(&c, vb, "data/twins", kb);
+	cr_assert(memcmp(ka, kb, 32) != 0, "two values sealed with one session key");
+	/* sealing again draws new keys: the same value does not seal to the same bytes */
+	session_key(&c, json_string_value(tm_doc_get(s2, "spec", "encryptedData", "a", NULL)), "data/twins", kagain);
+	cr_assert(memcmp(ka, kagain, 32) != 0);
+	cr_assert_str_neq(va, json_string_value(tm_doc_get(s2, "spec", "encryptedData", "a", NULL)));
+	free(pa);
+	free(pb);
+	json_decref(s1);
+	json_decref(s2);
 	controller_drop(&c);
 }
 

@@ -4,7 +4,7 @@
 
 #include "helpers.h"
 #include "tarmac/doc.h"
-#include "tarmac/render.h"
+#include "render/render_private.h"
 
 struct fixture {
 	struct env e;

@@ -2,7 +2,7 @@
  * and that no value is ever printed unless asked with --reveal. */
 #include <stdarg.h>
 
-#include "helpers.h"
+#include "../secret/helpers.h"
 #include "../clirun.h"
 
 /* A scratch directory as the current directory, keys under its config/. */

@@ -7,40 +7,18 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli.h"
-#include "tarmac/apply.h"
+#include "stack_private.h"
+#include "tarmac/labels.h"
 #include "tarmac/doc.h"
-#include "tarmac/secret.h"
 
-int tm_stack_secrets_set(struct tm_stack_secrets *s, int id, const char *value, struct tm_err *err)
+static void say(const struct tm_stack_ctx *s, enum tm_level lvl, const char *fmt, ...) TM_PRINTF(3, 4);
+static void say(const struct tm_stack_ctx *s, enum tm_level lvl, const char *fmt, ...)
 {
-	switch (id) {
-	case 'd':
-		s->dir = value;
-		return 0;
-	case 'K':
-		s->key_file = value;
-		return 0;
-	case 'Z':
-		s->cert = value;
-		return 0;
-	case 'N':
-		s->none = true;
-		return 0;
-	}
-	return tm_err_set(err, TM_EINVALID, "unknown option");
-}
-
-static void say(struct tm_cli *cli, enum tm_level lvl, const char *fmt, ...) TM_PRINTF(3, 4);
-static void say(struct tm_cli *cli, enum tm_level lvl, const char *fmt, ...)
-{
-	char msg[1200];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	tm_vreportf(s->report, s->report_ctx, lvl, "secrets", NULL, false, fmt, ap);
 	va_end(ap);
-	tm_sink_event(&cli->sink, &(struct tm_event){ .level = lvl, .kind = "secrets", .msg = msg });
 }
 
 /* mkdir -p, for secrets/<env> on first use. */
@@ -71,13 +49,14 @@ static bool exists(const char *path)
 }
 
 /* First use of an environment: its key pair, then every secret. */
-static int generate(struct tm_cli *cli, const struct tm_stack_secrets *o, const char *dir, const char *env)
+static int generate(const struct tm_stack_ctx *s, const struct tm_stack_secret_opts *o, const char *dir, const char *env,
+		    struct tm_err *err)
 {
 	struct tm_buf keypath = TM_BUF_INIT("key path", 4096);
 	enum tm_secret_action actions[TM_SECRET_COUNT];
-	struct tm_secret_init_opts io = { .dir = dir, .env = env, .stop = tm_cli_stop_flag() };
+	struct tm_secret_init_opts io = { .dir = dir, .env = env, .stop = s->stop };
 	char recipient[4200], id[TM_SECRET_KEY_ID_LEN + 1];
-	struct tm_secret_keygen_opts ko = { .env = env, .recipient_path = recipient, .stop = tm_cli_stop_flag() };
+	struct tm_secret_keygen_opts ko = { .env = env, .recipient_path = recipient, .stop = s->stop };
 	int rc = 0, made = 0;
 
 	snprintf(recipient, sizeof(recipient), "%s/recipient.pub", dir);
@@ -85,37 +64,37 @@ static int generate(struct tm_cli *cli, const struct tm_stack_secrets *o, const 
 		const char *key = o->key_file ? o->key_file : getenv("TARMAC_KEY_FILE");
 
 		if (key && strcmp(key, "-") == 0)
-			return tm_err_set(&cli->err, TM_EINVALID, "'%s' has no recipient.pub, and a key from standard input "
+			return tm_err_set(err, TM_EINVALID, "'%s' has no recipient.pub, and a key from standard input "
 					  "cannot be made: run 'tarmac secrets keygen --env %s' first", dir, env);
 		if (!key) {
 			if ((rc = tm_secret_default_key_path(&keypath, env, getenv("XDG_CONFIG_HOME"), getenv("HOME"),
-							     &cli->err)) < 0)
+							     err)) < 0)
 				goto out;
 			key = keypath.data;
 		}
 		if (exists(key)) {
-			rc = tm_err_set(&cli->err, TM_ECONFLICT, "'%s' has no recipient.pub, but the private key '%s' exists: "
+			rc = tm_err_set(err, TM_ECONFLICT, "'%s' has no recipient.pub, but the private key '%s' exists: "
 					"restore recipient.pub from version control (or move the key away to start over)",
 					dir, key);
 			goto out;
 		}
-		if ((rc = make_dirs(dir, &cli->err)) < 0)
+		if ((rc = make_dirs(dir, err)) < 0)
 			goto out;
 		ko.key_path = key;
-		if ((rc = tm_secret_keygen(id, &ko, &cli->err)) < 0)
+		if ((rc = tm_secret_keygen(id, &ko, err)) < 0)
 			goto out;
-		say(cli, TM_WARN, "made key %s for environment '%s': public %s (commit it), private %s (back it up: "
+		say(s, TM_WARN, "made key %s for environment '%s': public %s (commit it), private %s (back it up: "
 		    "without it the sealed secrets cannot be opened)", id, env, recipient, key);
 	}
-	if ((rc = tm_secret_init(actions, &io, &cli->err)) < 0)
+	if ((rc = tm_secret_init(actions, &io, err)) < 0)
 		goto out;
 	for (int i = 0; i < TM_SECRET_COUNT; i++)
 		if (actions[i] == TM_SECRET_GENERATED) {
 			made++;
-			say(cli, TM_DEBUG, "generated and sealed '%s'", tm_secret_name((enum tm_secret_id)i));
+			say(s, TM_DEBUG, "generated and sealed '%s'", tm_secret_name((enum tm_secret_id)i));
 		}
 	if (made)
-		say(cli, TM_INFO, "generated and sealed %d secret%s into %s (existing ones are never regenerated)", made,
+		say(s, TM_INFO, "generated and sealed %d secret%s into %s (existing ones are never regenerated)", made,
 		    made == 1 ? "" : "s", dir);
 out:
 	tm_buf_release(&keypath);
@@ -123,7 +102,7 @@ out:
 }
 
 /* Secrets the values name instead of tarmac's own must exist with their key. */
-static int check_external(struct tm_cli *cli, const json_t *ext, const char *ns)
+static int check_external(const struct tm_stack_ctx *s, const json_t *ext, const char *ns, struct tm_err *err)
 {
 	struct tm_buf missing = TM_BUF_INIT("missing", 8192);
 	size_t i, n = 0;
@@ -143,24 +122,24 @@ static int check_external(struct tm_cli *cli, const json_t *ext, const char *ns)
 			continue;
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", ns, name);
 		tm_err_init(&gerr);
-		grc = tm_kube_get(cli->kube, path, &live, &gerr);
+		grc = tm_kube_get(s->kube, path, &live, &gerr);
 		if (grc == 0 && (!key || tm_doc_get(live, "data", key, NULL))) {
 			json_decref(live);
 			continue;
 		}
 		json_decref(live);
 		if (grc < 0 && grc != TM_ENOTFOUND) {
-			cli->err = gerr;
-			rc = tm_err_wrap(&cli->err, "check the Secret '%s/%s' the values name", ns, name);
+			*err = gerr;
+			rc = tm_err_wrap(err, "check the Secret '%s/%s' the values name", ns, name);
 			goto out;
 		}
-		if (n++ < 8 && (rc = tm_buf_printf(&missing, &cli->err, "%s'%s/%s'%s%s%s (%s)", n > 1 ? "; " : "", ns, name,
+		if (n++ < 8 && (rc = tm_buf_printf(&missing, err, "%s'%s/%s'%s%s%s (%s)", n > 1 ? "; " : "", ns, name,
 						   grc == 0 ? " has no key '" : "", grc == 0 && key ? key : "",
 						   grc == 0 ? "'" : " does not exist", because ? because : "")) < 0)
 			goto out;
 	}
 	if (n)
-		rc = tm_err_set(&cli->err, TM_ENOTFOUND, "%zu Secret%s the values name %s missing: %s; create %s first, or "
+		rc = tm_err_set(err, TM_ENOTFOUND, "%zu Secret%s the values name %s missing: %s; create %s first, or "
 				"drop the values key to let tarmac generate %s", n, n == 1 ? "" : "s", n == 1 ? "is" : "are",
 				tm_buf_cstr(&missing), n == 1 ? "it" : "them", n == 1 ? "it" : "them");
 out:
@@ -169,7 +148,7 @@ out:
 }
 
 /* Replaces each Secret of secrets in objects by its SealedSecret. */
-static int seal_for_controller(struct tm_cli *cli, const char *cert_path, json_t *secrets)
+static int seal_for_controller(const char *cert_path, json_t *secrets, struct tm_err *err)
 {
 	struct tm_buf pem = TM_BUF_INIT("certificate", 1u << 20);
 	struct tm_secret_cert *cert = NULL;
@@ -177,18 +156,18 @@ static int seal_for_controller(struct tm_cli *cli, const char *cert_path, json_t
 	json_t *s;
 	int rc;
 
-	if ((rc = tm_file_read(&pem, cert_path, 1u << 20, &cli->err)) < 0 ||
-	    (rc = tm_secret_cert_parse(&cert, pem.data, pem.len, cert_path, &cli->err)) < 0)
+	if ((rc = tm_file_read(&pem, cert_path, 1u << 20, err)) < 0 ||
+	    (rc = tm_secret_cert_parse(&cert, pem.data, pem.len, cert_path, err)) < 0)
 		goto out;
 	json_array_foreach(secrets, i, s) {
 		json_t *sealed = NULL, *plain;
 
-		if ((rc = tm_secret_kubeseal(&sealed, s, cert, TM_KUBESEAL_STRICT, &cli->err)) < 0)
+		if ((rc = tm_secret_kubeseal(&sealed, s, cert, TM_KUBESEAL_STRICT, err)) < 0)
 			goto out;
 		/* the plaintext Secret it replaces is wiped, not just freed */
 		if (!(plain = json_pack("[O]", s))) {
 			json_decref(sealed);
-			rc = tm_err_set(&cli->err, TM_ERROR, "out of memory");
+			rc = tm_err_set(err, TM_ERROR, "out of memory");
 			goto out;
 		}
 		/* kept on uninstall like the Secret it stands for (the controller's Secret goes
@@ -207,21 +186,45 @@ out:
 }
 
 /* The guard's half after the sealed files are open: each value against the live one. */
-static int guard(struct tm_cli *cli, const struct tm_stack_guard *g, const struct tm_secret_set *set,
-		 const struct tm_secret_key *key, const char *dir, const char *env)
+static int guard(const struct tm_stack_ctx *s, const struct tm_stack_guard *g, const struct tm_secret_set *set,
+		 const struct tm_secret_key *key, const char *dir, const char *env, struct tm_err *err)
 {
 	struct tm_secret_set *prev = NULL;
 	int rc;
 
-	if ((rc = tm_secret_set_open_previous(&prev, dir, key, &cli->err)) < 0)
-		return tm_err_wrap(&cli->err, "secrets of environment '%s'", env);
-	rc = tm_cli_guard_check(cli, g, set, prev, dir, env);
+	if ((rc = tm_secret_set_open_previous(&prev, dir, key, err)) < 0)
+		return tm_err_wrap(err, "secrets of environment '%s'", env);
+	rc = tm_stack_guard_check(s, g, set, prev, dir, env, err);
 	tm_secret_set_free(prev);
 	return rc;
 }
 
-int tm_cli_stack_secrets(struct tm_cli *cli, const struct tm_stack_secrets *o, const char *env, const char *release,
-			 const char *ns, json_t *values, json_t *objects, unsigned flags, json_t **secrets_out)
+/* The Secrets' consumers annotated with their checksums, and a staged Fernet key
+ * rotation's Job into *job (NULL when none is staged, or with a warning when the stack
+ * has no migration Job to make it from). */
+static int annotate_and_rotate(const struct tm_stack_ctx *s, json_t *objects, json_t *secrets,
+			       const struct tm_secret_set *set, const char *env, const char *release, const char *ns,
+			       unsigned *annotated, json_t **job, struct tm_err *err)
+{
+	int rc;
+
+	/* the rotation Job is made from the annotated migration Job: its spec carries the
+	 * Fernet key's checksum, so every rotation replaces (and runs) it again */
+	if ((rc = tm_secret_checksum_consumers(annotated, objects, secrets, err)) < 0)
+		return rc;
+	if ((rc = tm_secret_rotation_job(job, objects, set, release, err)) != TM_ENOTFOUND)
+		return rc;
+	/* both keys still go out; the re-encryption is the manual step RUNBOOK names */
+	say(s, TM_WARN, "%s: once this deploy is done, run 'kubectl -n %s exec deploy/%s-scheduler -- airflow "
+	    "rotate-fernet-key' by hand, then 'tarmac secrets rotate fernet-key --finish --env %s'", tm_err_msg(err),
+	    ns ? ns : "NAMESPACE", release, env);
+	tm_err_init(err);
+	return 0;
+}
+
+int tm_stack_secrets(const struct tm_stack_ctx *s, const struct tm_stack_secret_opts *o, const char *env,
+		     const char *release, const char *ns, json_t *values, json_t *objects, unsigned flags,
+		     json_t **secrets_out, struct tm_err *err)
 {
 	struct tm_secret_key_source src = { .key_file = o->key_file, .env_key_file = getenv("TARMAC_KEY_FILE"), .env = env,
 					    .xdg_config_home = getenv("XDG_CONFIG_HOME"), .home = getenv("HOME") };
@@ -229,7 +232,7 @@ int tm_cli_stack_secrets(struct tm_cli *cli, const struct tm_stack_secrets *o, c
 	struct tm_secret_key *key = NULL;
 	struct tm_secret_set *set = NULL;
 	struct tm_stack_guard g = { 0 };
-	bool guarded = (flags & TM_STACK_GUARD) && cli->kube;
+	bool guarded = (flags & TM_STACK_GUARD) && s->kube;
 	json_t *secrets = NULL, *ext = NULL, *job = NULL;
 	char dir[4096], recipient[4200];
 	unsigned annotated = 0;
@@ -238,55 +241,41 @@ int tm_cli_stack_secrets(struct tm_cli *cli, const struct tm_stack_secrets *o, c
 	*secrets_out = NULL;
 	if (o->none)
 		return 0;
-	if (o->dir && !*o->dir)
-		return tm_err_set(&cli->err, TM_EINVALID, "--secrets-dir: an empty path");
-	snprintf(dir, sizeof(dir), "%s%s", o->dir ? o->dir : "secrets/", o->dir ? "" : env);
+	if ((rc = tm_stack_secrets_dir(dir, sizeof(dir), o->dir, env, err)) < 0)
+		return tm_err_wrap(err, "--secrets-dir");
 	snprintf(recipient, sizeof(recipient), "%s/recipient.pub", dir);
 	/* the live Secrets first: an installed release's secrets are never generated again */
-	if (guarded && (rc = tm_cli_guard_read(cli, &g, &target)) < 0)
+	if (guarded && (rc = tm_stack_guard_read(s, &g, &target, err)) < 0)
 		goto out;
-	if ((flags & TM_STACK_MAKE) && !g.installed && (rc = generate(cli, o, dir, env)) < 0)
+	if ((flags & TM_STACK_MAKE) && !g.installed && (rc = generate(s, o, dir, env, err)) < 0)
 		goto out;
 	if (!exists(recipient)) {
 		if (g.installed) {
-			rc = tm_cli_guard_check(cli, &g, NULL, NULL, dir, env);
-			tm_err_wrap(&cli->err, "no sealed secrets in '%s'", dir);
+			rc = tm_stack_guard_check(s, &g, NULL, NULL, dir, env, err);
+			tm_err_wrap(err, "no sealed secrets in '%s'", dir);
 			goto out;
 		}
-		say(cli, TM_WARN, "no sealed secrets in '%s': the stack's Secrets are left out ('tarmac up' makes them, or "
+		say(s, TM_WARN, "no sealed secrets in '%s': the stack's Secrets are left out ('tarmac up' makes them, or "
 		    "'tarmac secrets keygen' and 'init')", dir);
 		goto out;
 	}
-	if ((rc = tm_secret_key_open(&key, &src, &cli->err)) < 0 || (rc = tm_secret_set_open(&set, dir, key, &cli->err)) < 0 ||
-	    (g.installed && (rc = guard(cli, &g, set, key, dir, env)) < 0) ||
-	    (rc = tm_secret_objects(&secrets, set, &target, &cli->err)) < 0 ||
-	    (rc = tm_secret_external(&ext, set, &target, &cli->err)) < 0) {
-		tm_err_wrap(&cli->err, "secrets of environment '%s'", env);
+	if ((rc = tm_secret_key_open(&key, &src, err)) < 0 || (rc = tm_secret_set_open(&set, dir, key, err)) < 0 ||
+	    (g.installed && (rc = guard(s, &g, set, key, dir, env, err)) < 0) ||
+	    (rc = tm_secret_objects(&secrets, set, &target, err)) < 0 ||
+	    (rc = tm_secret_external(&ext, set, &target, err)) < 0) {
+		tm_err_wrap(err, "secrets of environment '%s'", env);
 		goto out;
 	}
-	if (cli->kube && (rc = check_external(cli, ext, ns)) < 0)
+	if ((s->kube && (rc = check_external(s, ext, ns, err)) < 0) ||
+	    (rc = annotate_and_rotate(s, objects, secrets, set, env, release, ns, &annotated, &job, err)) < 0)
 		goto out;
-	/* the rotation Job is made from the annotated migration Job: its spec carries the
-	 * Fernet key's checksum, so every rotation replaces (and runs) it again */
-	if ((rc = tm_secret_checksum_consumers(&annotated, objects, secrets, &cli->err)) < 0)
-		goto out;
-	if ((rc = tm_secret_rotation_job(&job, objects, set, release, &cli->err)) == TM_ENOTFOUND) {
-		/* both keys still go out; the re-encryption is the manual step RUNBOOK names */
-		say(cli, TM_WARN, "%s: once this deploy is done, run 'kubectl -n %s exec deploy/%s-scheduler -- airflow "
-		    "rotate-fernet-key' by hand, then 'tarmac secrets rotate fernet-key --finish --env %s'",
-		    tm_err_msg(&cli->err), ns ? ns : "NAMESPACE", release, env);
-		tm_err_init(&cli->err);
-		rc = 0;
-	} else if (rc < 0) {
-		goto out;
-	}
-	if (o->cert && (rc = seal_for_controller(cli, o->cert, secrets)) < 0)
+	if (o->cert && (rc = seal_for_controller(o->cert, secrets, err)) < 0)
 		goto out;
 	if (json_array_extend(objects, secrets) < 0 || (job && json_array_append(objects, job) < 0)) {
-		rc = tm_err_set(&cli->err, TM_ERROR, "out of memory");
+		rc = tm_err_set(err, TM_ERROR, "out of memory");
 		goto out;
 	}
-	say(cli, TM_DEBUG, "%zu %s from '%s', %u pod template annotation%s%s", json_array_size(secrets),
+	say(s, TM_DEBUG, "%zu %s from '%s', %u pod template annotation%s%s", json_array_size(secrets),
 	    o->cert ? "SealedSecrets" : "Secrets", dir, annotated, annotated == 1 ? "" : "s",
 	    job ? "; a Fernet key rotation is staged: its Job runs after the workloads" : "");
 	*secrets_out = secrets;
@@ -295,7 +284,7 @@ out:
 	tm_secret_objects_free(secrets);
 	tm_secret_set_free(set);
 	tm_secret_key_free(key);
-	tm_cli_guard_release(&g);
+	tm_stack_guard_release(&g);
 	json_decref(ext);
 	json_decref(job);
 	return rc;

@@ -5,8 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "stack_private.h"
 #include "tarmac/doc.h"
+#include "tarmac/labels.h"
 #include "tarmac/release.h"
 
 /* Wipes a Secret's data before its last reference goes. */
@@ -17,7 +18,7 @@ static void wipe_secret(json_t *obj)
 	tm_secret_objects_free(one);
 }
 
-void tm_cli_live_free(json_t *live)
+void tm_stack_live_free(json_t *live)
 {
 	const char *name;
 	json_t *obj;
@@ -37,18 +38,18 @@ static bool is_place(const struct tm_secret_place *p, size_t n, const char *name
 
 /* The release's own Secrets in one list (an unchanged up stays a few requests); records
  * are another type. */
-static int list_ours(struct tm_cli *cli, json_t *live, const struct tm_secret_place *p, size_t n, const char *ns,
-		     const char *release)
+static int list_ours(const struct tm_stack_ctx *s, json_t *live, const struct tm_secret_place *p, size_t n, const char *ns,
+		     const char *release, struct tm_err *err)
 {
 	json_t *list = NULL, *obj;
 	char path[700];
 	size_t i;
 	int rc;
 
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets?labelSelector=app.kubernetes.io%%2Fmanaged-by%%3Dtarmac"
-		 "%%2Capp.kubernetes.io%%2Finstance%%3D%s&fieldSelector=type%%3DOpaque", ns, release);
-	if ((rc = tm_kube_get(cli->kube, path, &list, &cli->err)) < 0)
-		return tm_err_wrap(&cli->err, "list the Secrets of release '%s' in namespace '%s'", release, ns);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets?labelSelector=" TM_LABEL_MANAGED_BY "%%3D" TM_MANAGER
+		 "%%2C" TM_LABEL_INSTANCE "%%3D%s&fieldSelector=type%%3DOpaque", ns, release);
+	if ((rc = tm_kube_get(s->kube, path, &list, err)) < 0)
+		return tm_err_wrap(err, "list the Secrets of release '%s' in namespace '%s'", release, ns);
 	json_array_foreach(json_object_get(list, "items"), i, obj) {
 		const char *name = json_string_value(tm_doc_get(obj, "metadata", "name", NULL));
 
@@ -61,15 +62,15 @@ static int list_ours(struct tm_cli *cli, json_t *live, const struct tm_secret_pl
 	return 0;
 }
 
-int tm_cli_live_secrets(struct tm_cli *cli, json_t **out, const struct tm_secret_place *p, size_t n, const char *ns,
-			const char *release)
+int tm_stack_live_secrets(const struct tm_stack_ctx *s, json_t **out, const struct tm_secret_place *p, size_t n,
+			  const char *ns, const char *release, struct tm_err *err)
 {
 	json_t *live = json_object();
 	int rc = 0;
 
 	if (!live)
-		return tm_err_set(&cli->err, TM_ERROR, "out of memory");
-	if (tm_is_dns_label(release, 53) && (rc = list_ours(cli, live, p, n, ns, release)) < 0)
+		return tm_err_set(err, TM_ERROR, "out of memory");
+	if (tm_is_dns_label(release, 53) && (rc = list_ours(s, live, p, n, ns, release, err)) < 0)
 		goto out;
 	/* one GET for each the list did not hold: a Secret someone else labelled (a chart's) counts too */
 	for (size_t i = 0; i < n; i++) {
@@ -79,13 +80,13 @@ int tm_cli_live_secrets(struct tm_cli *cli, json_t **out, const struct tm_secret
 		if (json_object_get(live, p[i].name))
 			continue;
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", ns, p[i].name);
-		if ((rc = tm_kube_get(cli->kube, path, &obj, &cli->err)) == TM_ENOTFOUND) {
-			tm_err_init(&cli->err);
+		if ((rc = tm_kube_get(s->kube, path, &obj, err)) == TM_ENOTFOUND) {
+			tm_err_init(err);
 			rc = 0;
 			continue;
 		}
 		if (rc < 0) {
-			tm_err_wrap(&cli->err, "read the live Secret '%s/%s'", ns, p[i].name);
+			tm_err_wrap(err, "read the live Secret '%s/%s'", ns, p[i].name);
 			goto out;
 		}
 		json_object_set_new(live, p[i].name, obj);
@@ -93,7 +94,7 @@ int tm_cli_live_secrets(struct tm_cli *cli, json_t **out, const struct tm_secret
 	*out = live;
 	live = NULL;
 out:
-	tm_cli_live_free(live);
+	tm_stack_live_free(live);
 	return rc;
 }
 
@@ -108,19 +109,20 @@ static bool value_gone(const struct tm_stack_guard *g)
 }
 
 /* The dataHashes the newest deployed revision's record keeps for those places. */
-static int read_record(struct tm_cli *cli, struct tm_stack_guard *g, const struct tm_secret_target *t)
+static int read_record(const struct tm_stack_ctx *s, struct tm_stack_guard *g, const struct tm_secret_target *t,
+		       struct tm_err *err)
 {
 	struct tm_revision *revs = NULL, *dep = NULL;
 	json_t *rec = NULL, *obj;
 	size_t n = 0, i;
 	int rc;
 
-	if ((rc = tm_release_list(&revs, &n, cli->kube, t->release, t->namespace, &cli->err)) < 0)
+	if ((rc = tm_release_list(&revs, &n, s->kube, t->release, t->namespace, err)) < 0)
 		goto out;
 	g->installed |= n > 0;
 	for (i = n; i-- > 0 && !dep;)
 		dep = revs[i].status == TM_REL_DEPLOYED ? &revs[i] : NULL;
-	if (!dep || (rc = tm_release_read(&rec, cli->kube, t->release, t->namespace, dep, &cli->err)) < 0)
+	if (!dep || (rc = tm_release_read(&rec, s->kube, t->release, t->namespace, dep, err)) < 0)
 		goto out;
 	g->revision = dep->number;
 	json_array_foreach(json_object_get(rec, "objects"), i, obj) {
@@ -143,16 +145,17 @@ out:
 	return rc;
 }
 
-int tm_cli_guard_read(struct tm_cli *cli, struct tm_stack_guard *g, const struct tm_secret_target *t)
+int tm_stack_guard_read(const struct tm_stack_ctx *s, struct tm_stack_guard *g, const struct tm_secret_target *t,
+			struct tm_err *err)
 {
 	int rc;
 
 	memset(g, 0, sizeof(*g));
-	if ((rc = tm_secret_places(g->places, &g->nplaces, t, &cli->err)) < 0 ||
-	    (rc = tm_cli_live_secrets(cli, &g->live, g->places, g->nplaces, t->namespace, t->release)) < 0 ||
-	    (rc = tm_secret_live_set(&g->set, g->places, g->nplaces, g->live, &cli->err)) < 0 ||
-	    (value_gone(g) && (rc = read_record(cli, g, t)) < 0)) {
-		tm_err_wrap(&cli->err, "compare the sealed secrets with the live ones");
+	if ((rc = tm_secret_places(g->places, &g->nplaces, t, err)) < 0 ||
+	    (rc = tm_stack_live_secrets(s, &g->live, g->places, g->nplaces, t->namespace, t->release, err)) < 0 ||
+	    (rc = tm_secret_live_set(&g->set, g->places, g->nplaces, g->live, err)) < 0 ||
+	    (value_gone(g) && (rc = read_record(s, g, t, err)) < 0)) {
+		tm_err_wrap(err, "compare the sealed secrets with the live ones");
 		return rc;
 	}
 	for (int id = 0; id < TM_SECRET_COUNT; id++)
@@ -160,10 +163,10 @@ int tm_cli_guard_read(struct tm_cli *cli, struct tm_stack_guard *g, const struct
 	return 0;
 }
 
-void tm_cli_guard_release(struct tm_stack_guard *g)
+void tm_stack_guard_release(struct tm_stack_guard *g)
 {
 	tm_secret_set_free(g->set);
-	tm_cli_live_free(g->live);
+	tm_stack_live_free(g->live);
 	memset(g, 0, sizeof(*g));
 }
 
@@ -183,8 +186,8 @@ static const struct tm_secret_place *place_of(const struct tm_stack_guard *g, in
 	return value ? value : &g->places[0];
 }
 
-int tm_cli_guard_check(struct tm_cli *cli, const struct tm_stack_guard *g, const struct tm_secret_set *sealed,
-		       const struct tm_secret_set *previous, const char *dir, const char *env)
+int tm_stack_guard_check(const struct tm_stack_ctx *s, const struct tm_stack_guard *g, const struct tm_secret_set *sealed,
+			 const struct tm_secret_set *previous, const char *dir, const char *env, struct tm_err *err)
 {
 	enum tm_secret_verdict v[TM_SECRET_COUNT];
 	char list[1200] = "";
@@ -198,7 +201,7 @@ int tm_cli_guard_check(struct tm_cli *cli, const struct tm_stack_guard *g, const
 		live += v[id] != TM_GUARD_UNUSED;
 		changed += v[id] == TM_GUARD_CHANGED;
 		if (v[id] == TM_GUARD_ROTATED)
-			tm_sink_log(&cli->sink, TM_INFO, "'%s' replaces the live value of Secret '%s' (a rotation: "
+			tm_reportf(s->report, s->report_ctx, TM_INFO, "log", NULL, false, "'%s' replaces the live value of Secret '%s' (a rotation: "
 				    "%s.previous.sealed holds the live value)", tm_secret_name(id), p->name, tm_secret_name(id));
 		if ((v[id] != TM_GUARD_MISSING && v[id] != TM_GUARD_CHANGED) || len >= sizeof(list))
 			continue;
@@ -211,7 +214,7 @@ int tm_cli_guard_check(struct tm_cli *cli, const struct tm_stack_guard *g, const
 	}
 	if (!refused)
 		return 0;
-	return tm_err_set(&cli->err, TM_ECONFLICT, "refusing to replace live secrets: %s%s. Nothing was applied. If the "
+	return tm_err_set(err, TM_ECONFLICT, "refusing to replace live secrets: %s%s. Nothing was applied. If the "
 			  "live values are right, 'tarmac secrets recover --env %s' seals them into '%s' (the private key "
 			  "from --key-file or TARMAC_KEY_FILE when it is elsewhere; --new-key when it is lost); to change a "
 			  "value on purpose, 'tarmac secrets rotate NAME --env %s'", list,
