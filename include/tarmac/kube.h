@@ -165,8 +165,6 @@ struct tm_transport {
  * when offered), TLS from memory, the system CA bundle when cfg names none
  * (SSL_CERT_FILE first), tls-server-name and proxy-url. Copies what it needs. */
 int tm_transport_curl(struct tm_transport *out, const struct tm_kube_config *cfg, struct tm_err *err);
-/* Where the system CA bundle is, or NULL. */
-const char *tm_kube_system_ca_bundle(void);
 
 /* ------------------------------------------------------------------ client */
 

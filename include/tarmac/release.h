@@ -32,6 +32,7 @@ struct tm_revision {
 	char description[512];
 	char error[1024];          /* why it failed; "" */
 	char airflow_version[64];  /* the image tag it runs; "" when unknown */
+	char dag_commit[48];       /* the DAG repository's commit it runs; "" without one */
 	char schema_version[64];   /* the Airflow version whose migrations the DB has after it; "" */
 	char tarmac_version[32];
 	char env[32];
@@ -71,6 +72,7 @@ struct tm_release_opts {
 	const char *env;             /* for the record */
 	const char *command;         /* "up", "install", ...: the lock holder and descriptions */
 	const char *tarmac_version;
+	const char *dag_commit;      /* the DAGs' commit (pinned or seen at deploy); NULL: no DAG repository */
 	int history_max;             /* revisions kept (10); 0: all */
 	bool dry_run;                /* server dry run; nothing recorded, no lock */
 	bool atomic;                 /* roll back to the last deployed revision on failure */

@@ -41,6 +41,18 @@ const char *tm_secret_breaks(enum tm_secret_id id);
  * appended to out. Wipe out after use (tm_buf_wipe). */
 int tm_secret_generate(struct tm_buf *out, enum tm_secret_id id, const char *comment, struct tm_err *err);
 
+/* An unencrypted OpenSSH ed25519 private key (the deploy key), opened: libsodium's key
+ * layout (sk is the seed then pk), for signing in memory. Wipe it after use. */
+#define TM_SECRET_SSH_COMMENT_MAX 256
+struct tm_secret_ssh_key {
+	unsigned char pk[32];
+	unsigned char sk[64];
+	char comment[TM_SECRET_SSH_COMMENT_MAX + 1];
+};
+/* TM_ECORRUPT naming what is wrong for anything but an unencrypted ed25519 key whose
+ * halves agree. out is wiped on failure. */
+int tm_secret_ssh_key_parse(struct tm_secret_ssh_key *out, const char *private_key, size_t len, struct tm_err *err);
+void tm_secret_ssh_key_wipe(struct tm_secret_ssh_key *k);
 /* The "ssh-ed25519 AAAA... comment" line of an OpenSSH private key made by
  * tm_secret_generate. TM_ECORRUPT for anything but an unencrypted ed25519 key. */
 int tm_secret_ssh_public_line(struct tm_buf *out, const char *private_key, size_t len, struct tm_err *err);
@@ -189,6 +201,8 @@ int tm_secret_set_open(struct tm_secret_set **out, const char *dir, const struct
 		       struct tm_err *err);
 /* The value of id (borrowed, NUL-terminated), or TM_ENOTFOUND. */
 int tm_secret_set_get(const struct tm_secret_set *s, enum tm_secret_id id, const char **value, size_t *len);
+/* The environment's known_hosts text (borrowed; empty when it has none). */
+void tm_secret_set_known_hosts(const struct tm_secret_set *s, const char **text, size_t *len);
 void tm_secret_set_free(struct tm_secret_set *s);
 
 /* ------------------------------------------------------------------ Kubernetes Secrets */

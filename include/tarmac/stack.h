@@ -16,6 +16,7 @@
 #include "tarmac/render.h"
 #include "tarmac/secret.h"
 #include "tarmac/util.h"
+#include "tarmac/vcs.h"
 
 /* What the stack works with. */
 struct tm_stack_ctx {
@@ -81,6 +82,41 @@ int tm_stack_secrets(const struct tm_stack_ctx *s, const struct tm_stack_secret_
 int tm_stack_live_secrets(const struct tm_stack_ctx *s, json_t **out, const struct tm_secret_place *p, size_t n,
 			  const char *ns, const char *release, struct tm_err *err);
 void tm_stack_live_free(json_t *live);
+
+/* ------------------------------------------------------------------ the DAG repository */
+
+/* Where the DAGs come from, as the command line adds to the values. */
+struct tm_stack_dags_opts {
+	const char *cache_dir;                /* --dags-cache (NULL: the user's cache directory) */
+	const char *ref;                      /* --dags-ref: this run's ref instead of the values' */
+	struct tm_stack_secret_opts secrets;  /* where the deploy key and known_hosts are */
+};
+struct tm_stack_dags {
+	bool configured;                      /* dags.gitSync.enabled with a repo */
+	bool follow;                          /* dags.gitSync.follow: git-sync follows the ref */
+	char repo[1024];
+	char ref[256];                        /* what was resolved */
+	char commit[TM_VCS_ID_LEN + 1];
+	char cache[4096];                     /* the cache it was fetched into */
+	struct tm_set_arg *sets;              /* tm_stack_dags_pin's render sets (owned) */
+	char pin[80];                         /* "dags.gitSync.commit=<id>" */
+};
+/* With the DAG repository configured: fetches it into the cache (the deploy key and
+ * known_hosts of env for ssh, unsealed in memory) and resolves the ref (--dags-ref, else
+ * dags.gitSync.rev, branch, ref) to its commit. out->configured false otherwise, and
+ * nothing is fetched. */
+int tm_stack_dags_resolve(const struct tm_stack_ctx *s, const struct tm_stack_dags_opts *o, const char *env,
+			  const json_t *values, struct tm_stack_dags *out, struct tm_err *err);
+
+/* The render options with the DAGs pinned: the values of ro decide whether the DAG
+ * repository is configured; if so it is fetched and its ref resolved (as
+ * tm_stack_dags_resolve), and unless dags.gitSync.follow *pinned is ro with a last
+ * --set dags.gitSync.commit=<commit> (git-sync then checks out exactly that commit).
+ * Otherwise *pinned is ro. Release d with tm_stack_dags_release after rendering. */
+int tm_stack_dags_pin(const struct tm_stack_ctx *s, const struct tm_stack_dags_opts *o, const char *env,
+		      const struct tm_render_opts *ro, struct tm_render_opts *pinned, struct tm_stack_dags *d,
+		      struct tm_err *err);
+void tm_stack_dags_release(struct tm_stack_dags *d);
 
 /* ------------------------------------------------------------------ checks */
 

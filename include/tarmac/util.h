@@ -149,6 +149,8 @@ int tm_fd_write_all(int fd, const void *data, size_t len, const char *name, stru
 /* Reads a whole file into out (cleared first). TM_ELIMIT past max bytes, TM_ENOTFOUND
  * when it does not exist. "-" reads standard input. */
 int tm_file_read(struct tm_buf *out, const char *path, size_t max, struct tm_err *err);
+/* mkdir -p: path and its missing parents, each made with mode. */
+int tm_file_mkdirs(const char *path, mode_t mode, struct tm_err *err);
 /* tm_file_read that first checks the opened file's mode (no race with a swap):
  * TM_FILE_NO_SHARED_WRITE refuses a file group or others may write (kubeconfigs,
  * sealed files), TM_FILE_NO_SHARED_READ one they may read (private keys). The
@@ -194,6 +196,11 @@ void tm_signals_restore(const sigset_t *saved);
 /* No core dumps while secrets are in memory: RLIMIT_CORE 0 (soft and hard) and
  * PR_SET_DUMPABLE 0 (no core, no ptrace attach by other processes of the user). */
 int tm_proc_no_core_dumps(struct tm_err *err);
+
+/* ------------------------------------------------------------------ TLS */
+/* Where the system CA bundle is (SSL_CERT_FILE first, then where distributions keep
+ * it: the static binary's OpenSSL knows no distribution's paths), or NULL. */
+const char *tm_system_ca_bundle(void);
 
 /* ------------------------------------------------------------------ hashing */
 /* Lowercase hex SHA-256 of data into out (65 bytes with the NUL). */

@@ -231,7 +231,7 @@ static int apply_all(struct tm_run *r, struct tm_item **items, size_t n, struct 
 		struct tm_item *it = items[i];
 
 		if (c[i].rc < 0 && tm_handlers_refused(&c[i].err))
-			c[i].rc = tm_handlers_reapply(r->k, r->o, it, &c[i].out, &c[i].status, &c[i].err);
+			c[i].rc = tm_handlers_reapply(r->k, r->o, it, NULL, &c[i].out, &c[i].status, &c[i].err);
 		else if (c[i].rc < 0)
 			tm_err_wrap(&c[i].err, "apply %s", it->subject);
 		if (c[i].rc < 0) {

@@ -79,7 +79,7 @@ static int diff_one(struct tm_run *r, struct tm_item *it, struct diff_item *d, s
 			struct tm_apply_opts dro = *r->o;
 
 			dro.dry_run = true;
-			d->dry.rc = tm_handlers_reapply(r->k, &dro, it, &d->dry.out, &d->dry.status, &d->dry.err);
+			d->dry.rc = tm_handlers_reapply(r->k, &dro, it, live, &d->dry.out, &d->dry.status, &d->dry.err);
 		}
 		if (d->dry.rc == 0)
 			after = d->dry.out;

@@ -227,18 +227,22 @@ static int remove_handlers(struct tm_kube *k, const struct tm_item *it, const js
 	return rc;
 }
 
-int tm_handlers_reapply(struct tm_kube *k, const struct tm_apply_opts *o, struct tm_item *it, json_t **out,
-			long *status, struct tm_err *err)
+int tm_handlers_reapply(struct tm_kube *k, const struct tm_apply_opts *o, struct tm_item *it, const json_t *live_in,
+			json_t **out, long *status, struct tm_err *err)
 {
 	unsigned flags = (o->force_conflicts ? TM_APPLY_FORCE : 0) | (o->dry_run ? TM_APPLY_DRY_RUN : 0);
 	struct tm_buf path = TM_BUF_INIT("path", 8192), what = TM_BUF_INIT("handlers", 4096);
-	json_t *live = NULL, *patch = NULL, *kept = NULL;
+	json_t *fetched = NULL, *patch = NULL, *kept = NULL;
+	const json_t *live = live_in;
 	struct tm_err first = *err;
-	int rc;
+	int rc = 0;
 
-	if ((rc = tm_kube_path(&path, &it->rsc, it->ns, it->name, err)) < 0 ||
-	    (rc = tm_kube_get(k, path.data, &live, err)) < 0 ||
-	    (rc = tm_handlers_removal(live, it->obj, it->rule->pod_template, &patch, &what, err)) < 0)
+	if (!live && ((rc = tm_kube_path(&path, &it->rsc, it->ns, it->name, err)) < 0 ||
+		      (rc = tm_kube_get(k, path.data, &fetched, err)) < 0))
+		goto out;
+	if (!live)
+		live = fetched;
+	if ((rc = tm_handlers_removal(live, it->obj, it->rule->pod_template, &patch, &what, err)) < 0)
 		goto out;
 	if (rc == 0) {
 		*err = first; /* refused for something else */
@@ -260,7 +264,7 @@ int tm_handlers_reapply(struct tm_kube *k, const struct tm_apply_opts *o, struct
 out:
 	if (rc < 0)
 		tm_err_wrap(err, "apply %s", it->subject);
-	json_decref(live);
+	json_decref(fetched);
 	json_decref(patch);
 	json_decref(kept);
 	tm_buf_release(&path);

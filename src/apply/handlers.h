@@ -19,8 +19,9 @@ int tm_handlers_keep(json_t *obj, const json_t *patch, const json_t *live);
 void tm_handlers_strip(json_t *obj, const json_t *patch);
 /* After it's apply was refused (tm_handlers_refused): removes the handlers it drops,
  * then applies it again, the answer in *out and *status. A dry run applies with them
- * kept and takes them out of the answer. The refusal stays in err when it drops none. */
-int tm_handlers_reapply(struct tm_kube *k, const struct tm_apply_opts *o, struct tm_item *it, json_t **out,
-			long *status, struct tm_err *err);
+ * kept and takes them out of the answer. The refusal stays in err when it drops none.
+ * live_in: the object as the server holds it, when the caller has it (NULL: read it). */
+int tm_handlers_reapply(struct tm_kube *k, const struct tm_apply_opts *o, struct tm_item *it, const json_t *live_in,
+			json_t **out, long *status, struct tm_err *err);
 
 #endif

@@ -153,6 +153,13 @@ int tm_cmd_version(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
 	{ 'N', "no-secrets", 0, TM_OPT_FLAG, NULL, "leave the environment's Secrets out (managed elsewhere)" }
 int tm_cli_secret_opts_set(struct tm_stack_secret_opts *s, int id, const char *value, struct tm_err *err);
 
+/* The DAG repository's options (struct tm_stack_dags_opts), for the commands that render
+ * the stack with its DAGs pinned and for 'dags'. */
+#define TM_DAGS_OPTSPECS                                                                                      \
+	{ 'g', "dags-ref", 0, TM_OPT_VALUE, "REF", "this run's DAG ref (a branch, tag or full commit id) instead of the values'" }, \
+	{ 'j', "dags-cache", 0, TM_OPT_VALUE, "DIR", "the DAG repository cache (default ~/.cache/tarmac/dags)" }
+int tm_cli_dags_opts_set(struct tm_stack_dags_opts *d, int id, const char *value);
+
 struct tm_render_cmd_opts {
 	struct tm_render_args r;
 	const char *output_dir; /* render --output-dir */
@@ -168,6 +175,7 @@ int tm_cmd_values(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
 struct tm_apply_cmd_opts {
 	struct tm_render_args r;
 	struct tm_stack_secret_opts sec;
+	struct tm_stack_dags_opts dags;
 	const char *manifests;  /* --manifests PATH|- */
 	bool dry_run;           /* --dry-run=server */
 	bool no_wait;
@@ -181,6 +189,15 @@ extern const struct tm_optspec tm_diff_cmd_optspecs[];
 int tm_apply_cmd_set_opt(void *opts, int id, const char *value, struct tm_err *err);
 int tm_cmd_apply(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
 int tm_cmd_diff(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
+
+/* dags fetch (cmd_dags.c) */
+struct tm_dags_cmd_opts {
+	struct tm_render_args r;
+	struct tm_stack_dags_opts d;
+};
+extern const struct tm_optspec tm_dags_cmd_optspecs[];
+int tm_dags_cmd_set_opt(void *opts, int id, const char *value, struct tm_err *err);
+int tm_cmd_dags(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
 
 /* Ctrl-C (signals.c). */
 struct tm_signals {
@@ -202,9 +219,12 @@ const char *tm_cli_release_name(struct tm_cli *cli);
 const char *tm_cli_release_ns(struct tm_cli *cli);
 void tm_cli_fill_apply_opts(struct tm_cli *cli, const struct tm_apply_cmd_opts *o, struct tm_apply_opts *ao);
 /* The stack rendered for this cluster: its version and served APIs (a CRD's API
- * counts as present when the cluster serves it) unless the options name them. The
- * effective values too when values is not NULL (new reference). */
-int tm_cli_render_for_cluster(struct tm_cli *cli, struct tm_render_args *a, json_t **out, json_t **values);
+ * counts as present when the cluster serves it) unless the options name them, its DAGs
+ * pinned when dags is not NULL (what was pinned in *pinned; release it with
+ * tm_stack_dags_release). The effective values too when values is not NULL (new
+ * reference). */
+int tm_cli_render_for_cluster(struct tm_cli *cli, struct tm_render_args *a, const struct tm_stack_dags_opts *dags,
+			      struct tm_stack_dags *pinned, json_t **out, json_t **values);
 /* "no retries" or "3 retries (2 after 5xx, ...)". */
 void tm_cli_summary_retries(char *buf, size_t n, const struct tm_kube_stats *st);
 

@@ -1,11 +1,9 @@
 /* tarmac apply and tarmac diff: the rendered stack (or given manifests) applied phase
  * by phase with waits, or compared with the cluster through a server dry run. */
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -18,6 +16,7 @@
 const struct tm_optspec tm_apply_cmd_optspecs[] = {
 	TM_RENDER_OPTSPECS,
 	TM_STACK_SECRETS_OPTSPECS,
+	TM_DAGS_OPTSPECS,
 	{ 'm', "manifests", 0, TM_OPT_VALUE, "PATH", "apply these manifests (a file, a directory of .yaml/.json files, or '-') instead of the stack" },
 	{ 'D', "dry-run", 0, TM_OPT_VALUE, "MODE", "'server': the API server checks everything, nothing is stored or awaited" },
 	{ 'W', "no-wait", 0, TM_OPT_FLAG, NULL, "apply phase after phase without waiting for readiness" },
@@ -30,6 +29,7 @@ const struct tm_optspec tm_apply_cmd_optspecs[] = {
 const struct tm_optspec tm_diff_cmd_optspecs[] = {
 	TM_RENDER_OPTSPECS,
 	TM_STACK_SECRETS_OPTSPECS,
+	TM_DAGS_OPTSPECS,
 	{ 'm', "manifests", 0, TM_OPT_VALUE, "PATH", "compare these manifests (file, directory or '-') instead of the stack" },
 	{ 'x', "force-conflicts", 0, TM_OPT_FLAG, NULL, "compare as if taking ownership of fields other managers own" },
 	{ 0 }
@@ -48,6 +48,9 @@ int tm_apply_cmd_set_opt(void *opts, int id, const char *value, struct tm_err *e
 	case 'Z':
 	case 'N':
 		return tm_cli_secret_opts_set(&o->sec, id, value, err);
+	case 'g':
+	case 'j':
+		return tm_cli_dags_opts_set(&o->dags, id, value);
 	case 'm':
 		o->manifests = value;
 		return 0;
@@ -108,15 +111,20 @@ struct tm_stack_ctx tm_cli_stack_ctx(struct tm_cli *cli)
 				      .stop = tm_cli_stop_flag() };
 }
 
-int tm_cli_render_for_cluster(struct tm_cli *cli, struct tm_render_args *a, json_t **out, json_t **values)
+int tm_cli_render_for_cluster(struct tm_cli *cli, struct tm_render_args *a, const struct tm_stack_dags_opts *dags,
+			      struct tm_stack_dags *pinned, json_t **out, json_t **values)
 {
 	struct tm_stack_ctx ctx = tm_cli_stack_ctx(cli);
-	struct tm_render_opts ro;
+	struct tm_render_opts ro, pro;
 	int rc;
 
+	memset(pinned, 0, sizeof(*pinned));
 	if ((rc = tm_render_args_load(cli, a, &ro)) < 0)
 		return rc;
-	return tm_stack_render(&ctx, &ro, tm_cli_release_ns(cli), out, values, &cli->err);
+	pro = ro;
+	if (dags && (rc = tm_stack_dags_pin(&ctx, dags, tm_stack_env(a->env), &ro, &pro, pinned, &cli->err)) < 0)
+		return rc;
+	return tm_stack_render(&ctx, &pro, tm_cli_release_ns(cli), out, values, &cli->err);
 }
 
 const char *tm_cli_release_name(struct tm_cli *cli)
@@ -133,6 +141,7 @@ static int load_objects(struct tm_cli *cli, struct tm_apply_cmd_opts *o, const s
 			json_t **secrets)
 {
 	json_t *values = NULL;
+	struct tm_stack_dags pinned;
 	int rc;
 
 	if (o->manifests) {
@@ -141,12 +150,14 @@ static int load_objects(struct tm_cli *cli, struct tm_apply_cmd_opts *o, const s
 					  "--set do not apply to them");
 		return tm_stack_load_manifests(o->manifests, out, &cli->err);
 	}
-	if ((rc = tm_cli_render_for_cluster(cli, &o->r, out, &values)) == 0) {
+	o->dags.secrets = o->sec;
+	if ((rc = tm_cli_render_for_cluster(cli, &o->r, &o->dags, &pinned, out, &values)) == 0) {
 		struct tm_stack_ctx ctx = tm_cli_stack_ctx(cli);
 
 		rc = tm_stack_secrets(&ctx, &o->sec, tm_stack_env(o->r.env), tm_cli_release_name(cli), ao->namespace,
 				      values, *out, 0, secrets, &cli->err);
 	}
+	tm_stack_dags_release(&pinned);
 	json_decref(values);
 	return rc;
 }

@@ -24,6 +24,7 @@
 const struct tm_optspec tm_deploy_cmd_optspecs[] = {
 	TM_RENDER_OPTSPECS,
 	TM_STACK_SECRETS_OPTSPECS,
+	TM_DAGS_OPTSPECS,
 	WAIT_OPTSPECS,
 	LOCK_OPTSPECS,
 	HISTORY_OPTSPEC,
@@ -194,6 +195,7 @@ static int deploy(struct tm_cli *cli, struct tm_release_cmd_opts *o, int argc, e
 	struct tm_signals sig;
 	json_t *objects = NULL, *values = NULL, *secrets = NULL;
 	struct tm_stack_ctx ctx = tm_cli_stack_ctx(cli);
+	struct tm_stack_dags pinned = { 0 };
 	int64_t start = tm_now_ms();
 	int usage, rc;
 
@@ -208,17 +210,20 @@ static int deploy(struct tm_cli *cli, struct tm_release_cmd_opts *o, int argc, e
 	tm_cli_catch_signals(&sig);
 	tm_cli_set_kube_opts(cli);
 	fill_opts(cli, o, command, &ro);
-	if ((rc = tm_cli_render_for_cluster(cli, &o->a.r, &objects, &values)) < 0 ||
+	o->a.dags.secrets = o->a.sec;
+	if ((rc = tm_cli_render_for_cluster(cli, &o->a.r, &o->a.dags, &pinned, &objects, &values)) < 0 ||
 	    (rc = tm_stack_secrets(&ctx, &o->a.sec, ro.env, ro.name, ro.ns, values, objects,
 				   TM_STACK_GUARD | (ro.dry_run ? 0 : TM_STACK_MAKE), &secrets, &cli->err)) < 0 ||
 	    (rc = tm_stack_task_refs(&ctx, objects, ro.ns, ro.dry_run, &cli->err)) < 0)
 		goto out;
+	ro.dag_commit = pinned.configured ? pinned.commit : NULL;
 	rc = tm_release_deploy(&res, cli->kube, mode, objects, values, &ro, &cli->err);
 	if (!res.unchanged && (res.revision || res.apply.objects))
 		summary(cli, rc == 0 ? (ro.dry_run ? "checked" : "deployed") : "stopped", &res, start);
 	print_result(cli, command, &ro, &res, rc);
 out:
 	tm_cli_restore_signals(&sig);
+	tm_stack_dags_release(&pinned);
 	json_decref(objects);
 	json_decref(values);
 	tm_secret_objects_free(secrets);
@@ -339,10 +344,12 @@ int tm_cmd_history(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 		for (size_t i = 0; a && i < n; i++) {
 			struct tm_revision *r = &revs[i];
 
-			json_array_append_new(a, json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s?}", "revision",
-							   r->number, "status", tm_release_status_name(r->status),
-							   "description", r->description, "airflowVersion",
-							   r->airflow_version, "schemaVersion", r->schema_version,
+			json_array_append_new(a, json_pack("{s:i, s:s, s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:s, s:i, s:s?}",
+							   "revision", r->number, "status",
+							   tm_release_status_name(r->status), "description",
+							   r->description, "airflowVersion", r->airflow_version,
+							   "dagCommit", r->dag_commit[0] ? r->dag_commit : NULL,
+							   "schemaVersion", r->schema_version,
 							   "tarmacVersion", r->tarmac_version, "env", r->env, "created",
 							   r->created, "updated", r->updated, "recordParts", r->parts,
 							   "error", r->error[0] ? r->error : NULL));

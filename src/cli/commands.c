@@ -206,6 +206,27 @@ const struct tm_cmd tm_commands[] = {
 		.run = tm_cmd_values,
 	},
 	{
+		.name = "dags",
+		.summary = "fetch the DAG repository and resolve the ref 'up' would pin",
+		.synopsis = "tarmac dags fetch [--env ENV] [-f FILE]... [--set K=V]... [--dags-ref REF] [--dags-cache DIR] "
+			    "[-o json]",
+		.description = "'fetch' brings every branch and tag of the repository that dags.gitSync.repo names "
+			       "into a bare cache under ~/.cache/tarmac/dags ($XDG_CACHE_HOME, or --dags-cache), "
+			       "keyed by its URL (only what is new is transferred; runs on the same repository "
+			       "wait for each other), and prints the commit the ref resolves to: --dags-ref, else "
+			       "dags.gitSync.rev, branch, then ref. An abbreviated commit id, or a name that is a "
+			       "branch and a tag of different commits, is refused. ssh repositories are read with "
+			       "the environment's deploy key (git-ssh-key, unsealed in memory only) and the host "
+			       "key must be in its known_hosts ('tarmac secrets init --known-hosts FILE'): an "
+			       "unknown or changed key is refused, naming its SHA256 fingerprint as ssh-keygen -l "
+			       "prints it. Useful before going offline: a later run finds the cache warm.",
+		.opts = tm_dags_cmd_optspecs,
+		.set_opt = tm_dags_cmd_set_opt,
+		.needs = TM_NEED_SECRETS,
+		.opts_size = sizeof(struct tm_dags_cmd_opts),
+		.run = tm_cmd_dags,
+	},
+	{
 		.name = "secrets",
 		.summary = "make, seal, list, show and rotate the environment's secrets",
 		.synopsis = "tarmac secrets keygen|init|list|show NAME|rotate NAME|kubeseal|external|recover --env ENV [--dir DIR] "

@@ -50,26 +50,6 @@ struct slot {
 	char errbuf[CURL_ERROR_SIZE];
 };
 
-const char *tm_kube_system_ca_bundle(void)
-{
-	/* the static binary's OpenSSL knows no distro paths: look where distros keep them */
-	static const char *const paths[] = {
-		"/etc/ssl/certs/ca-certificates.crt", /* Debian, Ubuntu, Alpine, Arch */
-		"/etc/pki/tls/certs/ca-bundle.crt",   /* Fedora, RHEL */
-		"/etc/ssl/ca-bundle.pem",             /* openSUSE */
-		"/etc/ssl/cert.pem",                  /* Alpine, macOS-like */
-		"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-	};
-	const char *env = getenv("SSL_CERT_FILE");
-
-	if (env && *env && access(env, R_OK) == 0)
-		return env;
-	for (size_t i = 0; i < TM_ARRAY_LEN(paths); i++)
-		if (access(paths[i], R_OK) == 0)
-			return paths[i];
-	return NULL;
-}
-
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
 	struct slot *s = ud;
@@ -558,7 +538,7 @@ int tm_transport_curl(struct tm_transport *out, const struct tm_kube_config *cfg
 		goto out;
 	t->insecure = cfg->insecure;
 	if (!t->ca.len)
-		t->bundle = tm_kube_system_ca_bundle();
+		t->bundle = tm_system_ca_bundle();
 	*out = (struct tm_transport){ .roundtrip = roundtrip, .roundtrip_many = roundtrip_many, .set_auth = set_auth,
 				      .free = tr_free, .ctx = t };
 	t = NULL;

@@ -38,7 +38,7 @@ static bool handed_over(const json_t *entry)
 	       json_is_object(json_object_get(entry, "fieldsV1"));
 }
 
-int rel_adopted_fields(json_t **out, const json_t *live, struct tm_err *err)
+int tm_release_adopted_fields(json_t **out, const json_t *live, struct tm_err *err)
 {
 	json_t *mf = tm_doc_get(live, "metadata", "managedFields", NULL), *kept = json_array(), *mine = json_object();
 	json_t *entry;
@@ -81,13 +81,13 @@ out:
 	return rc;
 }
 
-int rel_adopt(struct ctx *c, const json_t *live, const char *path, const char *subject, struct tm_err *err)
+int tm_release_adopt(struct tm_release_run *c, const json_t *live, const char *path, const char *subject, struct tm_err *err)
 {
 	json_t *fields = NULL, *patch = NULL;
 	char *body = NULL;
 	int rc;
 
-	if ((rc = rel_adopted_fields(&fields, live, err)) < 0 || !fields || c->o->dry_run)
+	if ((rc = tm_release_adopted_fields(&fields, live, err)) < 0 || !fields || c->o->dry_run)
 		goto out;
 	/* the resourceVersion makes it conditional: a change in between is a conflict */
 	patch = json_pack("{s:{s:O, s:O}}", "metadata", "resourceVersion",
@@ -100,7 +100,7 @@ int rel_adopt(struct ctx *c, const json_t *live, const char *path, const char *s
 		tm_err_wrap(err, "take over the fields of %s", subject);
 		goto out;
 	}
-	rel_report(c->o, TM_INFO, "owner", "%s: its fields are tarmac's now; what the stack does not set goes", subject);
+	tm_release_report(c->o, TM_INFO, "owner", "%s: its fields are tarmac's now; what the stack does not set goes", subject);
 out:
 	free(body);
 	json_decref(patch);

@@ -25,13 +25,13 @@ int tm_release_decorate(json_t *objects, const char *name, const char *ns, struc
 int tm_release_installed(int *out, struct tm_kube *k, const char *name, const char *ns, struct tm_err *err)
 {
 	struct tm_release_opts o = { .name = name, .ns = ns };
-	struct ctx c;
+	struct tm_release_run c;
 	int rc;
 
-	rel_ctx_init(&c, k, &o);
-	if ((rc = rel_load_revs(&c, err)) == 0)
-		*out = rel_installed(&c) ? rel_latest(&c)->number : 0;
-	rel_ctx_release(&c);
+	tm_release_run_init(&c, k, &o);
+	if ((rc = tm_release_load_revisions(&c, err)) == 0)
+		*out = tm_release_exists(&c) ? tm_release_latest(&c)->number : 0;
+	tm_release_run_release(&c);
 	return rc;
 }
 
@@ -41,11 +41,11 @@ int tm_release_members(size_t *out, char *first, size_t n, struct tm_kube *k, co
 	struct tm_release_opts o = { .name = name, .ns = ns };
 	struct tm_kube_batch b = { 0 };
 	size_t i, members = 0;
-	struct ctx c;
+	struct tm_release_run c;
 	int rc = 0;
 
-	rel_ctx_init(&c, k, &o);
-	if (!json_array_size(objects) || (rc = rel_get_all(&b, &c, objects, err)) < 0)
+	tm_release_run_init(&c, k, &o);
+	if (!json_array_size(objects) || (rc = tm_release_get_all(&b, &c, objects, err)) < 0)
 		goto out;
 	for (i = 0; i < b.n; i++) {
 		const char *part;
@@ -60,11 +60,11 @@ int tm_release_members(size_t *out, char *first, size_t n, struct tm_kube *k, co
 		if (!part || strcmp(part, c.set.id) != 0)
 			continue;
 		if (!members++)
-			rel_subject_of(first, n, json_array_get(objects, i));
+			tm_release_subject_of(first, n, json_array_get(objects, i));
 	}
 	*out = members;
 out:
 	tm_kube_batch_release(&b);
-	rel_ctx_release(&c);
+	tm_release_run_release(&c);
 	return rc;
 }

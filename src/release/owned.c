@@ -9,7 +9,7 @@
 
 /* ------------------------------------------------------------------ objects */
 
-void rel_object_key(char *out, size_t n, const json_t *obj)
+void tm_release_object_key(char *out, size_t n, const json_t *obj)
 {
 	const char *av = json_string_value(json_object_get(obj, "apiVersion"));
 	const char *slash = av ? strchr(av, '/') : NULL;
@@ -20,7 +20,7 @@ void rel_object_key(char *out, size_t n, const json_t *obj)
 		 json_string_value(tm_doc_get(obj, "metadata", "name", NULL)) ?: "");
 }
 
-bool rel_is_kind(const json_t *obj, const char *api_version, const char *kind)
+bool tm_release_is_kind(const json_t *obj, const char *api_version, const char *kind)
 {
 	const char *av = json_string_value(json_object_get(obj, "apiVersion"));
 	const char *k = json_string_value(json_object_get(obj, "kind"));
@@ -28,7 +28,7 @@ bool rel_is_kind(const json_t *obj, const char *api_version, const char *kind)
 	return av && k && strcmp(k, kind) == 0 && (!api_version || strcmp(av, api_version) == 0);
 }
 
-void rel_subject_of(char *out, size_t n, const json_t *obj)
+void tm_release_subject_of(char *out, size_t n, const json_t *obj)
 {
 	const char *ns = json_string_value(tm_doc_get(obj, "metadata", "namespace", NULL));
 
@@ -36,7 +36,7 @@ void rel_subject_of(char *out, size_t n, const json_t *obj)
 		 json_string_value(tm_doc_get(obj, "metadata", "name", NULL)));
 }
 
-int rel_get_all(struct tm_kube_batch *b, struct ctx *c, const json_t *objs, struct tm_err *err)
+int tm_release_get_all(struct tm_kube_batch *b, struct tm_release_run *c, const json_t *objs, struct tm_err *err)
 {
 	size_t i;
 	json_t *obj;
@@ -65,7 +65,7 @@ int rel_get_all(struct tm_kube_batch *b, struct ctx *c, const json_t *objs, stru
 	return rc;
 }
 
-int rel_check_ownership(struct ctx *c, json_t *objects, const json_t *prev_objects, struct tm_err *err)
+int tm_release_check_ownership(struct tm_release_run *c, json_t *objects, const json_t *prev_objects, struct tm_err *err)
 {
 	json_t *prev = json_object(), *fresh = json_array(), *obj;
 	struct tm_kube_batch b = { 0 };
@@ -79,16 +79,16 @@ int rel_check_ownership(struct ctx *c, json_t *objects, const json_t *prev_objec
 		goto out;
 	}
 	json_array_foreach(prev_objects, i, obj) {
-		rel_object_key(key, sizeof(key), obj);
+		tm_release_object_key(key, sizeof(key), obj);
 		json_object_set_new(prev, key, json_true());
 	}
 	json_array_foreach(objects, i, obj) {
-		rel_object_key(key, sizeof(key), obj);
+		tm_release_object_key(key, sizeof(key), obj);
 		if (!json_object_get(prev, key))
 			json_array_append(fresh, obj);
 	}
 	nfresh = json_array_size(fresh);
-	if (!nfresh || (rc = rel_get_all(&b, c, fresh, err)) < 0)
+	if (!nfresh || (rc = tm_release_get_all(&b, c, fresh, err)) < 0)
 		goto out;
 	for (i = 0; i < nfresh; i++) {
 		json_t *o = json_array_get(fresh, i);
@@ -105,9 +105,10 @@ int rel_check_ownership(struct ctx *c, json_t *objects, const json_t *prev_objec
 		part = json_string_value(tm_doc_get(b.calls[i].out, "metadata", "labels", TM_APPLYSET_PART_OF, NULL));
 		if (part && strcmp(part, c->set.id) == 0)
 			continue;
-		rel_subject_of(subject, sizeof(subject), o);
-		if (rel_is_kind(o, "v1", "Namespace")) {
-			rel_report(c->o, TM_WARN, "owner", "%s exists and tarmac did not make it: left as it is", subject);
+		tm_release_subject_of(subject, sizeof(subject), o);
+		if (tm_release_is_kind(o, "v1", "Namespace")) {
+			tm_release_report(c->o, TM_WARN, "owner", "%s exists and tarmac did not make it: left as it is",
+					  subject);
 			for (size_t j = 0; j < json_array_size(objects); j++)
 				if (json_array_get(objects, j) == o) {
 					json_array_remove(objects, j);
@@ -116,9 +117,9 @@ int rel_check_ownership(struct ctx *c, json_t *objects, const json_t *prev_objec
 			continue;
 		}
 		if (c->o->take_ownership) {
-			rel_report(c->o, TM_WARN, "owner", "%s exists without this release's label: taking it over "
+			tm_release_report(c->o, TM_WARN, "owner", "%s exists without this release's label: taking it over "
 			       "(--take-ownership)", subject);
-			if ((rc = rel_adopt(c, b.calls[i].out, b.paths[i].data, subject, err)) < 0)
+			if ((rc = tm_release_adopt(c, b.calls[i].out, b.paths[i].data, subject, err)) < 0)
 				goto out;
 			continue;
 		}
@@ -140,18 +141,18 @@ out:
 	return rc;
 }
 
-bool rel_has_migration(const json_t *objects)
+bool tm_release_has_migration(const json_t *objects)
 {
 	size_t i;
 	json_t *obj;
 
 	json_array_foreach(objects, i, obj)
-		if (rel_is_kind(obj, NULL, "Job") && tm_apply_phase_of(obj) == TM_PHASE_MIGRATE)
+		if (tm_release_is_kind(obj, NULL, "Job") && tm_apply_phase_of(obj) == TM_PHASE_MIGRATE)
 			return true;
 	return false;
 }
 
-int rel_restore_objects(struct ctx *c, const json_t *record, json_t **apply, struct tm_err *err)
+int tm_release_restore_objects(struct tm_release_run *c, const json_t *record, json_t **apply, struct tm_err *err)
 {
 	json_t *objs = json_object_get(record, "objects"), *out = json_array(), *secrets = json_array(), *obj;
 	struct tm_kube_batch b = { 0 };
@@ -163,13 +164,13 @@ int rel_restore_objects(struct ctx *c, const json_t *record, json_t **apply, str
 		goto out;
 	}
 	json_array_foreach(objs, i, obj)
-		json_array_append(tm_kind_is_secret(obj) || rel_is_kind(obj, NULL, "SealedSecret") ? secrets : out, obj);
-	if (json_array_size(secrets) && (rc = rel_get_all(&b, c, secrets, err)) < 0)
+		json_array_append(tm_kind_is_secret(obj) || tm_release_is_kind(obj, NULL, "SealedSecret") ? secrets : out, obj);
+	if (json_array_size(secrets) && (rc = tm_release_get_all(&b, c, secrets, err)) < 0)
 		goto out;
 	for (i = 0; i < json_array_size(secrets); i++) {
 		char subject[400];
 
-		rel_subject_of(subject, sizeof(subject), json_array_get(secrets, i));
+		tm_release_subject_of(subject, sizeof(subject), json_array_get(secrets, i));
 		if (b.calls[i].rc == TM_ENOTFOUND) {
 			rc = tm_err_set(err, TM_ENOTFOUND, "%s of that revision no longer exists, and records never hold "
 					"secret data: run 'tarmac up' to create it, then roll back", subject);
@@ -180,7 +181,8 @@ int rel_restore_objects(struct ctx *c, const json_t *record, json_t **apply, str
 			*err = b.calls[i].err;
 			goto out;
 		}
-		rel_report(c->o, TM_DEBUG, "log", "%s kept as it is (secrets change by rotation, not by rollback)", subject);
+		tm_release_report(c->o, TM_DEBUG, "log", "%s kept as it is (secrets change by rotation, not by rollback)",
+				  subject);
 	}
 	*apply = out;
 	out = NULL;
@@ -195,7 +197,7 @@ out:
 /* ------------------------------------------------------------------ lost members */
 
 /* "group|plural|ns|name" of obj into key; false when its kind is not served (yet). */
-static bool member_key(char *key, size_t n, struct ctx *c, const json_t *obj, struct tm_kube_rsc *r)
+static bool member_key(char *key, size_t n, struct tm_release_run *c, const json_t *obj, struct tm_kube_rsc *r)
 {
 	const char *ns = json_string_value(tm_doc_get(obj, "metadata", "namespace", NULL));
 	struct tm_err e;
@@ -212,7 +214,7 @@ static bool member_key(char *key, size_t n, struct ctx *c, const json_t *obj, st
 /* One list per (resource, namespace) of objects, of what lacks a part-of label:
  * metadata only, so the check costs a request per kind, not per object. lists maps
  * "group|plural|ns|" to the call's index. */
-static int list_unlabelled(struct tm_kube_batch *b, struct ctx *c, const json_t *objects, json_t *lists,
+static int list_unlabelled(struct tm_kube_batch *b, struct tm_release_run *c, const json_t *objects, json_t *lists,
 			   struct tm_err *err)
 {
 	size_t i, n = 0;
@@ -243,7 +245,8 @@ static int list_unlabelled(struct tm_kube_batch *b, struct ctx *c, const json_t 
 	return n ? tm_kube_do(c->k, b->calls, n, err) : 0;
 }
 
-int rel_lost_members(size_t *out, char *first, size_t n, struct ctx *c, const json_t *objects, struct tm_err *err)
+int tm_release_lost_members(size_t *out, char *first, size_t n, struct tm_release_run *c, const json_t *objects,
+			    struct tm_err *err)
 {
 	struct tm_kube_batch b = { 0 };
 	json_t *lists = json_object(), *unlabelled = json_object(), *v, *item, *obj;
@@ -284,7 +287,7 @@ int rel_lost_members(size_t *out, char *first, size_t n, struct ctx *c, const js
 		if (!member_key(key, sizeof(key), c, obj, &r) || !json_object_get(unlabelled, key))
 			continue;
 		if (!lost++)
-			rel_subject_of(first, n, obj);
+			tm_release_subject_of(first, n, obj);
 	}
 	*out = lost;
 out:

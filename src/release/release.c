@@ -27,17 +27,18 @@ struct step {
 /* The pending revision: numbered, the inventory widened to name everything old and new
  * (so a run killed after applying still lets the next one find and prune what it made),
  * its record written. */
-static int write_pending(struct ctx *c, struct step *s, json_t *gks, json_t *nss, struct tm_release_result *res,
+static int write_pending(struct tm_release_run *c, struct step *s, json_t *gks, json_t *nss, struct tm_release_result *res,
 			 struct tm_err *err)
 {
 	json_t *rec = NULL;
 	int rc;
 
-	s->rev->number = rel_latest(c) ? rel_latest(c)->number + 1 : 1;
+	s->rev->number = tm_release_latest(c) ? tm_release_latest(c)->number + 1 : 1;
 	s->rev->status = TM_REL_PENDING;
-	rel_now_text(s->rev->created);
+	tm_release_now_text(s->rev->created);
 	snprintf(s->rev->updated, sizeof(s->rev->updated), "%s", s->rev->created);
-	snprintf(s->rev->schema_version, sizeof(s->rev->schema_version), "%s", rel_schema_now(c) ? rel_schema_now(c) : "");
+	snprintf(s->rev->schema_version, sizeof(s->rev->schema_version), "%s",
+		 tm_release_schema_now(c) ? tm_release_schema_now(c) : "");
 	if ((rc = tm_applyset_collect(gks, nss, s->keep, &c->set, err)) < 0 ||
 	    (rc = tm_applyset_write(&c->set, c->k, gks, nss, c->tooling, err)) < 0)
 		return rc;
@@ -54,7 +55,7 @@ static int write_pending(struct ctx *c, struct step *s, json_t *gks, json_t *nss
 
 /* Applies the revision's objects, then prunes what it no longer has (what pruning kept
  * goes to po's lists). A migration that ran moves the revision's schema version. */
-static int apply_and_prune(struct ctx *c, struct step *s, json_t *gks, json_t *nss, struct tm_prune_opts *po,
+static int apply_and_prune(struct tm_release_run *c, struct step *s, json_t *gks, json_t *nss, struct tm_prune_opts *po,
 			   struct tm_release_result *res, struct tm_err *err)
 {
 	int rc = tm_apply(&res->apply, c->k, s->apply, &c->o->apply, err);
@@ -79,7 +80,7 @@ static int apply_and_prune(struct ctx *c, struct step *s, json_t *gks, json_t *n
  * between leaves two deployed, which the next run's recovery settles; never none. Then
  * the inventory's exact set: the revision's objects and what pruning kept (a kept member
  * is still a member, for uninstall --purge); then the history trimmed. */
-static int mark_deployed(struct ctx *c, struct step *s, int prev_number, json_t *gks, json_t *nss,
+static int mark_deployed(struct tm_release_run *c, struct step *s, int prev_number, json_t *gks, json_t *nss,
 			 const struct tm_prune_opts *po, struct tm_err *err)
 {
 	struct tm_revision *prev;
@@ -88,10 +89,10 @@ static int mark_deployed(struct ctx *c, struct step *s, int prev_number, json_t 
 	if (tm_lock_lost(c->lock))
 		return tm_err_set(err, TM_ELOCKED, "the lock was lost before revision %d could be marked deployed",
 				  s->rev->number);
-	if ((rc = rel_set_status(c, s->rev, TM_REL_DEPLOYED, "", err)) < 0)
+	if ((rc = tm_release_set_status(c, s->rev, TM_REL_DEPLOYED, "", err)) < 0)
 		return rc;
-	if (prev_number && (prev = rel_find_rev(c, prev_number)) && prev->number != s->rev->number &&
-	    (rc = rel_set_status(c, prev, s->replaced_as, NULL, err)) < 0)
+	if (prev_number && (prev = tm_release_find_revision(c, prev_number)) && prev->number != s->rev->number &&
+	    (rc = tm_release_set_status(c, prev, s->replaced_as, NULL, err)) < 0)
 		return rc;
 	json_array_clear(gks);
 	json_array_clear(nss);
@@ -99,14 +100,14 @@ static int mark_deployed(struct ctx *c, struct step *s, int prev_number, json_t 
 	    (rc = tm_applyset_merge(gks, nss, po->kept_gks, po->kept_nss, err)) < 0 ||
 	    (rc = tm_applyset_write(&c->set, c->k, gks, nss, c->tooling, err)) < 0)
 		return rc;
-	if ((rc = rel_load_revs(c, err)) < 0)
+	if ((rc = tm_release_load_revisions(c, err)) < 0)
 		return rc;
-	return rel_prune_history(c, err);
+	return tm_release_prune_history(c, err);
 }
 
 /* Marks the revision failed with err's text, on a client that still runs when the
  * command was interrupted; a failure to do so is only reported. */
-static void mark_failed(struct ctx *c, struct step *s, struct tm_err *err)
+static void mark_failed(struct tm_release_run *c, struct step *s, struct tm_err *err)
 {
 	struct tm_kube_opts saved;
 	char why[sizeof(s->rev->error)];
@@ -117,11 +118,12 @@ static void mark_failed(struct ctx *c, struct step *s, struct tm_err *err)
 	tm_err_init(&e);
 	/* the error text is kept before err is used again */
 	snprintf(why, sizeof(why), "%s", tm_err_msg(err));
-	rel_finishing(c, &saved);
-	if (rel_set_status(c, s->rev, TM_REL_FAILED, why, &e) < 0)
-		rel_report(c->o, TM_WARN, "revision", "could not mark revision %d failed: %s", s->rev->number, tm_err_msg(&e));
-	rel_load_revs(c, &e);
-	rel_finished(c, &saved);
+	tm_release_finishing(c, &saved);
+	if (tm_release_set_status(c, s->rev, TM_REL_FAILED, why, &e) < 0)
+		tm_release_report(c->o, TM_WARN, "revision", "could not mark revision %d failed: %s", s->rev->number,
+				  tm_err_msg(&e));
+	tm_release_load_revisions(c, &e);
+	tm_release_finished(c, &saved);
 }
 
 /* Writes the pending revision, applies, prunes, and marks it deployed (the one it
@@ -130,9 +132,9 @@ static void mark_failed(struct ctx *c, struct step *s, struct tm_err *err)
  * res->revision says so), STEP_APPLY (the revision is marked failed unless the lock
  * was lost), STEP_FINISH (applied; marking or tidying failed: the next run's recovery
  * settles the statuses). */
-static int run_revision(struct ctx *c, struct step *s, struct tm_release_result *res, struct tm_err *err)
+static int run_revision(struct tm_release_run *c, struct step *s, struct tm_release_result *res, struct tm_err *err)
 {
-	struct tm_revision *prev = rel_newest(c, TM_REL_DEPLOYED);
+	struct tm_revision *prev = tm_release_newest(c, TM_REL_DEPLOYED);
 	int prev_number = prev ? prev->number : 0;
 	json_t *gks = NULL, *nss = NULL;
 	struct tm_prune_opts po = { 0 };
@@ -144,9 +146,9 @@ static int run_revision(struct ctx *c, struct step *s, struct tm_release_result 
 	    (rc = write_pending(c, s, gks, nss, res, err)) < 0)
 		goto out;
 	s->failed_at = STEP_APPLY;
-	if ((rc = rel_load_revs(c, err)) < 0)
+	if ((rc = tm_release_load_revisions(c, err)) < 0)
 		goto out;
-	rel_report(c->o, TM_INFO, "revision", "revision %d: %s (%d record part%s)", s->rev->number, s->rev->description,
+	tm_release_report(c->o, TM_INFO, "revision", "revision %d: %s (%d record part%s)", s->rev->number, s->rev->description,
 		   s->rev->parts, s->rev->parts == 1 ? "" : "s");
 	if ((rc = apply_and_prune(c, s, gks, nss, &po, res, err)) < 0) {
 		mark_failed(c, s, err);
@@ -163,7 +165,7 @@ out:
 }
 
 /* Rolls back to target as a new revision. */
-static int rollback_to(struct ctx *c, const struct tm_revision *target_in, enum tm_release_status replaced_as,
+static int rollback_to(struct tm_release_run *c, const struct tm_revision *target_in, enum tm_release_status replaced_as,
 		       const char *description, struct tm_release_result *res, struct tm_err *err)
 {
 	/* a copy: target_in points into c->revs, which run_revision reloads */
@@ -174,11 +176,12 @@ static int rollback_to(struct ctx *c, const struct tm_revision *target_in, enum 
 	int rc;
 
 	if ((rc = tm_release_read(&record, c->k, c->o->name, c->o->ns, target, err)) < 0 ||
-	    (rc = rel_restore_objects(c, record, &apply, err)) < 0)
+	    (rc = tm_release_restore_objects(c, record, &apply, err)) < 0)
 		goto out;
 	memset(&rev, 0, sizeof(rev));
 	snprintf(rev.description, sizeof(rev.description), "%s", description);
 	memcpy(rev.airflow_version, target->airflow_version, sizeof(rev.airflow_version));
+	memcpy(rev.dag_commit, target->dag_commit, sizeof(rev.dag_commit));
 	snprintf(rev.tarmac_version, sizeof(rev.tarmac_version), "%s", c->o->tarmac_version);
 	memcpy(rev.env, target->env, sizeof(rev.env));
 	memcpy(rev.digest, target->digest, sizeof(rev.digest));
@@ -195,7 +198,7 @@ out:
 /* The one guard against an Airflow older than the DB schema, for rollback and deploy:
  * who names the version ("revision 3", "the values") and how to go again ("roll
  * back", "run 'tarmac up' again"). */
-static int schema_allows(struct ctx *c, const char *who, const char *version, const char *schema, const char *again,
+static int schema_allows(struct tm_release_run *c, const char *who, const char *version, const char *schema, const char *again,
 			 struct tm_err *err)
 {
 	int cmp = tm_release_version_cmp(version, schema);
@@ -203,7 +206,7 @@ static int schema_allows(struct ctx *c, const char *who, const char *version, co
 	if (cmp == -2 || cmp >= 0)
 		return 0;
 	if (c->o->allow_schema_downgrade) {
-		rel_report(c->o, TM_WARN, "schema", "%s runs Airflow %s, older than the DB schema (%s): going ahead "
+		tm_release_report(c->o, TM_WARN, "schema", "%s runs Airflow %s, older than the DB schema (%s): going ahead "
 		       "(--allow-schema-downgrade); the DB must be restored or downgraded to match", who, version, schema);
 		return 0;
 	}
@@ -214,7 +217,7 @@ static int schema_allows(struct ctx *c, const char *who, const char *version, co
 }
 
 /* Rollback's use of the guard. */
-static int schema_allows_rev(struct ctx *c, const struct tm_revision *to, const char *schema, struct tm_err *err)
+static int schema_allows_rev(struct tm_release_run *c, const struct tm_revision *to, const char *schema, struct tm_err *err)
 {
 	char who[40];
 
@@ -225,16 +228,16 @@ static int schema_allows_rev(struct ctx *c, const struct tm_revision *to, const 
 /* ------------------------------------------------------------------ deploy */
 
 /* Deploy's use of the guard: the Airflow the values name. */
-static int deploy_schema_allows(struct ctx *c, const char *airflow, struct tm_err *err)
+static int deploy_schema_allows(struct tm_release_run *c, const char *airflow, struct tm_err *err)
 {
-	if (!airflow || !rel_schema_now(c) ||
-	    schema_allows(c, "the rendered stack", airflow, rel_schema_now(c), "run it again", err) == 0)
+	if (!airflow || !tm_release_schema_now(c) ||
+	    schema_allows(c, "the rendered stack", airflow, tm_release_schema_now(c), "run it again", err) == 0)
 		return 0;
 	return tm_err_wrap(err, "nothing was applied (if the values should name a newer Airflow, pass the site's -f "
 			   "files)");
 }
 
-static int dry_run(struct ctx *c, json_t *objects, struct tm_release_result *res, struct tm_err *err)
+static int dry_run(struct tm_release_run *c, json_t *objects, struct tm_release_result *res, struct tm_err *err)
 {
 	json_t *gks = NULL, *nss = NULL;
 	struct tm_prune_opts po;
@@ -261,7 +264,7 @@ static int dry_run(struct ctx *c, json_t *objects, struct tm_release_result *res
 /* The lock and the records live in the release's namespace: on a first install it
  * may not exist yet. It is created from the stack's own Namespace object (as a member
  * of the release) before anything else. */
-static int ensure_namespace(struct ctx *c, json_t *objects, struct tm_err *err)
+static int ensure_namespace(struct tm_release_run *c, json_t *objects, struct tm_err *err)
 {
 	char path[300];
 	json_t *live = NULL, *obj = NULL, *one = NULL;
@@ -275,7 +278,7 @@ static int ensure_namespace(struct ctx *c, json_t *objects, struct tm_err *err)
 		return rc;
 	}
 	json_array_foreach(objects, i, obj)
-		if (rel_is_kind(obj, "v1", "Namespace") &&
+		if (tm_release_is_kind(obj, "v1", "Namespace") &&
 		    strcmp(json_string_value(tm_doc_get(obj, "metadata", "name", NULL)) ?: "", c->o->ns) == 0)
 			break;
 	if (i == json_array_size(objects))
@@ -288,14 +291,14 @@ static int ensure_namespace(struct ctx *c, json_t *objects, struct tm_err *err)
 	rc = tm_apply(NULL, c->k, one, &ao, err);
 	json_decref(one);
 	if (rc == 0)
-		rel_report(c->o, TM_INFO, "namespace", "created namespace '%s' for the release", c->o->ns);
+		tm_release_report(c->o, TM_INFO, "namespace", "created namespace '%s' for the release", c->o->ns);
 	return rc;
 }
 
 /* Whether the deployed objects are still all in the inventory: the parent lists each
  * of their group-kinds, and none lost its part-of label live. If not, *out is set
  * and the run applies them again (as a new revision) instead of "nothing changed". */
-static int inventory_short(bool *out, struct ctx *c, const json_t *objects, struct tm_err *err)
+static int inventory_short(bool *out, struct tm_release_run *c, const json_t *objects, struct tm_err *err)
 {
 	json_t *gks = NULL, *nss = NULL, *want = json_array(), *want_ns = json_array(), *mine = json_array(), *gk, *obj;
 	char first[400] = "";
@@ -311,7 +314,7 @@ static int inventory_short(bool *out, struct ctx *c, const json_t *objects, stru
 	/* a Namespace without the label is one tarmac did not make and leaves alone (the
 	 * ownership check drops it), not a lost member */
 	json_array_foreach(objects, i, obj)
-		if (!rel_is_kind(obj, "v1", "Namespace"))
+		if (!tm_release_is_kind(obj, "v1", "Namespace"))
 			json_array_append(mine, obj);
 	objects = mine;
 	if ((rc = tm_applyset_read(&gks, &nss, &exists, &c->set, c->k, err)) < 0 ||
@@ -325,16 +328,16 @@ static int inventory_short(bool *out, struct ctx *c, const json_t *objects, stru
 			if (json_equal(have, gk))
 				break;
 		if (j == json_array_size(gks)) {
-			rel_report(c->o, TM_WARN, "inventory", "the inventory Secret '%s' %s %s: applying the release "
+			tm_release_report(c->o, TM_WARN, "inventory", "the inventory Secret '%s' %s %s: applying the release "
 				   "again to put it back", c->set.name, exists ? "does not list" : "is gone, so nothing lists",
 				   json_string_value(gk));
 			*out = true;
 			goto out;
 		}
 	}
-	if ((rc = rel_lost_members(&lost, first, sizeof(first), c, objects, err)) < 0 || !lost)
+	if ((rc = tm_release_lost_members(&lost, first, sizeof(first), c, objects, err)) < 0 || !lost)
 		goto out;
-	rel_report(c->o, TM_WARN, "inventory", "%zu object%s of the release lost %s label " TM_APPLYSET_PART_OF
+	tm_release_report(c->o, TM_WARN, "inventory", "%zu object%s of the release lost %s label " TM_APPLYSET_PART_OF
 		   " (%s%s): applying the release again to put it back", lost, lost == 1 ? "" : "s",
 		   lost == 1 ? "its" : "their", first, lost > 1 ? ", ..." : "");
 	*out = true;
@@ -349,22 +352,23 @@ out:
 
 /* Whether the latest revision deployed exactly these objects (and nothing needs the
  * inventory repaired): up then has nothing to do. */
-static bool unchanged(struct ctx *c, const char *digest, bool repair)
+static bool unchanged(struct tm_release_run *c, const char *digest, bool repair)
 {
-	struct tm_revision *last = rel_latest(c);
+	struct tm_revision *last = tm_release_latest(c);
 
 	return !repair && last && last->status == TM_REL_DEPLOYED && strcmp(last->digest, digest) == 0;
 }
 
 /* install refuses a release that exists, upgrade one that does not. */
-static int mode_allows(struct ctx *c, enum tm_release_mode mode, struct tm_err *err)
+static int mode_allows(struct tm_release_run *c, enum tm_release_mode mode, struct tm_err *err)
 {
 	const struct tm_release_opts *o = c->o;
 
-	if (mode == TM_RELEASE_INSTALL && rel_installed(c))
+	if (mode == TM_RELEASE_INSTALL && tm_release_exists(c))
 		return tm_err_set(err, TM_ECONFLICT, "release '%s' exists (revision %d is %s): use 'tarmac upgrade' or "
-				  "'tarmac up'", o->name, rel_latest(c)->number, tm_release_status_name(rel_latest(c)->status));
-	if (mode == TM_RELEASE_UPGRADE && !rel_installed(c))
+				  "'tarmac up'", o->name, tm_release_latest(c)->number,
+				  tm_release_status_name(tm_release_latest(c)->status));
+	if (mode == TM_RELEASE_UPGRADE && !tm_release_exists(c))
 		return tm_err_set(err, TM_ENOTFOUND, "release '%s' is not installed in namespace '%s': use 'tarmac "
 				  "install' or 'tarmac up'", o->name, o->ns);
 	return 0;
@@ -379,11 +383,15 @@ static void describe(struct tm_revision *rev, const struct tm_release_opts *o, c
 	else if (prev && airflow && strcmp(prev->airflow_version, airflow) != 0)
 		snprintf(rev->description, sizeof(rev->description), "upgrade (Airflow %s -> %s)", prev->airflow_version,
 			 airflow);
+	else if (prev && o->dag_commit && strcmp(prev->dag_commit, o->dag_commit) != 0)
+		snprintf(rev->description, sizeof(rev->description), "upgrade (DAGs %.7s -> %.7s)",
+			 prev->dag_commit[0] ? prev->dag_commit : "none", o->dag_commit);
 	else if (repair)
 		snprintf(rev->description, sizeof(rev->description), "upgrade (repair: objects back in the inventory)");
 	else
 		snprintf(rev->description, sizeof(rev->description), "upgrade");
 	snprintf(rev->airflow_version, sizeof(rev->airflow_version), "%s", airflow ? airflow : "");
+	snprintf(rev->dag_commit, sizeof(rev->dag_commit), "%s", o->dag_commit ? o->dag_commit : "");
 	snprintf(rev->tarmac_version, sizeof(rev->tarmac_version), "%s", o->tarmac_version);
 	snprintf(rev->env, sizeof(rev->env), "%s", o->env ? o->env : "");
 	snprintf(rev->digest, sizeof(rev->digest), "%s", digest);
@@ -391,7 +399,7 @@ static void describe(struct tm_revision *rev, const struct tm_release_opts *o, c
 
 /* After a revision failed to deploy (rc, err): says what is left, and with --atomic rolls
  * back to the revision deployed before it (prev_number). Returns the run's code. */
-static int after_failure(struct ctx *c, const struct step *s, struct tm_release_result *res, int prev_number, int rc,
+static int after_failure(struct tm_release_run *c, const struct step *s, struct tm_release_result *res, int prev_number, int rc,
 			 struct tm_err *err)
 {
 	const struct tm_release_opts *o = c->o;
@@ -426,7 +434,7 @@ static int after_failure(struct ctx *c, const struct step *s, struct tm_release_
 		return rc;
 	}
 	first = *err;
-	if (!(target = rel_find_rev(c, prev_number))) {
+	if (!(target = tm_release_find_revision(c, prev_number))) {
 		tm_err_wrap(err, "upgrade failed as revision %d; revision %d to roll back to is gone", number, prev_number);
 		return rc;
 	}
@@ -440,7 +448,7 @@ static int after_failure(struct ctx *c, const struct step *s, struct tm_release_
 		tm_err_wrap(err, "upgrade failed as revision %d, and it did not roll back (%s)", number, refusal);
 		return first.code ? first.code : TM_ERROR;
 	}
-	rel_report(o, TM_WARN, "rollback", "revision %d failed: rolling back to revision %d", number, prev_number);
+	tm_release_report(o, TM_WARN, "rollback", "revision %d failed: rolling back to revision %d", number, prev_number);
 	snprintf(desc, sizeof(desc), "rollback to %d (upgrade to %d failed)", prev_number, number);
 	if ((rc = rollback_to(c, target, TM_REL_SUPERSEDED, desc, &rb, err)) < 0) {
 		tm_err_wrap(err, "upgrade failed as revision %d (%s); the rollback to revision %d failed too", number,
@@ -456,28 +464,28 @@ static int after_failure(struct ctx *c, const struct step *s, struct tm_release_
 }
 
 /* The new revision's record, applied (run_revision); a failure goes to after_failure. */
-static int deploy_revision(struct ctx *c, json_t *objects, const json_t *values, const char *airflow,
+static int deploy_revision(struct tm_release_run *c, json_t *objects, const json_t *values, const char *airflow,
 			   const char *digest, bool repair, struct tm_release_result *res, struct tm_err *err)
 {
 	const struct tm_release_opts *o = c->o;
-	struct tm_revision rev, *prev = rel_newest(c, TM_REL_DEPLOYED);
+	struct tm_revision rev, *prev = tm_release_newest(c, TM_REL_DEPLOYED);
 	/* a number, not the pointer: run_revision reloads the revision list */
 	int prev_number = prev ? prev->number : 0;
 	json_t *prev_record = NULL, *record = NULL;
 	struct tm_record_meta m = { .release = o->name, .namespace = o->ns, .env = o->env,
-				    .tarmac_version = o->tarmac_version, .airflow_version = airflow,
-				    .schema_version = rel_schema_now(c), .digest = digest };
+				    .tarmac_version = o->tarmac_version, .airflow_version = airflow, .dag_commit = o->dag_commit,
+				    .schema_version = tm_release_schema_now(c), .digest = digest };
 	struct step s = { .rev = &rev, .apply = objects, .keep = objects, .replaced_as = TM_REL_SUPERSEDED,
-			  .migrates_to = rel_has_migration(objects) && airflow ? airflow : NULL };
+			  .migrates_to = tm_release_has_migration(objects) && airflow ? airflow : NULL };
 	int rc;
 
 	memset(&rev, 0, sizeof(rev));
-	res->installed = !rel_installed(c);
+	res->installed = !tm_release_exists(c);
 	if (prev && (rc = tm_release_read(&prev_record, c->k, o->name, o->ns, prev, err)) < 0)
 		goto out;
 	/* the digest stays that of what was rendered, even if a foreign Namespace is left
 	 * out below: the next run renders it again and must find nothing changed */
-	if ((rc = rel_check_ownership(c, objects, json_object_get(prev_record, "objects"), err)) < 0)
+	if ((rc = tm_release_check_ownership(c, objects, json_object_get(prev_record, "objects"), err)) < 0)
 		goto out;
 	describe(&rev, o, prev, res->installed, repair, airflow, digest);
 	m.description = rev.description;
@@ -486,8 +494,8 @@ static int deploy_revision(struct ctx *c, json_t *objects, const json_t *values,
 	s.record = record;
 	/* a migration never moves the schema backwards, unless the DB was restored
 	 * (--allow-schema-downgrade, past the guard before) */
-	if (s.migrates_to && rel_schema_now(c) && !o->allow_schema_downgrade &&
-	    tm_release_version_cmp(s.migrates_to, rel_schema_now(c)) < 0)
+	if (s.migrates_to && tm_release_schema_now(c) && !o->allow_schema_downgrade &&
+	    tm_release_version_cmp(s.migrates_to, tm_release_schema_now(c)) < 0)
 		s.migrates_to = NULL;
 	if ((rc = run_revision(c, &s, res, err)) < 0)
 		rc = after_failure(c, &s, res, prev_number, rc, err);
@@ -504,22 +512,22 @@ int tm_release_deploy(struct tm_release_result *out, struct tm_kube *k, enum tm_
 	const char *airflow = tm_release_airflow_version(values);
 	char digest[72];
 	bool repair = false, up = mode == TM_RELEASE_UP;
-	struct ctx c;
+	struct tm_release_run c;
 	int rc;
 
-	rel_ctx_init(&c, k, o);
+	tm_release_run_init(&c, k, o);
 	if ((rc = tm_kube_discover(k, err)) < 0 || (rc = tm_release_decorate(objects, o->name, o->ns, err)) < 0 ||
-	    (rc = tm_record_digest(digest, objects, err)) < 0 || (rc = rel_load_revs(&c, err)) < 0)
+	    (rc = tm_record_digest(digest, objects, err)) < 0 || (rc = tm_release_load_revisions(&c, err)) < 0)
 		goto out;
 	/* nothing changed: no lock, no write. Only when the records are settled: a run in
 	 * progress has a pending revision, and a run killed between its two status marks
 	 * left two deployed, which only the locked path's recovery repairs */
-	if (up && !o->dry_run && rel_settled(&c) && unchanged(&c, digest, false)) {
+	if (up && !o->dry_run && tm_release_settled(&c) && unchanged(&c, digest, false)) {
 		if ((rc = inventory_short(&repair, &c, objects, err)) < 0)
 			goto out;
 		if (!repair) {
 			res.unchanged = true;
-			res.revision = rel_latest(&c)->number;
+			res.revision = tm_release_latest(&c)->number;
 			goto out;
 		}
 	}
@@ -528,21 +536,21 @@ int tm_release_deploy(struct tm_release_result *out, struct tm_kube *k, enum tm_
 			rc = dry_run(&c, objects, &res, err);
 		goto out;
 	}
-	if ((rc = ensure_namespace(&c, objects, err)) < 0 || (rc = rel_take_lock(&c, err)) < 0 ||
+	if ((rc = ensure_namespace(&c, objects, err)) < 0 || (rc = tm_release_take_lock(&c, err)) < 0 ||
 	    (rc = mode_allows(&c, mode, err)) < 0)
 		goto out;
 	if (up && unchanged(&c, digest, repair)) {
 		res.unchanged = true;
-		res.revision = rel_latest(&c)->number;
+		res.revision = tm_release_latest(&c)->number;
 		goto out;
 	}
 	if ((rc = deploy_schema_allows(&c, airflow, err)) == 0)
 		rc = deploy_revision(&c, objects, values, airflow, digest, repair, &res, err);
 out:
-	rc = rel_drop_lock(&c, rc, err);
+	rc = tm_release_drop_lock(&c, rc, err);
 	if (out)
 		*out = res;
-	rel_ctx_release(&c);
+	tm_release_run_release(&c);
 	return rc;
 }
 
@@ -555,13 +563,13 @@ int tm_release_rollback(struct tm_release_result *out, struct tm_kube *k, int ta
 	struct tm_rollback_plan plan;
 	struct tm_revision *to;
 	char desc[512];
-	struct ctx c;
+	struct tm_release_run c;
 	int rc;
 
-	rel_ctx_init(&c, k, o);
-	if ((rc = tm_kube_discover(k, err)) < 0 || (rc = rel_take_lock(&c, err)) < 0)
+	tm_release_run_init(&c, k, o);
+	if ((rc = tm_kube_discover(k, err)) < 0 || (rc = tm_release_take_lock(&c, err)) < 0)
 		goto out;
-	if (!rel_installed(&c)) {
+	if (!tm_release_exists(&c)) {
 		rc = tm_err_set(err, TM_ENOTFOUND, "release '%s' is not installed in namespace '%s'", o->name, o->ns);
 		goto out;
 	}
@@ -569,8 +577,8 @@ int tm_release_rollback(struct tm_release_result *out, struct tm_kube *k, int ta
 		tm_err_wrap(err, "release '%s'", o->name);
 		goto out;
 	}
-	to = rel_find_rev(&c, plan.target);
-	if (rel_schema_now(&c) && (rc = schema_allows_rev(&c, to, rel_schema_now(&c), err)) < 0)
+	to = tm_release_find_revision(&c, plan.target);
+	if (tm_release_schema_now(&c) && (rc = schema_allows_rev(&c, to, tm_release_schema_now(&c), err)) < 0)
 		goto out;
 	target = to->number; /* to points into the list rollback_to reloads */
 	snprintf(desc, sizeof(desc), "rollback to %d", target);
@@ -580,9 +588,9 @@ int tm_release_rollback(struct tm_release_result *out, struct tm_kube *k, int ta
 	else
 		res.rolled_back_to = target;
 out:
-	rc = rel_drop_lock(&c, rc, err);
+	rc = tm_release_drop_lock(&c, rc, err);
 	if (out)
 		*out = res;
-	rel_ctx_release(&c);
+	tm_release_run_release(&c);
 	return rc;
 }

@@ -7,7 +7,7 @@
 #include "release_private.h"
 #include "tarmac/doc.h"
 
-void rel_report(const struct tm_release_opts *o, enum tm_level lvl, const char *kind, const char *fmt, ...)
+void tm_release_report(const struct tm_release_opts *o, enum tm_level lvl, const char *kind, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -16,7 +16,7 @@ void rel_report(const struct tm_release_opts *o, enum tm_level lvl, const char *
 	va_end(ap);
 }
 
-void rel_now_text(char out[40])
+void tm_release_now_text(char out[40])
 {
 	tm_format_rfc3339(out, tm_wall_ms(), false);
 }
@@ -62,7 +62,7 @@ int tm_release_version_cmp(const char *a, const char *b)
 
 /* ------------------------------------------------------------------ revisions */
 
-int rel_load_revs(struct ctx *c, struct tm_err *err)
+int tm_release_load_revisions(struct tm_release_run *c, struct tm_err *err)
 {
 	free(c->revs);
 	c->revs = NULL;
@@ -70,7 +70,7 @@ int rel_load_revs(struct ctx *c, struct tm_err *err)
 	return tm_release_list(&c->revs, &c->nrevs, c->k, c->o->name, c->o->ns, err);
 }
 
-struct tm_revision *rel_newest(struct ctx *c, enum tm_release_status s)
+struct tm_revision *tm_release_newest(struct tm_release_run *c, enum tm_release_status s)
 {
 	for (size_t i = c->nrevs; i-- > 0;)
 		if (c->revs[i].status == s)
@@ -78,7 +78,7 @@ struct tm_revision *rel_newest(struct ctx *c, enum tm_release_status s)
 	return NULL;
 }
 
-struct tm_revision *rel_find_rev(struct ctx *c, int number)
+struct tm_revision *tm_release_find_revision(struct tm_release_run *c, int number)
 {
 	for (size_t i = 0; i < c->nrevs; i++)
 		if (c->revs[i].number == number)
@@ -86,12 +86,12 @@ struct tm_revision *rel_find_rev(struct ctx *c, int number)
 	return NULL;
 }
 
-struct tm_revision *rel_latest(struct ctx *c)
+struct tm_revision *tm_release_latest(struct tm_release_run *c)
 {
 	return c->nrevs ? &c->revs[c->nrevs - 1] : NULL;
 }
 
-bool rel_settled(struct ctx *c)
+bool tm_release_settled(struct tm_release_run *c)
 {
 	size_t deployed = 0;
 
@@ -103,7 +103,7 @@ bool rel_settled(struct ctx *c)
 	return deployed == 1;
 }
 
-const char *rel_schema_now(struct ctx *c)
+const char *tm_release_schema_now(struct tm_release_run *c)
 {
 	for (size_t i = c->nrevs; i-- > 0;)
 		if (c->revs[i].schema_version[0])
@@ -111,19 +111,19 @@ const char *rel_schema_now(struct ctx *c)
 	return NULL;
 }
 
-int rel_set_status(struct ctx *c, struct tm_revision *r, enum tm_release_status s, const char *error,
+int tm_release_set_status(struct tm_release_run *c, struct tm_revision *r, enum tm_release_status s, const char *error,
 		      struct tm_err *err)
 {
 	r->status = s;
 	if (error)
 		snprintf(r->error, sizeof(r->error), "%s", error);
-	rel_now_text(r->updated);
+	tm_release_now_text(r->updated);
 	return tm_release_update(c->k, c->o->name, c->o->ns, r, err);
 }
 
-int rel_recover(struct ctx *c, struct tm_err *err)
+int tm_release_recover(struct tm_release_run *c, struct tm_err *err)
 {
-	struct tm_revision *dep = rel_newest(c, TM_REL_DEPLOYED);
+	struct tm_revision *dep = tm_release_newest(c, TM_REL_DEPLOYED);
 	unsigned swept = 0;
 	int rc;
 
@@ -131,27 +131,27 @@ int rel_recover(struct ctx *c, struct tm_err *err)
 		struct tm_revision *r = &c->revs[i];
 
 		if (r->status == TM_REL_PENDING) {
-			rel_report(c->o, TM_WARN, "recover", "revision %d was left pending by a run that stopped (killed or cut "
-			       "off): marking it failed", r->number);
-			if ((rc = rel_set_status(c, r, TM_REL_FAILED, "interrupted: the run that wrote this revision stopped "
-					     "before finishing it", err)) < 0)
+			tm_release_report(c->o, TM_WARN, "recover", "revision %d was left pending by a run that stopped "
+					  "(killed or cut off): marking it failed", r->number);
+			if ((rc = tm_release_set_status(c, r, TM_REL_FAILED, "interrupted: the run that wrote this "
+							"revision stopped before finishing it", err)) < 0)
 				return rc;
 		} else if (r->status == TM_REL_DEPLOYED && r != dep) {
-			rel_report(c->o, TM_WARN, "recover", "revision %d and %d were both marked deployed: %d is superseded",
-			       r->number, dep->number, r->number);
-			if ((rc = rel_set_status(c, r, TM_REL_SUPERSEDED, NULL, err)) < 0)
+			tm_release_report(c->o, TM_WARN, "recover", "revision %d and %d were both marked deployed: %d is "
+					  "superseded", r->number, dep->number, r->number);
+			if ((rc = tm_release_set_status(c, r, TM_REL_SUPERSEDED, NULL, err)) < 0)
 				return rc;
 		}
 	}
 	if ((rc = tm_release_sweep(&swept, c->k, c->o->name, c->o->ns, err)) < 0)
 		return rc;
 	if (swept)
-		rel_report(c->o, TM_WARN, "recover", "deleted %u record part%s a stopped run left without its revision", swept,
-		       swept == 1 ? "" : "s");
+		tm_release_report(c->o, TM_WARN, "recover", "deleted %u record part%s a stopped run left without its "
+				  "revision", swept, swept == 1 ? "" : "s");
 	return 0;
 }
 
-int rel_prune_history(struct ctx *c, struct tm_err *err)
+int tm_release_prune_history(struct tm_release_run *c, struct tm_err *err)
 {
 	size_t keep = c->o->history_max > 0 ? (size_t)c->o->history_max : 0, left = c->nrevs;
 	int rc;
@@ -163,14 +163,14 @@ int rel_prune_history(struct ctx *c, struct tm_err *err)
 			continue;
 		if ((rc = tm_release_delete(c->k, c->o->name, c->o->ns, &c->revs[i], err)) < 0)
 			return rc;
-		rel_report(c->o, TM_DEBUG, "history", "revision %d deleted (history kept to %d)", c->revs[i].number,
+		tm_release_report(c->o, TM_DEBUG, "history", "revision %d deleted (history kept to %d)", c->revs[i].number,
 		       c->o->history_max);
 		left--;
 	}
 	return 0;
 }
 
-void rel_finishing(struct ctx *c, struct tm_kube_opts *saved)
+void tm_release_finishing(struct tm_release_run *c, struct tm_kube_opts *saved)
 {
 	struct tm_kube_opts ko = *tm_kube_get_opts(c->k);
 
@@ -181,12 +181,12 @@ void rel_finishing(struct ctx *c, struct tm_kube_opts *saved)
 	tm_kube_set_opts(c->k, &ko);
 }
 
-void rel_finished(struct ctx *c, const struct tm_kube_opts *saved)
+void tm_release_finished(struct tm_release_run *c, const struct tm_kube_opts *saved)
 {
 	tm_kube_set_opts(c->k, saved);
 }
 
-int rel_take_lock(struct ctx *c, struct tm_err *err)
+int tm_release_take_lock(struct tm_release_run *c, struct tm_err *err)
 {
 	struct tm_lock_opts lo = c->o->lock;
 	int rc;
@@ -194,12 +194,12 @@ int rel_take_lock(struct ctx *c, struct tm_err *err)
 	lo.command = c->o->command;
 	if ((rc = tm_lock_acquire(&c->lock, c->k, c->o->name, c->o->ns, &lo, err)) < 0)
 		return rc;
-	if ((rc = rel_load_revs(c, err)) < 0 || (rc = rel_recover(c, err)) < 0)
+	if ((rc = tm_release_load_revisions(c, err)) < 0 || (rc = tm_release_recover(c, err)) < 0)
 		return rc;
 	return 0;
 }
 
-int rel_drop_lock(struct ctx *c, int rc, struct tm_err *err)
+int tm_release_drop_lock(struct tm_release_run *c, int rc, struct tm_err *err)
 {
 	struct tm_kube_opts saved;
 	struct tm_err e;
@@ -210,9 +210,9 @@ int rel_drop_lock(struct ctx *c, int rc, struct tm_err *err)
 		return rc;
 	tm_err_init(&e);
 	lost = tm_lock_lost(c->lock);
-	rel_finishing(c, &saved);
+	tm_release_finishing(c, &saved);
 	lrc = tm_lock_drop(c->lock, c->k, &e);
-	rel_finished(c, &saved);
+	tm_release_finished(c, &saved);
 	c->lock = NULL;
 	if (lost && rc < 0) {
 		/* the lost lock is why the run stopped (it raised the stop flag): say that first */
@@ -228,11 +228,11 @@ int rel_drop_lock(struct ctx *c, int rc, struct tm_err *err)
 		return lrc;
 	}
 	if (lrc < 0)
-		rel_report(c->o, TM_WARN, "lock", "%s", tm_err_msg(&e));
+		tm_release_report(c->o, TM_WARN, "lock", "%s", tm_err_msg(&e));
 	return rc;
 }
 
-void rel_ctx_init(struct ctx *c, struct tm_kube *k, const struct tm_release_opts *o)
+void tm_release_run_init(struct tm_release_run *c, struct tm_kube *k, const struct tm_release_opts *o)
 {
 	memset(c, 0, sizeof(*c));
 	c->k = k;
@@ -241,13 +241,13 @@ void rel_ctx_init(struct ctx *c, struct tm_kube *k, const struct tm_release_opts
 	snprintf(c->tooling, sizeof(c->tooling), "tarmac/%s", o->tarmac_version ? o->tarmac_version : "0");
 }
 
-void rel_ctx_release(struct ctx *c)
+void tm_release_run_release(struct tm_release_run *c)
 {
 	free(c->revs);
 }
 
-bool rel_installed(struct ctx *c)
+bool tm_release_exists(struct tm_release_run *c)
 {
-	return rel_latest(c) && rel_latest(c)->status != TM_REL_UNINSTALLED;
+	return tm_release_latest(c) && tm_release_latest(c)->status != TM_REL_UNINSTALLED;
 }
 

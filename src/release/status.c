@@ -13,7 +13,7 @@
 /* Each workload of revision cur's record (the kinds that own pods) as the cluster has
  * it now, appended to comps: kind, name, component, state (ready, waiting, failed) and
  * why. */
-static int components(struct ctx *c, const struct tm_revision *cur, json_t *comps, struct tm_err *err)
+static int components(struct tm_release_run *c, const struct tm_revision *cur, json_t *comps, struct tm_err *err)
 {
 	struct tm_kube_batch b = { 0 };
 	json_t *record = NULL, *work = json_array(), *obj;
@@ -28,7 +28,7 @@ static int components(struct ctx *c, const struct tm_revision *cur, json_t *comp
 		if (tm_kind_owns_pods(json_string_value(json_object_get(obj, "apiVersion")),
 				      json_string_value(json_object_get(obj, "kind"))))
 			json_array_append(work, obj);
-	if ((rc = rel_get_all(&b, c, work, err)) < 0)
+	if ((rc = tm_release_get_all(&b, c, work, err)) < 0)
 		goto out;
 	json_array_foreach(work, i, obj) {
 		char reason[400] = "";
@@ -82,17 +82,17 @@ int tm_release_status(json_t **out, struct tm_kube *k, const char *release, cons
 	const struct tm_revision *failed;
 	json_t *comps = json_array(), *st = NULL;
 	char lockdesc[700];
-	struct ctx c;
+	struct tm_release_run c;
 	int rc;
 
-	rel_ctx_init(&c, k, &o);
+	tm_release_run_init(&c, k, &o);
 	if (!comps) {
 		rc = tm_err_set(err, TM_ERROR, "out of memory");
 		goto out;
 	}
-	if ((rc = tm_kube_discover(k, err)) < 0 || (rc = rel_load_revs(&c, err)) < 0)
+	if ((rc = tm_kube_discover(k, err)) < 0 || (rc = tm_release_load_revisions(&c, err)) < 0)
 		goto out;
-	if (!(cur = rel_newest(&c, TM_REL_DEPLOYED)) && !(cur = rel_latest(&c))) {
+	if (!(cur = tm_release_newest(&c, TM_REL_DEPLOYED)) && !(cur = tm_release_latest(&c))) {
 		rc = tm_err_set(err, TM_ENOTFOUND, "release '%s' is not installed in namespace '%s'", release, ns);
 		goto out;
 	}
@@ -100,11 +100,11 @@ int tm_release_status(json_t **out, struct tm_kube *k, const char *release, cons
 	if (cur->status != TM_REL_UNINSTALLED && (rc = components(&c, cur, comps, err)) < 0)
 		goto out;
 	lock_state(k, release, ns, lockdesc, sizeof(lockdesc));
-	/* the schema the guards compare with (rel_schema_now): a failed upgrade whose
+	/* the schema the guards compare with (tm_release_schema_now): a failed upgrade whose
 	 * migration completed moved it past the deployed revision's */
 	st = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s?, s:s, s:s, s:s, s:O, s:s?, s:s}", "release", release, "namespace",
 		       ns, "revision", cur->number, "status", tm_release_status_name(cur->status), "airflowVersion",
-		       cur->airflow_version, "schemaVersion", rel_schema_now(&c), "description", cur->description,
+		       cur->airflow_version, "schemaVersion", tm_release_schema_now(&c), "description", cur->description,
 		       "updated", cur->updated, "env", cur->env, "components", comps, "lastError",
 		       failed ? failed->error : NULL, "lock", lockdesc);
 	if (!st) {
@@ -117,6 +117,6 @@ int tm_release_status(json_t **out, struct tm_kube *k, const char *release, cons
 	rc = 0;
 out:
 	json_decref(comps);
-	rel_ctx_release(&c);
+	tm_release_run_release(&c);
 	return rc;
 }

@@ -67,6 +67,7 @@ static bool rev_from_metadata(struct tm_revision *r, const json_t *md)
 	COPY(r->description, ann(md, "description"));
 	COPY(r->error, ann(md, "error"));
 	COPY(r->airflow_version, ann(md, "airflow-version"));
+	COPY(r->dag_commit, ann(md, "dag-commit"));
 	COPY(r->schema_version, ann(md, "schema-version"));
 	COPY(r->tarmac_version, ann(md, "tarmac-version"));
 	COPY(r->env, ann(md, "env"));
@@ -95,6 +96,7 @@ static json_t *rev_metadata(const char *release, const struct tm_revision *r, bo
 		snprintf(parts, sizeof(parts), "%d", r->parts);
 		json_object_set_new(a, A_PREFIX "parts", json_string(parts));
 		json_object_set_new(a, A_PREFIX "airflow-version", json_string(r->airflow_version));
+		json_object_set_new(a, A_PREFIX "dag-commit", json_string(r->dag_commit));
 		json_object_set_new(a, A_PREFIX "tarmac-version", json_string(r->tarmac_version));
 		json_object_set_new(a, A_PREFIX "env", json_string(r->env));
 		json_object_set_new(a, A_PREFIX "digest", json_string(r->digest));

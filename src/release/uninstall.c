@@ -15,13 +15,13 @@ int tm_release_uninstall(struct tm_release_result *out, struct tm_kube *k, const
 	struct tm_prune_opts po;
 	char selector[300];
 	bool exists;
-	struct ctx c;
+	struct tm_release_run c;
 	int rc;
 
-	rel_ctx_init(&c, k, o);
-	if ((rc = tm_kube_discover(k, err)) < 0 || (rc = rel_take_lock(&c, err)) < 0)
+	tm_release_run_init(&c, k, o);
+	if ((rc = tm_kube_discover(k, err)) < 0 || (rc = tm_release_take_lock(&c, err)) < 0)
 		goto out;
-	if (!rel_installed(&c) && !o->purge) {
+	if (!tm_release_exists(&c) && !o->purge) {
 		rc = tm_err_set(err, TM_ENOTFOUND, "release '%s' is not installed in namespace '%s'", o->name, o->ns);
 		goto out;
 	}
@@ -32,7 +32,7 @@ int tm_release_uninstall(struct tm_release_result *out, struct tm_kube *k, const
 		for (size_t i = c.nrevs; i-- > 0;)
 			if ((rc = tm_release_delete(k, o->name, o->ns, &c.revs[i], err)) < 0)
 				goto out;
-		rel_report(o, TM_INFO, "history", "deleted %zu revision record%s", c.nrevs, c.nrevs == 1 ? "" : "s");
+		tm_release_report(o, TM_INFO, "history", "deleted %zu revision record%s", c.nrevs, c.nrevs == 1 ? "" : "s");
 	}
 	memset(&po, 0, sizeof(po));
 	po.namespace = o->ns;
@@ -51,25 +51,25 @@ int tm_release_uninstall(struct tm_release_result *out, struct tm_kube *k, const
 		if ((rc = tm_applyset_delete(&c.set, k, err)) < 0)
 			goto out;
 	} else {
-		struct tm_revision *dep = rel_newest(&c, TM_REL_DEPLOYED);
+		struct tm_revision *dep = tm_release_newest(&c, TM_REL_DEPLOYED);
 
 		if (!dep)
-			dep = rel_latest(&c);
+			dep = tm_release_latest(&c);
 		if (dep) {
 			snprintf(dep->description, sizeof(dep->description), "uninstalled (%u object%s kept)", res.prune.kept,
 				 res.prune.kept == 1 ? "" : "s");
-			if ((rc = rel_set_status(&c, dep, TM_REL_UNINSTALLED, NULL, err)) < 0)
+			if ((rc = tm_release_set_status(&c, dep, TM_REL_UNINSTALLED, NULL, err)) < 0)
 				goto out;
 			res.revision = dep->number;
 		}
 	}
 out:
-	rc = rel_drop_lock(&c, rc, err);
+	rc = tm_release_drop_lock(&c, rc, err);
 	if (out)
 		*out = res;
 	json_decref(gks);
 	json_decref(nss);
-	rel_ctx_release(&c);
+	tm_release_run_release(&c);
 	return rc;
 }
 

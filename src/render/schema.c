@@ -1,7 +1,7 @@
 /* Values checked against bundle/values.schema.yaml (a subset of JSON Schema: type,
  * enum, minimum, maximum, minLength, maxLength, required, properties,
  * additionalProperties, propertyNames, items, description, and format k8s-name or
- * dns-label for names). Every problem names the file:line:col
+ * dns-label for names, commit-id for a full git commit id). Every problem names the file:line:col
  * that set the value, and an unknown key gets the nearest known one. */
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +189,9 @@ static const char *format_problem(json_t *schema, const char *s)
 	if (strcmp(f, "dns-label") == 0)
 		return tm_is_dns_label(s, 63) ? NULL : "a DNS label (lowercase letters, digits and '-', starting and "
 						       "ending alphanumeric, at most 63 characters)";
+	if (strcmp(f, "commit-id") == 0)
+		return strlen(s) == 40 && strspn(s, "0123456789abcdef") == 40 ? NULL
+			: "a full commit id (40 lowercase hex digits)";
 	return "a value of a format this tarmac does not know (a schema mistake)";
 }
 

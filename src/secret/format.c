@@ -8,25 +8,25 @@
 
 #include "secret_private.h"
 
-#define LINE_MAX_LEN 256 /* a header line; body lines are at most SEC_B64_WRAP */
+#define LINE_MAX_LEN 256 /* a header line; body lines are at most TM_SECRET_B64_WRAP */
 
-int sec_ready(struct tm_err *err)
+int tm_secret_ready(struct tm_err *err)
 {
 	if (sodium_init() < 0)
 		return tm_err_set(err, TM_ERROR, "libsodium could not be initialised");
 	return 0;
 }
 
-void sec_key_id(char out[TM_SECRET_KEY_ID_LEN + 1], const uint8_t pk[SEC_X25519_LEN])
+void tm_secret_pk_id(char out[TM_SECRET_KEY_ID_LEN + 1], const uint8_t pk[TM_SECRET_X25519_LEN])
 {
 	char hex[65];
 
-	tm_sha256_hex(hex, pk, SEC_X25519_LEN);
+	tm_sha256_hex(hex, pk, TM_SECRET_X25519_LEN);
 	memcpy(out, hex, TM_SECRET_KEY_ID_LEN);
 	out[TM_SECRET_KEY_ID_LEN] = '\0';
 }
 
-void sec_time(char out[32], int64_t now)
+void tm_secret_time_text(char out[32], int64_t now)
 {
 	time_t t = now ? (time_t)now : time(NULL);
 	struct tm tm;
@@ -35,20 +35,20 @@ void sec_time(char out[32], int64_t now)
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-bool sec_time_valid(const char *s)
+bool tm_secret_time_valid(const char *s)
 {
 	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
 
-	if (strlen(s) != SEC_CREATED_LEN)
+	if (strlen(s) != TM_SECRET_CREATED_LEN)
 		return false;
-	for (size_t i = 0; i < SEC_CREATED_LEN; i++) {
+	for (size_t i = 0; i < TM_SECRET_CREATED_LEN; i++) {
 		if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
 			return false;
 	}
 	return true;
 }
 
-int sec_b64_append(struct tm_buf *out, const void *p, size_t n, int variant, size_t wrap, struct tm_err *err)
+int tm_secret_b64_append(struct tm_buf *out, const void *p, size_t n, int variant, size_t wrap, struct tm_err *err)
 {
 	size_t elen = sodium_base64_encoded_len(n, variant);
 	char *enc = malloc(elen);
@@ -75,7 +75,7 @@ int sec_b64_append(struct tm_buf *out, const void *p, size_t n, int variant, siz
 	return rc;
 }
 
-int sec_reserve(struct tm_buf *b, size_t n, struct tm_err *err)
+int tm_secret_reserve(struct tm_buf *b, size_t n, struct tm_err *err)
 {
 	char *p;
 
@@ -97,13 +97,13 @@ int sec_reserve(struct tm_buf *b, size_t n, struct tm_err *err)
 	return 0;
 }
 
-int sec_b64_decode(struct tm_buf *out, const char *s, size_t len, int variant)
+int tm_secret_b64_decode(struct tm_buf *out, const char *s, size_t len, int variant)
 {
 	size_t got = 0, need = len / 4 * 3 + 3;
 	const char *end = NULL;
 
 	tm_buf_clear(out);
-	if (sec_reserve(out, need, NULL) < 0)
+	if (tm_secret_reserve(out, need, NULL) < 0)
 		return -1;
 	if (sodium_base642bin((unsigned char *)out->data, out->cap - 1, s, len, NULL, &got, &end, variant) != 0 ||
 	    end != s + len)
@@ -113,7 +113,7 @@ int sec_b64_decode(struct tm_buf *out, const char *s, size_t len, int variant)
 	return 0;
 }
 
-int sec_path(char *out, size_t cap, const char *dir, const char *file, struct tm_err *err)
+int tm_secret_path(char *out, size_t cap, const char *dir, const char *file, struct tm_err *err)
 {
 	if ((size_t)snprintf(out, cap, "%s/%s", dir, file) >= cap)
 		return tm_err_set(err, TM_EINVALID, "path '%s/%s' is too long", dir, file);
@@ -151,9 +151,9 @@ static int check_magic(const char *line, size_t n, const char *name, const char 
 	static const struct {
 		const char *magic, *what;
 	} kinds[] = {
-		{ SEC_MAGIC_RECIPIENT, "a public recipient key file" },
-		{ SEC_MAGIC_KEY, "a private key file" },
-		{ SEC_MAGIC_SEALED, "a sealed secret file" },
+		{ TM_SECRET_MAGIC_RECIPIENT, "a public recipient key file" },
+		{ TM_SECRET_MAGIC_KEY, "a private key file" },
+		{ TM_SECRET_MAGIC_SEALED, "a sealed secret file" },
 	};
 	size_t ml = strlen(magic);
 	const char *want = "a tarmac file";
@@ -178,7 +178,7 @@ static int check_magic(const char *line, size_t n, const char *name, const char 
 	return 0;
 }
 
-int sec_parse_file(const char *text, size_t len, const char *name, const char *magic, struct sec_field *fields,
+int tm_secret_file_parse(const char *text, size_t len, const char *name, const char *magic, struct tm_secret_field *fields,
 		   size_t nfields, struct tm_buf *body, size_t body_max, struct tm_err *err)
 {
 	struct tm_buf b64 = TM_BUF_INIT("base64 body", body_max / 3 * 4 + 8);
@@ -229,9 +229,9 @@ int sec_parse_file(const char *text, size_t len, const char *name, const char *m
 			rc = tm_err_set(err, TM_ECORRUPT, "%s:%zu: truncated: the last line has no newline", name, lineno);
 			goto out;
 		}
-		if (n == 0 || n > SEC_B64_WRAP || !printable(line, n)) {
+		if (n == 0 || n > TM_SECRET_B64_WRAP || !printable(line, n)) {
 			rc = tm_err_set(err, TM_ECORRUPT, "%s:%zu: not a base64 line of 1 to %d characters", name, lineno,
-					SEC_B64_WRAP);
+					TM_SECRET_B64_WRAP);
 			goto out;
 		}
 		/* only the last line may be shorter than the wrap width */
@@ -239,7 +239,7 @@ int sec_parse_file(const char *text, size_t len, const char *name, const char *m
 			rc = tm_err_set(err, TM_ECORRUPT, "%s:%zu: base64 continues after a short line", name, lineno);
 			goto out;
 		}
-		last_short = n < SEC_B64_WRAP;
+		last_short = n < TM_SECRET_B64_WRAP;
 		if (tm_buf_append(&b64, line, n, NULL) < 0) {
 			rc = tm_err_set(err, TM_ECORRUPT, "%s:%zu: body larger than %zu bytes", name, lineno, body_max);
 			goto out;
@@ -250,14 +250,14 @@ int sec_parse_file(const char *text, size_t len, const char *name, const char *m
 		goto out;
 	}
 	body->max = body_max;
-	if (sec_b64_decode(body, b64.data, b64.len, sodium_base64_VARIANT_ORIGINAL) < 0)
+	if (tm_secret_b64_decode(body, b64.data, b64.len, sodium_base64_VARIANT_ORIGINAL) < 0)
 		rc = tm_err_set(err, TM_ECORRUPT, "%s: the body is not valid base64", name);
 out:
 	tm_buf_release(&b64);
 	return rc;
 }
 
-int sec_write_file(struct tm_buf *out, const char *magic, const struct sec_field *fields, size_t nfields,
+int tm_secret_file_write(struct tm_buf *out, const char *magic, const struct tm_secret_field *fields, size_t nfields,
 		   const void *body, size_t body_len, struct tm_err *err)
 {
 	int rc = tm_buf_printf(out, err, "%s v1\n", magic);
@@ -267,6 +267,6 @@ int sec_write_file(struct tm_buf *out, const char *magic, const struct sec_field
 	if (rc == 0)
 		rc = tm_buf_puts(out, "\n", err);
 	if (rc == 0)
-		rc = sec_b64_append(out, body, body_len, sodium_base64_VARIANT_ORIGINAL, SEC_B64_WRAP, err);
+		rc = tm_secret_b64_append(out, body, body_len, sodium_base64_VARIANT_ORIGINAL, TM_SECRET_B64_WRAP, err);
 	return rc;
 }

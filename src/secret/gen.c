@@ -74,7 +74,7 @@ static int random_b64(struct tm_buf *out, size_t n, int variant, struct tm_err *
 	if (n > sizeof(raw))
 		return tm_err_set(err, TM_ERROR, "internal: %zu random bytes asked for", n);
 	randombytes_buf(raw, n);
-	rc = sec_b64_append(out, raw, n, variant, 0, err);
+	rc = tm_secret_b64_append(out, raw, n, variant, 0, err);
 	sodium_memzero(raw, sizeof(raw));
 	return rc;
 }
@@ -97,12 +97,12 @@ int tm_secret_generate(struct tm_buf *out, enum tm_secret_id id, const char *com
 {
 	int rc;
 
-	if ((rc = sec_ready(err)) < 0)
+	if ((rc = tm_secret_ready(err)) < 0)
 		return rc;
 	if ((unsigned)id >= TM_ARRAY_LEN(kinds))
 		return tm_err_set(err, TM_ERROR, "internal: secret %d", (int)id);
 	/* one reservation, so nothing generated is left behind by a reallocation */
-	if ((rc = sec_reserve(out, out->len + 4096, err)) < 0)
+	if ((rc = tm_secret_reserve(out, out->len + 4096, err)) < 0)
 		return rc;
 	switch (kinds[id].gen) {
 	case GEN_FERNET:
@@ -112,7 +112,7 @@ int tm_secret_generate(struct tm_buf *out, enum tm_secret_id id, const char *com
 	case GEN_PASSWORD:
 		return random_password(out, kinds[id].n, err);
 	case GEN_SSH:
-		return sec_openssh_generate(out, comment ? comment : "tarmac", err);
+		return tm_secret_openssh_generate(out, comment ? comment : "tarmac", err);
 	}
 	return tm_err_set(err, TM_ERROR, "internal: secret %d", (int)id);
 }

@@ -37,31 +37,31 @@ void tm_secret_key_free(struct tm_secret_key *k)
 /* The fields both key files share, in file order. */
 struct key_fields {
 	char alg[40], id[TM_SECRET_KEY_ID_LEN + 2], env[64], created[32];
-	struct sec_field f[4];
+	struct tm_secret_field f[4];
 };
 
 static void key_fields_init(struct key_fields *k)
 {
 	memset(k, 0, sizeof(*k));
-	k->f[0] = (struct sec_field){ "alg", k->alg, sizeof(k->alg) };
-	k->f[1] = (struct sec_field){ "key-id", k->id, sizeof(k->id) };
-	k->f[2] = (struct sec_field){ "env", k->env, sizeof(k->env) };
-	k->f[3] = (struct sec_field){ "created", k->created, sizeof(k->created) };
+	k->f[0] = (struct tm_secret_field){ "alg", k->alg, sizeof(k->alg) };
+	k->f[1] = (struct tm_secret_field){ "key-id", k->id, sizeof(k->id) };
+	k->f[2] = (struct tm_secret_field){ "env", k->env, sizeof(k->env) };
+	k->f[3] = (struct tm_secret_field){ "created", k->created, sizeof(k->created) };
 }
 
 /* Parses either key file: the 32 key bytes into key. */
-static int parse_key_file(struct key_fields *kf, uint8_t key[SEC_X25519_LEN], const char *text, size_t len,
+static int parse_key_file(struct key_fields *kf, uint8_t key[TM_SECRET_X25519_LEN], const char *text, size_t len,
 			  const char *name, const char *magic, struct tm_err *err)
 {
 	struct tm_buf body = TM_BUF_INIT("key", 64);
 	int rc;
 
 	key_fields_init(kf);
-	if ((rc = sec_parse_file(text, len, name, magic, kf->f, TM_ARRAY_LEN(kf->f), &body, 64, err)) < 0)
+	if ((rc = tm_secret_file_parse(text, len, name, magic, kf->f, TM_ARRAY_LEN(kf->f), &body, 64, err)) < 0)
 		goto out;
-	if (strcmp(kf->alg, SEC_ALG_KEY) != 0) {
+	if (strcmp(kf->alg, TM_SECRET_ALG_KEY) != 0) {
 		rc = tm_err_set(err, TM_EVERSION, "%s:2: key algorithm '%s' is not supported (this tarmac reads '%s')",
-				name, kf->alg, SEC_ALG_KEY);
+				name, kf->alg, TM_SECRET_ALG_KEY);
 		goto out;
 	}
 	if (strlen(kf->id) != TM_SECRET_KEY_ID_LEN || strspn(kf->id, "0123456789abcdef") != TM_SECRET_KEY_ID_LEN) {
@@ -73,17 +73,17 @@ static int parse_key_file(struct key_fields *kf, uint8_t key[SEC_X25519_LEN], co
 		rc = tm_err_set(err, TM_ECORRUPT, "%s:4: '%s' is not an environment name", name, kf->env);
 		goto out;
 	}
-	if (!sec_time_valid(kf->created)) {
+	if (!tm_secret_time_valid(kf->created)) {
 		rc = tm_err_set(err, TM_ECORRUPT, "%s:5: '%s' is not a time like 2025-01-02T03:04:05Z", name,
 				kf->created);
 		goto out;
 	}
-	if (body.len != SEC_X25519_LEN) {
+	if (body.len != TM_SECRET_X25519_LEN) {
 		rc = tm_err_set(err, TM_ECORRUPT, "%s: the key is %zu bytes, not %d: truncated or altered", name,
-				body.len, SEC_X25519_LEN);
+				body.len, TM_SECRET_X25519_LEN);
 		goto out;
 	}
-	memcpy(key, body.data, SEC_X25519_LEN);
+	memcpy(key, body.data, TM_SECRET_X25519_LEN);
 out:
 	tm_buf_wipe(&body);
 	return rc;
@@ -96,13 +96,13 @@ int tm_secret_recipient_parse(struct tm_secret_recipient **out, const char *text
 	struct key_fields kf;
 	int rc;
 
-	if ((rc = sec_ready(err)) < 0)
+	if ((rc = tm_secret_ready(err)) < 0)
 		return rc;
 	if (!(r = calloc(1, sizeof(*r))))
 		return tm_err_set(err, TM_ERROR, "out of memory");
-	if ((rc = parse_key_file(&kf, r->pk, text, len, name, SEC_MAGIC_RECIPIENT, err)) < 0)
+	if ((rc = parse_key_file(&kf, r->pk, text, len, name, TM_SECRET_MAGIC_RECIPIENT, err)) < 0)
 		goto out;
-	sec_key_id(r->id, r->pk);
+	tm_secret_pk_id(r->id, r->pk);
 	if (strcmp(r->id, kf.id) != 0) {
 		rc = tm_err_set(err, TM_ECORRUPT, "%s: the key's id is %s but the header says %s: the file was altered",
 				name, r->id, kf.id);
@@ -124,17 +124,17 @@ int tm_secret_key_parse(struct tm_secret_key **out, const char *text, size_t len
 	struct key_fields kf;
 	int rc;
 
-	if ((rc = sec_ready(err)) < 0)
+	if ((rc = tm_secret_ready(err)) < 0)
 		return rc;
 	if (!(k = calloc(1, sizeof(*k))))
 		return tm_err_set(err, TM_ERROR, "out of memory");
-	if ((rc = parse_key_file(&kf, k->sk, text, len, name, SEC_MAGIC_KEY, err)) < 0)
+	if ((rc = parse_key_file(&kf, k->sk, text, len, name, TM_SECRET_MAGIC_KEY, err)) < 0)
 		goto out;
 	if (crypto_scalarmult_base(k->pk, k->sk) != 0) {
 		rc = tm_err_set(err, TM_ECORRUPT, "%s: not a usable X25519 private key", name);
 		goto out;
 	}
-	sec_key_id(k->id, k->pk);
+	tm_secret_pk_id(k->id, k->pk);
 	if (strcmp(k->id, kf.id) != 0) {
 		rc = tm_err_set(err, TM_ECORRUPT, "%s: the key's id is %s but the header says %s: the file was altered",
 				name, k->id, kf.id);
@@ -169,7 +169,7 @@ static int key_load(struct tm_secret_key **out, const char *path, unsigned check
 	int rc;
 
 	/* sized up front so growth leaves no copy of the key behind */
-	if ((rc = sec_reserve(&text, KEY_FILE_MAX, err)) < 0)
+	if ((rc = tm_secret_reserve(&text, KEY_FILE_MAX, err)) < 0)
 		return rc;
 	if ((rc = tm_file_read_checked(&text, path, KEY_FILE_MAX, TM_FILE_NO_SHARED_READ | checks, err)) == 0)
 		rc = tm_secret_key_parse(out, text.data, text.len, name, err);
@@ -214,26 +214,6 @@ int tm_secret_key_open(struct tm_secret_key **out, const struct tm_secret_key_so
 	return rc;
 }
 
-/* mkdir -p with mode for the directories it makes. */
-static int make_dirs(const char *path, mode_t mode, struct tm_err *err)
-{
-	char buf[4096];
-	size_t n = strlen(path);
-
-	if (n >= sizeof(buf))
-		return tm_err_set(err, TM_EINVALID, "path '%s' is too long", path);
-	memcpy(buf, path, n + 1);
-	for (size_t i = 1; i <= n; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
-			return tm_err_errno(err, errno, "create directory '%s'", buf);
-		buf[i] = path[i];
-	}
-	return 0;
-}
-
 static int parent_dirs(const char *file, mode_t mode, struct tm_err *err)
 {
 	char dir[4096];
@@ -245,7 +225,7 @@ static int parent_dirs(const char *file, mode_t mode, struct tm_err *err)
 		return tm_err_set(err, TM_EINVALID, "path '%s' is too long", file);
 	memcpy(dir, file, (size_t)(slash - file));
 	dir[slash - file] = '\0';
-	return make_dirs(dir, mode, err);
+	return tm_file_mkdirs(dir, mode, err);
 }
 
 static int must_not_exist(const char *path, const char *what, struct tm_err *err)
@@ -263,31 +243,31 @@ static int must_not_exist(const char *path, const char *what, struct tm_err *err
 int tm_secret_keygen(char key_id[TM_SECRET_KEY_ID_LEN + 1], const struct tm_secret_keygen_opts *o,
 		     struct tm_err *err)
 {
-	uint8_t pk[SEC_X25519_LEN], sk[SEC_X25519_LEN];
+	uint8_t pk[TM_SECRET_X25519_LEN], sk[TM_SECRET_X25519_LEN];
 	struct tm_buf priv = TM_BUF_INIT("key file", KEY_FILE_MAX), pub = TM_BUF_INIT("recipient file", KEY_FILE_MAX);
-	char id[TM_SECRET_KEY_ID_LEN + 1], created[32], env[64], alg[] = SEC_ALG_KEY;
-	struct sec_field f[4] = {
+	char id[TM_SECRET_KEY_ID_LEN + 1], created[32], env[64], alg[] = TM_SECRET_ALG_KEY;
+	struct tm_secret_field f[4] = {
 		{ "alg", alg, 0 }, { "key-id", id, 0 }, { "env", env, 0 }, { "created", created, 0 },
 	};
 	struct tm_file_set fs;
 	int rc;
 
 	tm_file_set_init(&fs);
-	if ((rc = sec_ready(err)) < 0)
+	if ((rc = tm_secret_ready(err)) < 0)
 		return rc;
 	if (!tm_is_dns_label(o->env, 63))
 		return tm_err_set(err, TM_EINVALID, "'%s' is not an environment name", o->env);
 	if ((rc = must_not_exist(o->recipient_path, "recipient key", err)) < 0 ||
 	    (rc = must_not_exist(o->key_path, "private key", err)) < 0)
 		return rc;
-	if ((rc = sec_reserve(&priv, KEY_FILE_MAX, err)) < 0)
+	if ((rc = tm_secret_reserve(&priv, KEY_FILE_MAX, err)) < 0)
 		goto out;
 	snprintf(env, sizeof(env), "%s", o->env);
-	sec_time(created, o->now);
+	tm_secret_time_text(created, o->now);
 	crypto_box_keypair(pk, sk);
-	sec_key_id(id, pk);
-	if ((rc = sec_write_file(&priv, SEC_MAGIC_KEY, f, 4, sk, sizeof(sk), err)) < 0 ||
-	    (rc = sec_write_file(&pub, SEC_MAGIC_RECIPIENT, f, 4, pk, sizeof(pk), err)) < 0)
+	tm_secret_pk_id(id, pk);
+	if ((rc = tm_secret_file_write(&priv, TM_SECRET_MAGIC_KEY, f, 4, sk, sizeof(sk), err)) < 0 ||
+	    (rc = tm_secret_file_write(&pub, TM_SECRET_MAGIC_RECIPIENT, f, 4, pk, sizeof(pk), err)) < 0)
 		goto out;
 	/* a private key without its recipient file would only block the next keygen (and
 	 * the reverse seals to a key nobody has): both are put in place, or neither */

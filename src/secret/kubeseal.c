@@ -170,7 +170,7 @@ static int seal_value(struct tm_buf *out, EVP_PKEY *pkey, const char *label, con
 	wire[1] = (unsigned char)rsalen;
 	if ((rc = aes_gcm(wire + 2 + rsalen, wire + 2 + rsalen + len, key, v, len, err)) < 0)
 		goto out;
-	rc = sec_b64_append(out, wire, 2 + rsalen + len + GCM_TAG_LEN, sodium_base64_VARIANT_ORIGINAL, 0, err);
+	rc = tm_secret_b64_append(out, wire, 2 + rsalen + len + GCM_TAG_LEN, sodium_base64_VARIANT_ORIGINAL, 0, err);
 out:
 	OPENSSL_cleanse(key, sizeof(key));
 	free(wire);
@@ -201,7 +201,7 @@ static int seal_all(json_t *enc, const json_t *secret, EVP_PKEY *pkey, const cha
 				goto out;
 			}
 			if (f == 0) {
-				if (sec_b64_decode(&raw, json_string_value(v), json_string_length(v),
+				if (tm_secret_b64_decode(&raw, json_string_value(v), json_string_length(v),
 						   sodium_base64_VARIANT_ORIGINAL) < 0) {
 					rc = tm_err_set(err, TM_EINVALID, "Secret data '%s' is not base64", k);
 					goto out;

@@ -42,19 +42,20 @@ static int connections(struct places *ps, struct tm_err *err)
 	const struct tm_secret_target *t = ps->t;
 	int rc = 0;
 
-	if (!SEC_VSTR(t, "data", "metadataSecretName")) {
+	if (!TM_SECRET_VSTR(t, "data", "metadataSecretName")) {
 		rc = add(ps, TM_SECRET_DB_PASSWORD, "metadata", NULL, "connection", TM_FORM_URI_PASSWORD, err);
-		if (rc == 0 && sec_vbool(t, "pgbouncer", "enabled") &&
+		if (rc == 0 && tm_secret_vbool(t, "pgbouncer", "enabled") &&
 		    (rc = add(ps, TM_SECRET_DB_PASSWORD, "pgbouncer-users", NULL, "users.txt", TM_FORM_PGBOUNCER_USERS,
 			      err)) == 0)
 			rc = add(ps, TM_SECRET_DB_PASSWORD, "pgbouncer-stats", NULL, "connection", TM_FORM_URI_PASSWORD, err);
 	}
-	if (rc == 0 && sec_vbool(t, "postgresql", "enabled"))
+	if (rc == 0 && tm_secret_vbool(t, "postgresql", "enabled"))
 		rc = add(ps, TM_SECRET_DB_PASSWORD, "postgresql", NULL, "password", TM_FORM_VALUE, err);
-	if (rc < 0 || !sec_celery(t) || !sec_vbool(t, "redis", "enabled") || SEC_VSTR(t, "redis", "passwordSecretName"))
+	if (rc < 0 || !tm_secret_celery(t) || !tm_secret_vbool(t, "redis", "enabled") ||
+	    TM_SECRET_VSTR(t, "redis", "passwordSecretName"))
 		return rc;
 	if ((rc = add(ps, TM_SECRET_REDIS_PASSWORD, "redis-password", NULL, "password", TM_FORM_VALUE, err)) < 0 ||
-	    SEC_VSTR(t, "data", "brokerUrlSecretName"))
+	    TM_SECRET_VSTR(t, "data", "brokerUrlSecretName"))
 		return rc;
 	return add(ps, TM_SECRET_REDIS_PASSWORD, "broker-url", NULL, "connection", TM_FORM_URI_PASSWORD, err);
 }
@@ -63,21 +64,22 @@ int tm_secret_places(struct tm_secret_place out[TM_SECRET_MAX_PLACES], size_t *n
 		     struct tm_err *err)
 {
 	struct places ps = { .p = out, .t = t };
-	const char *ssh = SEC_VSTR(t, "dags", "gitSync", "sshKeySecret");
+	const char *ssh = TM_SECRET_VSTR(t, "dags", "gitSync", "sshKeySecret");
 	int rc = 0;
 
-	if (!SEC_VSTR(t, "fernetKeySecretName"))
+	if (!TM_SECRET_VSTR(t, "fernetKeySecretName"))
 		rc = add(&ps, TM_SECRET_FERNET_KEY, "fernet-key", NULL, "fernet-key", TM_FORM_VALUE, err);
-	if (rc == 0 && !SEC_VSTR(t, "apiSecretKeySecretName"))
+	if (rc == 0 && !TM_SECRET_VSTR(t, "apiSecretKeySecretName"))
 		rc = add(&ps, TM_SECRET_API_SECRET_KEY, "api-secret-key", NULL, "api-secret-key", TM_FORM_VALUE, err);
-	if (rc == 0 && !SEC_VSTR(t, "jwtSecretName"))
+	if (rc == 0 && !TM_SECRET_VSTR(t, "jwtSecretName"))
 		rc = add(&ps, TM_SECRET_JWT_SECRET, "jwt-secret", NULL, "jwt-secret", TM_FORM_VALUE, err);
-	if (rc == 0 && sec_airflow2(t) && !SEC_VSTR(t, "webserverSecretKeySecretName"))
+	if (rc == 0 && tm_secret_airflow2(t) && !TM_SECRET_VSTR(t, "webserverSecretKeySecretName"))
 		rc = add(&ps, TM_SECRET_WEBSERVER_SECRET_KEY, "webserver-secret-key", NULL, "webserver-secret-key",
 			 TM_FORM_VALUE, err);
 	if (rc == 0)
 		rc = connections(&ps, err);
-	if (rc == 0 && sec_vbool(t, "createUserJob", "enabled") && !SEC_VSTR(t, "createUserJob", "passwordSecretName"))
+	if (rc == 0 && tm_secret_vbool(t, "createUserJob", "enabled") &&
+	    !TM_SECRET_VSTR(t, "createUserJob", "passwordSecretName"))
 		rc = add(&ps, TM_SECRET_ADMIN_PASSWORD, "admin-password", NULL, "password", TM_FORM_VALUE, err);
 	if (rc == 0 && ssh && json_is_true(tm_doc_get(t->values, "dags", "gitSync", "enabled", NULL)) &&
 	    (rc = add(&ps, TM_SECRET_GIT_SSH_KEY, NULL, ssh, "gitSshKey", TM_FORM_VALUE, err)) == 0)
@@ -89,7 +91,7 @@ int tm_secret_places(struct tm_secret_place out[TM_SECRET_MAX_PLACES], size_t *n
 
 /* ------------------------------------------------------------------ live values */
 
-struct tm_secret_set *sec_set_new(void)
+struct tm_secret_set *tm_secret_set_new(void)
 {
 	struct tm_secret_set *s = calloc(1, sizeof(*s));
 
@@ -160,9 +162,9 @@ static int read_place(struct tm_buf *out, const struct tm_secret_place *p, const
 	int rc;
 
 	tm_buf_wipe(out);
-	if ((rc = sec_reserve(&raw, len, err)) < 0 || (rc = sec_reserve(out, len, err)) < 0)
+	if ((rc = tm_secret_reserve(&raw, len, err)) < 0 || (rc = tm_secret_reserve(out, len, err)) < 0)
 		goto out;
-	if (sec_b64_decode(&raw, b64, len, sodium_base64_VARIANT_ORIGINAL) < 0) {
+	if (tm_secret_b64_decode(&raw, b64, len, sodium_base64_VARIANT_ORIGINAL) < 0) {
 		rc = TM_ECORRUPT;
 		goto out;
 	}
@@ -197,7 +199,7 @@ static int keep(struct tm_secret_set *s, const struct tm_secret_place *p, const 
 	}
 	if (p->id != TM_SECRET_COUNT)
 		s->have[p->id] = true;
-	if ((rc = sec_reserve(dst, v->len, err)) < 0)
+	if ((rc = tm_secret_reserve(dst, v->len, err)) < 0)
 		return rc;
 	return tm_buf_append(dst, v->data, v->len, err);
 }
@@ -207,7 +209,7 @@ int tm_secret_live_set(struct tm_secret_set **out, const struct tm_secret_place 
 {
 	struct tm_buf v = TM_BUF_INIT("secret", TM_SECRET_MAX_FILE);
 	const struct tm_secret_place *first[TM_SECRET_COUNT + 1] = { 0 };
-	struct tm_secret_set *s = sec_set_new();
+	struct tm_secret_set *s = tm_secret_set_new();
 	int rc = 0;
 
 	if (!s)

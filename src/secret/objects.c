@@ -19,11 +19,11 @@
 /* ------------------------------------------------------------------ values */
 
 /* shared with live.c, which must look where this file writes (secret_private.h) */
-#define str_at sec_str_at
-#define VSTR SEC_VSTR
-#define vbool sec_vbool
-#define celery sec_celery
-#define airflow2 sec_airflow2
+#define str_at tm_secret_str_at
+#define VSTR TM_SECRET_VSTR
+#define vbool tm_secret_vbool
+#define celery tm_secret_celery
+#define airflow2 tm_secret_airflow2
 
 /* ------------------------------------------------------------------ URIs */
 
@@ -174,8 +174,8 @@ static int add_secret(json_t *arr, const struct tm_secret_set *s, const struct t
 		return tm_err_set(err, TM_ERROR, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		tm_buf_wipe(&b64);
-		if ((rc = sec_reserve(&b64, kv[i].len / 3 * 4 + 8, err)) < 0 ||
-		    (rc = sec_b64_append(&b64, kv[i].val, kv[i].len, sodium_base64_VARIANT_ORIGINAL, 0, err)) < 0)
+		if ((rc = tm_secret_reserve(&b64, kv[i].len / 3 * 4 + 8, err)) < 0 ||
+		    (rc = tm_secret_b64_append(&b64, kv[i].val, kv[i].len, sodium_base64_VARIANT_ORIGINAL, 0, err)) < 0)
 			goto out;
 		if (json_object_set_new(data, kv[i].key, json_stringn(b64.data, b64.len)) < 0) {
 			rc = tm_err_set(err, TM_ERROR, "out of memory");
@@ -265,7 +265,7 @@ static int database(json_t *arr, const struct tm_secret_set *s, const struct tm_
 
 	if (!VSTR(t, "data", "metadataSecretName")) {
 		if ((rc = need(s, TM_SECRET_DB_PASSWORD, "the metadata connection", &pw, &pwlen, err)) < 0 ||
-		    (rc = tm_secret_db_from_values(&db, t, a, err)) < 0 || (rc = sec_reserve(&uri, 8192, err)) < 0 ||
+		    (rc = tm_secret_db_from_values(&db, t, a, err)) < 0 || (rc = tm_secret_reserve(&uri, 8192, err)) < 0 ||
 		    (rc = tm_secret_db_uri(&uri, &db, pw, err)) < 0)
 			goto out;
 		name = tm_arena_printf(a, "%s-metadata", t->release);
@@ -277,7 +277,7 @@ static int database(json_t *arr, const struct tm_secret_set *s, const struct tm_
 			struct tm_buf users = TM_BUF_INIT("pgbouncer users", 8192);
 			/* users.txt: "name" "password", '"' doubled; the password is alphanumeric */
 			tm_buf_wipe(&uri);
-			if ((rc = sec_reserve(&users, 4096, err)) == 0 && (rc = sec_reserve(&uri, 8192, err)) == 0)
+			if ((rc = tm_secret_reserve(&users, 4096, err)) == 0 && (rc = tm_secret_reserve(&uri, 8192, err)) == 0)
 				rc = tm_buf_puts(&users, "\"", err);
 			for (const char *c = db.user; rc == 0 && *c; c++)
 				rc = *c == '"' ? tm_buf_puts(&users, "\"\"", err) : tm_buf_append(&users, c, 1, err);
@@ -317,7 +317,7 @@ static int broker(json_t *arr, const struct tm_secret_set *s, const struct tm_se
 	    VSTR(t, "data", "brokerUrlSecretName"))
 		return rc;
 	if ((rc = need(s, TM_SECRET_REDIS_PASSWORD, "the broker URL", &pw, &len, err)) < 0 ||
-	    (rc = sec_reserve(&url, 4096, err)) < 0 || (rc = tm_buf_puts(&url, "redis://:", err)) < 0 ||
+	    (rc = tm_secret_reserve(&url, 4096, err)) < 0 || (rc = tm_buf_puts(&url, "redis://:", err)) < 0 ||
 	    (rc = pct(&url, pw, err)) < 0 ||
 	    (rc = tm_buf_printf(&url, err, "@%s-redis.%s:%d/0", t->release, t->namespace, REDIS_PORT)) < 0)
 		goto out;

@@ -20,9 +20,9 @@ static int opens(struct tm_buf *old, struct tm_buf *v, const char *path, const s
 
 	tm_buf_clear(old);
 	tm_err_init(&e);
-	if ((rc = tm_file_read_checked(old, path, TM_SECRET_MAX_FILE, SEC_DIR_FILE_CHECKS, &e)) == TM_ENOTFOUND)
+	if ((rc = tm_file_read_checked(old, path, TM_SECRET_MAX_FILE, TM_SECRET_DIR_FILE_CHECKS, &e)) == TM_ENOTFOUND)
 		return rc;
-	if (rc == 0 && (rc = sec_reserve(v, TM_SECRET_MAX_FILE, &e)) == 0)
+	if (rc == 0 && (rc = tm_secret_reserve(v, TM_SECRET_MAX_FILE, &e)) == 0)
 		rc = tm_secret_unseal(v, NULL, key, old->data, old->len, path, &e);
 	if (rc == TM_EWRONGKEY || rc == TM_ECORRUPT || rc == TM_EVERSION)
 		return 1;
@@ -60,7 +60,7 @@ static int write_file(const char *dir, const char *file, const void *data, size_
 	char path[4096];
 	int rc;
 
-	if ((rc = sec_path(path, sizeof(path), dir, file, err)) < 0)
+	if ((rc = tm_secret_path(path, sizeof(path), dir, file, err)) < 0)
 		return rc;
 	return tm_file_write_atomic(path, data, len, 0644, err);
 }
@@ -75,7 +75,7 @@ static int write_one(const struct tm_secret_recipient *r, const struct tm_secret
 	char file[128], created[32];
 	int rc;
 
-	sec_time(created, o->now);
+	tm_secret_time_text(created, o->now);
 	snprintf(file, sizeof(file), "%s.previous.sealed", name);
 	if (act == TM_RECOVER_REPLACED && (rc = write_file(o->dir, file, old->data, old->len, err)) < 0)
 		goto out;
@@ -106,7 +106,7 @@ static int drop_unopenable(const struct tm_secret_key *key, const enum tm_secret
 			if (!prev && act[id] != TM_RECOVER_DROPPED)
 				continue;
 			snprintf(file, sizeof(file), "%s%s.sealed", tm_secret_name((enum tm_secret_id)id), prev ? ".previous" : "");
-			if ((rc = sec_path(path, sizeof(path), o->dir, file, err)) < 0)
+			if ((rc = tm_secret_path(path, sizeof(path), o->dir, file, err)) < 0)
 				break;
 			if ((rc = opens(&old, &v, path, key, err)) == 1 && unlink(path) < 0)
 				rc = tm_err_errno(err, errno, "remove '%s'", path);
@@ -151,7 +151,7 @@ int tm_secret_recover(enum tm_secret_recovered actions[TM_SECRET_COUNT], const s
 	if (live->known_hosts.len && (rc = tm_secret_known_hosts_check(live->known_hosts.data, live->known_hosts.len,
 									"the live known_hosts", err)) < 0)
 		goto out;
-	if ((rc = sec_path(path, sizeof(path), o->dir, "recipient.pub", err)) < 0 ||
+	if ((rc = tm_secret_path(path, sizeof(path), o->dir, "recipient.pub", err)) < 0 ||
 	    (rc = tm_secret_recipient_load(&r, path, err)) < 0)
 		goto out;
 	if (strcmp(r->id, key->id) != 0) {
@@ -160,7 +160,7 @@ int tm_secret_recover(enum tm_secret_recovered actions[TM_SECRET_COUNT], const s
 	}
 	for (int id = 0; id < TM_SECRET_COUNT; id++) {
 		snprintf(file, sizeof(file), "%s.sealed", tm_secret_name((enum tm_secret_id)id));
-		if ((rc = sec_path(path, sizeof(path), o->dir, file, err)) < 0 ||
+		if ((rc = tm_secret_path(path, sizeof(path), o->dir, file, err)) < 0 ||
 		    (rc = plan(&act[id], &old[id], live, id, key, o, path, err)) < 0)
 			goto out;
 		refused |= live->have[id] && act[id] == TM_RECOVER_NONE;

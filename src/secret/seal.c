@@ -13,17 +13,17 @@
 /* The header fields of a sealed file, in order. */
 struct sealed_fields {
 	char alg[48], id[TM_SECRET_KEY_ID_LEN + 2], name[64], created[32], fingerprint[72];
-	struct sec_field f[5];
+	struct tm_secret_field f[5];
 };
 
 static void sealed_fields_init(struct sealed_fields *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->f[0] = (struct sec_field){ "alg", s->alg, sizeof(s->alg) };
-	s->f[1] = (struct sec_field){ "key-id", s->id, sizeof(s->id) };
-	s->f[2] = (struct sec_field){ "name", s->name, sizeof(s->name) };
-	s->f[3] = (struct sec_field){ "created", s->created, sizeof(s->created) };
-	s->f[4] = (struct sec_field){ "fingerprint", s->fingerprint, sizeof(s->fingerprint) };
+	s->f[0] = (struct tm_secret_field){ "alg", s->alg, sizeof(s->alg) };
+	s->f[1] = (struct tm_secret_field){ "key-id", s->id, sizeof(s->id) };
+	s->f[2] = (struct tm_secret_field){ "name", s->name, sizeof(s->name) };
+	s->f[3] = (struct tm_secret_field){ "created", s->created, sizeof(s->created) };
+	s->f[4] = (struct tm_secret_field){ "fingerprint", s->fingerprint, sizeof(s->fingerprint) };
 }
 
 static void fingerprint(char out[72], const void *ct, size_t len)
@@ -50,20 +50,20 @@ int tm_secret_seal(struct tm_buf *out, const struct tm_secret_recipient *r, cons
 	struct sealed_fields sf;
 	int rc;
 
-	if ((rc = sec_ready(err)) < 0)
+	if ((rc = tm_secret_ready(err)) < 0)
 		return rc;
 	if (!tm_is_dns_label(name, 63))
 		return tm_err_set(err, TM_EINVALID, "'%s' is not a secret name (lowercase letters, digits, '-')", name);
 	if (len > TM_SECRET_MAX_VALUE)
 		return tm_err_set(err, TM_ELIMIT, "secret '%s' is larger than %u bytes", name, TM_SECRET_MAX_VALUE);
 	sealed_fields_init(&sf);
-	if (created && !sec_time_valid(created))
+	if (created && !tm_secret_time_valid(created))
 		return tm_err_set(err, TM_EINVALID, "'%s' is not a time like 2025-01-02T03:04:05Z", created);
 	if (created)
 		snprintf(sf.created, sizeof(sf.created), "%s", created);
 	else
-		sec_time(sf.created, 0);
-	if ((rc = sec_reserve(&plain, TM_SECRET_MAX_VALUE + 256, err)) < 0)
+		tm_secret_time_text(sf.created, 0);
+	if ((rc = tm_secret_reserve(&plain, TM_SECRET_MAX_VALUE + 256, err)) < 0)
 		goto out;
 	if ((rc = envelope(&plain, name, sf.created, err)) < 0 || (rc = tm_buf_append(&plain, value, len, err)) < 0)
 		goto out;
@@ -76,11 +76,11 @@ int tm_secret_seal(struct tm_buf *out, const struct tm_secret_recipient *r, cons
 		rc = tm_err_set(err, TM_ERROR, "seal '%s': libsodium failed", name);
 		goto out;
 	}
-	snprintf(sf.alg, sizeof(sf.alg), "%s", SEC_ALG_SEALED);
+	snprintf(sf.alg, sizeof(sf.alg), "%s", TM_SECRET_ALG_SEALED);
 	snprintf(sf.id, sizeof(sf.id), "%s", r->id);
 	snprintf(sf.name, sizeof(sf.name), "%s", name);
 	fingerprint(sf.fingerprint, ct, ctlen);
-	rc = sec_write_file(out, SEC_MAGIC_SEALED, sf.f, TM_ARRAY_LEN(sf.f), ct, ctlen, err);
+	rc = tm_secret_file_write(out, TM_SECRET_MAGIC_SEALED, sf.f, TM_ARRAY_LEN(sf.f), ct, ctlen, err);
 out:
 	tm_buf_wipe(&plain);
 	free(ct);
@@ -96,18 +96,18 @@ static int inspect(struct tm_secret_meta *meta, struct tm_buf *ct, const char *t
 	int rc;
 
 	sealed_fields_init(&sf);
-	if ((rc = sec_parse_file(text, len, name, SEC_MAGIC_SEALED, sf.f, TM_ARRAY_LEN(sf.f), ct,
+	if ((rc = tm_secret_file_parse(text, len, name, TM_SECRET_MAGIC_SEALED, sf.f, TM_ARRAY_LEN(sf.f), ct,
 				 TM_SECRET_MAX_FILE, err)) < 0)
 		return rc;
-	if (strcmp(sf.alg, SEC_ALG_SEALED) != 0)
+	if (strcmp(sf.alg, TM_SECRET_ALG_SEALED) != 0)
 		return tm_err_set(err, TM_EVERSION, "%s:2: algorithm '%s' is not supported (this tarmac reads '%s')",
-				  name, sf.alg, SEC_ALG_SEALED);
+				  name, sf.alg, TM_SECRET_ALG_SEALED);
 	if (strlen(sf.id) != TM_SECRET_KEY_ID_LEN || strspn(sf.id, "0123456789abcdef") != TM_SECRET_KEY_ID_LEN)
 		return tm_err_set(err, TM_ECORRUPT, "%s:3: key id '%s' is not %d lowercase hex digits", name, sf.id,
 				  TM_SECRET_KEY_ID_LEN);
 	if (!tm_is_dns_label(sf.name, 63))
 		return tm_err_set(err, TM_ECORRUPT, "%s:4: '%s' is not a secret name", name, sf.name);
-	if (!sec_time_valid(sf.created))
+	if (!tm_secret_time_valid(sf.created))
 		return tm_err_set(err, TM_ECORRUPT, "%s:5: '%s' is not a time like 2025-01-02T03:04:05Z", name,
 				  sf.created);
 	if (ct->len <= crypto_box_SEALBYTES)
@@ -149,7 +149,7 @@ int tm_secret_unseal(struct tm_buf *out, struct tm_secret_meta *meta, const stru
 	size_t plen;
 	int rc;
 
-	if ((rc = sec_ready(err)) < 0)
+	if ((rc = tm_secret_ready(err)) < 0)
 		return rc;
 	if ((rc = inspect(&m, &ct, text, len, name, err)) < 0)
 		goto out;
@@ -159,7 +159,7 @@ int tm_secret_unseal(struct tm_buf *out, struct tm_secret_meta *meta, const stru
 		goto out;
 	}
 	plen = ct.len - crypto_box_SEALBYTES;
-	if ((rc = sec_reserve(&plain, plen, err)) < 0)
+	if ((rc = tm_secret_reserve(&plain, plen, err)) < 0)
 		goto out;
 	if (crypto_box_seal_open((unsigned char *)plain.data, (const unsigned char *)ct.data, ct.len, k->pk, k->sk) !=
 	    0) {
@@ -179,7 +179,7 @@ int tm_secret_unseal(struct tm_buf *out, struct tm_secret_meta *meta, const stru
 				m.created);
 		goto out;
 	}
-	if ((rc = sec_reserve(out, out->len + plain.len - want.len, err)) < 0 ||
+	if ((rc = tm_secret_reserve(out, out->len + plain.len - want.len, err)) < 0 ||
 	    (rc = tm_buf_append(out, plain.data + want.len, plain.len - want.len, err)) < 0)
 		goto out;
 	if (meta)

@@ -15,7 +15,7 @@
 
 /* ------------------------------------------------------------------ the SSH wire reader */
 
-uint32_t sec_rd_u32(struct sec_rd *r)
+uint32_t tm_secret_read_u32(struct tm_secret_reader *r)
 {
 	uint32_t v;
 
@@ -29,9 +29,9 @@ uint32_t sec_rd_u32(struct sec_rd *r)
 	return v;
 }
 
-const unsigned char *sec_rd_string(struct sec_rd *r, size_t *len)
+const unsigned char *tm_secret_read_string(struct tm_secret_reader *r, size_t *len)
 {
-	size_t n = sec_rd_u32(r);
+	size_t n = tm_secret_read_u32(r);
 	const unsigned char *s;
 
 	if (r->bad || n > r->n) {
@@ -46,10 +46,10 @@ const unsigned char *sec_rd_string(struct sec_rd *r, size_t *len)
 	return s;
 }
 
-bool sec_rd_string_is(struct sec_rd *r, const char *want)
+bool tm_secret_read_string_is(struct tm_secret_reader *r, const char *want)
 {
 	size_t n;
-	const unsigned char *s = sec_rd_string(r, &n);
+	const unsigned char *s = tm_secret_read_string(r, &n);
 
 	return s && n == strlen(want) && memcmp(s, want, n) == 0;
 }
@@ -57,22 +57,22 @@ bool sec_rd_string_is(struct sec_rd *r, const char *want)
 /* ------------------------------------------------------------------ key blobs */
 
 /* A string of exactly n bytes (any n when n is 0, but not empty). */
-static bool field(struct sec_rd *r, size_t n)
+static bool field(struct tm_secret_reader *r, size_t n)
 {
 	size_t got;
-	const unsigned char *s = sec_rd_string(r, &got);
+	const unsigned char *s = tm_secret_read_string(r, &got);
 
 	return s && got && (!n || got == n);
 }
 
 /* An uncompressed EC point on the curve named by the type ("nistp256" ...). */
-static bool ec_point(struct sec_rd *r, const char *curve)
+static bool ec_point(struct tm_secret_reader *r, const char *curve)
 {
 	size_t n;
 	const unsigned char *q;
 	size_t want = strcmp(curve, "nistp256") == 0 ? 65 : strcmp(curve, "nistp384") == 0 ? 97 : 133;
 
-	if (!sec_rd_string_is(r, curve) || !(q = sec_rd_string(r, &n)))
+	if (!tm_secret_read_string_is(r, curve) || !(q = tm_secret_read_string(r, &n)))
 		return false;
 	return n == want && q[0] == 0x04;
 }
@@ -80,10 +80,10 @@ static bool ec_point(struct sec_rd *r, const char *curve)
 /* Walks blob as a public key of type; false when it is not one (or has extra bytes). */
 static bool blob_ok(const unsigned char *blob, size_t len, const char *type)
 {
-	struct sec_rd r = { blob, len, false };
+	struct tm_secret_reader r = { blob, len, false };
 	bool ok;
 
-	if (!sec_rd_string_is(&r, type))
+	if (!tm_secret_read_string_is(&r, type))
 		return false;
 	if (strcmp(type, "ssh-ed25519") == 0)
 		ok = field(&r, 32);
@@ -126,7 +126,7 @@ static int key_ok(const char *type, const char *b64, const char **why)
 	else if (!known_type(type))
 		*why = "not an SSH public key type (ssh-ed25519, ecdsa-sha2-nistp256/384/521, ssh-rsa, "
 		       "sk-ssh-ed25519@openssh.com, sk-ecdsa-sha2-nistp256@openssh.com, ssh-dss)";
-	else if (sec_b64_decode(&blob, b64, strlen(b64), sodium_base64_VARIANT_ORIGINAL) < 0)
+	else if (tm_secret_b64_decode(&blob, b64, strlen(b64), sodium_base64_VARIANT_ORIGINAL) < 0)
 		*why = "the key is not valid base64";
 	else if (!blob_ok((const unsigned char *)blob.data, blob.len, type))
 		*why = "the base64 is not a public key of that type";
@@ -159,7 +159,7 @@ static int next_line(char out[LINE_MAX_LEN], const char *text, size_t len, size_
 static bool b64_len(const char *s, size_t n, size_t want)
 {
 	struct tm_buf b = TM_BUF_INIT("host hash", 64);
-	bool ok = sec_b64_decode(&b, s, n, sodium_base64_VARIANT_ORIGINAL) == 0 && b.len == want;
+	bool ok = tm_secret_b64_decode(&b, s, n, sodium_base64_VARIANT_ORIGINAL) == 0 && b.len == want;
 
 	tm_buf_release(&b);
 	return ok;

@@ -36,16 +36,16 @@ static int paths_for(struct paths *p, const char *dir, const char *name, struct 
 	int rc;
 
 	snprintf(f, sizeof(f), "%s.sealed", name);
-	if ((rc = sec_path(p->cur, sizeof(p->cur), dir, f, err)) < 0)
+	if ((rc = tm_secret_path(p->cur, sizeof(p->cur), dir, f, err)) < 0)
 		return rc;
 	snprintf(f, sizeof(f), "%s.previous.sealed", name);
-	return sec_path(p->prev, sizeof(p->prev), dir, f, err);
+	return tm_secret_path(p->prev, sizeof(p->prev), dir, f, err);
 }
 
 /* Reads a sealed file. TM_ENOTFOUND when absent. */
 static int read_sealed(struct tm_buf *text, const char *path, struct tm_err *err)
 {
-	return tm_file_read_checked(text, path, TM_SECRET_MAX_FILE, SEC_DIR_FILE_CHECKS, err);
+	return tm_file_read_checked(text, path, TM_SECRET_MAX_FILE, TM_SECRET_DIR_FILE_CHECKS, err);
 }
 
 /* The header of file <name>[.previous].sealed must name <name>: a file copied over
@@ -107,7 +107,7 @@ int tm_secret_list(struct tm_secret_listed **out, size_t *n, const char *dir, st
 			rc = tm_err_set(err, TM_ELIMIT, "'%s' holds more than %d sealed files", dir, MAX_LISTED);
 			goto out;
 		}
-		if ((rc = sec_path(path, sizeof(path), dir, de->d_name, err)) < 0 ||
+		if ((rc = tm_secret_path(path, sizeof(path), dir, de->d_name, err)) < 0 ||
 		    (rc = read_sealed(&text, path, err)) < 0 ||
 		    (rc = tm_secret_inspect(&items[count].meta, text.data, text.len, path, err)) < 0 ||
 		    (rc = check_name(&items[count].meta, name, path, err)) < 0)
@@ -134,7 +134,7 @@ static int load_recipient(struct tm_secret_recipient **r, const char *dir, struc
 	char path[4096];
 	int rc;
 
-	if ((rc = sec_path(path, sizeof(path), dir, "recipient.pub", err)) < 0)
+	if ((rc = tm_secret_path(path, sizeof(path), dir, "recipient.pub", err)) < 0)
 		return rc;
 	if ((rc = tm_secret_recipient_load(r, path, err)) == TM_ENOTFOUND)
 		tm_err_wrap(err, "no recipient key in '%s': run 'tarmac secrets keygen' first", dir);
@@ -148,7 +148,7 @@ static int write_text(const char *dir, const char *file, const char *text, size_
 	char path[4096];
 	int rc;
 
-	if ((rc = sec_path(path, sizeof(path), dir, file, err)) < 0)
+	if ((rc = tm_secret_path(path, sizeof(path), dir, file, err)) < 0)
 		return rc;
 	tm_file_set_init(&fs);
 	if ((rc = tm_file_set_add(&fs, path, text, len, 0644, 0, err)) == 0)
@@ -163,9 +163,9 @@ static int read_text(struct tm_buf *out, const char *dir, const char *file, size
 	char path[4096];
 	int rc;
 
-	if ((rc = sec_path(path, sizeof(path), dir, file, err)) < 0)
+	if ((rc = tm_secret_path(path, sizeof(path), dir, file, err)) < 0)
 		return rc;
-	return tm_file_read_checked(out, path, max, SEC_DIR_FILE_CHECKS, err);
+	return tm_file_read_checked(out, path, max, TM_SECRET_DIR_FILE_CHECKS, err);
 }
 
 /* dir/file, an OpenSSH public key line; TM_ENOTFOUND when it is not there. */
@@ -174,8 +174,8 @@ static int read_pub(struct tm_buf *out, const char *dir, const char *file, struc
 	char path[4096];
 	int rc;
 
-	if ((rc = sec_path(path, sizeof(path), dir, file, err)) < 0 ||
-	    (rc = tm_file_read_checked(out, path, 4096, SEC_DIR_FILE_CHECKS, err)) < 0)
+	if ((rc = tm_secret_path(path, sizeof(path), dir, file, err)) < 0 ||
+	    (rc = tm_file_read_checked(out, path, 4096, TM_SECRET_DIR_FILE_CHECKS, err)) < 0)
 		return rc;
 	return tm_secret_ssh_pub_check(out->data, out->len, path, err);
 }
@@ -192,20 +192,20 @@ static int stage_secret(struct tm_file_set *fs, const char *dir, const struct pa
 	char created[32], path[4096];
 	int rc;
 
-	sec_time(created, now);
+	tm_secret_time_text(created, now);
 	if ((rc = tm_secret_seal(&sealed, r, name, created, value->data, value->len, err)) < 0 ||
 	    (old && (rc = tm_file_set_add(fs, p->prev, old->data, old->len, 0644, 0, err)) < 0) ||
 	    (rc = tm_file_set_add(fs, p->cur, sealed.data, sealed.len, 0644, 0, err)) < 0 || !pub)
 		goto out;
 	if (old && (rc = read_pub(&prevpub, dir, SSH_PUB_FILE, err)) == 0 &&
-	    ((rc = sec_path(path, sizeof(path), dir, SSH_PUB_PREVIOUS, err)) < 0 ||
+	    ((rc = tm_secret_path(path, sizeof(path), dir, SSH_PUB_PREVIOUS, err)) < 0 ||
 	     (rc = tm_file_set_add(fs, path, prevpub.data, prevpub.len, 0644, 0, err)) < 0))
 		goto out;
 	if (rc < 0 && rc != TM_ENOTFOUND)
 		goto out;
 	if (rc == TM_ENOTFOUND && err)
 		tm_err_init(err); /* no old .pub to keep: nothing failed */
-	if ((rc = sec_path(path, sizeof(path), dir, SSH_PUB_FILE, err)) == 0)
+	if ((rc = tm_secret_path(path, sizeof(path), dir, SSH_PUB_FILE, err)) == 0)
 		rc = tm_file_set_add(fs, path, pub->data, pub->len, 0644, 0, err);
 out:
 	tm_buf_release(&sealed);
@@ -374,8 +374,8 @@ static int rollback(const char *dir, enum tm_secret_id id, const volatile sig_at
 	rc = swap_files(p.cur, p.prev, &cur, &prev, err);
 	if (rc == 0 && pubs) {
 		char a[4096], b[4096];
-		if ((rc = sec_path(a, sizeof(a), dir, SSH_PUB_FILE, err)) == 0 &&
-		    (rc = sec_path(b, sizeof(b), dir, SSH_PUB_PREVIOUS, err)) == 0)
+		if ((rc = tm_secret_path(a, sizeof(a), dir, SSH_PUB_FILE, err)) == 0 &&
+		    (rc = tm_secret_path(b, sizeof(b), dir, SSH_PUB_PREVIOUS, err)) == 0)
 			rc = swap_files(a, b, &pc, &pp, err);
 	}
 	tm_signals_restore(&saved);
@@ -444,7 +444,7 @@ int tm_secret_rotate(const char *dir, enum tm_secret_id id, enum tm_secret_rotat
 					"next to the new one)");
 			goto out;
 		}
-		if ((rc = sec_reserve(&value, TM_SECRET_MAX_VALUE, err)) < 0 ||
+		if ((rc = tm_secret_reserve(&value, TM_SECRET_MAX_VALUE, err)) < 0 ||
 		    (rc = tm_secret_unseal(&stored, NULL, key, old.data, old.len, p.cur, err)) < 0 ||
 		    (rc = fernet_value(&value, &stored, step, err)) < 0)
 			goto out;
@@ -484,6 +484,12 @@ int tm_secret_set_get(const struct tm_secret_set *s, enum tm_secret_id id, const
 	return 0;
 }
 
+void tm_secret_set_known_hosts(const struct tm_secret_set *s, const char **text, size_t *len)
+{
+	*text = s->known_hosts.len ? s->known_hosts.data : "";
+	*len = s->known_hosts.len;
+}
+
 int tm_secret_set_open(struct tm_secret_set **out, const char *dir, const struct tm_secret_key *key,
 		       struct tm_err *err)
 {
@@ -494,7 +500,7 @@ int tm_secret_set_open(struct tm_secret_set **out, const char *dir, const struct
 	char path[4096];
 	int rc;
 
-	if ((rc = sec_ready(err)) < 0 || (rc = load_recipient(&r, dir, err)) < 0)
+	if ((rc = tm_secret_ready(err)) < 0 || (rc = load_recipient(&r, dir, err)) < 0)
 		goto out;
 	if (strcmp(r->id, key->id) != 0) {
 		rc = tm_err_set(err, TM_EWRONGKEY, "the private key given is %s (of environment '%s'), but '%s' is "
@@ -525,7 +531,7 @@ int tm_secret_set_open(struct tm_secret_set **out, const char *dir, const struct
 		if (err)
 			tm_err_init(err); /* no known_hosts is fine: nothing failed */
 		rc = 0;
-	} else if (rc < 0 || (rc = sec_path(path, sizeof(path), dir, KNOWN_HOSTS_FILE, err)) < 0 ||
+	} else if (rc < 0 || (rc = tm_secret_path(path, sizeof(path), dir, KNOWN_HOSTS_FILE, err)) < 0 ||
 		   (rc = tm_secret_known_hosts_check(s->known_hosts.data, s->known_hosts.len, path, err)) < 0) {
 		goto out;
 	}
@@ -543,7 +549,7 @@ out:
 int tm_secret_set_open_previous(struct tm_secret_set **out, const char *dir, const struct tm_secret_key *key,
 				struct tm_err *err)
 {
-	struct tm_secret_set *s = sec_set_new();
+	struct tm_secret_set *s = tm_secret_set_new();
 	struct tm_buf text = TM_BUF_INIT("sealed file", TM_SECRET_MAX_FILE);
 	int rc = 0;
 

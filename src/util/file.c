@@ -309,3 +309,22 @@ int tm_file_read(struct tm_buf *out, const char *path, size_t max, struct tm_err
 {
 	return tm_file_read_checked(out, path, max, 0, err);
 }
+
+int tm_file_mkdirs(const char *path, mode_t mode, struct tm_err *err)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(buf))
+		return tm_err_set(err, TM_EINVALID, "path '%s' is too long", path);
+	memcpy(buf, path, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return tm_err_errno(err, errno, "create directory '%s'", buf);
+		buf[i] = path[i];
+	}
+	return 0;
+}

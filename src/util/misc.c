@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tarmac/util.h"
 
@@ -230,4 +231,24 @@ void tm_format_rfc3339(char out[40], int64_t unix_ms, bool micro)
 		snprintf(out, 40, "%s.%06dZ", base, (int)(unix_ms - (int64_t)secs * 1000) * 1000);
 	else
 		snprintf(out, 40, "%sZ", base);
+}
+
+const char *tm_system_ca_bundle(void)
+{
+	/* the static binary's OpenSSL knows no distro paths: look where distros keep them */
+	static const char *const paths[] = {
+		"/etc/ssl/certs/ca-certificates.crt", /* Debian, Ubuntu, Alpine, Arch */
+		"/etc/pki/tls/certs/ca-bundle.crt",   /* Fedora, RHEL */
+		"/etc/ssl/ca-bundle.pem",             /* openSUSE */
+		"/etc/ssl/cert.pem",                  /* Alpine, macOS-like */
+		"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+	};
+	const char *env = getenv("SSL_CERT_FILE");
+
+	if (env && *env && access(env, R_OK) == 0)
+		return env;
+	for (size_t i = 0; i < TM_ARRAY_LEN(paths); i++)
+		if (access(paths[i], R_OK) == 0)
+			return paths[i];
+	return NULL;
 }

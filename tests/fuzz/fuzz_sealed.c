@@ -18,10 +18,10 @@ static struct tm_secret_key *fixed_key(void)
 	if (!made) {
 		if (sodium_init() < 0)
 			__builtin_trap();
-		for (int i = 0; i < SEC_X25519_LEN; i++)
+		for (int i = 0; i < TM_SECRET_X25519_LEN; i++)
 			k.sk[i] = (uint8_t)(i + 1);
 		crypto_scalarmult_base(k.pk, k.sk);
-		sec_key_id(k.id, k.pk);
+		tm_secret_pk_id(k.id, k.pk);
 		strcpy(k.env, "fuzz");
 		made = true;
 	}

@@ -123,7 +123,9 @@ static const char *const __attribute__((unused)) disco_apps =
 static const char *const __attribute__((unused)) disco_core =
 	"{\"kind\":\"APIResourceList\",\"groupVersion\":\"v1\",\"resources\":["
 	"{\"name\":\"namespaces\",\"namespaced\":false,\"kind\":\"Namespace\"},"
-	"{\"name\":\"configmaps\",\"namespaced\":true,\"kind\":\"ConfigMap\"}]}";
+	"{\"name\":\"configmaps\",\"namespaced\":true,\"kind\":\"ConfigMap\"},"
+	"{\"name\":\"secrets\",\"namespaced\":true,\"kind\":\"Secret\"},"
+	"{\"name\":\"persistentvolumeclaims\",\"namespaced\":true,\"kind\":\"PersistentVolumeClaim\"}]}";
 
 /* The exchanges of discovery before anything of apps/v1 is asked for. */
 #define DISCOVERY_OF_APPS                                                                                   \

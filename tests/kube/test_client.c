@@ -322,9 +322,9 @@ Test(kube_client, cancel_stops_retrying)
 Test(kube_client, system_ca_bundle_honours_ssl_cert_file)
 {
 	setenv("SSL_CERT_FILE", "/etc/hostname", 1);
-	cr_assert_str_eq(tm_kube_system_ca_bundle(), "/etc/hostname");
+	cr_assert_str_eq(tm_system_ca_bundle(), "/etc/hostname");
 	setenv("SSL_CERT_FILE", "/nonexistent", 1);
-	cr_assert_str_neq(tm_kube_system_ca_bundle() ? tm_kube_system_ca_bundle() : "", "/nonexistent");
+	cr_assert_str_neq(tm_system_ca_bundle() ? tm_system_ca_bundle() : "", "/nonexistent");
 }
 
 /* An exec plugin's credential is fetched before the first request and fetched again

@@ -23,7 +23,7 @@ Test(release_adopt, the_makers_fields_become_one_apply_entry_of_tarmac)
 
 	tm_err_init(&err);
 	cr_assert_not_null(live);
-	cr_assert_eq(rel_adopted_fields(&out, live, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_eq(tm_release_adopted_fields(&out, live, &err), 0, "%s", tm_err_msg(&err));
 	cr_assert_not_null(out);
 	/* the control plane's entry and the subresource's stay as they were, in order */
 	cr_assert_eq(json_array_size(out), 3, "%s", json_dumps(out, JSON_COMPACT));
@@ -50,12 +50,12 @@ Test(release_adopt, nothing_to_hand_over_when_tarmac_alone_made_it)
 	struct tm_err err;
 
 	tm_err_init(&err);
-	cr_assert_eq(rel_adopted_fields(&out, live, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_eq(tm_release_adopted_fields(&out, live, &err), 0, "%s", tm_err_msg(&err));
 	cr_assert_null(out);
 	/* no managedFields at all: nothing either */
 	json_object_del(json_object_get(live, "metadata"), "managedFields");
 	out = json_true();
-	cr_assert_eq(rel_adopted_fields(&out, live, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_eq(tm_release_adopted_fields(&out, live, &err), 0, "%s", tm_err_msg(&err));
 	cr_assert_null(out);
 	json_decref(live);
 }

@@ -1,0 +1,83 @@
+/* The DAG repository, read by tarmac itself (libgit2): a bare cache per repository URL
+ * under the user's cache directory, shared by concurrent runs through a lock file;
+ * fetched over ssh (the environment's deploy key, in memory only, and strict host key
+ * checking against its known_hosts), https (a token) or a local path; refs resolved to
+ * full commit ids. It neither prints nor exits: progress goes to the report function. */
+#ifndef TARMAC_VCS_H
+#define TARMAC_VCS_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tarmac/util.h"
+
+#define TM_VCS_ID_LEN 40 /* a SHA-1 commit id in hex */
+#define TM_VCS_FP_LEN 64 /* "SHA256:" and 43 base64 characters, NUL included */
+
+/* ------------------------------------------------------------------ host keys */
+
+enum tm_vcs_host_verdict {
+	TM_HOST_TRUSTED,  /* a line for the host holds this very key */
+	TM_HOST_UNKNOWN,  /* no line for the host holds a key of this type */
+	TM_HOST_CHANGED,  /* lines for the host hold other keys of this type */
+	TM_HOST_REVOKED,  /* an @revoked line holds this key */
+};
+/* What known_hosts text says of host presenting the public key blob (SSH wire format)
+ * on port (22 is looked up as "host", others as "[host]:port", as OpenSSH does):
+ * patterns with wildcards and negation, hashed hosts (ssh-keygen -H), @revoked.
+ * @cert-authority lines are not used (certificates are not accepted). */
+enum tm_vcs_host_verdict tm_vcs_host_check(const char *known_hosts, size_t len, const char *host, int port,
+					   const unsigned char *blob, size_t bloblen);
+/* "SHA256:<base64 without padding>" of a public key blob, as ssh-keygen -l prints it. */
+void tm_vcs_fingerprint(char out[TM_VCS_FP_LEN], const unsigned char *blob, size_t n);
+
+/* ------------------------------------------------------------------ where a repository is */
+
+/* A repository URL taken apart: ssh://[user@]host[:port]/path, user@host:path (scp
+ * style), https://..., http://..., file://path or a plain path. */
+enum tm_vcs_scheme { TM_VCS_SSH, TM_VCS_HTTPS, TM_VCS_HTTP, TM_VCS_LOCAL };
+struct tm_vcs_url {
+	enum tm_vcs_scheme scheme;
+	char user[64];   /* ssh: the user ("git" when the URL names none) */
+	char host[256];
+	int port;        /* 22, 443 or 80 unless the URL names one; 0 for local paths */
+};
+/* TM_EINVALID naming what is wrong. */
+int tm_vcs_url_parse(struct tm_vcs_url *out, const char *url, struct tm_err *err);
+
+/* ------------------------------------------------------------------ the cache */
+
+struct tm_vcs_opts {
+	const char *url;
+	const char *cache_dir;     /* --dags-cache; NULL: $XDG_CACHE_HOME/tarmac/dags, else ~/.cache/tarmac/dags */
+	/* the deploy key for ssh URLs, an ed25519 pair in libsodium's layout: it signs in
+	 * memory (libgit2 and libssh2 never see the private half) */
+	const unsigned char *ssh_pk; /* 32 bytes, or NULL: no key */
+	const unsigned char *ssh_sk; /* 64 bytes */
+	const char *known_hosts;   /* the hosts ssh URLs may reach, for ssh URLs */
+	size_t known_hosts_len;
+	const char *https_user;    /* https: basic credentials, or a token as the password */
+	const char *https_token;
+	tm_report_fn report;
+	void *report_ctx;
+	const volatile sig_atomic_t *stop; /* Ctrl-C: the transfer stops (TM_EINTERRUPTED) */
+};
+
+struct tm_vcs_repo;
+/* Opens the URL's cache (created bare when new), holding its lock until closed: a
+ * second run on the same repository waits for the first (reported). */
+int tm_vcs_open(struct tm_vcs_repo **out, const struct tm_vcs_opts *o, struct tm_err *err);
+/* Brings every branch and tag of the repository into the cache (only what is new is
+ * transferred; branches and tags deleted there are deleted here). */
+int tm_vcs_fetch(struct tm_vcs_repo *r, struct tm_err *err);
+/* The commit ref names, from the cache: a branch, a tag (peeled), a full "refs/..."
+ * name, or a full 40-character commit id that a branch or tag reaches. An abbreviated
+ * id, a name that is both a branch and a tag of different commits, or a name that is
+ * neither: TM_EINVALID / TM_ENOTFOUND naming it. */
+int tm_vcs_resolve(char id[TM_VCS_ID_LEN + 1], struct tm_vcs_repo *r, const char *ref, struct tm_err *err);
+/* The cache's directory (borrowed). */
+const char *tm_vcs_path(const struct tm_vcs_repo *r);
+void tm_vcs_close(struct tm_vcs_repo *r);
+
+#endif

@@ -1,0 +1,126 @@
+/* The stack's DAG repository: where the values say it is, the ref to deploy (the
+ * command line's, else rev, else branch, else ref, as git-sync reads them), fetched into
+ * the cache with the environment's deploy key and known_hosts (unsealed in memory only)
+ * and resolved to the commit every replica will run. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stack_private.h"
+#include "tarmac/doc.h"
+#include "tarmac/vcs.h"
+
+static const char *git_sync(const json_t *values, const char *key)
+{
+	return json_string_value(tm_doc_get(values, "dags", "gitSync", key, NULL));
+}
+
+/* The deploy key and known_hosts of env, for an ssh repository. */
+static int ssh_secrets(struct tm_secret_set **set, const struct tm_stack_dags_opts *o, const char *env,
+		       struct tm_err *err)
+{
+	struct tm_secret_key_source src = { .key_file = o->secrets.key_file, .env_key_file = getenv("TARMAC_KEY_FILE"),
+					    .env = env, .xdg_config_home = getenv("XDG_CONFIG_HOME"),
+					    .home = getenv("HOME") };
+	struct tm_secret_key *key = NULL;
+	char dir[4096];
+	int rc;
+
+	if ((rc = tm_stack_secrets_dir(dir, sizeof(dir), o->secrets.dir, env, err)) < 0 ||
+	    (rc = tm_secret_key_open(&key, &src, err)) < 0 || (rc = tm_secret_set_open(set, dir, key, err)) < 0) {
+		tm_secret_key_free(key);
+		return tm_err_wrap(err, "the deploy key of environment '%s' (an ssh repository needs it: 'tarmac secrets "
+				   "keygen' and 'tarmac secrets init')", env);
+	}
+	tm_secret_key_free(key);
+	return 0;
+}
+
+static int fetch_and_resolve(const struct tm_stack_ctx *s, const struct tm_stack_dags_opts *o,
+			     const struct tm_secret_set *set, struct tm_stack_dags *out, struct tm_err *err)
+{
+	struct tm_vcs_opts vo = { .url = out->repo, .cache_dir = o->cache_dir, .report = s->report,
+				  .report_ctx = s->report_ctx, .stop = s->stop };
+	struct tm_vcs_repo *repo = NULL;
+	struct tm_secret_ssh_key key;
+	const char *text;
+	size_t len;
+	int rc;
+
+	memset(&key, 0, sizeof(key));
+	if (set && tm_secret_set_get(set, TM_SECRET_GIT_SSH_KEY, &text, &len) < 0)
+		return tm_err_set(err, TM_ENOTFOUND, "the environment has no deploy key (git-ssh-key): run 'tarmac secrets "
+				  "init'");
+	if (set && (rc = tm_secret_ssh_key_parse(&key, text, len, err)) < 0)
+		return tm_err_wrap(err, "the deploy key git-ssh-key");
+	if (set) {
+		vo.ssh_pk = key.pk;
+		vo.ssh_sk = key.sk;
+		tm_secret_set_known_hosts(set, &vo.known_hosts, &vo.known_hosts_len);
+	}
+	if ((rc = tm_vcs_open(&repo, &vo, err)) == 0 && (rc = tm_vcs_fetch(repo, err)) == 0 &&
+	    (rc = tm_vcs_resolve(out->commit, repo, out->ref, err)) == 0)
+		snprintf(out->cache, sizeof(out->cache), "%s", tm_vcs_path(repo));
+	tm_vcs_close(repo);
+	tm_secret_ssh_key_wipe(&key);
+	return rc;
+}
+
+int tm_stack_dags_resolve(const struct tm_stack_ctx *s, const struct tm_stack_dags_opts *o, const char *env,
+			  const json_t *values, struct tm_stack_dags *out, struct tm_err *err)
+{
+	const char *repo = git_sync(values, "repo"), *ref = o->ref;
+	struct tm_secret_set *set = NULL;
+	struct tm_vcs_url url;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_true(tm_doc_get(values, "dags", "gitSync", "enabled", NULL)) || !repo)
+		return 0;
+	out->configured = true;
+	if (!ref || !*ref)
+		ref = git_sync(values, "rev") ? git_sync(values, "rev")
+		      : git_sync(values, "branch") ? git_sync(values, "branch") : git_sync(values, "ref");
+	snprintf(out->repo, sizeof(out->repo), "%s", repo);
+	snprintf(out->ref, sizeof(out->ref), "%s", ref ? ref : "HEAD");
+	if ((rc = tm_vcs_url_parse(&url, repo, err)) < 0)
+		return tm_err_wrap(err, "dags.gitSync.repo");
+	if (url.scheme == TM_VCS_SSH && (rc = ssh_secrets(&set, o, env, err)) < 0)
+		return rc;
+	rc = fetch_and_resolve(s, o, set, out, err);
+	tm_secret_set_free(set);
+	return rc;
+}
+
+int tm_stack_dags_pin(const struct tm_stack_ctx *s, const struct tm_stack_dags_opts *o, const char *env,
+		      const struct tm_render_opts *ro, struct tm_render_opts *pinned, struct tm_stack_dags *d,
+		      struct tm_err *err)
+{
+	struct tm_render_opts quiet = *ro;
+	struct tm_values v = { 0 };
+	int rc;
+
+	*pinned = *ro;
+	quiet.report = NULL; /* the render that follows reports what the values say */
+	if ((rc = tm_render_values(&v, &quiet, err)) == 0 && (rc = tm_stack_dags_resolve(s, o, env, v.tree, d, err)) == 0)
+		d->follow = json_is_true(tm_doc_get(v.tree, "dags", "gitSync", "follow", NULL));
+	tm_values_release(&v);
+	if (rc < 0 || !d->configured || d->follow)
+		return rc;
+	if (!(d->sets = calloc(ro->nsets + 1, sizeof(*d->sets))))
+		return tm_err_set(err, TM_ERROR, "out of memory");
+	if (ro->nsets)
+		memcpy(d->sets, ro->sets, ro->nsets * sizeof(*d->sets));
+	snprintf(d->pin, sizeof(d->pin), "dags.gitSync.commit=%s", d->commit);
+	d->sets[ro->nsets] = (struct tm_set_arg){ .kind = TM_ARG_SET, .arg = d->pin };
+	pinned->sets = d->sets;
+	pinned->nsets = ro->nsets + 1;
+	tm_reportf(s->report, s->report_ctx, TM_INFO, "dags", d->repo, false, "%s is %.12s: pinned", d->ref, d->commit);
+	return 0;
+}
+
+void tm_stack_dags_release(struct tm_stack_dags *d)
+{
+	free(d->sets);
+	d->sets = NULL;
+}
