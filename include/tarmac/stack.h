@@ -104,7 +104,7 @@ struct tm_stack_dags {
 /* With the DAG repository configured: fetches it into the cache (the deploy key and
  * known_hosts of env for ssh, unsealed in memory) and resolves the ref (--dags-ref, else
  * dags.gitSync.rev, branch, ref) to its commit. out->configured false otherwise, and
- * nothing is fetched. */
+ * nothing is fetched (TM_EINVALID when o->ref names a ref all the same). */
 int tm_stack_dags_resolve(const struct tm_stack_ctx *s, const struct tm_stack_dags_opts *o, const char *env,
 			  const json_t *values, struct tm_stack_dags *out, struct tm_err *err);
 

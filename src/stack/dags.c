@@ -29,8 +29,9 @@ static int ssh_secrets(struct tm_secret_set **set, const struct tm_stack_dags_op
 	if ((rc = tm_stack_secrets_dir(dir, sizeof(dir), o->secrets.dir, env, err)) < 0 ||
 	    (rc = tm_secret_key_open(&key, &src, err)) < 0 || (rc = tm_secret_set_open(set, dir, key, err)) < 0) {
 		tm_secret_key_free(key);
-		return tm_err_wrap(err, "the deploy key of environment '%s' (an ssh repository needs it: 'tarmac secrets "
-				   "keygen' and 'tarmac secrets init')", env);
+		return tm_err_wrap(err, "the deploy key of environment '%s': tarmac reads an ssh DAG repository with it "
+				   "before deploying (first use: 'tarmac secrets keygen' and 'tarmac secrets init "
+				   "--known-hosts FILE', then add git-ssh-key.pub to the repository's deploy keys)", env);
 	}
 	tm_secret_key_free(key);
 	return 0;
@@ -76,7 +77,9 @@ int tm_stack_dags_resolve(const struct tm_stack_ctx *s, const struct tm_stack_da
 
 	memset(out, 0, sizeof(*out));
 	if (!json_is_true(tm_doc_get(values, "dags", "gitSync", "enabled", NULL)) || !repo)
-		return 0;
+		return ref && *ref ? tm_err_set(err, TM_EINVALID, "--dags-ref %s: the values configure no DAG repository "
+						"(dags.gitSync.enabled and dags.gitSync.repo)", ref)
+				   : 0;
 	out->configured = true;
 	if (!ref || !*ref)
 		ref = git_sync(values, "rev") ? git_sync(values, "rev")

@@ -80,7 +80,7 @@ static int on_credentials(git_credential **out, const char *url, const char *url
 		return refuse(r, TM_ERROR, GIT_EAUTH, "%s refused %s", r->url.host,
 			      r->url.scheme == TM_VCS_SSH ? "the deploy key (is its public half, git-ssh-key.pub, a deploy "
 							    "key of the repository?)"
-							  : "the credentials (the sealed dags-https-token)");
+							  : "the credentials given");
 	if ((allowed & GIT_CREDENTIAL_SSH_CUSTOM) && r->o.ssh_pk)
 		return ssh_key(out, r, user);
 	if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && r->o.https_token)
@@ -88,7 +88,8 @@ static int on_credentials(git_credential **out, const char *url, const char *url
 							     r->o.https_token);
 	return refuse(r, TM_ERROR, GIT_EAUTH, "%s asks for credentials and there are none: %s", r->url.host,
 		      r->url.scheme == TM_VCS_SSH ? "the environment has no deploy key (tarmac secrets init)"
-						  : "seal a token as dags-https-token");
+						  : "tarmac gives https repositories no credentials yet (use an ssh URL "
+						    "with the environment's deploy key)");
 }
 
 static int on_certificate(git_cert *cert, int valid, const char *host, void *payload)
