@@ -19,9 +19,7 @@ static const char *git_sync(const json_t *values, const char *key)
 static int ssh_secrets(struct tm_secret_set **set, const struct tm_stack_dags_opts *o, const char *env,
 		       struct tm_err *err)
 {
-	struct tm_secret_key_source src = { .key_file = o->secrets.key_file, .env_key_file = getenv("TARMAC_KEY_FILE"),
-					    .env = env, .xdg_config_home = getenv("XDG_CONFIG_HOME"),
-					    .home = getenv("HOME") };
+	struct tm_secret_key_source src = tm_stack_key_source(&o->secrets, env);
 	struct tm_secret_key *key = NULL;
 	char dir[4096];
 	int rc;

@@ -222,12 +222,18 @@ static int annotate_and_rotate(const struct tm_stack_ctx *s, json_t *objects, js
 	return 0;
 }
 
+struct tm_secret_key_source tm_stack_key_source(const struct tm_stack_secret_opts *o, const char *env)
+{
+	return (struct tm_secret_key_source){ .key_file = o->key_file, .env_key_file = getenv("TARMAC_KEY_FILE"),
+					      .env = env, .xdg_config_home = getenv("XDG_CONFIG_HOME"),
+					      .home = getenv("HOME") };
+}
+
 int tm_stack_secrets(const struct tm_stack_ctx *s, const struct tm_stack_secret_opts *o, const char *env,
 		     const char *release, const char *ns, json_t *values, json_t *objects, unsigned flags,
 		     json_t **secrets_out, struct tm_err *err)
 {
-	struct tm_secret_key_source src = { .key_file = o->key_file, .env_key_file = getenv("TARMAC_KEY_FILE"), .env = env,
-					    .xdg_config_home = getenv("XDG_CONFIG_HOME"), .home = getenv("HOME") };
+	struct tm_secret_key_source src = tm_stack_key_source(o, env);
 	struct tm_secret_target target = { .release = release, .namespace = ns, .values = values };
 	struct tm_secret_key *key = NULL;
 	struct tm_secret_set *set = NULL;

@@ -25,4 +25,8 @@ int tm_stack_guard_check(const struct tm_stack_ctx *s, const struct tm_stack_gua
 			 const struct tm_secret_set *previous, const char *dir, const char *env, struct tm_err *err);
 void tm_stack_guard_release(struct tm_stack_guard *g);
 
+/* Where the environment's private key comes from: --key-file, $TARMAC_KEY_FILE, then
+ * keygen's default place under $XDG_CONFIG_HOME or $HOME (secrets.c). */
+struct tm_secret_key_source tm_stack_key_source(const struct tm_stack_secret_opts *o, const char *env);
+
 #endif
