@@ -79,6 +79,8 @@ const sources = [_][]const u8{
     "src/vcs/cache.c",
     "src/vcs/fetch.c",
     "src/vcs/resolve.c",
+    "src/vcs/tree.c",
+    "src/vcs/scan.c",
     "src/cli/main.c",
     "src/cli/commands.c",
     "src/cli/suggest.c",
@@ -107,6 +109,9 @@ const sources = [_][]const u8{
     "src/cli/cmd_secrets_recover.c",
     "src/cli/cmd_secrets_finish.c",
     "src/cli/cmd_dags.c",
+    "src/cli/diff_dags.c",
+    "src/cli/cmd_dags_status.c",
+    "src/cli/cmd_dags_trust.c",
 };
 const entry = "src/cli/entry.c";
 // the one file that is told the commit and the build's kind (tarmac version)
@@ -151,6 +156,7 @@ const test_sources = [_][]const u8{
     "tests/release/test_deploy.c",
     "tests/vcs/test_hostkey.c",
     "tests/vcs/test_cache.c",
+    "tests/vcs/test_tree.c",
     "tests/secret/test_key.c",
     "tests/secret/test_seal.c",
     "tests/secret/test_gen.c",

@@ -73,6 +73,9 @@ struct tm_release_opts {
 	const char *command;         /* "up", "install", ...: the lock holder and descriptions */
 	const char *tarmac_version;
 	const char *dag_commit;      /* the DAGs' commit (pinned or seen at deploy); NULL: no DAG repository */
+	/* the DAGs' change for the description ("3 files changed"), or NULL; out "" says nothing */
+	void (*dag_note)(void *ctx, const char *from, const char *to, char *out, size_t n);
+	void *dag_note_ctx;
 	int history_max;             /* revisions kept (10); 0: all */
 	bool dry_run;                /* server dry run; nothing recorded, no lock */
 	bool atomic;                 /* roll back to the last deployed revision on failure */

@@ -27,6 +27,7 @@ enum tm_secret_id {
 	TM_SECRET_REDIS_PASSWORD,       /* "redis-password": the Celery broker's */
 	TM_SECRET_ADMIN_PASSWORD,       /* "admin-password": the first Airflow user's */
 	TM_SECRET_GIT_SSH_KEY,          /* "git-ssh-key": OpenSSH ed25519 private key text */
+	TM_SECRET_GIT_HTTPS_TOKEN,      /* "dags-https-token": given, never generated (secrets init --https-token) */
 	TM_SECRET_COUNT
 };
 
@@ -36,6 +37,8 @@ const char *tm_secret_name(enum tm_secret_id id);
 int tm_secret_lookup(const char *name, enum tm_secret_id *out);
 /* What stops working when the secret changes: for --force and rotate warnings. */
 const char *tm_secret_breaks(enum tm_secret_id id);
+/* The secret is given by its user (a token a server issued), never generated. */
+bool tm_secret_given(enum tm_secret_id id);
 
 /* A new value for id (for git-ssh-key the private key; comment goes into it),
  * appended to out. Wipe out after use (tm_buf_wipe). */
@@ -158,12 +161,14 @@ struct tm_secret_listed {
 };
 int tm_secret_list(struct tm_secret_listed **out, size_t *n, const char *dir, struct tm_err *err);
 
-enum tm_secret_action { TM_SECRET_KEPT, TM_SECRET_GENERATED, TM_SECRET_REGENERATED };
+enum tm_secret_action { TM_SECRET_KEPT, TM_SECRET_GENERATED, TM_SECRET_REGENERATED, TM_SECRET_SEALED,
+			TM_SECRET_ABSENT /* a given secret nobody gave */ };
 
 struct tm_secret_init_opts {
 	const char *dir;              /* secrets/<env>/ with recipient.pub */
 	const char *env;              /* for the deploy key's comment */
 	const char *known_hosts_path; /* copied to <dir>/known_hosts when set */
+	const char *https_token_path; /* sealed as dags-https-token when set ("-": standard input) */
 	bool force[TM_SECRET_COUNT];  /* regenerate these even when present */
 	int64_t now;                  /* 0: the clock */
 	const volatile sig_atomic_t *stop; /* may be NULL; see below */
@@ -204,6 +209,12 @@ int tm_secret_set_get(const struct tm_secret_set *s, enum tm_secret_id id, const
 /* The environment's known_hosts text (borrowed; empty when it has none). */
 void tm_secret_set_known_hosts(const struct tm_secret_set *s, const char **text, size_t *len);
 void tm_secret_set_free(struct tm_secret_set *s);
+/* dir's known_hosts as it is on disk (out empty when there is none). */
+int tm_secret_known_hosts_read(struct tm_buf *out, const char *dir, struct tm_err *err);
+/* Appends a known_hosts line to dir's known_hosts (made when missing), checked and
+ * written atomically: a bad line changes nothing. */
+int tm_secret_known_hosts_add(const char *dir, const char *line, const volatile sig_atomic_t *stop,
+			      struct tm_err *err);
 
 /* ------------------------------------------------------------------ Kubernetes Secrets */
 

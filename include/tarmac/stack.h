@@ -98,6 +98,8 @@ struct tm_stack_dags {
 	char ref[256];                        /* what was resolved */
 	char commit[TM_VCS_ID_LEN + 1];
 	char cache[4096];                     /* the cache it was fetched into */
+	const char *cache_dir;                /* --dags-cache (borrowed from the options) */
+	size_t files, bytes;                  /* what subPath holds in the commit */
 	struct tm_set_arg *sets;              /* tm_stack_dags_pin's render sets (owned) */
 	char pin[80];                         /* "dags.gitSync.commit=<id>" */
 };
@@ -117,6 +119,14 @@ int tm_stack_dags_pin(const struct tm_stack_ctx *s, const struct tm_stack_dags_o
 		      const struct tm_render_opts *ro, struct tm_render_opts *pinned, struct tm_stack_dags *d,
 		      struct tm_err *err);
 void tm_stack_dags_release(struct tm_stack_dags *d);
+/* The files that changed from commit from to d's commit, from d's cache (nothing is
+ * fetched: tm_stack_dags_resolve brought both). TM_ENOTFOUND when from is not there
+ * (a commit no branch or tag reaches any more). */
+int tm_stack_dags_changes(const struct tm_stack_dags *d, const char *from, struct tm_vcs_changes *out,
+			  struct tm_err *err);
+/* A struct tm_release_opts dag_note function (dags: a struct tm_stack_dags): "3 files
+ * changed" from from to to, when to is the resolved commit; empty when unknown. */
+void tm_stack_dags_note(void *dags, const char *from, const char *to, char *out, size_t n);
 
 /* ------------------------------------------------------------------ checks */
 

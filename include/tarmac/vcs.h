@@ -32,6 +32,17 @@ enum tm_vcs_host_verdict tm_vcs_host_check(const char *known_hosts, size_t len, 
 /* "SHA256:<base64 without padding>" of a public key blob, as ssh-keygen -l prints it. */
 void tm_vcs_fingerprint(char out[TM_VCS_FP_LEN], const unsigned char *blob, size_t n);
 
+/* The host key an ssh server presents (read with a key exchange, no login). */
+struct tm_vcs_host_key {
+	char type[32];            /* "ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa", ... */
+	unsigned char blob[2048]; /* the public key, SSH wire format */
+	size_t len;
+};
+/* TM_EUNAVAILABLE when host:port cannot be reached or speaks no ssh within timeout_ms. */
+int tm_vcs_host_key_scan(struct tm_vcs_host_key *out, const char *host, int port, int timeout_ms, struct tm_err *err);
+/* Its known_hosts line: "host TYPE BASE64", or "[host]:port TYPE BASE64" off port 22. */
+void tm_vcs_known_hosts_line(char *out, size_t n, const struct tm_vcs_host_key *k, const char *host, int port);
+
 /* ------------------------------------------------------------------ where a repository is */
 
 /* A repository URL taken apart: ssh://[user@]host[:port]/path, user@host:path (scp
@@ -79,5 +90,40 @@ int tm_vcs_resolve(char id[TM_VCS_ID_LEN + 1], struct tm_vcs_repo *r, const char
 /* The cache's directory (borrowed). */
 const char *tm_vcs_path(const struct tm_vcs_repo *r);
 void tm_vcs_close(struct tm_vcs_repo *r);
+
+/* ------------------------------------------------------------------ what a commit holds */
+
+struct tm_vcs_tree_stats {
+	bool found;              /* the path is a folder of the commit */
+	size_t files, bytes;     /* files (blobs, symlinks included) under it and their sizes */
+	size_t py;               /* ... of them ending in .py */
+	bool airflowignore;      /* an .airflowignore somewhere under it */
+	char largest[512];       /* the largest file (its path under subpath), for a message */
+	size_t largest_bytes;
+};
+/* The files under subpath ("" or NULL: the whole tree) of commit id (in the cache). */
+int tm_vcs_tree_stats(struct tm_vcs_tree_stats *st, struct tm_vcs_repo *r, const char *id, const char *subpath,
+		      struct tm_err *err);
+
+#define TM_VCS_ADDED 'A'
+#define TM_VCS_MODIFIED 'M'
+#define TM_VCS_DELETED 'D'
+#define TM_VCS_RENAMED 'R'
+#define TM_VCS_CHANGES_MAX 1000 /* listed; all are counted */
+struct tm_vcs_change {
+	char status;             /* TM_VCS_ADDED, ... */
+	char *path;              /* the new path (the old one for a deletion) */
+	char *old_path;          /* renamed: where it was */
+};
+struct tm_vcs_changes {
+	struct tm_vcs_change *v;
+	size_t n;                /* listed */
+	size_t total, added, modified, deleted, renamed;
+};
+/* The files that differ between commits from and to (renames detected as git does).
+ * TM_ENOTFOUND when either commit is not in the cache. */
+int tm_vcs_changes(struct tm_vcs_changes *out, struct tm_vcs_repo *r, const char *from, const char *to,
+		   struct tm_err *err);
+void tm_vcs_changes_release(struct tm_vcs_changes *c);
 
 #endif

@@ -194,10 +194,14 @@ int tm_cmd_diff(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
 struct tm_dags_cmd_opts {
 	struct tm_render_args r;
 	struct tm_stack_dags_opts d;
+	bool yes;                /* trust: no question asked */
 };
 extern const struct tm_optspec tm_dags_cmd_optspecs[];
 int tm_dags_cmd_set_opt(void *opts, int id, const char *value, struct tm_err *err);
 int tm_cmd_dags(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
+/* dags status (d resolved and fetched) and dags trust [HOST[:PORT]] (NULL: the repository's host). */
+int tm_cli_dags_status(struct tm_cli *cli, struct tm_dags_cmd_opts *o, const struct tm_stack_dags *d);
+int tm_cli_dags_trust(struct tm_cli *cli, struct tm_dags_cmd_opts *o, const char *host);
 
 /* Ctrl-C (signals.c). */
 struct tm_signals {
@@ -226,6 +230,10 @@ void tm_cli_fill_apply_opts(struct tm_cli *cli, const struct tm_apply_cmd_opts *
 int tm_cli_render_for_cluster(struct tm_cli *cli, struct tm_render_args *a, const struct tm_stack_dags_opts *dags,
 			      struct tm_stack_dags *pinned, json_t **out, json_t **values);
 /* "no retries" or "3 retries (2 after 5xx, ...)". */
+/* diff's DAG part (src/cli/diff_dags.c): *out the change from the deployed revision's
+ * commit to d's as JSON (NULL when d is not configured); printed as text by the other. */
+int tm_cli_diff_dags(json_t **out, struct tm_cli *cli, const struct tm_stack_dags *d, struct tm_err *err);
+void tm_cli_print_dags_change(FILE *f, const json_t *change);
 void tm_cli_summary_retries(char *buf, size_t n, const struct tm_kube_stats *st);
 
 /* up, install, upgrade, rollback, history, status, uninstall (cmd_release.c) */
@@ -259,6 +267,7 @@ struct tm_secrets_cmd_opts {
 	const char *out;             /* keygen --out */
 	const char *key_file;        /* --key-file */
 	const char *known_hosts;     /* init --known-hosts */
+	const char *https_token;     /* init --https-token */
 	bool force[TM_SECRET_COUNT]; /* init --force NAME */
 	bool reveal, finish, rollback;
 	bool new_key;                /* recover: the private key is lost */

@@ -138,10 +138,9 @@ const char *tm_cli_release_ns(struct tm_cli *cli)
 }
 
 static int load_objects(struct tm_cli *cli, struct tm_apply_cmd_opts *o, const struct tm_apply_opts *ao, json_t **out,
-			json_t **secrets)
+			json_t **secrets, struct tm_stack_dags *pinned)
 {
 	json_t *values = NULL;
-	struct tm_stack_dags pinned;
 	int rc;
 
 	if (o->manifests) {
@@ -151,13 +150,12 @@ static int load_objects(struct tm_cli *cli, struct tm_apply_cmd_opts *o, const s
 		return tm_stack_load_manifests(o->manifests, out, &cli->err);
 	}
 	o->dags.secrets = o->sec;
-	if ((rc = tm_cli_render_for_cluster(cli, &o->r, &o->dags, &pinned, out, &values)) == 0) {
+	if ((rc = tm_cli_render_for_cluster(cli, &o->r, &o->dags, pinned, out, &values)) == 0) {
 		struct tm_stack_ctx ctx = tm_cli_stack_ctx(cli);
 
 		rc = tm_stack_secrets(&ctx, &o->sec, tm_stack_env(o->r.env), tm_cli_release_name(cli), ao->namespace,
 				      values, *out, 0, secrets, &cli->err);
 	}
-	tm_stack_dags_release(&pinned);
 	json_decref(values);
 	return rc;
 }
@@ -197,14 +195,16 @@ static int no_arguments(struct tm_cli *cli, struct tm_apply_cmd_opts *o, int arg
 
 /* What apply and diff share before their own work: Ctrl-C caught (undo with
  * tm_cli_restore_signals whatever this returns), the client reporting to the sink, the
- * objects loaded. 0 or a TM_E* code with cli->err set. */
+ * objects loaded (and the DAG commit pinned: release *pinned with tm_stack_dags_release
+ * whatever this returns). 0 or a TM_E* code with cli->err set. */
 static int begin(struct tm_cli *cli, struct tm_apply_cmd_opts *o, struct tm_signals *sig, json_t **objects,
-		 json_t **secrets, struct tm_apply_opts *ao)
+		 json_t **secrets, struct tm_apply_opts *ao, struct tm_stack_dags *pinned)
 {
+	memset(pinned, 0, sizeof(*pinned));
 	tm_cli_catch_signals(sig);
 	tm_cli_set_kube_opts(cli);
 	tm_cli_fill_apply_opts(cli, o, ao);
-	return load_objects(cli, o, ao, objects, secrets);
+	return load_objects(cli, o, ao, objects, secrets, pinned);
 }
 
 /* diff with a release installed: the stack is compared as 'up' would apply it, with
@@ -268,6 +268,7 @@ int tm_cmd_apply(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 	struct tm_apply_opts ao;
 	struct tm_apply_result res;
 	struct tm_signals sig;
+	struct tm_stack_dags pinned;
 	json_t *objects = NULL, *secrets = NULL;
 	char retries[256];
 	int rc, usage;
@@ -275,7 +276,8 @@ int tm_cmd_apply(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 	(void)argv;
 	if ((usage = no_arguments(cli, o, argc, "apply")) != TM_EXIT_OK)
 		return usage;
-	if ((rc = begin(cli, o, &sig, &objects, &secrets, &ao)) < 0 || (rc = refuse_on_release(cli, o, objects)) < 0)
+	if ((rc = begin(cli, o, &sig, &objects, &secrets, &ao, &pinned)) < 0 ||
+	    (rc = refuse_on_release(cli, o, objects)) < 0)
 		goto out;
 	rc = tm_apply(&res, cli->kube, objects, &ao, &cli->err);
 	tm_cli_summary_retries(retries, sizeof(retries), tm_kube_stats(cli->kube));
@@ -290,10 +292,36 @@ int tm_cmd_apply(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 			    tm_kube_requests(cli->kube), retries);
 out:
 	tm_cli_restore_signals(&sig);
+	tm_stack_dags_release(&pinned);
 	json_decref(objects);
 	tm_secret_objects_free(secrets);
 	tm_render_args_release(&o->r);
 	return rc < 0 ? tm_cli_fail(cli, &cli->err) : TM_EXIT_OK;
+}
+
+/* The object diff (and the DAG change, when the DAGs are pinned) as text or JSON. */
+static void print_diff(struct tm_cli *cli, const struct tm_diff_summary *sum, const struct tm_buf *out,
+		       json_t *dags)
+{
+	if (cli->opts.output == TM_OUTPUT_JSON) {
+		json_t *j = json_pack("{s:i, s:i, s:i, s:i, s:s%, s:O?}", "create", sum->create, "change", sum->change,
+				      "unchanged", sum->same, "unchecked", sum->unchecked, "diff", tm_buf_cstr(out),
+				      out->len, "dags", dags);
+		char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+
+		if (s)
+			fprintf(cli->out, "%s\n", s);
+		free(s);
+		json_decref(j);
+	} else {
+		fwrite(tm_buf_cstr(out), 1, out->len, cli->out);
+		if (dags)
+			tm_cli_print_dags_change(cli->out, dags);
+	}
+	fflush(cli->out);
+	tm_sink_log(&cli->sink, TM_INFO, "%u to create, %u to change, %u unchanged%s%.0u%s", sum->create + sum->unchecked,
+		    sum->change, sum->same, sum->unchecked ? " (" : "", sum->unchecked,
+		    sum->unchecked ? " of the new ones not checked by the server: namespace or CRD not there yet)" : "");
 }
 
 int tm_cmd_diff(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
@@ -303,41 +331,32 @@ int tm_cmd_diff(struct tm_cli *cli, void *cmdopts, int argc, char **argv)
 	struct tm_diff_summary sum = { 0 };
 	struct tm_buf out = TM_BUF_INIT("diff", 256u << 20);
 	struct tm_signals sig;
-	json_t *objects = NULL, *secrets = NULL;
+	struct tm_stack_dags pinned;
+	json_t *objects = NULL, *secrets = NULL, *dags = NULL;
 	bool color = cli->sink.mode == TM_SINK_TTY && !cli->opts.no_color && !getenv("NO_COLOR") &&
 		     isatty(fileno(cli->out));
+	bool dags_changed = false;
 	int rc, usage;
 
 	(void)argv;
 	if ((usage = no_arguments(cli, o, argc, "diff")) != TM_EXIT_OK)
 		return usage;
-	if ((rc = begin(cli, o, &sig, &objects, &secrets, &ao)) < 0 || (rc = diff_as_release(cli, o, objects)) < 0)
+	if ((rc = begin(cli, o, &sig, &objects, &secrets, &ao, &pinned)) < 0 ||
+	    (rc = diff_as_release(cli, o, objects)) < 0 ||
+	    (rc = tm_apply_diff(&sum, &out, cli->kube, objects, &ao, color, &cli->err)) < 0 ||
+	    (rc = tm_cli_diff_dags(&dags, cli, &pinned, &cli->err)) < 0)
 		goto out;
-	if ((rc = tm_apply_diff(&sum, &out, cli->kube, objects, &ao, color, &cli->err)) < 0)
-		goto out;
-	if (cli->opts.output == TM_OUTPUT_JSON) {
-		json_t *j = json_pack("{s:i, s:i, s:i, s:i, s:s%}", "create", sum.create, "change", sum.change, "unchanged",
-				      sum.same, "unchecked", sum.unchecked, "diff", tm_buf_cstr(&out), out.len);
-		char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-
-		if (s)
-			fprintf(cli->out, "%s\n", s);
-		free(s);
-		json_decref(j);
-	} else {
-		fwrite(tm_buf_cstr(&out), 1, out.len, cli->out);
-	}
-	fflush(cli->out);
-	tm_sink_log(&cli->sink, TM_INFO, "%u to create, %u to change, %u unchanged%s%.0u%s", sum.create + sum.unchecked,
-		    sum.change, sum.same, sum.unchecked ? " (" : "", sum.unchecked,
-		    sum.unchecked ? " of the new ones not checked by the server: namespace or CRD not there yet)" : "");
+	print_diff(cli, &sum, &out, dags);
+	dags_changed = json_is_true(json_object_get(dags, "changed"));
 out:
 	tm_cli_restore_signals(&sig);
+	tm_stack_dags_release(&pinned);
 	json_decref(objects);
+	json_decref(dags);
 	tm_secret_objects_free(secrets);
 	tm_buf_release(&out);
 	tm_render_args_release(&o->r);
 	if (rc < 0)
 		return tm_cli_fail(cli, &cli->err);
-	return sum.create + sum.change + sum.unchecked ? TM_EXIT_DIFF : TM_EXIT_OK;
+	return sum.create + sum.change + sum.unchecked || dags_changed ? TM_EXIT_DIFF : TM_EXIT_OK;
 }

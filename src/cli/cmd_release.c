@@ -217,6 +217,8 @@ static int deploy(struct tm_cli *cli, struct tm_release_cmd_opts *o, int argc, e
 	    (rc = tm_stack_task_refs(&ctx, objects, ro.ns, ro.dry_run, &cli->err)) < 0)
 		goto out;
 	ro.dag_commit = pinned.configured ? pinned.commit : NULL;
+	ro.dag_note = tm_stack_dags_note;
+	ro.dag_note_ctx = &pinned;
 	rc = tm_release_deploy(&res, cli->kube, mode, objects, values, &ro, &cli->err);
 	if (!res.unchanged && (res.revision || res.apply.objects))
 		summary(cli, rc == 0 ? (ro.dry_run ? "checked" : "deployed") : "stopped", &res, start);

@@ -9,7 +9,7 @@
 #include "cli.h"
 #include "tarmac/doc.h"
 
-enum { OPT_DIR = 'd', OPT_OUT = 'O', OPT_KEY = 'K', OPT_KNOWN = 'H', OPT_FORCE = 'x', OPT_REVEAL = 'R',
+enum { OPT_DIR = 'd', OPT_OUT = 'O', OPT_KEY = 'K', OPT_KNOWN = 'H', OPT_TOKEN = 'T', OPT_FORCE = 'x', OPT_REVEAL = 'R',
        OPT_FINISH = 'z', OPT_ROLLBACK = 'b', OPT_CERT = 'c', OPT_SCOPE = 'p', OPT_SECRET_FILE = 'i',
        OPT_NEW_KEY = 'w' };
 
@@ -21,6 +21,7 @@ const struct tm_optspec tm_secrets_cmd_optspecs[] = {
 	{ OPT_KEY, "key-file", 0, TM_OPT_VALUE, "PATH", "the private key ('-': standard input; default: "
 	  "$TARMAC_KEY_FILE, else keygen's default path)" },
 	{ OPT_KNOWN, "known-hosts", 0, TM_OPT_VALUE, "FILE", "init: the git server's host keys for the deploy key" },
+	{ OPT_TOKEN, "https-token", 0, TM_OPT_VALUE, "FILE", "init: seal the https DAG repository's token from FILE ('-': standard input)" },
 	{ OPT_FORCE, "force", 0, TM_OPT_VALUE, "NAME", "init: regenerate this secret although it exists; recover: "
 	  "replace its sealed file although it holds another value; repeatable" },
 	{ OPT_REVEAL, "reveal", 0, TM_OPT_FLAG, NULL, "show: print the value" },
@@ -49,6 +50,9 @@ int tm_secrets_cmd_set_opt(void *opts, int id, const char *value, struct tm_err 
 		return 0;
 	case OPT_KEY:
 		o->key_file = value;
+		return 0;
+	case OPT_TOKEN:
+		o->https_token = value;
 		return 0;
 	case OPT_KNOWN:
 		o->known_hosts = value;
@@ -140,20 +144,24 @@ out:
 
 static const char *action_name(enum tm_secret_action a)
 {
-	return a == TM_SECRET_GENERATED ? "generated" : a == TM_SECRET_REGENERATED ? "regenerated" : "kept";
+	static const char *const names[] = { [TM_SECRET_KEPT] = "kept", [TM_SECRET_GENERATED] = "generated",
+					     [TM_SECRET_REGENERATED] = "regenerated", [TM_SECRET_SEALED] = "sealed",
+					     [TM_SECRET_ABSENT] = "not given" };
+
+	return names[a];
 }
 
 static int cmd_init(struct ctx *c)
 {
 	struct tm_secret_init_opts io = { .dir = c->dir, .env = c->env, .known_hosts_path = c->o->known_hosts,
-					  .stop = tm_cli_stop_flag() };
+					  .https_token_path = c->o->https_token, .stop = tm_cli_stop_flag() };
 	enum tm_secret_action act[TM_SECRET_COUNT];
 	json_t *j = NULL;
 	int rc;
 
 	memcpy(io.force, c->o->force, sizeof(io.force));
 	for (int id = 0; id < TM_SECRET_COUNT; id++)
-		if (io.force[id])
+		if (io.force[id] && !tm_secret_given((enum tm_secret_id)id))
 			tm_sink_log(&c->cli->sink, TM_WARN, "regenerating '%s' (the old value is kept as %s.previous.sealed): %s",
 				    tm_secret_name((enum tm_secret_id)id), tm_secret_name((enum tm_secret_id)id),
 				    tm_secret_breaks((enum tm_secret_id)id));

@@ -207,19 +207,25 @@ const struct tm_cmd tm_commands[] = {
 	},
 	{
 		.name = "dags",
-		.summary = "fetch the DAG repository and resolve the ref 'up' would pin",
-		.synopsis = "tarmac dags fetch [--env ENV] [-f FILE]... [--set K=V]... [--dags-ref REF] [--dags-cache DIR] "
-			    "[-o json]",
+		.summary = "fetch, check and show the DAG repository; trust its ssh host key",
+		.synopsis = "tarmac dags fetch|status|trust [HOST[:PORT]] [--env ENV] [-f FILE]... [--set K=V]... "
+			    "[--dags-ref REF] [--dags-cache DIR] [--yes] [-o json]",
 		.description = "'fetch' brings every branch and tag of the repository that dags.gitSync.repo names "
 			       "into a bare cache under ~/.cache/tarmac/dags ($XDG_CACHE_HOME, or --dags-cache), "
 			       "keyed by its URL (only what is new is transferred; runs on the same repository "
-			       "wait for each other), and prints the commit the ref resolves to: --dags-ref, else "
-			       "dags.gitSync.rev, branch, then ref. An abbreviated commit id, or a name that is a "
-			       "branch and a tag of different commits, is refused. ssh repositories are read with "
-			       "the environment's deploy key (git-ssh-key, unsealed in memory only) and the host "
-			       "key must be in its known_hosts ('tarmac secrets init --known-hosts FILE'): an "
-			       "unknown or changed key is refused, naming its SHA256 fingerprint as ssh-keygen -l "
-			       "prints it. Useful before going offline: a later run finds the cache warm.",
+			       "wait for each other), resolves the ref (--dags-ref, else dags.gitSync.rev, branch, "
+			       "then ref; an abbreviated commit id, or a name that is a branch and a tag of "
+			       "different commits, is refused) and checks the commit as 'up' does before "
+			       "deploying: dags.gitSync.subPath holds a .py file or an .airflowignore, within "
+			       "dags.gitSync.verify.maxFiles and maxBytes. Useful before going offline: a later "
+			       "run finds the cache warm. 'status' also shows the commit the release runs, how "
+			       "many files differ from the head, and the commit of every revision. 'trust' reads "
+			       "the host key an ssh server presents (HOST[:PORT], else the repository's host), "
+			       "prints its SHA256 fingerprint, and after you confirm (or with --yes) adds it to "
+			       "secrets/ENV/known_hosts. ssh repositories are read with the environment's deploy "
+			       "key (git-ssh-key, unsealed in memory only) and their host key must be in that "
+			       "known_hosts: an unknown or changed key is refused, naming its fingerprint as "
+			       "ssh-keygen -l prints it.",
 		.opts = tm_dags_cmd_optspecs,
 		.set_opt = tm_dags_cmd_set_opt,
 		.needs = TM_NEED_SECRETS,

@@ -374,6 +374,17 @@ static int mode_allows(struct tm_release_run *c, enum tm_release_mode mode, stru
 	return 0;
 }
 
+/* "upgrade (DAGs abc1234 -> def5678, 3 files changed)". */
+static void describe_dags(struct tm_revision *rev, const struct tm_release_opts *o, const struct tm_revision *prev)
+{
+	char note[128] = "";
+
+	if (o->dag_note && prev->dag_commit[0])
+		o->dag_note(o->dag_note_ctx, prev->dag_commit, o->dag_commit, note, sizeof(note));
+	snprintf(rev->description, sizeof(rev->description), "upgrade (DAGs %.7s -> %.7s%s%s)",
+		 prev->dag_commit[0] ? prev->dag_commit : "none", o->dag_commit, note[0] ? ", " : "", note);
+}
+
 /* The new revision's description and versions. */
 static void describe(struct tm_revision *rev, const struct tm_release_opts *o, const struct tm_revision *prev,
 		     bool installed, bool repair, const char *airflow, const char *digest)
@@ -384,8 +395,7 @@ static void describe(struct tm_revision *rev, const struct tm_release_opts *o, c
 		snprintf(rev->description, sizeof(rev->description), "upgrade (Airflow %s -> %s)", prev->airflow_version,
 			 airflow);
 	else if (prev && o->dag_commit && strcmp(prev->dag_commit, o->dag_commit) != 0)
-		snprintf(rev->description, sizeof(rev->description), "upgrade (DAGs %.7s -> %.7s)",
-			 prev->dag_commit[0] ? prev->dag_commit : "none", o->dag_commit);
+		describe_dags(rev, o, prev);
 	else if (repair)
 		snprintf(rev->description, sizeof(rev->description), "upgrade (repair: objects back in the inventory)");
 	else

@@ -10,6 +10,7 @@ enum gen_kind {
 	GEN_TOKEN,    /* n bytes, URL-safe base64 without padding */
 	GEN_PASSWORD, /* n characters of [A-Za-z0-9]: safe in URLs, shells and pgbouncer's users.txt */
 	GEN_SSH,      /* an ed25519 key pair in OpenSSH's private key format */
+	GEN_GIVEN,    /* not generated: its user gives it (a token a server issued) */
 };
 
 static const struct {
@@ -39,6 +40,8 @@ static const struct {
 		"an admin user created already keeps its old password until changed in Airflow" },
 	[TM_SECRET_GIT_SSH_KEY] = { "git-ssh-key", "deploy-key", GEN_SSH, 0,
 		"git-sync cannot pull until the new git-ssh-key.pub replaces the deploy key on the git server" },
+	[TM_SECRET_GIT_HTTPS_TOKEN] = { "dags-https-token", "https-token", GEN_GIVEN, 0,
+		"tarmac and git-sync read the https DAG repository with the new token: the server must accept it" },
 };
 
 const char *tm_secret_name(enum tm_secret_id id)
@@ -53,6 +56,11 @@ const char *tm_secret_breaks(enum tm_secret_id id)
 	if ((unsigned)id >= TM_ARRAY_LEN(kinds))
 		return NULL;
 	return kinds[id].breaks;
+}
+
+bool tm_secret_given(enum tm_secret_id id)
+{
+	return (unsigned)id < TM_ARRAY_LEN(kinds) && kinds[id].gen == GEN_GIVEN;
 }
 
 int tm_secret_lookup(const char *name, enum tm_secret_id *out)
@@ -113,6 +121,9 @@ int tm_secret_generate(struct tm_buf *out, enum tm_secret_id id, const char *com
 		return random_password(out, kinds[id].n, err);
 	case GEN_SSH:
 		return tm_secret_openssh_generate(out, comment ? comment : "tarmac", err);
+	case GEN_GIVEN:
+		return tm_err_set(err, TM_EINVALID, "%s is not generated: the server that accepts it issues it; seal it "
+				  "with 'tarmac secrets init --https-token FILE --force %s'", kinds[id].name, kinds[id].name);
 	}
 	return tm_err_set(err, TM_ERROR, "internal: secret %d", (int)id);
 }

@@ -65,6 +65,8 @@ int tm_secret_places(struct tm_secret_place out[TM_SECRET_MAX_PLACES], size_t *n
 {
 	struct places ps = { .p = out, .t = t };
 	const char *ssh = TM_SECRET_VSTR(t, "dags", "gitSync", "sshKeySecret");
+	const char *https = TM_SECRET_VSTR(t, "dags", "gitSync", "credentialsSecret");
+	bool git = json_is_true(tm_doc_get(t->values, "dags", "gitSync", "enabled", NULL));
 	int rc = 0;
 
 	if (!TM_SECRET_VSTR(t, "fernetKeySecretName"))
@@ -81,9 +83,10 @@ int tm_secret_places(struct tm_secret_place out[TM_SECRET_MAX_PLACES], size_t *n
 	if (rc == 0 && tm_secret_vbool(t, "createUserJob", "enabled") &&
 	    !TM_SECRET_VSTR(t, "createUserJob", "passwordSecretName"))
 		rc = add(&ps, TM_SECRET_ADMIN_PASSWORD, "admin-password", NULL, "password", TM_FORM_VALUE, err);
-	if (rc == 0 && ssh && json_is_true(tm_doc_get(t->values, "dags", "gitSync", "enabled", NULL)) &&
-	    (rc = add(&ps, TM_SECRET_GIT_SSH_KEY, NULL, ssh, "gitSshKey", TM_FORM_VALUE, err)) == 0)
+	if (rc == 0 && ssh && git && (rc = add(&ps, TM_SECRET_GIT_SSH_KEY, NULL, ssh, "gitSshKey", TM_FORM_VALUE, err)) == 0)
 		rc = add(&ps, TM_SECRET_COUNT, NULL, ssh, "known_hosts", TM_FORM_KNOWN_HOSTS, err);
+	if (rc == 0 && https && git)
+		rc = add(&ps, TM_SECRET_GIT_HTTPS_TOKEN, NULL, https, "GITSYNC_PASSWORD", TM_FORM_VALUE, err);
 	if (rc == 0)
 		*n = ps.n;
 	return rc;

@@ -343,6 +343,21 @@ static int git_ssh(json_t *arr, const struct tm_secret_set *s, const struct tm_s
 	return add_secret(arr, s, t, name, kv, kv[1].len ? 2 : 1, err);
 }
 
+/* The https credentials git-sync reads (GITSYNC_USERNAME, GITSYNC_PASSWORD): the Secret
+ * dags.gitSync.credentialsSecret names, from the sealed dags-https-token. */
+static int git_https(json_t *arr, const struct tm_secret_set *s, const struct tm_secret_target *t, struct tm_err *err)
+{
+	const char *name = VSTR(t, "dags", "gitSync", "credentialsSecret");
+	const char *user = VSTR(t, "dags", "gitSync", "httpsUsername");
+	struct kv kv[2] = { { "GITSYNC_USERNAME", user ? user : "git", 0 }, { "GITSYNC_PASSWORD", NULL, 0 } };
+
+	if (!json_is_true(tm_doc_get(t->values, "dags", "gitSync", "enabled", NULL)) || !name ||
+	    tm_secret_set_get(s, TM_SECRET_GIT_HTTPS_TOKEN, &kv[1].val, &kv[1].len) < 0)
+		return 0; /* no name: no credentials; no token: the Secret is external */
+	kv[0].len = strlen(kv[0].val);
+	return add_secret(arr, s, t, name, kv, 2, err);
+}
+
 int tm_secret_objects(json_t **out, const struct tm_secret_set *s, const struct tm_secret_target *t,
 		      struct tm_err *err)
 {
@@ -361,7 +376,7 @@ int tm_secret_objects(json_t **out, const struct tm_secret_set *s, const struct 
 			goto out;
 	}
 	if ((rc = database(arr, s, t, &a, err)) < 0 || (rc = broker(arr, s, t, &a, err)) < 0 ||
-	    (rc = git_ssh(arr, s, t, err)) < 0)
+	    (rc = git_ssh(arr, s, t, err)) < 0 || (rc = git_https(arr, s, t, err)) < 0)
 		goto out;
 	*out = arr;
 	arr = NULL;
@@ -448,6 +463,14 @@ int tm_secret_external(json_t **out, const struct tm_secret_set *s, const struct
 		if (s && tm_secret_set_get(s, TM_SECRET_GIT_SSH_KEY, &val, NULL) < 0 &&
 		    (rc = ext(arr, v, "gitSshKey", "values dags.gitSync.sshKeySecret (no deploy key in this "
 			      "environment's secrets)", err)) < 0)
+			goto out;
+	}
+	if (json_is_true(tm_doc_get(t->values, "dags", "gitSync", "enabled", NULL)) &&
+	    (v = VSTR(t, "dags", "gitSync", "credentialsSecret"))) {
+		const char *val;
+		if (s && tm_secret_set_get(s, TM_SECRET_GIT_HTTPS_TOKEN, &val, NULL) < 0 &&
+		    (rc = ext(arr, v, "GITSYNC_PASSWORD", "values dags.gitSync.credentialsSecret (no dags-https-token in "
+			      "this environment's secrets)", err)) < 0)
 			goto out;
 	}
 	*out = arr;

@@ -243,70 +243,113 @@ static int generate(struct tm_buf *value, struct tm_buf *pub, enum tm_secret_id 
 	return rc;
 }
 
+/* What init works with: the environment's key, scratch buffers, what the user gave. */
+struct init_run {
+	const struct tm_secret_init_opts *o;
+	struct tm_secret_recipient *r;
+	struct tm_buf old, value, pub, kh, token;
+};
+
+/* The given token: the file's text without its line end (one line, not empty). */
+static int read_token(struct tm_buf *out, const char *path, struct tm_err *err)
+{
+	int rc;
+
+	/* reserved up front: no reallocation leaves a copy of the token behind */
+	if ((rc = tm_secret_reserve(out, TM_SECRET_MAX_VALUE, err)) < 0 ||
+	    (rc = tm_file_read(out, strcmp(path, "-") == 0 ? "/dev/stdin" : path, TM_SECRET_MAX_VALUE, err)) < 0)
+		return tm_err_wrap(err, "--https-token");
+	while (out->len && (out->data[out->len - 1] == '\n' || out->data[out->len - 1] == '\r'))
+		out->data[--out->len] = '\0';
+	if (!out->len || memchr(out->data, '\n', out->len) || strlen(out->data) != out->len)
+		return tm_err_set(err, TM_EINVALID, "--https-token %s: expected the token on one line", path);
+	return 0;
+}
+
+/* An existing sealed value must be sound and sealed to this environment's key. */
+static int check_existing(struct init_run *w, const struct paths *p, const char *name, bool force, struct tm_err *err)
+{
+	struct tm_secret_meta m;
+	int rc;
+
+	if ((rc = tm_secret_inspect(&m, w->old.data, w->old.len, p->cur, err)) < 0 ||
+	    (rc = check_name(&m, name, p->cur, err)) < 0)
+		return rc;
+	if (strcmp(m.key_id, w->r->id) != 0 && !force)
+		return tm_err_set(err, TM_EWRONGKEY, "%s is sealed to key %s, but recipient.pub is key %s", p->cur,
+				  m.key_id, w->r->id);
+	return 0;
+}
+
+/* One secret: kept, made, sealed from what the user gave, or absent (given, not given). */
+static int init_one(enum tm_secret_action *done, struct init_run *w, enum tm_secret_id id, struct tm_err *err)
+{
+	const char *name = tm_secret_name(id);
+	bool given = tm_secret_given(id) && w->token.len, force = w->o->force[id], exists;
+	struct paths p;
+	int rc;
+
+	if ((rc = paths_for(&p, w->o->dir, name, err)) < 0)
+		return rc;
+	if ((rc = read_sealed(&w->old, p.cur, err)) < 0 && rc != TM_ENOTFOUND)
+		return rc;
+	if ((exists = rc == 0) && (rc = check_existing(w, &p, name, force, err)) < 0)
+		return rc;
+	if (exists && given && !force)
+		return tm_err_set(err, TM_ECONFLICT, "%s is sealed already: add --force %s to replace it", name, name);
+	*done = TM_SECRET_KEPT;
+	if (exists && !force)
+		return 0;
+	*done = TM_SECRET_ABSENT;
+	if (tm_secret_given(id) && !given && !force)
+		return 0;
+	tm_buf_wipe(&w->value);
+	tm_buf_clear(&w->pub);
+	if (given)
+		rc = tm_buf_append(&w->value, w->token.data, w->token.len, err);
+	else
+		rc = generate(&w->value, &w->pub, id, w->o->env, err);
+	if (rc < 0 || (rc = store_value(w->o->dir, &p, exists ? &w->old : NULL, w->r, name, w->o->now, &w->value,
+					id == TM_SECRET_GIT_SSH_KEY ? &w->pub : NULL, w->o->stop, err)) < 0)
+		return rc;
+	*done = given ? TM_SECRET_SEALED : exists ? TM_SECRET_REGENERATED : TM_SECRET_GENERATED;
+	return 0;
+}
+
 int tm_secret_init(enum tm_secret_action actions[TM_SECRET_COUNT], const struct tm_secret_init_opts *o,
 		   struct tm_err *err)
 {
-	struct tm_secret_recipient *r = NULL;
-	struct tm_buf old = TM_BUF_INIT("sealed file", TM_SECRET_MAX_FILE);
-	struct tm_buf value = TM_BUF_INIT("secret", TM_SECRET_MAX_VALUE);
-	struct tm_buf pub = TM_BUF_INIT("ssh public key", 4096), kh = TM_BUF_INIT("known_hosts", KNOWN_HOSTS_MAX);
+	struct init_run w = { .o = o, .old = TM_BUF_INIT("sealed file", TM_SECRET_MAX_FILE),
+			      .value = TM_BUF_INIT("secret", TM_SECRET_MAX_VALUE), .pub = TM_BUF_INIT("ssh public key", 4096),
+			      .kh = TM_BUF_INIT("known_hosts", KNOWN_HOSTS_MAX),
+			      .token = TM_BUF_INIT("token", TM_SECRET_MAX_VALUE) };
 	enum tm_secret_action done[TM_SECRET_COUNT];
 	int rc;
 
-	if ((rc = load_recipient(&r, o->dir, err)) < 0)
+	if ((rc = load_recipient(&w.r, o->dir, err)) < 0)
 		goto out;
-	/* known_hosts is checked before anything is written: a bad file changes nothing */
-	if (o->known_hosts_path) {
-		if ((rc = tm_file_read(&kh, o->known_hosts_path, KNOWN_HOSTS_MAX, err)) < 0 ||
-		    (rc = tm_secret_known_hosts_check(kh.data, kh.len, o->known_hosts_path, err)) < 0) {
-			tm_err_wrap(err, "--known-hosts");
-			goto out;
-		}
+	/* what the user gave is checked before anything is written: a bad file changes nothing */
+	if (o->known_hosts_path &&
+	    ((rc = tm_file_read(&w.kh, o->known_hosts_path, KNOWN_HOSTS_MAX, err)) < 0 ||
+	     (rc = tm_secret_known_hosts_check(w.kh.data, w.kh.len, o->known_hosts_path, err)) < 0)) {
+		tm_err_wrap(err, "--known-hosts");
+		goto out;
 	}
-	for (int id = 0; id < TM_SECRET_COUNT; id++) {
-		const char *name = tm_secret_name((enum tm_secret_id)id);
-		struct tm_secret_meta m;
-		struct paths p;
-		bool exists;
-		if ((rc = paths_for(&p, o->dir, name, err)) < 0)
+	if (o->https_token_path && (rc = read_token(&w.token, o->https_token_path, err)) < 0)
+		goto out;
+	for (int id = 0; id < TM_SECRET_COUNT; id++)
+		if ((rc = init_one(&done[id], &w, (enum tm_secret_id)id, err)) < 0)
 			goto out;
-		rc = read_sealed(&old, p.cur, err);
-		if (rc < 0 && rc != TM_ENOTFOUND)
-			goto out;
-		exists = rc == 0;
-		if (exists) {
-			/* an existing value is never touched unless forced, but it must be sound and
-			 * sealed to this environment's key */
-			if ((rc = tm_secret_inspect(&m, old.data, old.len, p.cur, err)) < 0 ||
-			    (rc = check_name(&m, name, p.cur, err)) < 0)
-				goto out;
-			if (strcmp(m.key_id, r->id) != 0 && !o->force[id]) {
-				rc = tm_err_set(err, TM_EWRONGKEY, "%s is sealed to key %s, but recipient.pub is key %s",
-						p.cur, m.key_id, r->id);
-				goto out;
-			}
-		}
-		if (exists && !o->force[id]) {
-			done[id] = TM_SECRET_KEPT;
-			continue;
-		}
-		tm_buf_wipe(&value);
-		tm_buf_clear(&pub);
-		if ((rc = generate(&value, &pub, (enum tm_secret_id)id, o->env, err)) < 0 ||
-		    (rc = store_value(o->dir, &p, exists ? &old : NULL, r, name, o->now, &value,
-				      id == TM_SECRET_GIT_SSH_KEY ? &pub : NULL, o->stop, err)) < 0)
-			goto out;
-		done[id] = exists ? TM_SECRET_REGENERATED : TM_SECRET_GENERATED;
-	}
-	if (o->known_hosts_path && (rc = write_text(o->dir, KNOWN_HOSTS_FILE, kh.data, kh.len, o->stop, err)) < 0)
+	if (o->known_hosts_path && (rc = write_text(o->dir, KNOWN_HOSTS_FILE, w.kh.data, w.kh.len, o->stop, err)) < 0)
 		goto out;
 	memcpy(actions, done, sizeof(done));
 out:
-	tm_secret_recipient_free(r);
-	tm_buf_release(&old);
-	tm_buf_wipe(&value);
-	tm_buf_release(&pub);
-	tm_buf_release(&kh);
+	tm_secret_recipient_free(w.r);
+	tm_buf_release(&w.old);
+	tm_buf_wipe(&w.value);
+	tm_buf_wipe(&w.token);
+	tm_buf_release(&w.pub);
+	tm_buf_release(&w.kh);
 	return rc;
 }
 
@@ -583,5 +626,36 @@ int tm_secret_set_open_previous(struct tm_secret_set **out, const char *dir, con
 out:
 	tm_buf_release(&text);
 	tm_secret_set_free(s);
+	return rc;
+}
+
+int tm_secret_known_hosts_read(struct tm_buf *out, const char *dir, struct tm_err *err)
+{
+	int rc;
+
+	tm_buf_init(out, "known_hosts", KNOWN_HOSTS_MAX);
+	if ((rc = read_text(out, dir, KNOWN_HOSTS_FILE, KNOWN_HOSTS_MAX, err)) == TM_ENOTFOUND) {
+		tm_err_init(err);
+		return 0;
+	}
+	return rc;
+}
+
+int tm_secret_known_hosts_add(const char *dir, const char *line, const volatile sig_atomic_t *stop,
+			      struct tm_err *err)
+{
+	struct tm_buf kh;
+	char path[4096];
+	int rc;
+
+	if ((rc = tm_secret_known_hosts_read(&kh, dir, err)) < 0 ||
+	    (kh.len && kh.data[kh.len - 1] != '\n' && (rc = tm_buf_puts(&kh, "\n", err)) < 0) ||
+	    (rc = tm_buf_printf(&kh, err, "%s\n", line)) < 0 ||
+	    (rc = tm_secret_path(path, sizeof(path), dir, KNOWN_HOSTS_FILE, err)) < 0 ||
+	    (rc = tm_secret_known_hosts_check(kh.data, kh.len, path, err)) < 0)
+		goto out;
+	rc = write_text(dir, KNOWN_HOSTS_FILE, kh.data, kh.len, stop, err);
+out:
+	tm_buf_release(&kh);
 	return rc;
 }

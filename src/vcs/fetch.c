@@ -88,8 +88,8 @@ static int on_credentials(git_credential **out, const char *url, const char *url
 							     r->o.https_token);
 	return refuse(r, TM_ERROR, GIT_EAUTH, "%s asks for credentials and there are none: %s", r->url.host,
 		      r->url.scheme == TM_VCS_SSH ? "the environment has no deploy key (tarmac secrets init)"
-						  : "tarmac gives https repositories no credentials yet (use an ssh URL "
-						    "with the environment's deploy key)");
+						  : "set dags.gitSync.credentialsSecret and seal the token with 'tarmac "
+						    "secrets init --https-token FILE'");
 }
 
 static int on_certificate(git_cert *cert, int valid, const char *host, void *payload)

@@ -49,6 +49,8 @@ Test(secret_cli, keygen_init_list_and_nothing_printed_is_a_value)
 	cr_assert_eq(js.rc, 0);
 	cr_assert(strstr(out_of(&js), "\"fingerprint\": \"sha256:") != NULL, "%s", out_of(&js));
 	for (int i = 0; i < TM_SECRET_COUNT; i++) {
+		if (tm_secret_given((enum tm_secret_id)i))
+			continue; /* not made by init */
 		run_tarmac(&r, "secrets", "show", tm_secret_name((enum tm_secret_id)i), "--env", "dev", "--reveal", NULL);
 		cr_assert_eq(r.rc, 0, "%s", err_of(&r));
 		values[i] = strdup(out_of(&r));
@@ -57,7 +59,11 @@ Test(secret_cli, keygen_init_list_and_nothing_printed_is_a_value)
 	}
 	for (int i = 0; i < TM_SECRET_COUNT; i++) {
 		/* the deploy key: every base64 line of it */
-		char *v = strdup(values[i]), *save = NULL;
+		char *v, *save = NULL;
+
+		if (tm_secret_given((enum tm_secret_id)i))
+			continue;
+		v = strdup(values[i]);
 		for (char *line = strtok_r(v, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 			if (strncmp(line, "-----", 5) == 0 || strlen(line) < 16)
 				continue;

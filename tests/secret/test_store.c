@@ -7,6 +7,8 @@
 
 #define KNOWN_HOSTS "# the git server\n[127.0.0.1]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOkqdOQUmWdcdkxS3Ykq+5gFu6TJ7Oom8RqxwHXYFXZL\n"
 
+#define GIVEN 1 /* dags-https-token: given by its user, never generated */
+
 static void init(const struct env *e, enum tm_secret_action act[TM_SECRET_COUNT], const char *force, int64_t now)
 {
 	struct tm_secret_init_opts o = { .dir = e->dir, .env = "dev", .now = now };
@@ -57,15 +59,16 @@ Test(secret_store, init_generates_everything_once)
 	env_make(&e);
 	init(&e, act, NULL, 1700000100);
 	for (int i = 0; i < TM_SECRET_COUNT; i++)
-		cr_assert_eq(act[i], TM_SECRET_GENERATED, "%s", tm_secret_name((enum tm_secret_id)i));
+		cr_assert_eq(act[i], tm_secret_given((enum tm_secret_id)i) ? TM_SECRET_ABSENT : TM_SECRET_GENERATED, "%s",
+			     tm_secret_name((enum tm_secret_id)i));
 	list(&e, &a, &na);
-	cr_assert_eq(na, TM_SECRET_COUNT);
+	cr_assert_eq(na, TM_SECRET_COUNT - GIVEN, "every secret but the given ones");
 	cr_assert_str_eq(a[0].file, "admin-password.sealed");
 	cr_assert_str_eq(a[0].meta.created, "2023-11-14T22:15:00Z");
 	cr_assert_str_eq(a[0].meta.key_id, e.id);
 	init(&e, act, NULL, 1700000200);
 	for (int i = 0; i < TM_SECRET_COUNT; i++)
-		cr_assert_eq(act[i], TM_SECRET_KEPT);
+		cr_assert_eq(act[i], tm_secret_given((enum tm_secret_id)i) ? TM_SECRET_ABSENT : TM_SECRET_KEPT);
 	list(&e, &b, &nb);
 	cr_assert_eq(nb, na);
 	for (size_t i = 0; i < na; i++) {
@@ -101,7 +104,7 @@ Test(secret_store, force_regenerates_one_and_keeps_the_old_as_previous)
 	cr_assert_str_neq(before, after);
 	cr_assert_str_eq(jwt_before, jwt_after);
 	list(&e, &items, &n);
-	cr_assert_eq(n, TM_SECRET_COUNT + 1);
+	cr_assert_eq(n, TM_SECRET_COUNT - GIVEN + 1);
 	cr_assert_str_eq(items[2].file, "db-password.previous.sealed");
 	cr_assert(items[2].previous);
 	cr_assert_str_eq(items[2].meta.name, "db-password");
@@ -436,5 +439,49 @@ Test(secret_store, an_interrupted_init_leaves_whole_secrets_and_no_temporary)
 		cr_assert_eq(access(p, F_OK), -1);
 		cr_assert_eq(count_tmp(e.dir), 0);
 	}
+	env_drop(&e);
+}
+
+Test(secret_store, a_given_token_is_sealed_from_its_file_and_replaced_only_with_force)
+{
+	struct env e;
+	enum tm_secret_action act[TM_SECRET_COUNT];
+	struct tm_secret_init_opts o;
+	struct tm_err err;
+	char path[700];
+	char *v;
+	FILE *f;
+
+	env_make(&e);
+	snprintf(path, sizeof(path), "%s/token", e.root);
+	cr_assert_not_null(f = fopen(path, "w"));
+	fputs("ghp_first\n", f);
+	fclose(f);
+	o = (struct tm_secret_init_opts){ .dir = e.dir, .env = "dev", .https_token_path = path };
+	tm_err_init(&err);
+	cr_assert_eq(tm_secret_init(act, &o, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_eq(act[TM_SECRET_GIT_HTTPS_TOKEN], TM_SECRET_SEALED);
+	cr_assert_str_eq(v = value_of(&e, TM_SECRET_GIT_HTTPS_TOKEN), "ghp_first", "the line end is not part of it");
+	free(v);
+	cr_assert_eq(tm_secret_init(act, &o, &err), TM_ECONFLICT);
+	cr_assert(strstr(tm_err_msg(&err), "add --force dags-https-token") != NULL, "%s", tm_err_msg(&err));
+	cr_assert_not_null(f = fopen(path, "w"));
+	fputs("ghp_second", f);
+	fclose(f);
+	o.force[TM_SECRET_GIT_HTTPS_TOKEN] = true;
+	tm_err_init(&err);
+	cr_assert_eq(tm_secret_init(act, &o, &err), 0, "%s", tm_err_msg(&err));
+	cr_assert_eq(act[TM_SECRET_GIT_HTTPS_TOKEN], TM_SECRET_SEALED);
+	cr_assert_eq(act[TM_SECRET_FERNET_KEY], TM_SECRET_KEPT);
+	cr_assert_str_eq(v = value_of(&e, TM_SECRET_GIT_HTTPS_TOKEN), "ghp_second");
+	free(v);
+	cr_assert_not_null(f = fopen(path, "w"));
+	fputs("two\nlines\n", f);
+	fclose(f);
+	cr_assert_eq(tm_secret_init(act, &o, &err), TM_EINVALID, "a token is one line");
+	o = (struct tm_secret_init_opts){ .dir = e.dir, .env = "dev" };
+	o.force[TM_SECRET_GIT_HTTPS_TOKEN] = true;
+	cr_assert_eq(tm_secret_init(act, &o, &err), TM_EINVALID, "--force without a token cannot make one");
+	cr_assert(strstr(tm_err_msg(&err), "is not generated") != NULL, "%s", tm_err_msg(&err));
 	env_drop(&e);
 }
