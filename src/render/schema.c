@@ -175,6 +175,18 @@ static bool type_ok(json_t *v, const char *t)
 
 static int check(struct checker *c, json_t *v, json_t *schema, int depth);
 
+/* "a number from 1 to 10", "a number of at least 1", "text of at most 63 characters". */
+static void bounds(char *out, size_t n, const json_t *mn, const json_t *mx, const char *what, const char *unit)
+{
+	if (json_is_number(mn) && json_is_number(mx))
+		snprintf(out, n, "%s %s%g to %g%s", what, strcmp(what, "a number") == 0 ? "from " : "", json_number_value(mn),
+			 json_number_value(mx), unit);
+	else if (json_is_number(mn))
+		snprintf(out, n, "%s at least %g%s", what, json_number_value(mn), unit);
+	else
+		snprintf(out, n, "%s at most %g%s", what, json_number_value(mx), unit);
+}
+
 /* "format": what a name must look like before it goes into an object or an API path.
  * NULL when s fits; else what was expected. */
 static const char *format_problem(json_t *schema, const char *s)
@@ -189,6 +201,11 @@ static const char *format_problem(json_t *schema, const char *s)
 	if (strcmp(f, "dns-label") == 0)
 		return tm_is_dns_label(s, 63) ? NULL : "a DNS label (lowercase letters, digits and '-', starting and "
 						       "ending alphanumeric, at most 63 characters)";
+	if (strcmp(f, "cfg-value") == 0)
+		return strstr(s, "{{") ? "a value as airflow.cfg takes it: this is Helm template text ('{{'), which tarmac "
+					 "does not evaluate; write the value itself (the executor, dags_folder, StatsD and "
+					 "the pod template file tarmac sets by itself: leave those out)"
+		       : strpbrk(s, "\r\n") ? "one line (airflow.cfg takes no line break in a value)" : NULL;
 	if (strcmp(f, "commit-id") == 0)
 		return strlen(s) == 40 && strspn(s, "0123456789abcdef") == 40 ? NULL
 			: "a full commit id (40 lowercase hex digits)";
@@ -296,12 +313,10 @@ static int check(struct checker *c, json_t *v, json_t *schema, int depth)
 		json_t *mn = json_object_get(schema, "minimum"), *mx = json_object_get(schema, "maximum");
 		if ((json_is_number(mn) && json_number_value(v) < json_number_value(mn)) ||
 		    (json_is_number(mx) && json_number_value(v) > json_number_value(mx))) {
-			char range[128], got[64];
-			snprintf(range, sizeof(range), "%s%g to %s%g", json_is_number(mn) ? "" : "(no minimum) ",
-				 json_is_number(mn) ? json_number_value(mn) : 0.0, json_is_number(mx) ? "" : "(no maximum) ",
-				 json_is_number(mx) ? json_number_value(mx) : 0.0);
+			char want[128], got[64];
+			bounds(want, sizeof(want), mn, mx, "a number", "");
 			snprintf(got, sizeof(got), "%g", json_number_value(v));
-			return problem(c, "expected a number from %s, got %s", range, got);
+			return problem(c, "expected %s, got %s", want, got);
 		}
 	}
 	if (json_is_string(v)) {
@@ -309,10 +324,10 @@ static int check(struct checker *c, json_t *v, json_t *schema, int depth)
 		size_t len = json_string_length(v);
 		if ((json_is_integer(mn) && len < (size_t)json_integer_value(mn)) ||
 		    (json_is_integer(mx) && len > (size_t)json_integer_value(mx))) {
-			char lim[96];
-			snprintf(lim, sizeof(lim), "%lld to %lld characters", json_is_integer(mn) ? (long long)json_integer_value(mn) : 0LL,
-				 json_is_integer(mx) ? (long long)json_integer_value(mx) : (long long)len);
-			return problem(c, "expected %s%s", lim, "");
+			char want[128], got[64];
+			bounds(want, sizeof(want), mn, mx, "text of", " characters");
+			snprintf(got, sizeof(got), "%zu", len);
+			return problem(c, "expected %s, got %s", want, got);
 		}
 	}
 	if (json_is_string(v)) {
