@@ -79,6 +79,11 @@ const sources = [_][]const u8{
     "src/vcs/cache.c",
     "src/vcs/fetch.c",
     "src/vcs/resolve.c",
+    "src/vcs/pattern.c",
+    "src/vcs/signers.c",
+    "src/vcs/sigkeys.c",
+    "src/vcs/sshsig.c",
+    "src/vcs/verify.c",
     "src/cli/main.c",
     "src/cli/commands.c",
     "src/cli/suggest.c",
@@ -151,6 +156,8 @@ const test_sources = [_][]const u8{
     "tests/release/test_deploy.c",
     "tests/vcs/test_hostkey.c",
     "tests/vcs/test_cache.c",
+    "tests/vcs/test_signers.c",
+    "tests/vcs/test_sshsig.c",
     "tests/secret/test_key.c",
     "tests/secret/test_seal.c",
     "tests/secret/test_gen.c",
@@ -377,6 +384,9 @@ const headers = [_][]const u8{
     "tests/clirun.h",
     "tests/secret/helpers.h",
     "tests/kube/scripted.h",
+    "tests/vcs/sshsig_fixtures.h",
+    "src/vcs/vcs_private.h",
+    "include/tarmac/vcs.h",
 };
 
 fn pkgConfig(b: *std.Build, what: []const u8) ?[]const []const u8 {
