@@ -134,15 +134,15 @@ struct tm_vcs_signer {
  * namespace ns by a key allowed_signers text allows for ns at unix time when. Refusals
  * name the key's fingerprint and why: TM_ECORRUPT (not an SSH signature, truncated or
  * malformed), TM_EVERSION (a version, hash or key type tarmac does not verify: RSA with
- * SHA-1, security keys, certificates), TM_EAUTH (bad signature, wrong namespace, key
- * not listed, namespace not allowed, outside valid-after/valid-before), TM_EINVALID (an
+ * SHA-1, security keys, certificates), TM_EINVALID (bad signature, wrong namespace,
+ * key not listed, namespace not allowed, outside valid-after/valid-before; or an
  * allowed_signers line). who is written on success only. */
 int tm_vcs_sshsig_check(struct tm_vcs_signer *who, const char *sig, size_t siglen, const void *msg, size_t msglen,
 			const char *ns, const char *allowed, size_t allowedlen, int64_t when, struct tm_err *err);
 
 /* The commit id (full hex) in the open cache is signed (its gpgsig header) as
  * tm_vcs_sshsig_check says, namespace "git", at its committer time. The errors are
- * tm_vcs_sshsig_check's, naming the commit; TM_EAUTH for an unsigned commit. */
+ * tm_vcs_sshsig_check's, naming the commit; TM_EINVALID for an unsigned commit. */
 int tm_vcs_verify_commit(struct tm_vcs_signer *who, struct tm_vcs_repo *r, const char *id, const char *allowed,
 			 size_t len, struct tm_err *err);
 

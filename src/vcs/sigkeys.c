@@ -59,7 +59,7 @@ static int ed25519(struct tm_vcs_wire key, const unsigned char *sig, size_t sigl
 	if (!wire_is(&alg, "ssh-ed25519") || s.n != crypto_sign_BYTES)
 		return tm_err_set(err, TM_ECORRUPT, "malformed ssh-ed25519 signature");
 	if (crypto_sign_verify_detached(s.p, data, datalen, pk.p) != 0)
-		return tm_err_set(err, TM_EAUTH, "bad signature");
+		return tm_err_set(err, TM_EINVALID, "bad signature");
 	return 0;
 }
 
@@ -72,7 +72,7 @@ static int evp_verify(EVP_PKEY *pkey, const char *md, const unsigned char *s, si
 		 EVP_DigestVerify(ctx, s, slen, data, datalen) == 1;
 
 	EVP_MD_CTX_free(ctx);
-	return ok ? 0 : tm_err_set(err, TM_EAUTH, "bad signature");
+	return ok ? 0 : tm_err_set(err, TM_EINVALID, "bad signature");
 }
 
 /* A public key from OpenSSL parameters built by the caller. */
@@ -136,7 +136,7 @@ static int rsa(struct tm_vcs_wire key, const unsigned char *sig, size_t siglen, 
 				  (const char *)alg.p);
 	/* OpenSSH accepts a signature shorter than the modulus, zero-padded on the left */
 	if (s.n > modlen || !s.n)
-		return tm_err_set(err, TM_EAUTH, "bad signature");
+		return tm_err_set(err, TM_EINVALID, "bad signature");
 	memset(padded, 0, modlen - s.n);
 	memcpy(padded + modlen - s.n, s.p, s.n);
 	if (!(pkey = rsa_key(e, n)))

@@ -120,7 +120,7 @@ static int verify(const struct sshsig *g, const char *ns, const void *msg, size_
 	size_t hn;
 
 	if (strcmp(g->ns, ns) != 0)
-		return tm_err_set(err, TM_EAUTH, "signed for namespace '%s', not '%s'", g->ns, ns);
+		return tm_err_set(err, TM_EINVALID, "signed for namespace '%s', not '%s'", g->ns, ns);
 	if (!(hn = digest(h, g->hash, msg, msglen)))
 		return tm_err_set(err, TM_EVERSION, "an SSH signature with hash '%s': OpenSSH signs with sha256 or "
 				  "sha512", g->hash);
@@ -141,20 +141,20 @@ static int refuse(const struct tm_vcs_signer *who, enum tm_vcs_signer_verdict v,
 
 	switch (v) {
 	case TM_SIGNER_NAMESPACE:
-		return tm_err_set(err, TM_EAUTH, "key %s (%s): allowed_signers does not allow it for namespace '%s'",
+		return tm_err_set(err, TM_EINVALID, "key %s (%s): allowed_signers does not allow it for namespace '%s'",
 				  who->fp, who->type, ns);
 	case TM_SIGNER_EXPIRED:
 		tm_format_rfc3339(at, when * 1000, false);
-		return tm_err_set(err, TM_EAUTH, "key %s (%s): outside its valid-after/valid-before in allowed_signers "
+		return tm_err_set(err, TM_EINVALID, "key %s (%s): outside its valid-after/valid-before in allowed_signers "
 				  "at %s", who->fp, who->type, at);
 	case TM_SIGNER_PRINCIPAL:
-		return tm_err_set(err, TM_EAUTH, "key %s (%s): allowed_signers does not allow it for principal '%s'",
+		return tm_err_set(err, TM_EINVALID, "key %s (%s): allowed_signers does not allow it for principal '%s'",
 				  who->fp, who->type, p ? p : "");
 	case TM_SIGNER_UNLISTED:
 	case TM_SIGNER_OK:
 		break;
 	}
-	return tm_err_set(err, TM_EAUTH, "key %s (%s) is not in allowed_signers", who->fp, who->type);
+	return tm_err_set(err, TM_EINVALID, "key %s (%s) is not in allowed_signers", who->fp, who->type);
 }
 
 /* git's two steps: the principals of the first line holding the key at that time

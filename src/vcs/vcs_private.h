@@ -73,7 +73,7 @@ static inline bool tm_vcs_wire_cstring(struct tm_vcs_wire *w, char *out, size_t 
 
 /* An SSH signature (string algorithm, string blob) by the public key blob over data:
  * ed25519, RSA with SHA-2 and ECDSA on NIST curves, checked as OpenSSH's sshkey_verify
- * checks them. TM_EAUTH when it does not verify, TM_ECORRUPT for a malformed key or
+ * checks them. TM_EINVALID when it does not verify, TM_ECORRUPT for a malformed key or
  * signature, TM_EVERSION for what tarmac does not verify; err says which. */
 int tm_vcs_sig_verify(const unsigned char *key, size_t keylen, const unsigned char *sig, size_t siglen,
 		      const unsigned char *data, size_t datalen, struct tm_err *err);

@@ -19,7 +19,7 @@ int tm_vcs_verify_commit(struct tm_vcs_signer *who, struct tm_vcs_repo *r, const
 		goto out;
 	}
 	if ((grc = git_commit_extract_signature(&sig, &data, r->repo, &oid, "gpgsig")) < 0) {
-		rc = grc == GIT_ENOTFOUND ? tm_err_set(err, TM_EAUTH, "commit %s is not signed (allowed_signers requires "
+		rc = grc == GIT_ENOTFOUND ? tm_err_set(err, TM_EINVALID, "commit %s is not signed (allowed_signers requires "
 						     "an SSH signature: git commit -S with gpg.format=ssh)", id)
 					  : tm_vcs_git_err(err, TM_ERROR, "commit %s: its signature", id);
 		goto out;

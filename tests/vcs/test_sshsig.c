@@ -66,29 +66,29 @@ Test(vcs_sshsig, a_tampered_message_is_a_bad_signature_naming_the_key)
 	const char *fps[] = { ED_FP, RSA_FP, RSA_FP, P256_FP, P384_FP, P521_FP };
 
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		refused(TM_EAUTH, "bad signature", sigs[i], strlen(sigs[i]), tampered, ALLOWED, MSG_TIME);
-		refused(TM_EAUTH, fps[i], sigs[i], strlen(sigs[i]), tampered, ALLOWED, MSG_TIME);
+		refused(TM_EINVALID, "bad signature", sigs[i], strlen(sigs[i]), tampered, ALLOWED, MSG_TIME);
+		refused(TM_EINVALID, fps[i], sigs[i], strlen(sigs[i]), tampered, ALLOWED, MSG_TIME);
 	}
 }
 
 Test(vcs_sshsig, a_signature_for_another_namespace_is_refused)
 {
-	refused(TM_EAUTH, "signed for namespace 'file', not 'git'", ED_FILE_SIG, strlen(ED_FILE_SIG), MSG, ALLOWED,
+	refused(TM_EINVALID, "signed for namespace 'file', not 'git'", ED_FILE_SIG, strlen(ED_FILE_SIG), MSG, ALLOWED,
 		MSG_TIME);
 }
 
 Test(vcs_sshsig, an_unlisted_key_is_refused_by_its_fingerprint)
 {
-	refused(TM_EAUTH, "key " OTHER_FP " (ssh-ed25519) is not in allowed_signers", OTHER_SIG, strlen(OTHER_SIG), MSG,
+	refused(TM_EINVALID, "key " OTHER_FP " (ssh-ed25519) is not in allowed_signers", OTHER_SIG, strlen(OTHER_SIG), MSG,
 		ALLOWED, MSG_TIME);
 	/* a cert-authority line vouches for certificates, not for its own key (ssh-keygen) */
-	refused(TM_EAUTH, "not in allowed_signers", ED_SIG, strlen(ED_SIG), MSG,
+	refused(TM_EINVALID, "not in allowed_signers", ED_SIG, strlen(ED_SIG), MSG,
 		"alice@example.com cert-authority " ED_KEY "\n", MSG_TIME);
 }
 
 Test(vcs_sshsig, namespaces_and_validity_limit_a_key)
 {
-	refused(TM_EAUTH, "does not allow it for namespace 'git'", ED_SIG, strlen(ED_SIG), MSG,
+	refused(TM_EINVALID, "does not allow it for namespace 'git'", ED_SIG, strlen(ED_SIG), MSG,
 		"alice namespaces=\"file,ci-*\" " ED_KEY "\n", MSG_TIME);
 	struct tm_vcs_signer who;
 	struct tm_err err;
@@ -96,9 +96,9 @@ Test(vcs_sshsig, namespaces_and_validity_limit_a_key)
 	cr_assert_eq(check(&who, &err, ED_SIG, strlen(ED_SIG), MSG, "alice NAMESPACES=\"file,g?t\" " ED_KEY "\n",
 			   MSG_TIME), 0, "%s", tm_err_msg(&err));
 	/* expired before the commit was made; not yet valid; the bounds themselves are in */
-	refused(TM_EAUTH, "outside its valid-after/valid-before in allowed_signers at 2023-11-14T22:13:20Z", ED_SIG,
+	refused(TM_EINVALID, "outside its valid-after/valid-before in allowed_signers at 2023-11-14T22:13:20Z", ED_SIG,
 		strlen(ED_SIG), MSG, "alice valid-before=\"20230101\" " ED_KEY "\n", MSG_TIME);
-	refused(TM_EAUTH, "valid-after/valid-before", ED_SIG, strlen(ED_SIG), MSG,
+	refused(TM_EINVALID, "valid-after/valid-before", ED_SIG, strlen(ED_SIG), MSG,
 		"alice valid-after=\"20231114221321Z\" " ED_KEY "\n", MSG_TIME);
 	cr_assert_eq(check(&who, &err, ED_SIG, strlen(ED_SIG), MSG,
 			   "alice valid-after=\"20231114221320Z\",valid-before=\"20231114221321UTC\" " ED_KEY "\n",
@@ -106,7 +106,7 @@ Test(vcs_sshsig, namespaces_and_validity_limit_a_key)
 	cr_assert_eq(check(&who, &err, ED_SIG, strlen(ED_SIG), MSG,
 			   "alice valid-before=\"20231114221320Z\" " ED_KEY "\n", MSG_TIME), 0, "%s", tm_err_msg(&err));
 	/* the time is the commit's, not now */
-	refused(TM_EAUTH, "valid-after", ED_SIG, strlen(ED_SIG), MSG, "alice valid-before=\"20231114Z\" " ED_KEY "\n",
+	refused(TM_EINVALID, "valid-after", ED_SIG, strlen(ED_SIG), MSG, "alice valid-before=\"20231114Z\" " ED_KEY "\n",
 		MSG_TIME);
 	cr_assert_eq(check(&who, &err, ED_SIG, strlen(ED_SIG), MSG, "alice valid-before=\"20231114Z\" " ED_KEY "\n",
 			   MSG_TIME - 86400), 0);
@@ -134,7 +134,7 @@ Test(vcs_sshsig, principals_come_from_the_first_line_as_git_finds_them)
 	cr_assert_eq(check(&who, &err, ED_SIG, strlen(ED_SIG), MSG,
 			   "alice namespaces=\"file\" " ED_KEY "\nalice " ED_KEY "\n", MSG_TIME), 0);
 	/* but not another principal's later line: git refuses this file too */
-	refused(TM_EAUTH, "namespace 'git'", ED_SIG, strlen(ED_SIG), MSG,
+	refused(TM_EINVALID, "namespace 'git'", ED_SIG, strlen(ED_SIG), MSG,
 		"bob namespaces=\"file\" " ED_KEY "\nalice " ED_KEY "\n", MSG_TIME);
 }
 
@@ -227,7 +227,7 @@ Test(vcs_sshsig, lengths_past_the_end_versions_and_trailing_bytes)
 	/* a flipped bit in the signature itself */
 	memcpy(b, blob, n);
 	b[n - 1] ^= 1;
-	refused_blob(TM_EAUTH, "bad signature", b, n);
+	refused_blob(TM_EINVALID, "bad signature", b, n);
 }
 
 static void put(unsigned char **p, const void *s, size_t n)
@@ -269,7 +269,7 @@ Test(vcs_sshsig, security_keys_certificates_and_dsa_are_refused_clearly)
 		     blob_of_type(b, "ssh-ed25519-cert-v01@openssh.com"));
 	refused_blob(TM_EVERSION, "a ssh-dss key: tarmac verifies", b, blob_of_type(b, "ssh-dss"));
 	/* the frame itself is sound: a zero signature by a zero ed25519 key is just bad */
-	refused_blob(TM_EAUTH, "bad signature", b, blob_of_type(b, "ssh-ed25519"));
+	refused_blob(TM_EINVALID, "bad signature", b, blob_of_type(b, "ssh-ed25519"));
 }
 
 Test(vcs_sshsig, a_malformed_allowed_signers_is_refused_with_its_line)
