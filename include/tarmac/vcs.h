@@ -85,7 +85,7 @@ void tm_vcs_close(struct tm_vcs_repo *r);
  * git's SSH signatures (gpg.format=ssh): an OpenSSH allowed_signers file says which
  * keys may sign for whom, an SSHSIG signature says who signed. Accepted exactly when
  * git verify-commit (ssh-keygen -Y find-principals, then -Y verify -n git -I principal
- * -Overify-time=<committer time>) accepts, except where docs/signed-dags.md says. */
+ * -Overify-time=<committer time>) accepts, except where docs/dags.md ("Signed commits") says. */
 
 /* One allowed_signers line: principals [options] keytype base64 [comment]. */
 struct tm_vcs_allowed_signer {
