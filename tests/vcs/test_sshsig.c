@@ -240,23 +240,31 @@ static void put(unsigned char **p, const void *s, size_t n)
 	*p += 4 + n;
 }
 
-/* An SSHSIG blob by a key of type (a 32-byte body) with a zero ed25519 signature. */
-static size_t blob_of_type(unsigned char *out, const char *type)
+/* An SSHSIG blob by the key blob with a zero signature of algorithm alg (n bytes). */
+static size_t blob_of(unsigned char *out, const unsigned char *key, size_t keylen, const char *alg, size_t n)
 {
-	unsigned char key[128], sig[128], zero[64] = { 0 }, *k = key, *g = sig, *p = out;
+	unsigned char sig[1024], zero[512] = { 0 }, *g = sig, *p = out;
 
-	put(&k, type, strlen(type));
-	put(&k, zero, 32);
-	put(&g, "ssh-ed25519", 11);
-	put(&g, zero, 64);
+	put(&g, alg, strlen(alg));
+	put(&g, zero, n);
 	memcpy(p, "SSHSIG\0\0\0\1", 10);
 	p += 10;
-	put(&p, key, (size_t)(k - key));
+	put(&p, key, keylen);
 	put(&p, "git", 3);
 	put(&p, "", 0);
 	put(&p, "sha512", 6);
 	put(&p, sig, (size_t)(g - sig));
 	return (size_t)(p - out);
+}
+
+/* The same by a key of type (a 32-byte body) with a zero ed25519 signature. */
+static size_t blob_of_type(unsigned char *out, const char *type)
+{
+	unsigned char key[128], zero[32] = { 0 }, *k = key;
+
+	put(&k, type, strlen(type));
+	put(&k, zero, 32);
+	return blob_of(out, key, (size_t)(k - key), "ssh-ed25519", 64);
 }
 
 Test(vcs_sshsig, security_keys_certificates_and_dsa_are_refused_clearly)
@@ -270,6 +278,20 @@ Test(vcs_sshsig, security_keys_certificates_and_dsa_are_refused_clearly)
 	refused_blob(TM_EVERSION, "a ssh-dss key: tarmac verifies", b, blob_of_type(b, "ssh-dss"));
 	/* the frame itself is sound: a zero signature by a zero ed25519 key is just bad */
 	refused_blob(TM_EINVALID, "bad signature", b, blob_of_type(b, "ssh-ed25519"));
+}
+
+Test(vcs_sshsig, rsa_with_sha1_is_refused_as_openssh_refuses_it)
+{
+	const char *b64 = strchr(RSA_KEY, ' ') + 1;
+	unsigned char key[1024], b[2048];
+	size_t n;
+
+	cr_assert_eq(sodium_base642bin(key, sizeof(key), b64, strlen(b64), NULL, &n, NULL, sodium_base64_VARIANT_ORIGINAL),
+		     0);
+	refused_blob(TM_EVERSION, "SHA-1 (ssh-rsa)", b, blob_of(b, key, n, "ssh-rsa", 384));
+	refused_blob(TM_EINVALID, "bad signature", b, blob_of(b, key, n, "rsa-sha2-256", 384));
+	refused_blob(TM_EINVALID, "bad signature", b, blob_of(b, key, n, "rsa-sha2-512", 385));
+	refused_blob(TM_ECORRUPT, "malformed RSA signature", b, blob_of(b, key, n, "rsa-sha2-1024", 384));
 }
 
 Test(vcs_sshsig, a_malformed_allowed_signers_is_refused_with_its_line)
