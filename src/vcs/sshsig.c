@@ -47,6 +47,14 @@ static int dearmor(unsigned char *out, size_t cap, size_t *outlen, const char *s
 	return 0;
 }
 
+static bool printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			return false;
+	return true;
+}
+
 /* MAGIC, version, publickey, namespace, reserved, hash_algorithm, signature. */
 static int parse(struct sshsig *out, const unsigned char *blob, size_t n, struct tm_err *err)
 {
@@ -68,6 +76,11 @@ static int parse(struct sshsig *out, const unsigned char *blob, size_t n, struct
 		return tm_err_set(err, TM_ECORRUPT, "malformed SSH signature: truncated or oversized field");
 	if (w.n)
 		return tm_err_set(err, TM_ECORRUPT, "malformed SSH signature: trailing data");
+	/* names go into messages a terminal shows: none of git's has a control character,
+	 * and OpenSSH refuses such a signature for "git" all the same */
+	if (!printable(out->ns) || !printable(out->hash))
+		return tm_err_set(err, TM_ECORRUPT, "malformed SSH signature: a control character in its namespace or "
+				  "hash name");
 	return 0;
 }
 
@@ -76,7 +89,7 @@ static int key_type(struct tm_vcs_signer *who, const struct tm_vcs_wire *key, st
 {
 	struct tm_vcs_wire w = *key;
 
-	if (!tm_vcs_wire_cstring(&w, who->type, sizeof(who->type)))
+	if (!tm_vcs_wire_cstring(&w, who->type, sizeof(who->type)) || !printable(who->type))
 		return tm_err_set(err, TM_ECORRUPT, "malformed SSH signature: its key has no type");
 	if (strstr(who->type, "-cert-v01@openssh.com"))
 		return tm_err_set(err, TM_EVERSION, "signed with an SSH certificate (%s): tarmac does not verify "

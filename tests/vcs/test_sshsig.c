@@ -224,6 +224,10 @@ Test(vcs_sshsig, lengths_past_the_end_versions_and_trailing_bytes)
 	memcpy(b, blob, n);
 	b[0] = 'X';
 	refused_blob(TM_ECORRUPT, "magic", b, n);
+	/* a namespace a terminal would act on is not shown: it is refused as corrupt */
+	memcpy(b, blob, n);
+	memcpy((unsigned char *)memmem(b, n, "\0\0\0\3git", 7) + 5, "\x1b", 1);
+	refused_blob(TM_ECORRUPT, "control character", b, n);
 	/* a flipped bit in the signature itself */
 	memcpy(b, blob, n);
 	b[n - 1] ^= 1;
