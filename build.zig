@@ -81,6 +81,11 @@ const sources = [_][]const u8{
     "src/vcs/resolve.c",
     "src/vcs/tree.c",
     "src/vcs/scan.c",
+    "src/vcs/pattern.c",
+    "src/vcs/signers.c",
+    "src/vcs/sigkeys.c",
+    "src/vcs/sshsig.c",
+    "src/vcs/verify.c",
     "src/cli/main.c",
     "src/cli/commands.c",
     "src/cli/suggest.c",
@@ -157,6 +162,8 @@ const test_sources = [_][]const u8{
     "tests/vcs/test_hostkey.c",
     "tests/vcs/test_cache.c",
     "tests/vcs/test_tree.c",
+    "tests/vcs/test_signers.c",
+    "tests/vcs/test_sshsig.c",
     "tests/secret/test_key.c",
     "tests/secret/test_seal.c",
     "tests/secret/test_gen.c",
@@ -383,6 +390,9 @@ const headers = [_][]const u8{
     "tests/clirun.h",
     "tests/secret/helpers.h",
     "tests/kube/scripted.h",
+    "tests/vcs/sshsig_fixtures.h",
+    "src/vcs/vcs_private.h",
+    "include/tarmac/vcs.h",
 };
 
 fn pkgConfig(b: *std.Build, what: []const u8) ?[]const []const u8 {

@@ -100,12 +100,16 @@ struct tm_stack_dags {
 	char cache[4096];                     /* the cache it was fetched into */
 	const char *cache_dir;                /* --dags-cache (borrowed from the options) */
 	size_t files, bytes;                  /* what subPath holds in the commit */
+	bool verified;                        /* dags.gitSync.verify.allowedSigners: signer says who signed */
+	struct tm_vcs_signer signer;
 	struct tm_set_arg *sets;              /* tm_stack_dags_pin's render sets (owned) */
 	char pin[80];                         /* "dags.gitSync.commit=<id>" */
 };
 /* With the DAG repository configured: fetches it into the cache (the deploy key and
  * known_hosts of env for ssh, unsealed in memory) and resolves the ref (--dags-ref, else
- * dags.gitSync.rev, branch, ref) to its commit. out->configured false otherwise, and
+ * dags.gitSync.rev, branch, ref) to its commit, which must then be signed by a key
+ * dags.gitSync.verify.allowedSigners allows, when set (tm_vcs_verify_commit; the file
+ * is read relative to the current directory). out->configured false otherwise, and
  * nothing is fetched (TM_EINVALID when o->ref names a ref all the same). */
 int tm_stack_dags_resolve(const struct tm_stack_ctx *s, const struct tm_stack_dags_opts *o, const char *env,
 			  const json_t *values, struct tm_stack_dags *out, struct tm_err *err);

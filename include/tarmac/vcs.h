@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "tarmac/util.h"
 
@@ -125,5 +126,69 @@ struct tm_vcs_changes {
 int tm_vcs_changes(struct tm_vcs_changes *out, struct tm_vcs_repo *r, const char *from, const char *to,
 		   struct tm_err *err);
 void tm_vcs_changes_release(struct tm_vcs_changes *c);
+/* ------------------------------------------------------------------ signed commits
+ * git's SSH signatures (gpg.format=ssh): an OpenSSH allowed_signers file says which
+ * keys may sign for whom, an SSHSIG signature says who signed. Accepted exactly when
+ * git verify-commit (ssh-keygen -Y find-principals, then -Y verify -n git -I principal
+ * -Overify-time=<committer time>) accepts, except where docs/dags.md ("Signed commits") says. */
+
+/* One allowed_signers line: principals [options] keytype base64 [comment]. */
+struct tm_vcs_allowed_signer {
+	unsigned line;
+	char *principals;        /* the pattern list as written, quotes removed */
+	char *namespaces;        /* namespaces="..." pattern list, or NULL: any */
+	int64_t valid_after;     /* Unix seconds; 0: no bound */
+	int64_t valid_before;    /* Unix seconds; 0: no bound */
+	bool cert_authority;     /* the key signs certificates (never matches a plain key) */
+	char type[64];           /* "ssh-ed25519" */
+	unsigned char *key;      /* the public key blob (SSH wire format) */
+	size_t keylen;
+};
+struct tm_vcs_signers {
+	size_t n;
+	struct tm_vcs_allowed_signer *e;
+};
+/* Parses allowed_signers text (comments, blank lines, quoted principals, options
+ * namespaces, valid-after, valid-before, cert-authority; times YYYYMMDD[HHMM[SS]] in
+ * local time or with a Z/UTC suffix). TM_EINVALID "allowed_signers:LINE: expected ..."
+ * for a line OpenSSH would skip as invalid: tarmac refuses the whole file instead.
+ * out is released by tm_vcs_signers_release. */
+int tm_vcs_signers_parse(struct tm_vcs_signers *out, const char *text, size_t len, struct tm_err *err);
+void tm_vcs_signers_release(struct tm_vcs_signers *s);
+
+enum tm_vcs_signer_verdict {
+	TM_SIGNER_OK,            /* a line allows it */
+	TM_SIGNER_UNLISTED,      /* no line holds the key (cert-authority lines aside) */
+	TM_SIGNER_NAMESPACE,     /* lines hold it, none for this namespace */
+	TM_SIGNER_EXPIRED,       /* lines hold it, none valid at that time */
+	TM_SIGNER_PRINCIPAL,     /* lines hold it, none for this principal */
+};
+/* The first line holding key blob (and allowing principal when not NULL, namespace
+ * when not NULL) valid at unix time when, as ssh-keygen's check_allowed_keys_line;
+ * *line_out (may be NULL) is its index. The verdict says why none does. */
+enum tm_vcs_signer_verdict tm_vcs_signers_find(size_t *line_out, const struct tm_vcs_signers *s,
+					       const unsigned char *key, size_t keylen, const char *principal,
+					       const char *ns, int64_t when);
+
+struct tm_vcs_signer {
+	char fp[TM_VCS_FP_LEN];  /* the key's "SHA256:..." */
+	char principal[256];     /* the principal that allowed_signers lists for it */
+	char type[64];           /* "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", ... */
+};
+/* The armoured SSH signature (-----BEGIN SSH SIGNATURE-----) over message, made for
+ * namespace ns by a key allowed_signers text allows for ns at unix time when. Refusals
+ * name the key's fingerprint and why: TM_ECORRUPT (not an SSH signature, truncated or
+ * malformed), TM_EVERSION (a version, hash or key type tarmac does not verify: RSA with
+ * SHA-1, security keys, certificates), TM_EINVALID (bad signature, wrong namespace,
+ * key not listed, namespace not allowed, outside valid-after/valid-before; or an
+ * allowed_signers line). who is written on success only. */
+int tm_vcs_sshsig_check(struct tm_vcs_signer *who, const char *sig, size_t siglen, const void *msg, size_t msglen,
+			const char *ns, const char *allowed, size_t allowedlen, int64_t when, struct tm_err *err);
+
+/* The commit id (full hex) in the open cache is signed (its gpgsig header) as
+ * tm_vcs_sshsig_check says, namespace "git", at its committer time. The errors are
+ * tm_vcs_sshsig_check's, naming the commit; TM_EINVALID for an unsigned commit. */
+int tm_vcs_verify_commit(struct tm_vcs_signer *who, struct tm_vcs_repo *r, const char *id, const char *allowed,
+			 size_t len, struct tm_err *err);
 
 #endif

@@ -48,10 +48,19 @@ static int print_fetched(struct tm_cli *cli, const struct tm_stack_dags *d)
 
 	if (cli->opts.output != TM_OUTPUT_JSON) {
 		fprintf(cli->out, "%s %s is %s\ncache: %s\n", d->repo, d->ref, d->commit, d->cache);
+		if (d->verified)
+			fprintf(cli->out, "signed by %s (%s)\n", d->signer.principal, d->signer.fp);
 		return 0;
 	}
 	j = json_pack("{s:s, s:s, s:s, s:s}", "repository", d->repo, "ref", d->ref, "commit", d->commit, "cache",
 		      d->cache);
+	/* json_object_set_new steals the signer object */
+	if (j && d->verified &&
+	    json_object_set_new(j, "signer", json_pack("{s:s, s:s, s:s}", "principal", d->signer.principal,
+						       "fingerprint", d->signer.fp, "type", d->signer.type)) < 0) {
+		json_decref(j);
+		j = NULL;
+	}
 	rc = j ? tm_cli_print_json(cli, j) : tm_err_set(&cli->err, TM_ERROR, "out of memory");
 	json_decref(j);
 	return rc;

@@ -10,6 +10,8 @@
 #include "tarmac/doc.h"
 #include "tarmac/vcs.h"
 
+#define ALLOWED_SIGNERS_MAX (1u << 20)
+
 static const char *git_sync(const json_t *values, const char *key)
 {
 	return json_string_value(tm_doc_get(values, "dags", "gitSync", key, NULL));
@@ -75,12 +77,37 @@ static int check_folder(struct tm_vcs_repo *repo, const json_t *values, struct t
 	return 0;
 }
 
+/* The resolved commit signed by a key the allowed_signers file at path allows (NULL: no
+ * check). */
+static int verify_signature(struct tm_vcs_repo *repo, const char *path, struct tm_stack_dags *out,
+			    struct tm_err *err)
+{
+	struct tm_buf text = TM_BUF_INIT("allowed_signers", ALLOWED_SIGNERS_MAX);
+	int rc;
+
+	if (!path)
+		return 0;
+	if ((rc = tm_file_read(&text, path, ALLOWED_SIGNERS_MAX, err)) < 0) {
+		tm_err_wrap(err, "dags.gitSync.verify.allowedSigners");
+		goto out;
+	}
+	if ((rc = tm_vcs_verify_commit(&out->signer, repo, out->commit, text.data ? text.data : "", text.len, err)) < 0) {
+		tm_err_wrap(err, "verify %s %s against '%s'", out->repo, out->ref, path);
+		goto out;
+	}
+	out->verified = true;
+out:
+	tm_buf_release(&text);
+	return rc;
+}
+
 static int fetch_and_resolve(const struct tm_stack_ctx *s, const struct tm_stack_dags_opts *o,
 			     const struct tm_secret_set *set, bool https, const json_t *values,
 			     struct tm_stack_dags *out, struct tm_err *err)
 {
 	struct tm_vcs_opts vo = { .url = out->repo, .cache_dir = o->cache_dir, .report = s->report,
 				  .report_ctx = s->report_ctx, .stop = s->stop };
+	const char *signers = json_string_value(tm_doc_get(values, "dags", "gitSync", "verify", "allowedSigners", NULL));
 	struct tm_vcs_repo *repo = NULL;
 	struct tm_secret_ssh_key key;
 	const char *text;
@@ -105,7 +132,8 @@ static int fetch_and_resolve(const struct tm_stack_ctx *s, const struct tm_stack
 	}
 	if ((rc = tm_vcs_open(&repo, &vo, err)) == 0 && (rc = tm_vcs_fetch(repo, err)) == 0 &&
 	    (rc = tm_vcs_resolve(out->commit, repo, out->ref, err)) == 0 &&
-	    (rc = check_folder(repo, values, out, err)) == 0)
+	    (rc = check_folder(repo, values, out, err)) == 0 &&
+	    (rc = verify_signature(repo, signers, out, err)) == 0)
 		snprintf(out->cache, sizeof(out->cache), "%s", tm_vcs_path(repo));
 	tm_vcs_close(repo);
 	tm_secret_ssh_key_wipe(&key);
@@ -115,7 +143,8 @@ static int fetch_and_resolve(const struct tm_stack_ctx *s, const struct tm_stack
 int tm_stack_dags_resolve(const struct tm_stack_ctx *s, const struct tm_stack_dags_opts *o, const char *env,
 			  const json_t *values, struct tm_stack_dags *out, struct tm_err *err)
 {
-	const char *repo = git_sync(values, "repo"), *ref = o->ref;
+	const char *repo = git_sync(values, "repo"), *ref = o->ref,
+		   *signers = json_string_value(tm_doc_get(values, "dags", "gitSync", "verify", "allowedSigners", NULL));
 	struct tm_secret_set *set = NULL;
 	struct tm_vcs_url url;
 	bool https;
@@ -135,6 +164,10 @@ int tm_stack_dags_resolve(const struct tm_stack_ctx *s, const struct tm_stack_da
 	snprintf(out->ref, sizeof(out->ref), "%s", ref ? ref : "HEAD");
 	if ((rc = tm_vcs_url_parse(&url, repo, err)) < 0)
 		return tm_err_wrap(err, "dags.gitSync.repo");
+	/* git-sync following the ref would run later commits nobody checked */
+	if (signers && json_is_true(tm_doc_get(values, "dags", "gitSync", "follow", NULL)))
+		return tm_err_set(err, TM_EINVALID, "dags.gitSync.verify.allowedSigners needs the commit pinned: "
+				  "set dags.gitSync.follow to false");
 	https = url.scheme == TM_VCS_HTTPS || url.scheme == TM_VCS_HTTP;
 	if ((url.scheme == TM_VCS_SSH || (https && git_sync(values, "credentialsSecret"))) &&
 	    (rc = env_secrets(&set, o, env, !https, err)) < 0)
@@ -167,7 +200,12 @@ int tm_stack_dags_pin(const struct tm_stack_ctx *s, const struct tm_stack_dags_o
 	d->sets[ro->nsets] = (struct tm_set_arg){ .kind = TM_ARG_SET, .arg = d->pin };
 	pinned->sets = d->sets;
 	pinned->nsets = ro->nsets + 1;
-	tm_reportf(s->report, s->report_ctx, TM_INFO, "dags", d->repo, false, "%s is %.12s: pinned", d->ref, d->commit);
+	if (d->verified)
+		tm_reportf(s->report, s->report_ctx, TM_INFO, "dags", d->repo, false, "%s is %.12s: pinned, signed by %s (%s)",
+			   d->ref, d->commit, d->signer.principal, d->signer.fp);
+	else
+		tm_reportf(s->report, s->report_ctx, TM_INFO, "dags", d->repo, false, "%s is %.12s: pinned", d->ref,
+			   d->commit);
 	return 0;
 }
 

@@ -8,55 +8,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tarmac/vcs.h"
+#include "vcs_private.h"
 
 #define LINE_MAX_LEN 16384
 #define HASH_MAGIC "|1|"
 #define SHA1_LEN 20
-
-/* OpenSSH's pattern match: '*' any run, '?' one character; case-insensitive. Greedy
- * with one backtrack point (the last '*'), so linear in practice and never exponential. */
-static bool wildcard(const char *s, const char *p, size_t plen)
-{
-	const char *pe = p + plen, *star = NULL, *mark = NULL;
-
-	while (*s) {
-		if (p < pe && (*p == '?' || tolower((unsigned char)*p) == tolower((unsigned char)*s))) {
-			p++;
-			s++;
-		} else if (p < pe && *p == '*') {
-			star = ++p;
-			mark = s;
-		} else if (star) {
-			p = star;
-			s = ++mark;
-		} else {
-			return false;
-		}
-	}
-	while (p < pe && *p == '*')
-		p++;
-	return p == pe;
-}
-
-/* A comma-separated pattern list: some positive pattern matches and no negated one. */
-static bool patterns_match(const char *name, const char *list)
-{
-	bool positive = false;
-
-	for (const char *p = list; *p;) {
-		size_t n = strcspn(p, ",");
-		bool negated = *p == '!';
-
-		if (wildcard(name, p + negated, n - negated)) {
-			if (negated)
-				return false;
-			positive = true;
-		}
-		p += n + (p[n] == ',');
-	}
-	return positive;
-}
 
 /* "|1|base64(salt)|base64(HMAC-SHA1(salt, name))", as ssh-keygen -H writes it. */
 static bool hashed_match(const char *name, const char *field)
@@ -80,7 +36,7 @@ static bool hashed_match(const char *name, const char *field)
 static bool host_matches(const char *name, const char *field)
 {
 	return strncmp(field, HASH_MAGIC, strlen(HASH_MAGIC)) == 0 ? hashed_match(name, field)
-								  : patterns_match(name, field);
+								  : tm_vcs_pattern_list(name, field, true);
 }
 
 /* The key type a blob starts with ("ssh-ed25519"), into out. */
