@@ -187,6 +187,39 @@ static void bounds(char *out, size_t n, const json_t *mn, const json_t *mx, cons
 		snprintf(out, n, "%s at most %g%s", what, json_number_value(mx), unit);
 }
 
+/* executor: one of Airflow 3's executors, or a comma-separated list of them (Airflow 3
+ * runs several; the first is the default), each named once; the chart's hybrid
+ * CeleryKubernetesExecutor only alone (the stack writes it as the list). A dotted
+ * module path names a custom executor. NULL when s fits. */
+static const char *executors_problem(const char *s)
+{
+	static const char *const known[] = { "LocalExecutor", "CeleryExecutor", "KubernetesExecutor" };
+	const char *p = s;
+
+	if (strcmp(s, "CeleryKubernetesExecutor") == 0)
+		return NULL;
+	if (!*s)
+		return "an executor";
+	while (*p) {
+		size_t n = strcspn(p, ","), k;
+		bool ok = memchr(p, '.', n) && !memchr(p, ' ', n);
+
+		for (k = 0; k < TM_ARRAY_LEN(known) && !ok; k++)
+			ok = strlen(known[k]) == n && strncmp(p, known[k], n) == 0;
+		if (!ok || n == 0)
+			return "LocalExecutor, CeleryExecutor, KubernetesExecutor (or a module.Class path), "
+			       "or a comma-separated list of them without spaces (CeleryKubernetesExecutor only alone: "
+			       "Airflow 3 runs it as CeleryExecutor,KubernetesExecutor)";
+		for (const char *q = s; q < p; q += strcspn(q, ",") + 1)
+			if (strcspn(q, ",") == n && strncmp(q, p, n) == 0)
+				return "each executor once in the list";
+		p += n;
+		if (*p == ',' && !*++p)
+			return "a list that does not end with a comma";
+	}
+	return NULL;
+}
+
 /* "format": what a name must look like before it goes into an object or an API path.
  * NULL when s fits; else what was expected. */
 static const char *format_problem(json_t *schema, const char *s)
@@ -206,6 +239,8 @@ static const char *format_problem(json_t *schema, const char *s)
 					 "does not evaluate; write the value itself (the executor, dags_folder, StatsD and "
 					 "the pod template file tarmac sets by itself: leave those out)"
 		       : strpbrk(s, "\r\n") ? "one line (airflow.cfg takes no line break in a value)" : NULL;
+	if (strcmp(f, "executors") == 0)
+		return executors_problem(s);
 	if (strcmp(f, "commit-id") == 0)
 		return strlen(s) == 40 && strspn(s, "0123456789abcdef") == 40 ? NULL
 			: "a full commit id (40 lowercase hex digits)";

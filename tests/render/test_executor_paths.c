@@ -395,6 +395,9 @@ Test(executor_paths, every_environment)
 	stack_ok("prod", NULL, 3);
 	stack_ok("prod", "executor=CeleryKubernetesExecutor", 3);
 	stack_ok("prod", "executor=CeleryExecutor", 0);
+	/* Airflow 3's multiple executors: the KubernetesExecutor's templates come with it */
+	stack_ok("prod", "executor=CeleryExecutor\\,KubernetesExecutor", 3);
+	stack_ok("prod", "executor=LocalExecutor\\,KubernetesExecutor", 3);
 }
 
 Test(executor_paths, dags_from_git_and_volumes)
