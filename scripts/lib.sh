@@ -83,3 +83,19 @@ ensure_zig() {
   "$zig" version >/dev/null || die "zig at $zig does not run"
   echo "$zig"
 }
+
+# ensure_prom_tools: promtool and amtool (tests/integration/alerts) from Debian's
+# prometheus and prometheus-alertmanager packages, unpacked under the cache with dpkg -x:
+# not installed, so no service starts. Skipped when both binaries are there.
+ensure_prom_tools() {
+  local d="$TARMAC_CACHE/tools" deb
+  [ -x "$d/root/usr/bin/promtool" ] && [ -x "$d/root/usr/bin/amtool" ] && return 0
+  say "unpacking promtool and amtool (Debian's prometheus, prometheus-alertmanager)"
+  apt_update_once
+  rm -rf "$d/debs" && mkdir -p "$d/debs" "$d/root"
+  (cd "$d/debs" && apt_run apt-get download prometheus prometheus-alertmanager) ||
+    die "apt-get download prometheus prometheus-alertmanager failed"
+  for deb in "$d"/debs/*.deb; do dpkg -x "$deb" "$d/root" || die "dpkg -x $deb failed"; done
+  [ -x "$d/root/usr/bin/promtool" ] && [ -x "$d/root/usr/bin/amtool" ] ||
+    die "no promtool or amtool in $d/root/usr/bin"
+}
