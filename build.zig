@@ -47,6 +47,7 @@ const sources = [_][]const u8{
     "src/apply/plan.c",
     "src/apply/apply.c",
     "src/apply/diff.c",
+    "src/apply/dropped.c",
     "src/apply/handlers.c",
     "src/apply/wait.c",
     "src/apply/reason.c",

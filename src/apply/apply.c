@@ -242,6 +242,7 @@ static int apply_all(struct tm_run *r, struct tm_item **items, size_t n, struct 
 			}
 			continue;
 		}
+		tm_apply_dropped(r, it, c[i].out);
 		json_decref(it->live);
 		it->live = c[i].out;
 		c[i].out = NULL;

@@ -58,6 +58,7 @@ struct tm_run {
 	size_t n;
 	json_t *storage_classes; /* name -> volumeBindingMode, default under "" */
 	bool classes_known;
+	json_t *dropped;         /* "Kind field" -> true: dropped fields said once */
 };
 void tm_run_release(struct tm_run *r);
 /* Copies the objects into r->items, resolves their kinds through discovery (kinds a
@@ -69,6 +70,11 @@ int tm_apply_missing_namespaces(struct tm_run *r, json_t **out, struct tm_err *e
 /* Resolves a deferred item once its CRD is served (asking again until deadline),
  * then places it. */
 int tm_apply_resolve_deferred(struct tm_run *r, struct tm_item *it, int64_t deadline, struct tm_err *err);
+
+/* After an apply: the fields of it's spec that back (the server's answer) lacks are
+ * dropped by the server: said once per kind and field, and removed from it->obj
+ * (dropped.c). */
+void tm_apply_dropped(struct tm_run *r, struct tm_item *it, const json_t *back);
 
 /* Reports one event through o->report. */
 void tm_apply_report(const struct tm_apply_opts *o, enum tm_level lvl, const char *kind, const char *subject,

@@ -13,6 +13,7 @@ void tm_run_release(struct tm_run *r)
 		tm_item_release(&r->items[i]);
 	free(r->items);
 	json_decref(r->storage_classes);
+	json_decref(r->dropped);
 }
 
 /* The sha256 of a Job's spec, so an unchanged Job is left alone and a changed one is
