@@ -497,3 +497,36 @@ Test(render_stack, names_from_values_are_dns_names)
 		cr_assert(strstr(tm_err_msg(&err), "the key must be a Kubernetes object name") != NULL, "%s", tm_err_msg(&err));
 	}
 }
+
+/* Every component whose values have a podDisruptionBudget gets one when it is enabled
+ * (the triggerer's and the DAG processor's were accepted and rendered nothing). */
+Test(render_stack, every_component_pdb_is_rendered_when_enabled)
+{
+	static const char *const comps[][2] = { { "scheduler", "scheduler" }, { "apiServer", "api-server" },
+						{ "dagProcessor", "dag-processor" }, { "triggerer", "triggerer" } };
+	struct tm_set_arg sets[4];
+	char args[4][96];
+	struct tm_rendered r;
+	struct tm_err err;
+	size_t i;
+	json_t *obj;
+	int seen = 0;
+
+	for (int k = 0; k < 4; k++) {
+		snprintf(args[k], sizeof(args[k]), "%s.podDisruptionBudget.enabled=true", comps[k][0]);
+		sets[k] = (struct tm_set_arg){ .kind = TM_ARG_SET, .arg = args[k] };
+	}
+	cr_assert_eq(render_env(&r, "prod", sets, 4, &err), 0, "%s", tm_err_msg(&err));
+	json_array_foreach(r.objects, i, obj) {
+		if (strcmp(json_string_value(json_object_get(obj, "kind")), "PodDisruptionBudget") != 0)
+			continue;
+		const char *comp = json_string_value(tm_doc_get(obj, "spec", "selector", "matchLabels",
+								  "app.kubernetes.io/component", NULL));
+
+		for (int k = 0; comp && k < 4; k++)
+			if (strcmp(comp, comps[k][1]) == 0)
+				seen |= 1 << k;
+	}
+	cr_assert_eq(seen, 15, "PDBs rendered for components mask %d", seen);
+	tm_rendered_release(&r);
+}
