@@ -200,7 +200,7 @@ extern const struct tm_optspec tm_dags_cmd_optspecs[];
 int tm_dags_cmd_set_opt(void *opts, int id, const char *value, struct tm_err *err);
 int tm_cmd_dags(struct tm_cli *cli, void *cmdopts, int argc, char **argv);
 /* dags status (d resolved and fetched) and dags trust [HOST[:PORT]] (NULL: the repository's host). */
-int tm_cli_dags_status(struct tm_cli *cli, struct tm_dags_cmd_opts *o, const struct tm_stack_dags *d);
+int tm_cli_dags_status(struct tm_cli *cli, const struct tm_stack_dags *d);
 int tm_cli_dags_trust(struct tm_cli *cli, struct tm_dags_cmd_opts *o, const char *host);
 
 /* Ctrl-C (signals.c). */

@@ -92,7 +92,7 @@ static int run(struct tm_cli *cli, struct tm_dags_cmd_opts *o, const char *sub, 
 		return tm_cli_dags_trust(cli, o, arg);
 	if ((rc = resolve(cli, o, &d)) < 0)
 		return rc;
-	return strcmp(sub, "fetch") == 0 ? print_fetched(cli, &d) : tm_cli_dags_status(cli, o, &d);
+	return strcmp(sub, "fetch") == 0 ? print_fetched(cli, &d) : tm_cli_dags_status(cli, &d);
 }
 
 int tm_cmd_dags(struct tm_cli *cli, void *cmdopts, int argc, char **argv)

@@ -78,7 +78,7 @@ static void print_status(FILE *f, const json_t *j)
 	}
 }
 
-int tm_cli_dags_status(struct tm_cli *cli, struct tm_dags_cmd_opts *o, const struct tm_stack_dags *d)
+int tm_cli_dags_status(struct tm_cli *cli, const struct tm_stack_dags *d)
 {
 	struct tm_revision *revs = NULL;
 	size_t n = 0;
@@ -97,7 +97,6 @@ int tm_cli_dags_status(struct tm_cli *cli, struct tm_dags_cmd_opts *o, const str
 	else
 		print_status(cli->out, j);
 out:
-	(void)o;
 	json_decref(j);
 	free(revs);
 	return rc;
