@@ -81,6 +81,7 @@ const sources = [_][]const u8{
     "src/vcs/fetch.c",
     "src/vcs/resolve.c",
     "src/vcs/tree.c",
+    "src/vcs/alloc.c",
     "src/vcs/scan.c",
     "src/vcs/pattern.c",
     "src/vcs/signers.c",
@@ -122,6 +123,8 @@ const sources = [_][]const u8{
 const entry = "src/cli/entry.c";
 // the one file that is told the commit and the build's kind (tarmac version)
 const version_file = "src/cli/cmd_version.c";
+// the one file that gives libgit2 its allocator (mimalloc, in the release binary only)
+const alloc_file = "src/vcs/alloc.c";
 
 const test_sources = [_][]const u8{
     "tests/util/test_err.c",
@@ -179,7 +182,7 @@ const test_sources = [_][]const u8{
 
 // Link order matters for static archives: users before what they use.
 const static_libs = [_][]const u8{
-    "git2", "ssh2", "http_parser", "curl", "nghttp2", "ssl", "crypto", "yaml", "jansson", "sodium", "z",
+    "git2", "ssh2", "http_parser", "curl", "nghttp2", "ssl", "crypto", "yaml", "jansson", "sodium", "z", "mimalloc",
 };
 // The same libraries as Debian's -dev packages name them for pkg-config.
 const dev_pkgs = [_][]const u8{ "libgit2", "libcurl", "openssl", "yaml-0.1", "jansson", "libsodium", "libssh2", "zlib" };
@@ -221,6 +224,8 @@ pub fn build(b: *std.Build) void {
     };
     const flags = std.mem.concat(b.allocator, []const u8, &.{ &warn_flags, &.{version} }) catch @panic("OOM");
     const version_flags = std.mem.concat(b.allocator, []const u8, &.{ flags, &build_info }) catch @panic("OOM");
+    // only the release binary links mimalloc (scripts/staticdeps); the tests use Debian's libgit2 as it is
+    const alloc_flags = std.mem.concat(b.allocator, []const u8, &.{ flags, &.{"-DTM_WITH_MIMALLOC"} }) catch @panic("OOM");
 
     // bundle/ becomes a C file at build time. The generator walks the directory itself, so
     // it runs on every build (milliseconds); unchanged output keeps the compile cached.
@@ -235,7 +240,7 @@ pub fn build(b: *std.Build) void {
     const mod = b.createModule(.{ .target = target, .optimize = optimize, .strip = strip, .link_libc = true });
     for (sources) |src| mod.addCSourceFile(.{
         .file = b.path(src),
-        .flags = if (std.mem.eql(u8, src, version_file)) version_flags else flags,
+        .flags = if (std.mem.eql(u8, src, version_file)) version_flags else if (std.mem.eql(u8, src, alloc_file)) alloc_flags else flags,
     });
     mod.addCSourceFile(.{ .file = bundle_c, .flags = flags });
     mod.addCSourceFiles(.{ .files = &.{entry}, .flags = flags });

@@ -109,6 +109,7 @@ int tm_vcs_open(struct tm_vcs_repo **out, const struct tm_vcs_opts *o, struct tm
 		return tm_err_set(err, TM_ERROR, "out of memory");
 	r->lock_fd = -1;
 	r->o = *o;
+	tm_vcs_allocator();
 	git_libgit2_init();
 	configure_libgit2();
 	if ((rc = tm_vcs_url_parse(&r->url, o->url, err)) < 0)

@@ -78,6 +78,9 @@ static inline bool tm_vcs_wire_cstring(struct tm_vcs_wire *w, char *out, size_t 
 int tm_vcs_sig_verify(const unsigned char *key, size_t keylen, const unsigned char *sig, size_t siglen,
 		      const unsigned char *data, size_t datalen, struct tm_err *err);
 
+/* Gives libgit2 its allocator (alloc.c): before its first git_libgit2_init. */
+void tm_vcs_allocator(void);
+
 /* Sets err to code with "<fmt>: <libgit2's last error>". Returns code. */
 int tm_vcs_git_err(struct tm_err *err, int code, const char *fmt, ...) TM_PRINTF(3, 4);
 
