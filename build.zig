@@ -64,6 +64,7 @@ const sources = [_][]const u8{
     "src/release/revisions.c",
     "src/release/owned.c",
     "src/release/release.c",
+    "src/release/describe.c",
     "src/release/uninstall.c",
     "src/release/status.c",
     "src/release/target.c",

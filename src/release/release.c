@@ -374,39 +374,6 @@ static int mode_allows(struct tm_release_run *c, enum tm_release_mode mode, stru
 	return 0;
 }
 
-/* "upgrade (DAGs abc1234 -> def5678, 3 files changed)". */
-static void describe_dags(struct tm_revision *rev, const struct tm_release_opts *o, const struct tm_revision *prev)
-{
-	char note[128] = "";
-
-	if (o->dag_note && prev->dag_commit[0])
-		o->dag_note(o->dag_note_ctx, prev->dag_commit, o->dag_commit, note, sizeof(note));
-	snprintf(rev->description, sizeof(rev->description), "upgrade (DAGs %.7s -> %.7s%s%s)",
-		 prev->dag_commit[0] ? prev->dag_commit : "none", o->dag_commit, note[0] ? ", " : "", note);
-}
-
-/* The new revision's description and versions. */
-static void describe(struct tm_revision *rev, const struct tm_release_opts *o, const struct tm_revision *prev,
-		     bool installed, bool repair, const char *airflow, const char *digest)
-{
-	if (installed)
-		snprintf(rev->description, sizeof(rev->description), "install (Airflow %s)", airflow ? airflow : "unknown");
-	else if (prev && airflow && strcmp(prev->airflow_version, airflow) != 0)
-		snprintf(rev->description, sizeof(rev->description), "upgrade (Airflow %s -> %s)", prev->airflow_version,
-			 airflow);
-	else if (prev && o->dag_commit && strcmp(prev->dag_commit, o->dag_commit) != 0)
-		describe_dags(rev, o, prev);
-	else if (repair)
-		snprintf(rev->description, sizeof(rev->description), "upgrade (repair: objects back in the inventory)");
-	else
-		snprintf(rev->description, sizeof(rev->description), "upgrade");
-	snprintf(rev->airflow_version, sizeof(rev->airflow_version), "%s", airflow ? airflow : "");
-	snprintf(rev->dag_commit, sizeof(rev->dag_commit), "%s", o->dag_commit ? o->dag_commit : "");
-	snprintf(rev->tarmac_version, sizeof(rev->tarmac_version), "%s", o->tarmac_version);
-	snprintf(rev->env, sizeof(rev->env), "%s", o->env ? o->env : "");
-	snprintf(rev->digest, sizeof(rev->digest), "%s", digest);
-}
-
 /* After a revision failed to deploy (rc, err): says what is left, and with --atomic rolls
  * back to the revision deployed before it (prev_number). Returns the run's code. */
 static int after_failure(struct tm_release_run *c, const struct step *s, struct tm_release_result *res, int prev_number, int rc,
@@ -497,7 +464,7 @@ static int deploy_revision(struct tm_release_run *c, json_t *objects, const json
 	 * out below: the next run renders it again and must find nothing changed */
 	if ((rc = tm_release_check_ownership(c, objects, json_object_get(prev_record, "objects"), err)) < 0)
 		goto out;
-	describe(&rev, o, prev, res->installed, repair, airflow, digest);
+	tm_release_describe(&rev, o, prev, res->installed, repair, airflow, digest);
 	m.description = rev.description;
 	if ((rc = tm_record_build(&record, objects, values, &m, err)) < 0)
 		goto out;

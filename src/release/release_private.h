@@ -198,4 +198,9 @@ const struct tm_revision *tm_release_last_failure(const struct tm_revision *revs
 /* The release's inventory: the ApplySet whose parent is the Secret tarmac.applyset.<name>. */
 void tm_release_applyset(struct tm_applyset *out, const char *name, const char *ns);
 
+/* The new revision's description and versions (describe.c): installed, an Airflow
+ * version change, a DAG change (with o->dag_note's "N files changed"), a repair. */
+void tm_release_describe(struct tm_revision *rev, const struct tm_release_opts *o, const struct tm_revision *prev,
+			 bool installed, bool repair, const char *airflow, const char *digest);
+
 #endif

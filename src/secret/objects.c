@@ -409,6 +409,19 @@ static int ext(json_t *arr, const char *name, const char *key, const char *becau
 	return 0;
 }
 
+/* A git-sync Secret the values name (dags.gitSync.<key>) is external when the environment
+ * holds no secret id to fill its key with (s NULL: nothing is known, nothing listed). */
+static int git_sync_ext(json_t *arr, const struct tm_secret_set *s, const struct tm_secret_target *t, const char *key,
+			enum tm_secret_id id, const char *secret_key, const char *because, struct tm_err *err)
+{
+	const char *name = VSTR(t, "dags", "gitSync", key), *val;
+
+	if (!json_is_true(tm_doc_get(t->values, "dags", "gitSync", "enabled", NULL)) || !name || !s ||
+	    tm_secret_set_get(s, id, &val, NULL) == 0)
+		return 0;
+	return ext(arr, name, secret_key, because, err);
+}
+
 int tm_secret_external(json_t **out, const struct tm_secret_set *s, const struct tm_secret_target *t,
 		       struct tm_err *err)
 {
@@ -457,22 +470,12 @@ int tm_secret_external(json_t **out, const struct tm_secret_set *s, const struct
 		if (rc < 0)
 			goto out;
 	}
-	if (json_is_true(tm_doc_get(t->values, "dags", "gitSync", "enabled", NULL)) &&
-	    (v = VSTR(t, "dags", "gitSync", "sshKeySecret"))) {
-		const char *val;
-		if (s && tm_secret_set_get(s, TM_SECRET_GIT_SSH_KEY, &val, NULL) < 0 &&
-		    (rc = ext(arr, v, "gitSshKey", "values dags.gitSync.sshKeySecret (no deploy key in this "
-			      "environment's secrets)", err)) < 0)
-			goto out;
-	}
-	if (json_is_true(tm_doc_get(t->values, "dags", "gitSync", "enabled", NULL)) &&
-	    (v = VSTR(t, "dags", "gitSync", "credentialsSecret"))) {
-		const char *val;
-		if (s && tm_secret_set_get(s, TM_SECRET_GIT_HTTPS_TOKEN, &val, NULL) < 0 &&
-		    (rc = ext(arr, v, "GITSYNC_PASSWORD", "values dags.gitSync.credentialsSecret (no dags-https-token in "
-			      "this environment's secrets)", err)) < 0)
-			goto out;
-	}
+	if ((rc = git_sync_ext(arr, s, t, "sshKeySecret", TM_SECRET_GIT_SSH_KEY, "gitSshKey",
+			       "values dags.gitSync.sshKeySecret (no deploy key in this environment's secrets)", err)) < 0 ||
+	    (rc = git_sync_ext(arr, s, t, "credentialsSecret", TM_SECRET_GIT_HTTPS_TOKEN, "GITSYNC_PASSWORD",
+			       "values dags.gitSync.credentialsSecret (no dags-https-token in this environment's secrets)",
+			       err)) < 0)
+		goto out;
 	*out = arr;
 	arr = NULL;
 out:

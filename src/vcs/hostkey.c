@@ -39,15 +39,14 @@ static bool host_matches(const char *name, const char *field)
 								  : tm_vcs_pattern_list(name, field, true);
 }
 
-/* The key type a blob starts with ("ssh-ed25519"), into out. */
-static bool blob_type(char *out, size_t n, const unsigned char *blob, size_t len)
+bool tm_vcs_blob_type(char *out, size_t n, const unsigned char *blob, size_t len)
 {
 	size_t tlen;
 
 	if (len < 4)
 		return false;
 	tlen = (size_t)blob[0] << 24 | (size_t)blob[1] << 16 | (size_t)blob[2] << 8 | blob[3];
-	if (tlen >= n || tlen > len - 4)
+	if (tlen == 0 || tlen >= n || tlen > len - 4)
 		return false;
 	memcpy(out, blob + 4, tlen);
 	out[tlen] = '\0';
@@ -104,7 +103,7 @@ enum tm_vcs_host_verdict tm_vcs_host_check(const char *known_hosts, size_t len, 
 		snprintf(name, sizeof(name), "%s", lower);
 	else
 		snprintf(name, sizeof(name), "[%s]:%d", lower, port);
-	if (!blob_type(type, sizeof(type), blob, bloblen))
+	if (!tm_vcs_blob_type(type, sizeof(type), blob, bloblen))
 		return TM_HOST_UNKNOWN;
 	for (const char *p = known_hosts, *end = known_hosts + len; p < end;) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));

@@ -62,21 +62,6 @@ static int dial(const char *host, int port, int timeout_ms, struct tm_err *err)
 	return fd;
 }
 
-/* The key type named at the start of a key blob (SSH wire format). */
-static int blob_type(char *out, size_t n, const unsigned char *blob, size_t len)
-{
-	uint32_t tlen;
-
-	if (len < 4)
-		return -1;
-	tlen = (uint32_t)blob[0] << 24 | (uint32_t)blob[1] << 16 | (uint32_t)blob[2] << 8 | blob[3];
-	if (tlen == 0 || tlen >= n || tlen > len - 4)
-		return -1;
-	memcpy(out, blob + 4, tlen);
-	out[tlen] = '\0';
-	return 0;
-}
-
 static int handshake(struct tm_vcs_host_key *out, LIBSSH2_SESSION *s, int fd, const char *host, int port,
 		     struct tm_err *err)
 {
@@ -92,7 +77,7 @@ static int handshake(struct tm_vcs_host_key *out, LIBSSH2_SESSION *s, int fd, co
 				  msg ? msg : "failed");
 	}
 	if (!(key = libssh2_session_hostkey(s, &len, &type)) || len > sizeof(out->blob) ||
-	    blob_type(out->type, sizeof(out->type), (const unsigned char *)key, len) < 0)
+	    !tm_vcs_blob_type(out->type, sizeof(out->type), (const unsigned char *)key, len))
 		return tm_err_set(err, TM_EUNAVAILABLE, "%s port %d presented no usable host key", host, port);
 	memcpy(out->blob, key, len);
 	out->len = len;

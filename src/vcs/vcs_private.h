@@ -78,6 +78,10 @@ static inline bool tm_vcs_wire_cstring(struct tm_vcs_wire *w, char *out, size_t 
 int tm_vcs_sig_verify(const unsigned char *key, size_t keylen, const unsigned char *sig, size_t siglen,
 		      const unsigned char *data, size_t datalen, struct tm_err *err);
 
+/* The key type a public key blob (SSH wire format) starts with ("ssh-ed25519"), into
+ * out (hostkey.c); false when the blob is too short or the name does not fit. */
+bool tm_vcs_blob_type(char *out, size_t n, const unsigned char *blob, size_t len);
+
 /* Gives libgit2 its allocator (alloc.c): before its first git_libgit2_init. */
 void tm_vcs_allocator(void);
 
